@@ -1,0 +1,69 @@
+"""Result records: one Region per counted activation region, one CountResult per run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+def pattern_strings(pattern: list[np.ndarray]) -> list[str]:
+    """A pattern as one '0'/'1' string per layer (JSON-friendly)."""
+    return ["".join("1" if b else "0" for b in np.asarray(layer).ravel()) for layer in pattern]
+
+
+@dataclass(frozen=True)
+class Region:
+    """A full-dimensional activation region, certified by a witness.
+
+    ``witness`` is a point in input space; the ball of radius ``radius`` (in normalised box
+    coordinates, each input scaled to [-1, 1]) around it lies inside the region, so every point
+    of that ball has ``pattern``.
+    """
+
+    pattern: list[np.ndarray]
+    witness: np.ndarray
+    radius: float
+
+    def to_dict(self) -> dict:
+        return {"pattern": pattern_strings(self.pattern),
+                "witness": [float(v) for v in self.witness],
+                "radius": float(self.radius)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+
+@dataclass
+class CountResult:
+    """Summary of a count. ``exact`` is False when a limit stopped the run: ``regions`` is then a lower bound."""
+
+    regions: int
+    exact: bool
+    method: str
+    seconds: float
+    nodes: int = 0
+    lps: int = 0
+    stopped: str | None = None
+    margin: float = 0.0
+    near_margin: int = 0
+    input_dim: int = 0
+    widths: list[int] = field(default_factory=list)
+    unstable_units: int = 0
+    bound_lps: int = 0
+
+    @property
+    def lps_per_region(self) -> float:
+        return self.lps / self.regions if self.regions else float("nan")
+
+    @property
+    def regions_per_second(self) -> float:
+        return self.regions / self.seconds if self.seconds > 0 else float("inf")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["lower_bound"] = not self.exact
+        d["lps_per_region"] = None if not self.regions else self.lps_per_region
+        d["regions_per_second"] = None if self.seconds <= 0 else self.regions_per_second
+        return d
