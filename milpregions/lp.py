@@ -1,0 +1,133 @@
+"""The only module that talks to highspy: a reusable Chebyshev-ball LP in normalised input space.
+
+Given rows ``a_i . u + b_i >= 0`` with unit-norm ``a_i`` (the polyhedron P of a node of the
+enumeration tree) and the box [-1, 1]^d, ``ChebyshevLP.solve`` maximises r subject to
+``a_i . u + b_i >= r`` and ``-1 + r <= u_k <= 1 - r``: the optimum r* is the inradius of P
+(negative when P is empty: then -r* measures the violation), and u* its centre.
+
+One ``highspy.Highs`` per instance, reused for every solve: rows are kept loaded between
+solves and only the rows that differ from the previous call are deleted or added, so
+consecutive solves along a depth-first path are warm-started dual simplex re-solves.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+
+import numpy as np
+
+R_MIN = -4.0  # lower bound of r: keeps the LP bounded when P is empty
+
+
+@contextmanager
+def _quiet_stdout():
+    """Silence the banner HiGHS prints to file descriptor 1 the first time it is constructed."""
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        yield
+        return
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def new_highs(threads: int = 1):
+    """A silent ``highspy.Highs`` configured for many tiny warm-started LPs."""
+    import highspy
+
+    with _quiet_stdout():
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", False)
+    h.setOptionValue("presolve", "off")
+    h.setOptionValue("solver", "simplex")
+    h.setOptionValue("threads", threads)
+    h.setOptionValue("primal_feasibility_tolerance", 1e-10)
+    h.setOptionValue("dual_feasibility_tolerance", 1e-10)
+    return h
+
+
+def silence_banner() -> None:
+    """Construct one Highs object quietly, so later constructions (e.g. by Pyomo) print nothing."""
+    new_highs()
+
+
+class ChebyshevLP:
+    """Inradius and Chebyshev centre of {u in [-1,1]^d : a_i.u + b_i >= 0} with warm re-solves."""
+
+    def __init__(self, dim: int):
+        import highspy
+
+        self.dim = dim
+        self.h = new_highs()
+        self._optimal = highspy.HighsModelStatus.kOptimal
+        d = dim
+        # columns: u_0..u_{d-1} in [-1, 1], r in [R_MIN, 1]; objective max r
+        lo = np.concatenate([-np.ones(d), [R_MIN]])
+        hi = np.concatenate([np.ones(d), [1.0]])
+        cost = np.zeros(d + 1)
+        cost[d] = 1.0
+        empty_i = np.zeros(0, dtype=np.int32)
+        self.h.addCols(d + 1, cost, lo, hi, 0, empty_i, empty_i, np.zeros(0))
+        self.h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        # box rows: u_k - r >= -1 and -u_k - r >= -1
+        inf = highspy.kHighsInf
+        for k in range(d):
+            for sign in (1.0, -1.0):
+                self.h.addRow(-1.0, inf, 2, np.array([k, d], dtype=np.int32), np.array([sign, -1.0]))
+        self._base = 2 * d
+        self._inf = inf
+        self._loaded: list[int] = []  # ids of the node rows currently loaded, in order
+        self._idx = np.arange(d + 1, dtype=np.int32)
+        self.solves = 0
+
+    def _sync(self, ids: list[int] | tuple[int, ...], rows: np.ndarray) -> None:
+        loaded = self._loaded
+        n = min(len(loaded), len(ids))
+        k = 0
+        while k < n and loaded[k] == ids[k]:
+            k += 1
+        if k < len(loaded):
+            drop = np.arange(self._base + k, self._base + len(loaded), dtype=np.int32)
+            self.h.deleteRows(drop.size, drop)
+            del loaded[k:]
+        for i in range(k, len(ids)):
+            self._add(rows[i])
+            loaded.append(ids[i])
+
+    def _add(self, row: np.ndarray) -> None:
+        vals = np.empty(self.dim + 1)
+        vals[: self.dim] = row[: self.dim]
+        vals[self.dim] = -1.0
+        self.h.addRow(-float(row[self.dim]), self._inf, self.dim + 1, self._idx, vals)
+
+    def solve(self, ids, rows: np.ndarray, extra: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
+        """(r*, u*) for the rows (each [a, b], unit a), plus one optional extra row not kept loaded.
+
+        ``ids`` name the rows so that a later call sharing a prefix of them re-uses the loaded
+        rows. Returns (-inf, None) if HiGHS does not report optimal.
+        """
+        self._sync(ids, rows)
+        if extra is not None:
+            self._add(extra)
+        self.h.run()
+        self.solves += 1
+        status = self.h.getModelStatus()
+        if status == self._optimal:
+            r = self.h.getObjectiveValue()
+            u = np.array(self.h.getSolution().col_value[: self.dim])
+        else:
+            r, u = -np.inf, None
+        if extra is not None:
+            last = self._base + len(self._loaded)
+            self.h.deleteRows(1, np.array([last], dtype=np.int32))
+        return r, u
