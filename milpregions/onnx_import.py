@@ -1,0 +1,793 @@
+"""Import an ONNX model as a piecewise-linear :class:`~milpregions.network.Network`.
+
+The graph is walked in topological order. Every tensor holds either a constant (a numpy array)
+or an :class:`AffineTensor`: a tensor whose value is an affine function of the sources (the
+flattened network input, source 0, and the outputs of the layers created so far, sources 1, 2,
+...). Ops whose inputs are all constant are folded (Shape/Gather/Concat arithmetic, casts of
+weights, ...). Affine ops (Gemm, MatMul, Add, BatchNormalization, Reshape, ...) map affine tensors
+to affine tensors, so chains of them fuse into one affine map. An activation op (Relu, LeakyRelu,
+PRelu) on an affine tensor creates a new :class:`~milpregions.network.Layer` whose pre-activation
+is that affine map; its output becomes the affine tensor "identity on the new layer".
+
+Shapes keep the ONNX layout. A batch axis (axis 0 of an input of rank >= 2 that is symbolic or
+1) is kept as a dimension of size 1: the network describes one sample, and ``Shape`` of an
+input-dependent tensor folds to its shape with batch size 1. A rank-1 input is a feature vector.
+
+Handlers live in :data:`HANDLERS` (``op_type -> function``); :func:`register` adds one. A handler
+is called only when at least one input is an :class:`AffineTensor` and returns the node's outputs.
+An op with no handler is an :class:`~milpregions.errors.InputError` naming the file, node, op and
+opset.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from math import prod
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from .errors import InputError
+from .network import Affine, Layer, Network
+
+log = logging.getLogger("milpregions")
+
+FLOAT_TYPES = frozenset({TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16,
+                         TensorProto.BFLOAT16})
+
+# Ops that are not piecewise-linear in an input-dependent argument (the error says so).
+NOT_PIECEWISE_LINEAR = frozenset({
+    "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Hardmax", "Exp", "Log", "Sqrt", "Pow",
+    "Reciprocal", "Erf", "Gelu", "Softplus", "Softsign", "Elu", "Selu", "Celu", "Mish",
+    "HardSwish", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh",
+    "Atanh", "LayerNormalization", "InstanceNormalization", "GroupNormalization",
+    "LpNormalization", "MeanVarianceNormalization", "LRN", "ReduceL2", "ReduceLogSumExp",
+    "ReduceSumSquare", "ReduceProd", "Round", "Floor", "Ceil", "Sign",
+})
+
+# Ops dropped with a notice when they are applied to the graph output (after the last affine map).
+TRAILING_DROPPABLE = frozenset({"Softmax", "LogSoftmax", "Sigmoid"})
+
+# Pass-through ops that may follow a dropped trailing op on its way to the graph output.
+_PASSTHROUGH = frozenset({"Identity", "Dropout", "Cast"})
+
+
+class AffineTensor:
+    """A tensor affine in the sources: ``value = bias + sum_s tensordot(v_s, terms[s], 1)``.
+
+    ``bias`` has the tensor's shape (ONNX layout, batch axis as size 1); ``terms[s]`` has shape
+    ``(n_s, *shape)``: ``terms[s][j]`` is the tensor's coefficient on unit j of source s. A linear
+    op on the tensor is applied to the bias and to every term as to a batch (leading axis).
+    """
+
+    __slots__ = ("terms", "bias")
+
+    def __init__(self, terms: dict[int, np.ndarray], bias: np.ndarray) -> None:
+        self.terms = terms
+        self.bias = bias
+
+    @classmethod
+    def constant(cls, value: np.ndarray) -> "AffineTensor":
+        return cls({}, np.asarray(value, dtype=np.float64))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.bias.shape)
+
+    @property
+    def size(self) -> int:
+        return int(self.bias.size)
+
+    def linear(self, fn: Callable[[np.ndarray], np.ndarray]) -> "AffineTensor":
+        """Apply a linear map ``fn`` that acts on arrays with one leading (batch) axis."""
+        parts = [self.bias[None]] + list(self.terms.values())
+        with np.errstate(all="ignore"):  # non-finite results are reported by the importer
+            stacked = fn(np.concatenate(parts, axis=0))
+        bias, start, terms = stacked[0], 1, {}
+        for s, t in self.terms.items():
+            terms[s] = stacked[start:start + t.shape[0]]
+            start += t.shape[0]
+        return AffineTensor(terms, bias)
+
+    def is_finite(self) -> bool:
+        return bool(np.all(np.isfinite(self.bias))
+                    and all(np.all(np.isfinite(t)) for t in self.terms.values()))
+
+
+Value = np.ndarray | AffineTensor
+Handler = Callable[["_Importer", onnx.NodeProto, list], list]
+HANDLERS: dict[str, Handler] = {}
+
+
+def register(*op_types: str) -> Callable[[Handler], Handler]:
+    """Decorator: make ``fn`` the handler of ``op_types`` (``domain.op`` outside the default
+    domain)."""
+    def deco(fn: Handler) -> Handler:
+        for op in op_types:
+            HANDLERS[op] = fn
+        return fn
+    return deco
+
+
+# ----------------------------------------------------------------------------------------------
+# Public entry points
+
+
+def load_onnx(path: str | os.PathLike) -> Network:
+    """Read an ONNX file and import it (see :func:`import_model`)."""
+    src = os.fspath(path)
+    try:
+        with open(src, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise InputError(f"{src}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{src}: is a directory, not an ONNX file") from None
+    except OSError as e:
+        raise InputError(f"{src}: cannot read ({e.strerror or e})") from None
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception:  # google.protobuf.message.DecodeError and friends
+        raise InputError(f"{src}: not an ONNX model, or the file is truncated "
+                         f"(protobuf parse error)") from None
+    try:
+        from onnx.external_data_helper import (load_external_data_for_model,
+                                               uses_external_data)
+        if any(uses_external_data(t) for t in model.graph.initializer):
+            load_external_data_for_model(model, os.path.dirname(os.path.abspath(src)))
+    except Exception as e:
+        raise InputError(f"{src}: cannot load external weight data ({_one_line(e)})") from None
+    return import_model(model, source=src)
+
+
+def import_model(model: onnx.ModelProto, source: str = "<model>") -> Network:
+    """Convert a parsed ONNX model into a :class:`Network`; errors name ``source``."""
+    return _Importer(model, source).run()
+
+
+# ----------------------------------------------------------------------------------------------
+# The graph walk
+
+
+class _Importer:
+    def __init__(self, model: onnx.ModelProto, source: str) -> None:
+        self.model = model
+        self.source = source
+        self.graph = model.graph
+        self.opsets = {("" if o.domain == "ai.onnx" else o.domain): int(o.version)
+                       for o in model.opset_import}
+        self.opset = self.opsets.get("", 1)
+        self.layers: list[Layer] = []
+        self.values: dict[str, Value] = {}
+        self.initializers = {t.name: t for t in self.graph.initializer}
+        self.producer: dict[str, onnx.NodeProto] = {}
+        self.consumers: dict[str, list[onnx.NodeProto]] = {}
+        self.output_names = [o.name for o in self.graph.output]
+        self.notices: list[str] = []
+
+    # -- messages
+
+    def label(self, node: onnx.NodeProto) -> str:
+        name = node.name or (node.output[0] if node.output else "?")
+        domain = "" if node.domain == "ai.onnx" else node.domain
+        op = f"{domain}.{node.op_type}" if domain else node.op_type
+        return f"node '{name}' ({op}, opset {self.opsets.get(domain, self.opset)})"
+
+    def fail(self, node: onnx.NodeProto, what: str, detail: str = "") -> None:
+        msg = f"{self.source}: {self.label(node)} {what}"
+        raise InputError(msg + (f": {detail}" if detail else ""))
+
+    def error(self, what: str) -> InputError:
+        return InputError(f"{self.source}: {what}")
+
+    def notice(self, msg: str) -> None:
+        log.info("%s", msg)
+        self.notices.append(msg)
+
+    # -- main
+
+    def run(self) -> Network:
+        if not self.model.HasField("graph") or not self.graph.output:
+            raise self.error("not an ONNX model (no graph outputs)")
+        input_name, input_shape, full_shape = self._input()
+        n0 = prod(full_shape)
+        self.values[input_name] = AffineTensor(
+            {0: np.eye(n0).reshape(n0, *full_shape)}, np.zeros(full_shape))
+        for node in self._schedule():
+            self._evaluate(node)
+        output = self._output(n0)
+        ops: dict[str, int] = {}
+        for node in self.graph.node:
+            ops[node.op_type] = ops.get(node.op_type, 0) + 1
+        info = {
+            "source": self.source,
+            "input_name": input_name,
+            "input_shape": input_shape,
+            "output_names": list(self.output_names),
+            "opset": self.opset,
+            "ops": ops,
+            "producer": f"{self.model.producer_name} {self.model.producer_version}".strip(),
+            "notices": list(self.notices),
+        }
+        return Network(n0, tuple(self.layers), output, info)
+
+    def _input(self) -> tuple[str, list, tuple[int, ...]]:
+        real = [i for i in self.graph.input if i.name not in self.initializers]
+        if not real:
+            raise self.error("the graph has no input")
+        if len(real) > 1:
+            names = ", ".join(f"'{i.name}'" for i in real)
+            raise self.error(f"the graph has {len(real)} inputs ({names}); "
+                             f"exactly one is supported")
+        inp = real[0]
+        if not inp.type.HasField("tensor_type"):
+            raise self.error(f"input '{inp.name}' is not a tensor")
+        tt = inp.type.tensor_type
+        if tt.elem_type not in FLOAT_TYPES:
+            raise self.error(f"input '{inp.name}' has element type "
+                             f"{_type_name(tt.elem_type)}; a float type is required")
+        if not tt.HasField("shape"):
+            raise self.error(f"input '{inp.name}' has no shape")
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+        text = "[" + ", ".join(str(v) if v is not None else (d.dim_param or "?")
+                               for v, d in zip(dims, tt.shape.dim)) + "]"
+        if any(v == 0 for v in dims):
+            raise self.error(f"input '{inp.name}' has shape {text}, which has no elements")
+        for i, v in enumerate(dims):
+            if v is None and not (i == 0 and len(dims) >= 2):
+                raise self.error(f"input '{inp.name}' has shape {text}: dimension {i} is "
+                                 f"symbolic; only the batch axis 0 may be")
+        return inp.name, dims, tuple(1 if v is None else v for v in dims)
+
+    def _schedule(self) -> list[onnx.NodeProto]:
+        """The nodes that some graph output depends on, in topological order."""
+        for node in self.graph.node:
+            for o in node.output:
+                if o:
+                    self.producer[o] = node
+        order: list[onnx.NodeProto] = []
+        state: dict[int, int] = {}  # id(node) -> 1 visiting, 2 done
+        for out in self.output_names:
+            stack = [(self.producer.get(out), False)]
+            while stack:
+                node, expanded = stack.pop()
+                if node is None or (state.get(id(node)) == 2):
+                    continue
+                if expanded:
+                    state[id(node)] = 2
+                    order.append(node)
+                    continue
+                if state.get(id(node)) == 1:
+                    raise self.error(f"the graph has a cycle through {self.label(node)}")
+                state[id(node)] = 1
+                stack.append((node, True))
+                for name in reversed(node.input):
+                    if name and name not in self.values:
+                        dep = self.producer.get(name)
+                        if dep is not None and state.get(id(dep)) != 2:
+                            if state.get(id(dep)) == 1:
+                                raise self.error(f"the graph has a cycle through {self.label(dep)}")
+                            stack.append((dep, False))
+        for node in order:
+            for name in node.input:
+                if name:
+                    self.consumers.setdefault(name, []).append(node)
+        return order
+
+    def _get(self, name: str, user: onnx.NodeProto | None = None) -> Value:
+        if name in self.values:
+            return self.values[name]
+        if name in self.initializers:
+            try:
+                value = numpy_helper.to_array(self.initializers[name])
+            except Exception as e:
+                raise self.error(f"initializer '{name}' cannot be read ({_one_line(e)})") from None
+            self.values[name] = value
+            return value
+        if name in self.producer:
+            self.fail(self.producer[name], f"does not produce output '{name}'",
+                      "this output is not supported")
+        where = f" (used by {self.label(user)})" if user is not None else ""
+        raise self.error(f"tensor '{name}'{where} is not defined in the graph")
+
+    def _evaluate(self, node: onnx.NodeProto) -> None:
+        args = [self._get(name, node) if name else None for name in node.input]
+        default_domain = node.domain in ("", "ai.onnx")
+        if node.op_type == "Constant" and default_domain:
+            outs = [_constant_node(self, node)]
+        elif not any(isinstance(a, AffineTensor) for a in args):
+            outs = _fold(self, node, args)
+        else:
+            key = node.op_type if default_domain else f"{node.domain}.{node.op_type}"
+            handler = HANDLERS.get(key)
+            if handler is None:
+                if default_domain and node.op_type in NOT_PIECEWISE_LINEAR:
+                    self.fail(node, "is not piecewise-linear")
+                self.fail(node, "is not supported")
+            outs = handler(self, node, args)
+        for name, value in zip(node.output, outs):
+            if not name:
+                continue
+            if isinstance(value, AffineTensor) and not value.is_finite():
+                raise self.error(self._blame(node))
+            self.values[name] = value
+
+    def _blame(self, node: onnx.NodeProto, seen: set | None = None) -> str:
+        """Describe where the non-finite numbers that reached ``node`` come from."""
+        seen = set() if seen is None else seen
+        for name in node.input:
+            value = self.values.get(name)
+            if (not name or name in seen or not isinstance(value, np.ndarray)
+                    or value.dtype.kind not in "fc" or np.all(np.isfinite(value))):
+                continue
+            seen.add(name)
+            if name in self.initializers:
+                return f"initializer '{name}' has non-finite values"
+            src = self.producer.get(name)
+            if src is not None:
+                if src.op_type == "Constant" or not any(src.input):
+                    return f"{self.label(src)} has non-finite values"
+                return self._blame(src, seen)
+        return f"{self.label(node)} produces non-finite values"
+
+    def is_terminal(self, name: str) -> bool:
+        """True if ``name`` reaches graph outputs only, through pass-through ops."""
+        users = self.consumers.get(name, [])
+        if not users:
+            return name in self.output_names
+        return all(u.op_type in _PASSTHROUGH and u.output and self.is_terminal(u.output[0])
+                   for u in users)
+
+    def activate(self, node: onnx.NodeProto, x: AffineTensor, neg_slope) -> AffineTensor:
+        """Make a new layer with pre-activation ``x``; return its output as an affine tensor."""
+        n, shape = x.size, x.shape
+        W = {s: np.ascontiguousarray(t.reshape(t.shape[0], n).T) for s, t in x.terms.items()}
+        slope = np.broadcast_to(np.asarray(neg_slope, dtype=np.float64), shape).reshape(n).copy()
+        name = node.name or node.output[0]
+        self.layers.append(Layer(Affine(W, x.bias.reshape(n).copy()), slope, name))
+        k = len(self.layers)
+        return AffineTensor({k: np.eye(n).reshape(n, *shape)}, np.zeros(shape))
+
+    def _output(self, n0: int) -> Affine:
+        sizes = [n0] + [layer.size for layer in self.layers]
+        parts = []
+        for name in self.output_names:
+            value = self._get(name)
+            if not isinstance(value, AffineTensor):
+                value = AffineTensor.constant(_f64(value))
+                if not value.is_finite():
+                    raise self.error(f"output '{name}' is a constant with non-finite values")
+            parts.append(value)
+        sources = sorted({s for p in parts for s in p.terms}) or [0]
+        W = {}
+        for s in sources:
+            W[s] = np.vstack([p.terms[s].reshape(sizes[s], p.size).T if s in p.terms
+                              else np.zeros((p.size, sizes[s])) for p in parts])
+        b = np.concatenate([p.bias.reshape(-1) for p in parts])
+        return Affine(W, b)
+
+
+# ----------------------------------------------------------------------------------------------
+# Constants
+
+
+def _constant_node(imp: _Importer, node: onnx.NodeProto) -> np.ndarray:
+    attrs = {a.name: a for a in node.attribute}
+    if "value" in attrs:
+        return numpy_helper.to_array(attrs["value"].t)
+    if "value_float" in attrs:
+        return np.array(attrs["value_float"].f, dtype=np.float32)
+    if "value_floats" in attrs:
+        return np.array(list(attrs["value_floats"].floats), dtype=np.float32)
+    if "value_int" in attrs:
+        return np.array(attrs["value_int"].i, dtype=np.int64)
+    if "value_ints" in attrs:
+        return np.array(list(attrs["value_ints"].ints), dtype=np.int64)
+    return _fold(imp, node, [])[0]
+
+
+def _fold(imp: _Importer, node: onnx.NodeProto, args: list) -> list:
+    """Evaluate a node whose inputs are all constant with the ONNX reference evaluator."""
+    from onnx.reference import ReferenceEvaluator
+
+    feeds = {name: a for name, a in zip(node.input, args) if name}
+    inputs = [helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(a.dtype),
+                                            a.shape) for name, a in feeds.items()]
+    outputs = [helper.make_value_info(o, onnx.TypeProto()) for o in node.output if o]
+    graph = helper.make_graph([node], "fold", inputs, outputs)
+    opsets = [helper.make_opsetid(d, v) for d, v in imp.opsets.items()]
+    model = helper.make_model(graph, opset_imports=opsets)
+    try:
+        with np.errstate(all="ignore"):
+            results = ReferenceEvaluator(model).run(None, feeds)
+    except Exception as e:
+        imp.fail(node, "is not supported", f"constant folding failed ({_one_line(e)})")
+    out, it = [], iter(results)
+    for o in node.output:
+        out.append(np.asarray(next(it)) if o else None)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers shared by handlers: each accepts constants and affine tensors alike
+
+
+def _f64(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def _is_affine(x) -> bool:
+    return isinstance(x, AffineTensor)
+
+
+def _align(a: np.ndarray, rank: int) -> np.ndarray:
+    """Insert unit axes after the leading batch axis so that ``a`` has ``rank`` data axes."""
+    extra = rank - (a.ndim - 1)
+    return a.reshape(a.shape[:1] + (1,) * extra + a.shape[1:]) if extra > 0 else a
+
+
+def _apply(x: Value, fn: Callable[[np.ndarray], np.ndarray]) -> Value:
+    """Apply a linear shape map (acting on arrays with a leading batch axis) to any value."""
+    if _is_affine(x):
+        return x.linear(fn)
+    return fn(np.asarray(x)[None])[0]
+
+
+def _broadcast(x: AffineTensor, shape: tuple[int, ...]) -> AffineTensor:
+    if x.shape == tuple(shape):
+        return x
+    return x.linear(lambda a: np.broadcast_to(_align(a, len(shape)), a.shape[:1] + tuple(shape)))
+
+
+def _neg(x: Value) -> Value:
+    return _apply(x, np.negative) if _is_affine(x) else -_f64(x)
+
+
+def _add(a: Value, b: Value) -> Value:
+    if not _is_affine(a) and not _is_affine(b):
+        return _f64(a) + _f64(b)
+    if not _is_affine(a):
+        a, b = b, a
+    if not _is_affine(b):
+        c = _f64(b)
+        a = _broadcast(a, np.broadcast_shapes(a.shape, c.shape))
+        with np.errstate(all="ignore"):
+            return AffineTensor(a.terms, a.bias + c)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    a, b = _broadcast(a, shape), _broadcast(b, shape)
+    terms = dict(a.terms)
+    for s, t in b.terms.items():
+        terms[s] = terms[s] + t if s in terms else t
+    return AffineTensor(terms, a.bias + b.bias)
+
+
+def _mul(a: Value, b: Value) -> Value:
+    """Product with at most one affine factor (the caller rejects two)."""
+    if not _is_affine(a) and not _is_affine(b):
+        return _f64(a) * _f64(b)
+    if not _is_affine(a):
+        a, b = b, a
+    c = _f64(b)
+    rank = max(len(a.shape), c.ndim)
+    return a.linear(lambda s: _align(s, rank) * c)
+
+
+def _transpose(x: Value, perm) -> Value:
+    perm = tuple(int(p) for p in perm)
+    return _apply(x, lambda a: a.transpose((0,) + tuple(p + 1 for p in perm)))
+
+
+def _matmul(a: Value, b: Value) -> Value:
+    """numpy/ONNX matmul with at most one affine operand."""
+    if not _is_affine(a) and not _is_affine(b):
+        return _f64(a) @ _f64(b)
+    if _is_affine(a):
+        B, ra = _f64(b), len(a.shape)
+        if B.ndim == 1 or ra >= 2:
+            rank = max(ra, B.ndim)
+            return a.linear(lambda s: np.matmul(_align(s, rank) if ra >= 2 else s, B))
+        # 1-D affine vector times a stack of matrices: (K, F) @ (..., F, N) -> (K, ..., N)
+        return a.linear(lambda s: np.moveaxis(np.matmul(s, B), -2, 0))
+    A, rb = _f64(a), len(b.shape)
+    if rb == 1:
+        if A.ndim == 1:
+            return b.linear(lambda s: s @ A)
+        return b.linear(lambda s: np.moveaxis(np.matmul(A, s.T), -1, 0))
+    rank = max(A.ndim, rb)
+    return b.linear(lambda s: np.matmul(A, _align(s, rank)))
+
+
+def _attrs(node: onnx.NodeProto) -> dict:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _axis(axis: int, rank: int) -> int:
+    return axis + rank if axis < 0 else axis
+
+
+def _const_arg(imp: _Importer, node: onnx.NodeProto, value, what: str) -> np.ndarray:
+    if _is_affine(value):
+        imp.fail(node, "is not supported", f"its {what} depends on the network input")
+    return np.asarray(value)
+
+
+def _ints_from(imp: _Importer, node: onnx.NodeProto, args: list, index: int, attr: str):
+    """An int list given as attribute ``attr`` (old opsets) or as input ``index`` (new)."""
+    attrs = _attrs(node)
+    if attr in attrs:
+        return [int(v) for v in attrs[attr]]
+    if len(args) > index and args[index] is not None:
+        return [int(v) for v in _const_arg(imp, node, args[index], attr).reshape(-1)]
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Handlers (called when at least one input is an AffineTensor)
+
+
+@register("Identity")
+def _identity(imp, node, args):
+    return [args[0]]
+
+
+@register("Dropout")
+def _dropout(imp, node, args):
+    if len(args) > 2 and args[2] is not None and bool(np.asarray(args[2]).reshape(-1)[0]):
+        imp.fail(node, "is not supported", "training_mode is true")
+    x = args[0]
+    return [x, np.ones(x.shape, dtype=bool)]
+
+
+@register("Cast", "CastLike")
+def _cast(imp, node, args):
+    if node.op_type == "Cast":
+        to = int(_attrs(node)["to"])
+    else:
+        to = (TensorProto.FLOAT if _is_affine(args[1])
+              else helper.np_dtype_to_tensor_dtype(np.asarray(args[1]).dtype))
+    if not _is_affine(args[0]):  # CastLike of a constant to an input-dependent tensor's type
+        return [np.asarray(args[0]).astype(helper.tensor_dtype_to_np_dtype(to))]
+    if to not in FLOAT_TYPES:
+        imp.fail(node, "is not supported",
+                 f"it casts an input-dependent tensor to {_type_name(to)}")
+    return [args[0]]
+
+
+@register("Relu")
+def _relu(imp, node, args):
+    return [imp.activate(node, args[0], 0.0)]
+
+
+@register("LeakyRelu")
+def _leaky_relu(imp, node, args):
+    alpha = float(_attrs(node).get("alpha", 0.01))
+    return [args[0] if alpha == 1.0 else imp.activate(node, args[0], alpha)]
+
+
+@register("PRelu")
+def _prelu(imp, node, args):
+    x, slope = args[0], _f64(_const_arg(imp, node, args[1], "slope"))
+    if not _is_affine(x):
+        imp.fail(node, "is not supported", "its input is constant but its slope is not")
+    try:
+        if np.broadcast_shapes(slope.shape, x.shape) != x.shape:
+            raise ValueError
+    except ValueError:
+        imp.fail(node, "is not supported",
+                 f"slope shape {list(slope.shape)} does not broadcast to {list(x.shape)}")
+    return [x if np.all(slope == 1.0) else imp.activate(node, x, slope)]
+
+
+@register(*sorted(TRAILING_DROPPABLE))
+def _trailing(imp, node, args):
+    if not imp.is_terminal(node.output[0]):
+        imp.fail(node, "is not piecewise-linear")
+    imp.notice(f"{imp.source}: dropped trailing {imp.label(node)}: applied to the output, "
+               f"it does not change the regions")
+    return [args[0]]
+
+
+@register("Gemm")
+def _gemm(imp, node, args):
+    at = _attrs(node)
+    A, B = args[0], args[1]
+    C = args[2] if len(args) > 2 else None
+    if _is_affine(A) and _is_affine(B):
+        imp.fail(node, "is not piecewise-linear", "it multiplies two input-dependent tensors")
+    if at.get("transA", 0):
+        A = _transpose(A, (1, 0))
+    if at.get("transB", 0):
+        B = _transpose(B, (1, 0))
+    Y = _matmul(A, B)
+    alpha, beta = float(at.get("alpha", 1.0)), float(at.get("beta", 1.0))
+    if alpha != 1.0:
+        Y = _mul(Y, alpha)
+    if C is not None and beta != 0.0:
+        Y = _add(Y, C if beta == 1.0 else _mul(C, beta))
+    return [Y]
+
+
+@register("MatMul")
+def _matmul_node(imp, node, args):
+    if _is_affine(args[0]) and _is_affine(args[1]):
+        imp.fail(node, "is not piecewise-linear", "it multiplies two input-dependent tensors")
+    return [_matmul(args[0], args[1])]
+
+
+@register("Add")
+def _add_node(imp, node, args):
+    return [_add(args[0], args[1])]
+
+
+@register("Sub")
+def _sub_node(imp, node, args):
+    return [_add(args[0], _neg(args[1]))]
+
+
+@register("Sum")
+def _sum_node(imp, node, args):
+    total = args[0]
+    for a in args[1:]:
+        total = _add(total, a)
+    return [total]
+
+
+@register("Neg")
+def _neg_node(imp, node, args):
+    return [_neg(args[0])]
+
+
+@register("Mul")
+def _mul_node(imp, node, args):
+    if _is_affine(args[0]) and _is_affine(args[1]):
+        imp.fail(node, "is not piecewise-linear", "it multiplies two input-dependent tensors")
+    return [_mul(args[0], args[1])]
+
+
+@register("Div")
+def _div_node(imp, node, args):
+    if _is_affine(args[1]):
+        imp.fail(node, "is not piecewise-linear", "it divides by an input-dependent tensor")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = 1.0 / _f64(args[1])
+    return [_mul(args[0], inv)]
+
+
+@register("BatchNormalization")
+def _batchnorm(imp, node, args):
+    at = _attrs(node)
+    used = [o for o in node.output[1:] if o and (o in imp.consumers or o in imp.output_names)]
+    if at.get("training_mode", 0) or used:
+        imp.fail(node, "is not supported", "training mode")
+    x = args[0]
+    scale, bias, mean, var = (_f64(_const_arg(imp, node, a, "parameter")) for a in args[1:5])
+    if len(x.shape) < 2:
+        imp.fail(node, "is not supported", f"input shape {list(x.shape)} has no channel axis")
+    channels, rank = x.shape[1], len(x.shape)
+
+    def per_channel(p: np.ndarray) -> np.ndarray:
+        return p.reshape((channels,) + (1,) * (rank - 2)) if p.size == channels else p
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = scale / np.sqrt(var + float(at.get("epsilon", 1e-5)))
+    return [_add(_mul(x, per_channel(g)), per_channel(bias - mean * g))]
+
+
+@register("Flatten")
+def _flatten(imp, node, args):
+    x = args[0]
+    axis = _axis(int(_attrs(node).get("axis", 1)), len(x.shape))
+    shape = (prod(x.shape[:axis]), prod(x.shape[axis:]))
+    return [x.linear(lambda a: a.reshape(a.shape[:1] + shape))]
+
+
+@register("Reshape")
+def _reshape(imp, node, args):
+    x = args[0]
+    target = _ints_from(imp, node, args, 1, "shape")
+    if target is None:
+        imp.fail(node, "is not supported", "no target shape")
+    allowzero = int(_attrs(node).get("allowzero", 0))
+    out = [x.shape[i] if (d == 0 and not allowzero) else d for i, d in enumerate(target)]
+    if out.count(-1) == 1:
+        known = prod(d for d in out if d != -1)
+        if known == 0 or x.size % known:
+            imp.fail(node, "is not supported",
+                     f"cannot reshape {list(x.shape)} to {list(target)}")
+        out[out.index(-1)] = x.size // known
+    if prod(out) != x.size or any(d < 0 for d in out):
+        imp.fail(node, "is not supported", f"cannot reshape {list(x.shape)} to {list(target)}")
+    shape = tuple(out)
+    return [x.linear(lambda a: a.reshape(a.shape[:1] + shape))]
+
+
+@register("Squeeze")
+def _squeeze(imp, node, args):
+    x = args[0]
+    axes = _ints_from(imp, node, args, 1, "axes")
+    if axes is None:
+        axes = [i for i, d in enumerate(x.shape) if d == 1]
+    axes = tuple(sorted(_axis(a, len(x.shape)) for a in axes))
+    if any(x.shape[a] != 1 for a in axes):
+        imp.fail(node, "is not supported", f"cannot squeeze axes {list(axes)} of {list(x.shape)}")
+    return [x.linear(lambda a: np.squeeze(a, axis=tuple(i + 1 for i in axes)))]
+
+
+@register("Unsqueeze")
+def _unsqueeze(imp, node, args):
+    x = args[0]
+    axes = _ints_from(imp, node, args, 1, "axes")
+    if axes is None:
+        imp.fail(node, "is not supported", "no axes")
+    rank = len(x.shape) + len(axes)
+    axes = tuple(sorted(_axis(a, rank) for a in axes))
+    return [x.linear(lambda a: np.expand_dims(a, tuple(i + 1 for i in axes)))]
+
+
+@register("Transpose")
+def _transpose_node(imp, node, args):
+    x = args[0]
+    perm = _attrs(node).get("perm") or list(reversed(range(len(x.shape))))
+    return [_transpose(x, perm)]
+
+
+@register("Concat")
+def _concat(imp, node, args):
+    parts = [a if _is_affine(a) else AffineTensor.constant(_f64(a)) for a in args if a is not None]
+    axis = _axis(int(_attrs(node)["axis"]), len(parts[0].shape))
+    widths = {s: t.shape[0] for p in parts for s, t in p.terms.items()}
+    terms = {s: np.concatenate([p.terms.get(s, np.zeros((n,) + p.shape)) for p in parts],
+                               axis=axis + 1) for s, n in widths.items()}
+    return [AffineTensor(terms, np.concatenate([p.bias for p in parts], axis=axis))]
+
+
+@register("Gather")
+def _gather(imp, node, args):
+    x, idx = args[0], _const_arg(imp, node, args[1], "indices").astype(np.int64)
+    axis = _axis(int(_attrs(node).get("axis", 0)), len(x.shape))
+    return [x.linear(lambda a: np.take(a, idx, axis=axis + 1))]
+
+
+@register("Slice")
+def _slice(imp, node, args):
+    x = args[0]
+    starts = _ints_from(imp, node, args, 1, "starts")
+    ends = _ints_from(imp, node, args, 2, "ends")
+    axes = _ints_from(imp, node, args, 3, "axes") or list(range(len(starts)))
+    steps = _ints_from(imp, node, args, 4, "steps") or [1] * len(starts)
+    index = [slice(None)] * (len(x.shape) + 1)
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        index[_axis(a, len(x.shape)) + 1] = slice(s, e, st)
+    index = tuple(index)
+    return [x.linear(lambda a: a[index])]
+
+
+@register("Shape")
+def _shape(imp, node, args):
+    shape = list(args[0].shape)
+    at = _attrs(node)
+    start, end = int(at.get("start", 0)), at.get("end")
+    return [np.array(shape[start:None if end is None else int(end)], dtype=np.int64)]
+
+
+@register("Size")
+def _size(imp, node, args):
+    return [np.array(args[0].size, dtype=np.int64)]
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def _type_name(elem_type: int) -> str:
+    try:
+        return TensorProto.DataType.Name(elem_type)
+    except ValueError:
+        return str(elem_type)
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__

@@ -1,0 +1,100 @@
+"""Regenerate the committed ONNX models of this folder and its README table.
+
+    python models/build_models.py [OUTDIR]      # default: the folder of this script
+
+Deterministic: the same milpregions/onnx versions write byte-identical files (seeded
+numpy default_rng, no torch). Every network comes from milpregions.constructions, whose
+parameters are float32-representable, so each .onnx file holds exactly the constructed
+network and the analytic counts hold for the file itself.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from milpregions import constructions as C
+from milpregions.onnx_export import to_onnx
+
+
+def _box(net) -> str:
+    lo, hi = net.info["box_lo"], net.info["box_hi"]
+    if len(set(lo)) == 1 and len(set(hi)) == 1:
+        return f"[{lo[0]:g}, {hi[0]:g}]^{len(lo)}" if len(lo) > 1 else f"[{lo[0]:g}, {hi[0]:g}]"
+    return f"lo={lo}, hi={hi}"
+
+
+def models() -> list[tuple[str, object, str, str]]:
+    """(file name, network, description, expected count with its formula or '-')."""
+    out = []
+
+    def add(name, net, what, formula):
+        out.append((name, net, what, formula))
+
+    add("montufar_1d_p2_d3.onnx", C.montufar_folding(1, 2, 3),
+        "Montufar et al. 2014 folding net, n0=1, p=2, 3 layers of 2",
+        f"{C.montufar_count(1, 2, 3)} = p^(n0*L) = 2^3")
+    add("montufar_2d_p2_d2.onnx", C.montufar_folding(2, 2, 2),
+        "Montufar et al. 2014 folding net, n0=2, p=2, 2 layers of 4",
+        f"{C.montufar_count(2, 2, 2)} = p^(n0*L) = 2^4")
+    add("zaslavsky_2d_8.onnx", C.general_position_layer(2, 8, seed=0),
+        "one ReLU layer of 8 lines in general position, all vertices inside the box",
+        f"{C.zaslavsky_count(2, 8)} = C(8,0)+C(8,1)+C(8,2)")
+    add("zaslavsky_3d_6.onnx", C.general_position_layer(3, 6, seed=0),
+        "one ReLU layer of 6 planes in general position, all vertices inside the box",
+        f"{C.zaslavsky_count(3, 6)} = C(6,0)+...+C(6,3)")
+    add("serra_1d_3x3.onnx", C.serra_zigzag([3, 3]),
+        "Serra et al. 2018 zigzag net, one input, 2 layers of 3",
+        f"{C.serra_count([3, 3])} = (3+1)(3+1)")
+    for n0, widths in ((2, [8, 8]), (2, [16, 16]), (3, [16, 16]), (4, [8, 8]), (8, [8, 8])):
+        tag = "x".join(map(str, widths))
+        add(f"he_{n0}d_{tag}.onnx", C.he_mlp(n0, widths, seed=0),
+            f"He-initialised ReLU MLP {n0}-{'-'.join(map(str, widths))}-1, seed 0", "-")
+    add("concurrent_2d_8x8.onnx", C.concurrent_layer(2, 8, seed=0),
+        "degenerate: 8 first-layer lines all through the origin, then 8 random units, seed 0",
+        "- (first layer alone: 16 = 2*sum_{j<2} C(7,j))")
+    return out
+
+
+README_HEAD = """# Committed models
+
+Small ONNX models (opset 17, float32, symbolic batch axis) with known or reference region
+counts. Regenerate with `python models/build_models.py` (byte-identical output); the
+constructions live in `milpregions/constructions.py`, whose docstrings derive each count.
+
+"Count" is the number of full-dimensional activation regions inside the box (see DESIGN.md);
+for the Montufar, Zaslavsky and Serra nets it equals the number of linear regions too.
+Parameters are float32-representable, so each count holds for the file exactly as stored.
+
+| file | what it is | box | expected count |
+|---|---|---|---|
+"""
+
+
+def build_all(outdir) -> list[Path]:
+    """Write every model and README.md into ``outdir``; return the written paths."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    rows = []
+    for name, net, what, formula in models():
+        path = outdir / name
+        to_onnx(net, path)
+        written.append(path)
+        rows.append(f"| `{name}` | {what} | {_box(net)} | {formula} |")
+    readme = outdir / "README.md"
+    readme.write_text(README_HEAD + "\n".join(rows) + "\n")
+    written.append(readme)
+    return written
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    outdir = Path(argv[0]) if argv else Path(__file__).resolve().parent
+    for path in build_all(outdir):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Tests of the MILP of record (milp.py): exact counts on hand-built networks in [-1, 1]^n0."""
+
+from __future__ import annotations
+
+import itertools
+from math import comb
+
+import numpy as np
+import pytest
+
+from milpregions.bounds import interval_bounds
+from milpregions.errors import InputError
+from milpregions.milp import (build_milp, count_milp, export_milp, simplex_inradius,
+                              simplex_vertices)
+from milpregions.network import mlp
+
+
+def count(net, **kw):
+    return count_milp(net, interval_bounds(net), **kw)
+
+
+def one_layer(W, b, neg_slope=0.0):
+    W = np.asarray(W, dtype=np.float64)
+    return mlp([W, np.ones((1, W.shape[0]))], [np.asarray(b, dtype=np.float64), np.zeros(1)],
+               neg_slope=neg_slope)
+
+
+def general_lines(n: int, seed: int):
+    """n lines in general position, through points well inside, all crossings inside the box."""
+    rng = np.random.default_rng(seed)
+    while True:
+        ang = rng.uniform(0, np.pi, n)
+        W = np.stack([np.cos(ang), np.sin(ang)], axis=1)
+        P = rng.uniform(-0.5, 0.5, (n, 2))
+        b = -np.einsum("ij,ij->i", W, P)
+        pts = []
+        ok = True
+        for i, j in itertools.combinations(range(n), 2):
+            A = W[[i, j]]
+            if abs(np.linalg.det(A)) < 0.2:
+                ok = False
+                break
+            pts.append(np.linalg.solve(A, -b[[i, j]]))
+        if not ok:
+            continue
+        pts = np.array(pts)
+        if np.abs(pts).max() > 0.8:
+            continue
+        # well separated: no crossing within 0.05 of a third line, crossings 0.05 apart
+        dist = np.abs(pts @ W.T + b)
+        near = sum(int((dist[k] < 0.05).sum()) for k in range(len(pts)))
+        gaps = [np.linalg.norm(p - q) for p, q in itertools.combinations(pts, 2)]
+        if near == 2 * len(pts) and min(gaps) > 0.05:
+            return W, b
+
+
+def test_simplex():
+    for n in (1, 2, 3, 6):
+        V = simplex_vertices(n)
+        assert V.shape == (n + 1, n)
+        assert np.allclose(np.linalg.norm(V, axis=1), 1.0)
+        assert np.allclose(V.mean(axis=0), 0.0)
+        assert np.linalg.matrix_rank(V[1:] - V[0]) == n
+        assert simplex_inradius(V) == pytest.approx(1.0 / n)
+
+
+def test_general_position_zaslavsky():
+    W, b = general_lines(4, seed=1)
+    res = count(one_layer(W, b))
+    assert res.exact and res.method == "milp"
+    assert res.regions == sum(comb(4, j) for j in range(3)) == 11
+    assert res.lps == res.regions + 1
+
+
+def test_leaky_and_abs_same_count():
+    W, b = general_lines(3, seed=2)
+    for s in (0.0, 0.1, -1.0):
+        assert count(one_layer(W, b, neg_slope=s)).regions == 7
+
+
+def test_all_stable_is_one_region():
+    net = one_layer([[0.1, 0.2], [-0.3, 0.1]], [1.0, -1.0])
+    seen = []
+    res = count(net, on_region=lambda p, w, r: seen.append((p, w, r)))
+    assert res.regions == 1 and res.exact and res.unstable_units == 0
+    assert [list(p) for p in seen[0][0]] == [[True, False]]
+
+
+def test_duplicate_and_zero_units_change_nothing():
+    W, b = general_lines(3, seed=3)
+    base = count(one_layer(W, b)).regions
+    assert base == 7
+    dup = count(one_layer(np.vstack([W, W[:1]]), np.append(b, b[0])))
+    assert dup.regions == base
+    zero = count(one_layer(np.vstack([W, np.zeros((1, 2))]), np.append(b, 0.0)))
+    assert zero.regions == base
+
+
+def test_identically_zero_preactivation_does_not_hide_a_region():
+    # h1 = relu(x); z2 = h1 is identically 0 on x < 0: regions x < 0 and x > 0.
+    net = mlp([[[1.0]], [[1.0]], [[1.0]]], [[0.0], [0.0], [0.0]])
+    found = []
+    res = count(net, on_region=lambda p, w, r: found.append((tuple(bool(q[0]) for q in p), w, r)))
+    assert res.regions == 2 and res.exact
+    pats = sorted(f[0] for f in found)
+    assert pats == [(False, False), (True, True)]
+    for pat, w, r in found:
+        assert w.shape == (1,) and (w[0] > 0) == pat[0]
+        assert r == pytest.approx(1e-4)
+
+
+def grid_count_1d(net, n=200001):
+    X = np.linspace(-1, 1, n)[:, None]
+    P = np.hstack(net.pattern(X))
+    change = np.flatnonzero(np.any(P[1:] != P[:-1], axis=1))
+    runs = np.diff(np.concatenate([[0], change + 1, [n]]))
+    return len(np.unique(P, axis=0)), runs.min() * 2 / (n - 1)
+
+
+def test_two_layer_1d_against_grid():
+    rng = np.random.default_rng(5)
+    net = mlp([rng.normal(size=(4, 1)), rng.normal(size=(4, 4)), rng.normal(size=(1, 4))],
+              [rng.normal(size=4) * 0.5, rng.normal(size=4) * 0.5, np.zeros(1)])
+    expected, shortest = grid_count_1d(net)
+    assert shortest > 1e-3  # every interval well resolved by the grid and the delta-simplex
+    assert expected >= 4
+    seen = set()
+
+    def record(p, w, r):
+        key = tuple(np.concatenate(p).tolist())
+        assert key not in seen
+        seen.add(key)
+        assert [np.array_equal(a, b[0]) for a, b in zip(p, net.pattern(w[None, :]))] == [True] * 2
+
+    res = count(net, on_region=record)
+    assert res.exact and res.regions == expected == len(seen)
+
+
+def test_two_layer_2d_small():
+    rng = np.random.default_rng(0)
+    net = mlp([rng.normal(size=(4, 2)), rng.normal(size=(3, 4)), rng.normal(size=(1, 3))],
+              [rng.normal(size=4) * 0.3, rng.normal(size=3) * 0.3, np.zeros(1)])
+    g = np.linspace(-1, 1, 801)
+    X = np.array(np.meshgrid(g, g)).reshape(2, -1).T
+    grid = len(np.unique(np.hstack(net.pattern(X)), axis=0))
+    assert count(net).regions == grid
+
+
+def test_limits():
+    rng = np.random.default_rng(0)
+    net = mlp([rng.normal(size=(8, 2)), rng.normal(size=(8, 8)), rng.normal(size=(1, 8))],
+              [rng.normal(size=8) * 0.3, rng.normal(size=8) * 0.3, np.zeros(1)])
+    res = count(net, time_limit=0.05)
+    assert not res.exact and res.stopped == "time-limit" and res.to_dict()["lower_bound"]
+    res = count(net, max_regions=3)
+    assert not res.exact and res.stopped == "max-regions" and res.regions == 3
+
+
+def test_model_components():
+    pe = pytest.importorskip("pyomo.environ")
+    W, b = general_lines(3, seed=2)
+    net = one_layer(W, b)
+    m = build_milp(net, interval_bounds(net))
+    assert len(m.x) == 2 and len(m.d) == 3
+    assert len(m.z) == len(m.h) == 3 * 3  # 3 copies x 3 units
+    assert isinstance(m.obj, pe.Objective)
+
+
+def test_export_mps_and_lp(tmp_path):
+    highspy = pytest.importorskip("highspy")
+    W, b = general_lines(3, seed=2)
+    net = mlp([W, np.ones((2, 3)), np.ones((1, 2))], [b, np.array([5.0, -0.1]), np.zeros(1)])
+    bounds = interval_bounds(net)
+    n_unstable = bounds.n_unstable
+    n_cols = 2 + n_unstable + 2 * 3 * 5  # x, d, z and h of 3 copies x 5 units
+    for suffix in (".mps", ".lp"):
+        path = export_milp(net, bounds, tmp_path / f"model{suffix}")
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        assert h.readModel(str(path)) == highspy.HighsStatus.kOk
+        lp = h.getLp()
+        names = [c for c in lp.col_names_ if c != "ONE_VAR_CONSTANT"]  # Pyomo's objective constant
+        assert len(names) == n_cols
+        n_int = sum(1 for t in lp.integrality_ if t == highspy.HighsVarType.kInteger)
+        assert n_int == n_unstable
+        h.run()
+        assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    with pytest.raises(InputError, match=r"\.txt"):
+        export_milp(net, bounds, tmp_path / "model.txt")
+
+
+def test_rounding_noise_on_a_zero_preactivation_is_tolerated():
+    # z2 = 0.1 h + 0.2 h - 0.3 h is 0 in exact arithmetic, 2.8e-17 * x in float64 for x > 0.
+    net = mlp([np.ones((3, 1)), [[0.1, 0.2, -0.3]], [[1.0]]], [np.zeros(3), [0.0], [0.0]])
+    assert net.preactivations(np.array([[0.5]]))[1][0, 0] > 0
+    assert count(net).regions == 2
