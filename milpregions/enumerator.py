@@ -196,7 +196,7 @@ class TreeCounter:
                     j = U[0]
                     s = vals[:, 0]
                     row = np.append(An[j], cn[j])
-                    plus, minus = P.cut(row, s, VERTEX_TOL, new_row_id())
+                    plus, minus = P.cut(row, s, VERTEX_TOL)
                     if minus is not None and s.min() >= -margin:
                         minus = None
                     if plus is not None and s.max() <= margin:

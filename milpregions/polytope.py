@@ -30,7 +30,8 @@ class VPoly:
     V: np.ndarray      # (nv, d) vertices
     inc: np.ndarray    # (nv, m) bool: row i tight at vertex v
     F: np.ndarray      # (m, d+1) facet rows [a, b], |a| = 1, a.u + b >= 0 inside
-    ids: tuple         # (m,) row ids (box rows are negative)
+    ids: np.ndarray    # (m,) int64 row ids (box rows are negative)
+    simple: bool       # every vertex lies on exactly d facets
 
     @classmethod
     def box(cls, d: int) -> "VPoly":
@@ -43,7 +44,7 @@ class VPoly:
             F[2 * k + 1, k], F[2 * k + 1, d] = -1.0, 1.0  # 1 - u_k >= 0
             inc[:, 2 * k] = corners[:, k] == -1.0
             inc[:, 2 * k + 1] = corners[:, k] == 1.0
-        return cls(corners, inc, F, tuple(-(i + 1) for i in range(2 * d)))
+        return cls(corners, inc, F, -np.arange(1, 2 * d + 1), True)
 
     @property
     def dim(self) -> int:
@@ -51,11 +52,11 @@ class VPoly:
 
     def centroid_radius(self) -> tuple[np.ndarray, float]:
         """The vertex centroid and the radius of the largest ball around it inside the polytope."""
-        c = self.V.mean(axis=0)
-        r = float(np.min(self.F[:, :-1] @ c + self.F[:, -1]))
+        c = self.V.sum(axis=0) / self.V.shape[0]
+        r = float((self.F[:, :-1] @ c + self.F[:, -1]).min())
         return c, r
 
-    def cut(self, row: np.ndarray, s: np.ndarray, tol: float, rid: int) -> tuple["VPoly | None", "VPoly | None"]:
+    def cut(self, row: np.ndarray, s: np.ndarray, tol: float) -> tuple["VPoly | None", "VPoly | None"]:
         """Split by the hyperplane ``row`` ([a, b], |a| = 1); ``s`` = signed distances of the vertices.
 
         Returns (part with a.u + b >= 0, part with <= 0); a part is None when it has no vertex
@@ -63,46 +64,48 @@ class VPoly:
         """
         pos = s > tol
         neg = s < -tol
-        if not neg.any():
+        ip = pos.nonzero()[0]
+        ineg = neg.nonzero()[0]
+        if not ineg.size:
             return self, None
-        if not pos.any():
+        if not ip.size:
             return None, self
-        d = self.dim
-        ip = np.flatnonzero(pos)
-        ineg = np.flatnonzero(neg)
+        d = self.V.shape[1]
         inc = self.inc
         S = inc[ip][:, None, :] & inc[ineg][None, :, :]          # (p, n, m) shared rows
         shared = S.sum(axis=2)
-        pu, pv = np.nonzero(shared >= d - 1)
-        if pu.size:
-            Sc = S[pu, pv].astype(np.float32)                       # (k, m)
-            outside = (~inc).astype(np.float32)                     # (nv, m)
-            containing = (Sc @ outside.T) == 0                      # (k, nv): vertex tight on all shared rows
-            adjacent = containing.sum(axis=1) == 2
-            pu, pv = pu[adjacent], pv[adjacent]
-            Sadj = S[pu, pv]
+        if self.simple:
+            # in a simple polytope two vertices sharing d-1 facets span an edge
+            pu, pv = (shared == d - 1).nonzero()
         else:
-            Sadj = np.zeros((0, inc.shape[1]), dtype=bool)
+            pu, pv = (shared >= d - 1).nonzero()
+            if pu.size:
+                Sc = S[pu, pv].astype(np.float32)                   # (k, m)
+                outside = (~inc).astype(np.float32)                 # (nv, m)
+                # combinatorial test: no third vertex is tight on every shared row
+                adjacent = ((Sc @ outside.T) == 0).sum(axis=1) == 2
+                pu, pv = pu[adjacent], pv[adjacent]
         u, v = ip[pu], ineg[pv]
         su, sv = s[u], s[v]
-        t = (su / (su - sv))[:, None]
-        Vnew = self.V[u] + t * (self.V[v] - self.V[u])
-        zero = ~pos & ~neg
-        inc_new = np.hstack([Sadj, np.ones((Sadj.shape[0], 1), dtype=bool)])
-        plus = self._part(pos | zero, zero, Vnew, inc_new,
-                          np.vstack([self.F, row[None, :]]), self.ids + (rid,))
-        minus = self._part(neg | zero, zero, Vnew, inc_new,
-                           np.vstack([self.F, -row[None, :]]), self.ids + (-rid,))
+        Vu = self.V[u]
+        Vnew = Vu + (su / (su - sv))[:, None] * (self.V[v] - Vu)
+        inc_new = np.concatenate([S[pu, pv], np.ones((u.size, 1), dtype=bool)], axis=1)
+        zero = ~(pos | neg)
+        plus = self._part(pos | zero, zero, Vnew, inc_new, np.concatenate([self.F, row[None, :]]),
+                          np.concatenate([self.ids, [new_row_id()]]))
+        minus = self._part(neg | zero, zero, Vnew, inc_new, np.concatenate([self.F, -row[None, :]]),
+                           np.concatenate([self.ids, [new_row_id()]]))
         return plus, minus
 
     def _part(self, keep, zero, Vnew, inc_new, F, ids) -> "VPoly":
-        d = self.dim
-        V = np.vstack([self.V[keep], Vnew])
-        inc_old = np.hstack([self.inc[keep], zero[keep][:, None]])
-        inc = np.vstack([inc_old, inc_new])
+        d = self.V.shape[1]
+        V = np.concatenate([self.V[keep], Vnew])
+        inc_old = np.concatenate([self.inc[keep], zero[keep][:, None]], axis=1)
+        inc = np.concatenate([inc_old, inc_new])
         facet = inc.sum(axis=0) >= d
         if not facet.all():
             inc = inc[:, facet]
             F = F[facet]
-            ids = tuple(i for i, f in zip(ids, facet) if f)
-        return VPoly(V, inc, F, ids)
+            ids = ids[facet]
+        simple = bool((inc.sum(axis=1) == d).all())
+        return VPoly(V, inc, F, ids, simple)
