@@ -85,7 +85,7 @@ def compute_bounds(unit_net: Network, tighten: bool = True) -> Bounds:
 
 def count_regions(model: str | os.PathLike | Network, box=None, *, method: str = "tree",
                   margin: float = DEFAULT_MARGIN, time_limit: float | None = None,
-                  max_regions: int | None = None, tighten: bool = True, vertex_dim: int = 4,
+                  max_regions: int | None = None, tighten: bool = True, vertex_dim: int = 6,
                   on_region: Callable[[Region], None] | None = None,
                   progress: Callable[[int, int, int, float], None] | None = None) -> CountResult:
     """Count the full-dimensional activation regions of a network inside a box.

@@ -72,7 +72,7 @@ class TreeCounter:
     """One enumeration of a normalised network's regions in [-1, 1]^d."""
 
     def __init__(self, net: Network, bounds: Bounds, *, margin: float = DEFAULT_MARGIN,
-                 vertex_dim: int = 4, time_limit: float | None = None,
+                 vertex_dim: int = 6, time_limit: float | None = None,
                  max_regions: int | None = None, on_region: RegionCallback | None = None,
                  progress: ProgressCallback | None = None, verify_batch: int = 4096):
         self.net = net
