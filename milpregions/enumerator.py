@@ -289,13 +289,18 @@ class TreeCounter:
             posr = np.max(np.minimum(R, S), axis=0)
             negr = np.max(np.minimum(R, -S), axis=0)
             both = (posr > margin) & (negr > margin)
-            if both.any():
-                i = int(np.argmax(both))
-                return F, ids, pts, rad, U, (U[i], S[:, i])
-            i = 0
+            if both.all():
+                # every unit left splits the node: branch on the first; the others carry over
+                return F, ids, pts, rad, U, (U[0], S[:, 0])
+            # settle units without evidence here, once, rather than in every descendant
+            i = int(np.argmin(both))
             j = U[i]
             row = np.append(An[j], cn[j])
             side = 1.0 if posr[i] <= margin else -1.0
+            q, rq = _probe(F, pts, rad, side * row)
+            if rq > margin:
+                pts, rad = _add_point(pts, rad, q, rq)
+                continue
             r_lp, u_lp = self.lp.solve(ids, F, extra=side * row)
             if r_lp > margin:
                 pts, rad = _add_point(pts, rad, u_lp, r_lp)
@@ -356,6 +361,22 @@ class TreeCounter:
         self._buf_u.clear()
         self._buf_bits.clear()
         verify_patterns(self.net, U, B)
+
+
+def _probe(F: np.ndarray, pts: np.ndarray, rad: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, float]:
+    """Mirror the deepest point across the hyperplane ``row``: a candidate point on its far side.
+
+    Returns the point and the radius of the largest ball around it inside the node and on the
+    far side (a certificate without an LP when it exceeds the margin).
+    """
+    best = int(np.argmax(rad))
+    p, r = pts[best], rad[best]
+    a, c = row[:-1], row[-1]
+    q = p + (r - (a @ p + c)) * a
+    depth = min(r, 1.0 - float(np.abs(q).max()))
+    if F.shape[0]:
+        depth = min(depth, float((F[:, :-1] @ q + F[:, -1]).min()))
+    return q, depth
 
 
 def _add_point(pts: np.ndarray, rad: np.ndarray, u: np.ndarray, r: float):

@@ -1,0 +1,403 @@
+"""End-to-end tests of the command line (``milpregions.cli``).
+
+A few true subprocess runs (console script and ``python -m``); the rest call ``main([...])``
+and read stdout/stderr with capsys. Bad-input models are built with onnx.helper (opset 17).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from milpregions import cli
+from milpregions.cli import main
+
+from onnx_builders import const, make_model
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+M1 = str(MODELS / "montufar_1d_p2_d3.onnx")  # 8 regions on [0, 1]
+Z2 = str(MODELS / "zaslavsky_2d_8.onnx")     # 37 regions on [-1, 1]^2
+HE3 = str(MODELS / "he_3d_16x16.onnx")       # thousands of regions on [-1, 1]^3
+FAST = "--no-tighten"  # the counts below do not depend on the bounds; keeps the tests fast
+
+try:
+    from milpregions.bounds import lp_tighten  # noqa: F401
+    HAVE_TIGHTEN = True
+except ImportError:
+    HAVE_TIGHTEN = False
+
+
+def run(capsys, *argv):
+    """(exit status, stdout, stderr) of ``main(argv)``."""
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_input_error(capsys, message: str, *argv) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2, (code, out, err)
+    assert out == ""
+    assert err == f"milpregions: {message}\n"
+    assert "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------------- count
+
+
+def test_count_exact(capsys):
+    assert run(capsys, "count", M1, "--box", "0,1", FAST) == (0, "8 regions\n", "")
+
+
+@pytest.mark.skipif(not HAVE_TIGHTEN, reason="bounds.lp_tighten not available yet")
+def test_count_with_tightening(capsys):
+    assert run(capsys, "count", M1, "--box", "0,1") == (0, "8 regions\n", "")
+
+
+def test_count_negative_box_value_forms(capsys):
+    # "-1,1" looks like an option to argparse: both spellings must work.
+    a = run(capsys, "count", Z2, "--box", "-1,1", FAST)
+    b = run(capsys, "count", Z2, "--box=-1,1", FAST)
+    c = run(capsys, "count", "--box", "-1,1", Z2, FAST)
+    assert a == b == c == (0, "37 regions\n", "")
+
+
+def test_count_json(capsys):
+    code, out, err = run(capsys, "count", M1, "--box", "0,1", "--json", FAST)
+    assert code == 0 and err == ""
+    d = json.loads(out)
+    assert d["regions"] == 8 and d["exact"] is True and d["lower_bound"] is False
+    assert d["method"] == "tree" and d["stopped"] is None
+    assert d["model"] == M1 and d["box"] == {"lo": [0.0], "hi": [1.0]}
+
+
+def test_count_milp_method_agrees(capsys):
+    code, out, _ = run(capsys, "count", M1, "--box", "0,1", "--method", "milp", "--json", FAST)
+    d = json.loads(out)
+    assert code == 0 and d["regions"] == 8 and d["exact"] and d["method"] == "milp"
+
+
+def test_box_file_forms(capsys, tmp_path):
+    lo, hi = [-1.0, -1.0], [1.0, 1.0]
+    (tmp_path / "b.json").write_text(json.dumps({"lo": lo, "hi": hi}))
+    np.save(tmp_path / "b.npy", np.array([lo, hi]))
+    np.savez(tmp_path / "b.npz", lo=np.array(lo), hi=np.array(hi))
+    for name in ("b.json", "b.npy", "b.npz"):
+        assert run(capsys, "count", Z2, "--box-file", tmp_path / name, FAST) == \
+            (0, "37 regions\n", ""), name
+
+
+def test_regions_file(capsys, tmp_path):
+    out_file = tmp_path / "regions.jsonl"
+    code, out, _ = run(capsys, "count", Z2, "--box", "-1,1", "--regions", out_file, "--json", FAST)
+    assert code == 0
+    n = json.loads(out)["regions"]
+    lines = out_file.read_text().splitlines()
+    assert len(lines) == n == 37
+    patterns = set()
+    for line in lines:
+        r = json.loads(line)
+        assert set(r) == {"pattern", "witness", "radius"}
+        w = np.array(r["witness"])
+        assert w.shape == (2,) and np.all(w >= -1) and np.all(w <= 1)
+        assert r["radius"] > 0
+        patterns.add(tuple(r["pattern"]))
+    assert len(patterns) == n
+
+
+def test_max_regions_is_a_lower_bound(capsys, tmp_path):
+    out_file = tmp_path / "r.jsonl"
+    code, out, err = run(capsys, "count", M1, "--box", "0,1", "--max-regions", 3,
+                         "--regions", out_file, FAST)
+    assert (code, err) == (3, "")
+    assert out == "at least 3 regions (lower bound: stopped at --max-regions)\n"
+    assert len(out_file.read_text().splitlines()) == 3
+    code, out, _ = run(capsys, "count", M1, "--box", "0,1", "--max-regions", 3, "--json", FAST)
+    d = json.loads(out)
+    assert code == 3 and d["exact"] is False and d["lower_bound"] is True
+    assert d["regions"] == 3 and d["stopped"] == "max-regions"
+
+
+def test_time_limit_is_a_lower_bound(capsys):
+    code, out, err = run(capsys, "count", HE3, "--box", "-1,1", "--time-limit", "1e-9", FAST)
+    assert code == 3 and err == ""
+    assert out.startswith("at least ")
+    assert out.endswith(" regions (lower bound: stopped by the time limit)\n")
+    code, out, _ = run(capsys, "count", HE3, "--box", "-1,1", "--time-limit", "1e-9", "--json",
+                       FAST)
+    d = json.loads(out)
+    assert code == 3 and not d["exact"] and d["stopped"] == "time-limit"
+
+
+def test_stats(capsys):
+    code, out, _ = run(capsys, "count", Z2, "--box", "-1,1", "--stats", FAST)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "37 regions"
+    keys = [line.split(":")[0] for line in lines[1:]]
+    for key in ("nodes", "LPs", "LPs per region", "regions per second", "seconds",
+                "unstable units", "near-margin regions"):
+        assert key in keys
+    assert "unstable units: 8 of 8" in lines
+
+
+def test_quiet_and_no_progress_on_a_pipe(capsys):
+    # capsys's stderr is not a terminal: no progress line, nothing on stderr at all.
+    assert run(capsys, "count", HE3, "--box", "-1,1", FAST)[2] == ""
+    assert run(capsys, "count", M1, "--box", "0,1", "--quiet", FAST) == (0, "8 regions\n", "")
+
+
+def test_progress_line_is_throttled_and_cleared():
+    stream = io.StringIO()
+    p = cli.Progress(stream)
+    p(10, 256, 3, 0.5)
+    p(20, 512, 6, 0.6)  # within 0.2 s of the first: not drawn
+    assert stream.getvalue() == "\r10 regions, 256 nodes, 3 LPs, 0.5 s"
+    p.clear()
+    assert stream.getvalue().endswith("\r" + " " * len("10 regions, 256 nodes, 3 LPs, 0.5 s") + "\r")
+
+
+def test_importer_notices_go_to_stderr(capsys, tmp_path):
+    # A trailing Softmax is dropped by the importer with a notice.
+    W, b = np.eye(2), np.zeros(2)
+    model = make_model([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
+                        helper.make_node("Relu", ["h"], ["r"]),
+                        helper.make_node("Gemm", ["r", "W", "b"], ["o"], transB=1),
+                        helper.make_node("Softmax", ["o"], ["y"], axis=-1)],
+                       [const("W", W), const("b", b)], input_shape=("N", 2))
+    path = tmp_path / "softmax.onnx"
+    onnx.save(model, path)
+    code, out, err = run(capsys, "count", path, "--box", "-1,1", FAST)
+    assert code == 0 and out == "4 regions\n"
+    assert err.startswith("milpregions: ") and "Softmax" in err
+    code, out, err = run(capsys, "count", path, "--box", "-1,1", "--quiet", FAST)
+    assert (code, out, err) == (0, "4 regions\n", "")
+
+
+# -------------------------------------------------------------------------------- info, export
+
+
+def test_info(capsys):
+    code, out, err = run(capsys, "info", MODELS / "he_2d_8x8.onnx")
+    assert code == 0 and err == ""
+    assert "opset:    17" in out
+    assert "input:    input [N, 2], n0 = 2" in out
+    assert "layers:   2 (widths 8, 8)" in out
+    assert "units:    16" in out
+    assert "ops:      Gemm 3, Relu 2" in out
+    code, out, _ = run(capsys, "info", M1, "--json")
+    d = json.loads(out)
+    assert code == 0 and d["widths"] == [2, 2, 2] and d["opset"] == 17 and d["input_dim"] == 1
+    assert d["output_dim"] == 1 and d["ops"] == {"Gemm": 4, "Relu": 3} and d["notices"] == []
+
+
+@pytest.mark.parametrize("flag,suffix", [("--mps", ".mps"), ("--lp", ".lp")])
+def test_export(capsys, tmp_path, flag, suffix):
+    highspy = pytest.importorskip("highspy")
+    path = tmp_path / f"m{suffix}"
+    code, out, err = run(capsys, "export", M1, "--box", "0,1", flag, path, FAST)
+    assert (code, out, err) == (0, f"{path}\n", "")
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    assert h.readModel(str(path)) == highspy.HighsStatus.kOk
+    assert h.getNumCol() > 0 and h.getNumRow() > 0
+
+
+def test_export_suffix_must_match(capsys, tmp_path):
+    bad = tmp_path / "m.lp"
+    assert_input_error(capsys, f"--mps {str(bad)!r}: the file name must end in .mps",
+                       "export", M1, "--box", "0,1", "--mps", bad)
+
+
+# ---------------------------------------------------------------------------------- bad input
+
+
+def _mlp(W, b, **kw):
+    nodes = [helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
+             helper.make_node("Relu", ["h"], ["y"])]
+    return make_model(nodes, [const("W", W), const("b", b)], **kw)
+
+
+def _bad_models(tmp: Path) -> dict[str, tuple[Path, str]]:
+    """name -> (path, expected message after 'milpregions: ')."""
+    W, b = np.ones((3, 2)), np.zeros(3)
+    out: dict[str, tuple[Path, str]] = {}
+
+    def save(name, model):
+        p = tmp / f"{name}.onnx"
+        onnx.save(model, p)
+        return p
+
+    ok = save("ok", _mlp(W, b, input_shape=("N", 2)))
+    p = tmp / "missing.onnx"
+    out["missing"] = (p, f"{p}: no such file")
+    p = tmp / "garbage.onnx"
+    p.write_bytes(b"this is not an onnx file\n" * 3)
+    out["garbage"] = (p, f"{p}: not an ONNX model, or the file is truncated (protobuf parse error)")
+    p = tmp / "truncated.onnx"
+    data = ok.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    out["truncated"] = (p, f"{p}: not an ONNX model, or the file is truncated "
+                           "(protobuf parse error)")
+    p = save("topk", make_model([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
+                                 helper.make_node("TopK", ["h", "k"], ["y", "i"])],
+                                [const("W", W), const("b", b), const("k", [1], np.int64)],
+                                input_shape=("N", 2)))
+    out["unsupported op"] = (p, f"{p}: node 'y' (TopK, opset 17) is not supported")
+    p = save("sin", make_model([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
+                                helper.make_node("Sin", ["h"], ["y"])],
+                               [const("W", W), const("b", b)], input_shape=("N", 2)))
+    out["not piecewise-linear"] = (p, f"{p}: node 'y' (Sin, opset 17) is not piecewise-linear")
+    p = save("two", make_model(
+        [helper.make_node("Add", ["x", "x2"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
+        input_shape=("N", 2),
+        extra_inputs=[helper.make_tensor_value_info("x2", TensorProto.FLOAT, ["N", 2])]))
+    out["two inputs"] = (p, f"{p}: the graph has 2 inputs ('x', 'x2'); exactly one is supported")
+    p = save("int", _mlp(W, b, input_shape=("N", 2), input_type=TensorProto.INT64))
+    out["int64 input"] = (p, f"{p}: input 'x' has element type INT64; a float type is required")
+    p = save("zero", _mlp(np.ones((3, 0)), b, input_shape=("N", 0)))
+    out["zero-size input"] = (p, f"{p}: input 'x' has shape [N, 0], which has no elements")
+    Wn = W.copy()
+    Wn[0, 0] = np.nan
+    p = save("nan", _mlp(Wn, b, input_shape=("N", 2)))
+    out["nan weight"] = (p, f"{p}: initializer 'W' has non-finite values")
+    out["directory"] = (tmp, f"{tmp}: is a directory, not an ONNX file")
+    return out
+
+
+def test_bad_models(capsys, tmp_path):
+    for name, (path, message) in _bad_models(tmp_path).items():
+        for argv in (["count", path, "--box", "0,1"], ["info", path],
+                     ["export", path, "--box", "0,1", "--mps", tmp_path / "x.mps"]):
+            code, out, err = run(capsys, *argv)
+            assert (code, out, err) == (2, "", f"milpregions: {message}\n"), (name, argv[0])
+
+
+BOX_FORMAT = "expected LO,HI (two numbers separated by a comma, e.g. --box -1,1)"
+
+
+@pytest.mark.parametrize("box,message", [
+    ("0,1,2", f"--box '0,1,2': {BOX_FORMAT}"),
+    ("1", f"--box '1': {BOX_FORMAT}"),
+    ("a,b", f"--box 'a,b': {BOX_FORMAT}"),
+    ("1,0", "--box '1,0': the box is empty, LO must be less than HI"),
+    ("1,1", "--box '1,1': the box is empty, LO must be less than HI"),
+    ("nan,1", "--box 'nan,1': LO and HI must be finite numbers"),
+    ("-inf,1", "--box '-inf,1': LO and HI must be finite numbers"),
+    ("0,inf", "--box '0,inf': LO and HI must be finite numbers"),
+])
+def test_bad_box(capsys, box, message):
+    assert_input_error(capsys, message, "count", M1, "--box", box)
+
+
+def test_bad_box_file(capsys, tmp_path):
+    p = tmp_path / "b3.json"
+    p.write_text(json.dumps({"lo": [0, 0, 0], "hi": [1, 1, 1]}))
+    assert_input_error(capsys, f"{p}: box lo has 3 entries but the network has 2 inputs",
+                       "count", Z2, "--box-file", p)
+    p = tmp_path / "flat.npy"
+    np.save(p, np.zeros(4))
+    assert_input_error(capsys, f"{p}: a .npy box must be a 2 x d array (lo row, hi row), "
+                               "got shape (4,)", "count", Z2, "--box-file", p)
+    p = tmp_path / "missing.json"
+    assert_input_error(capsys, f"{p}: no such file", "count", Z2, "--box-file", p)
+
+
+def test_bad_options(capsys, tmp_path):
+    assert_input_error(capsys, "count: give the input domain with --box LO,HI or --box-file F",
+                       "count", M1)
+    assert_input_error(capsys, "count: give only one of --box and --box-file",
+                       "count", M1, "--box", "0,1", "--box-file", tmp_path / "b.json")
+    assert_input_error(capsys, "time limit must be positive, got -1.0",
+                       "count", M1, "--box", "0,1", "--time-limit", "-1")
+    assert_input_error(capsys, "max regions must be at least 1, got 0",
+                       "count", M1, "--box", "0,1", "--max-regions", "0")
+    assert_input_error(capsys, "margin must be a positive number, got -0.001",
+                       "count", M1, "--box", "0,1", "--margin", "-1e-3")
+    assert_input_error(capsys, f"{tmp_path / 'no' / 'r.jsonl'}: cannot write "
+                               "(No such file or directory)",
+                       "count", M1, "--box", "0,1", "--regions", tmp_path / "no" / "r.jsonl")
+
+
+@pytest.mark.parametrize("argv", [
+    ["count", M1, "--box", "0,1", "--method", "simplex"],
+    ["count", M1, "--box", "0,1", "--time-limit", "soon"],
+    ["count", M1, "--box", "0,1", "--bogus"],
+    ["count"],
+    ["export", M1, "--box", "0,1"],
+    [],
+])
+def test_usage_errors_are_one_line(capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith("milpregions: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_internal_error(capsys, monkeypatch):
+    from milpregions import api
+    from milpregions.enumerator import CertificateError
+
+    def broken(*a, **k):
+        raise CertificateError("witness 3 has the wrong pattern\nmore detail")
+
+    monkeypatch.setattr(api, "count_regions", broken)
+    monkeypatch.delenv("MILPREGIONS_DEBUG", raising=False)
+    code, out, err = run(capsys, "count", M1, "--box", "0,1")
+    assert code == 1 and out == ""
+    assert err == ("milpregions: internal error: CertificateError: witness 3 has the wrong "
+                   "pattern more detail (set MILPREGIONS_DEBUG=1 for a traceback)\n")
+    monkeypatch.setenv("MILPREGIONS_DEBUG", "1")
+    code, _, err = run(capsys, "count", M1, "--box", "0,1")
+    assert code == 1 and "Traceback" in err
+
+
+# ------------------------------------------------------------------------- true subprocesses
+
+
+def _subprocess(argv, **kw):
+    env = dict(os.environ)
+    env.pop("MILPREGIONS_DEBUG", None)
+    return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+                          **kw)
+
+
+def test_console_script_json_stdout_is_pure_json():
+    exe = shutil.which("milpregions")
+    if exe is None:
+        pytest.skip("console script not installed (pip install -e .)")
+    p = _subprocess([exe, "count", M1, "--box", "0,1", "--json", FAST])
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["regions"] == 8  # the whole of stdout parses: no HiGHS banner
+    assert "HiGHS" not in p.stdout and p.stderr == ""
+    # The MILP method constructs HiGHS through Pyomo as well.
+    p = _subprocess([exe, "count", M1, "--box", "0,1", "--json", "--method", "milp", FAST])
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["regions"] == 8 and p.stderr == ""
+
+
+def test_python_m_end_to_end(tmp_path):
+    p = _subprocess([sys.executable, "-m", "milpregions", "count", Z2, "--box", "-1,1", FAST])
+    assert (p.returncode, p.stdout, p.stderr) == (0, "37 regions\n", "")
+    p = _subprocess([sys.executable, "-m", "milpregions", "count", M1, "--box", "0,1",
+                     "--max-regions", "2", FAST])
+    assert p.returncode == 3
+    assert p.stdout == "at least 2 regions (lower bound: stopped at --max-regions)\n"
+    p = _subprocess([sys.executable, "-m", "milpregions", "count", tmp_path / "none.onnx",
+                     "--box", "0,1"])
+    assert (p.returncode, p.stdout) == (2, "")
+    assert p.stderr == f"milpregions: {tmp_path / 'none.onnx'}: no such file\n"
+    path = tmp_path / "m.lp"
+    p = _subprocess([sys.executable, "-m", "milpregions", "export", M1, "--box", "0,1",
+                     "--lp", path, FAST])
+    assert (p.returncode, p.stdout, p.stderr) == (0, f"{path}\n", "")  # no Pyomo warnings
