@@ -335,6 +335,9 @@ class TreeCounter:
 
     def _count(self, u: np.ndarray, r: float, bits: np.ndarray) -> None:
         st = self.stats
+        if self.max_regions is not None and st.regions >= self.max_regions:
+            # a region beyond the limit exists: stop, the count is a lower bound
+            raise _Stop("max-regions")
         st.regions += 1
         self._buf_u.append(u)
         self._buf_bits.append(bits)
@@ -342,8 +345,6 @@ class TreeCounter:
             self.on_region(self._split_bits(bits), u, r)
         if len(self._buf_u) >= self.verify_batch:
             self._flush()
-        if self.max_regions is not None and st.regions >= self.max_regions:
-            raise _Stop("max-regions")
 
     def _split_bits(self, bits: np.ndarray) -> list[np.ndarray]:
         out, i = [], 0

@@ -23,20 +23,18 @@ R_MIN = -4.0  # lower bound of r: keeps the LP bounded when P is empty
 
 @contextmanager
 def _quiet_stdout():
-    """Silence the banner HiGHS prints to file descriptor 1 the first time it is constructed."""
-    sys.stdout.flush()
+    """Silence the banner HiGHS prints on file descriptor 1 the first time it is constructed."""
     try:
-        fd = sys.stdout.fileno()
+        sys.stdout.flush()
     except (AttributeError, ValueError, OSError):
-        yield
-        return
-    saved = os.dup(fd)
+        pass
+    saved = os.dup(1)
     try:
         with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), fd)
+            os.dup2(null.fileno(), 1)
         yield
     finally:
-        os.dup2(saved, fd)
+        os.dup2(saved, 1)
         os.close(saved)
 
 

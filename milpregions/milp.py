@@ -333,19 +333,21 @@ def count_milp(net: Network, bounds: Bounds, *, delta: float = DELTA, eps: float
             return result(regions, solves, "time-limit")
         if tc != TC.optimal:
             raise RuntimeError(f"HiGHS (via Pyomo) stopped with {tc.name} on the counting MILP")
+        if max_regions is not None and regions >= max_regions:
+            # one region more than asked for exists: the count is a lower bound
+            return result(regions, solves, "max-regions")
         res.solution_loader.load_vars()
         bits = {u: int(round(pe.value(m.d[u]))) for u in unstable}
         pattern = [p.copy() for p in base]
         for (l, j), b in bits.items():
             pattern[l][j] = bool(b)
-        x = np.array([pe.value(m.x[i]) for i in range(n0)], dtype=np.float64)
+        # an input that no unit reads appears in no constraint and gets no value: any is fine
+        x = np.array([pe.value(m.x[i], exception=False) or 0.0 for i in range(n0)], dtype=np.float64)
         witness = x + shift
         _verify(net, pattern, witness, eps)
         regions += 1
         if on_region is not None:
             on_region(pattern, witness, radius)
-        if max_regions is not None and regions >= max_regions:
-            return result(regions, solves, "max-regions")
         m.cuts.add(pe.quicksum(((1 - m.d[u]) if b else m.d[u] for u, b in bits.items())) >= 1)
 
 
