@@ -6,7 +6,11 @@ A network F: R^n0 -> R^m is a list of layers. Layer k (1-based) computes a pre-a
 two-piece linear activation per unit: ``h = z if z > 0 else neg_slope * z`` (ReLU: 0,
 LeakyReLU/PReLU: alpha, Abs: -1). The network output is an affine map of the same form.
 
-The activation pattern of x is, per unit, the bit ``z_j(x) > 0``.
+A ``MaxLayer`` instead outputs, per group, the maximum of some of its pre-activations
+(maxout, MaxPool, the elementwise Max of tensors): ``h_g = max_{i in groups[g]} z_i``.
+
+The activation pattern of x is, per unit of a ``Layer``, the bit ``z_j(x) > 0``, and per group
+of a ``MaxLayer`` the position of the maximum within the group (the first one on ties).
 """
 
 from __future__ import annotations
@@ -52,11 +56,43 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class MaxLayer:
+    """Affine pre-activation, then one maximum per group: ``h_g = max_{i in groups[g]} z_i``.
+
+    ``groups`` is an (n_groups, k) int array of indices into z; -1 pads groups smaller than k
+    (e.g. MaxPool windows clipped by padding). Every group has at least one piece.
+    """
+
+    affine: Affine
+    groups: np.ndarray
+    name: str = ""
+
+    @property
+    def size(self) -> int:
+        return int(self.groups.shape[0])
+
+    def _pieces(self, z: np.ndarray) -> np.ndarray:
+        """(N, n_groups, k) piece values, padding as -inf."""
+        g = self.groups
+        vals = z[:, np.maximum(g, 0)]
+        return np.where(g >= 0, vals, -np.inf)
+
+    def activate(self, z: np.ndarray) -> np.ndarray:
+        return self._pieces(z).max(axis=2)
+
+    def argmax(self, z: np.ndarray) -> np.ndarray:
+        return self._pieces(z).argmax(axis=2)
+
+
+AnyLayer = Layer | MaxLayer
+
+
+@dataclass(frozen=True)
 class Network:
     """A piecewise-linear network; ``info`` holds import metadata (names, ops, opset)."""
 
     input_dim: int
-    layers: tuple[Layer, ...]
+    layers: tuple[AnyLayer, ...]
     output: Affine
     info: dict = field(default_factory=dict, compare=False)
 
@@ -90,8 +126,9 @@ class Network:
         return self._run(X)[0]
 
     def pattern(self, X: np.ndarray) -> list[np.ndarray]:
-        """Per layer, the (N, n_k) activation bits ``z > 0``."""
-        return [z > 0 for z in self.preactivations(X)]
+        """Per layer, the (N, n_k) activation bits ``z > 0`` (MaxLayer: the argmax per group)."""
+        return [layer.argmax(z) if isinstance(layer, MaxLayer) else z > 0
+                for layer, z in zip(self.layers, self.preactivations(X))]
 
     def map_input(self, A: np.ndarray, c: np.ndarray) -> "Network":
         """The network ``u -> F(A u + c)``: the affine map folded into every map reading the input."""
@@ -107,14 +144,15 @@ class Network:
             W = {0: W0 @ A, **W}
             return Affine(W, b)
 
-        layers = tuple(Layer(fold(l.affine), l.neg_slope, l.name) for l in self.layers)
+        layers = tuple(MaxLayer(fold(l.affine), l.groups, l.name) if isinstance(l, MaxLayer)
+                       else Layer(fold(l.affine), l.neg_slope, l.name) for l in self.layers)
         return Network(A.shape[1], layers, fold(self.output), dict(self.info))
 
 
 def _check_network(net: Network) -> None:
     sizes = [net.input_dim]
     for k, layer in enumerate(list(net.layers) + [net.output], start=1):
-        aff = layer.affine if isinstance(layer, Layer) else layer
+        aff = layer if isinstance(layer, Affine) else layer.affine
         for s, W in aff.W.items():
             if not 0 <= s < k:
                 raise ValueError(f"layer {k} reads layer {s}, which is not earlier")
@@ -128,6 +166,13 @@ def _check_network(net: Network) -> None:
         if isinstance(layer, Layer):
             if layer.neg_slope.shape != (layer.size,):
                 raise ValueError(f"layer {k}: neg_slope has shape {layer.neg_slope.shape}")
+            sizes.append(layer.size)
+        elif isinstance(layer, MaxLayer):
+            g = layer.groups
+            if g.ndim != 2 or g.shape[1] < 1 or g.max(initial=-1) >= aff.size or g.min(initial=0) < -1:
+                raise ValueError(f"layer {k}: bad max groups of shape {g.shape}")
+            if not (g[:, 0] >= 0).all() or not np.all(np.diff((g >= 0).astype(int), axis=1) <= 0):
+                raise ValueError(f"layer {k}: every max group needs its pieces first, padding (-1) last")
             sizes.append(layer.size)
 
 
