@@ -1,15 +1,20 @@
 """Branch-and-bound over activation patterns: the exact region counter (``--method tree``).
 
-The tree fixes the activation pattern unit by unit, in layer order, depth first. A node is a
-polytope P of normalised input space (the box [-1, 1]^d cut by the hyperplanes of the units
-fixed so far); on P every fixed layer is affine, so the next layer's pre-activations are affine
-functions ``z_j(u) = a_j . u + c_j`` on P. For each unit the node decides, in order of cost:
+The tree fixes the activation pattern unit by unit (or max group by max group), in layer order,
+depth first. A node is a polytope P of normalised input space (the box [-1, 1]^d cut by the
+hyperplanes of the choices made so far); on P every fixed layer is affine, so the next layer's
+pre-activations are affine functions ``z_j(u) = a_j . u + c_j`` on P. For each unit the node
+decides, in order of cost:
 
 1. globally stable (``Bounds``): its bit is fixed, it is never looked at again;
 2. constant on P (numerically zero gradient): the bit is the sign of the constant;
 3. one-signed on P: proven by the vertices of P (low dimension, ``vertex_dim``) or by an LP;
 4. splitting P: proven by the vertices, or by two points of P, each the centre of a ball of
    radius > margin inside P, on opposite sides (sign evidence); LPs only when neither proves it.
+
+A max group (maxout, MaxPool) branches into the cells ``{z_i >= z_m for all m}`` of its pieces
+that hold a ball of radius > margin; pieces identical on P count once (the first one wins, as
+``argmax`` does), and a piece dominated by another on every vertex of P is never a cell.
 
 A unit that leaves only a sliver (depth <= margin) on one side does not split P; the sliver is
 cut off. A leaf is an activation region; it is counted iff a ball of radius > ``margin``
@@ -21,19 +26,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
 from .bounds import Bounds
 from .lp import ChebyshevLP
-from .network import Network
+from .network import MaxLayer, Network
 from .polytope import VPoly, new_row_id
 from .result import CountResult
 
 DEFAULT_MARGIN = 1e-7
 VERTEX_TOL = 1e-10      # a vertex this close to a hyperplane lies on it
 CONST_TOL = 1e-11       # relative size of a gradient that counts as zero
+THIN = -1e-9            # an LP radius above this means a nonempty (if thin) set
 MAX_POINTS = 12         # evidence points kept per node in the LP path
 
 RegionCallback = Callable[[list, np.ndarray, float], None]
@@ -44,14 +50,33 @@ class CertificateError(RuntimeError):
     """A witness failed its forward-pass check: a bug or a numerical breakdown, never a count."""
 
 
+def _row_norms(W) -> np.ndarray:
+    if isinstance(W, np.ndarray):
+        return np.linalg.norm(W, axis=1)
+    return np.sqrt(np.asarray(abs(W).power(2).sum(axis=1)).ravel())
+
+
 @dataclass
-class _LayerData:
+class _Units:
+    """A two-piece layer: units, their global stability, slopes."""
+
     sources: list            # [(s, W)]
     b: np.ndarray
     neg_slope: np.ndarray
-    fixed: np.ndarray        # bits of globally stable units (unstable ones: False)
+    fixed: np.ndarray        # pattern of globally stable units (unstable ones: 0)
     cand: np.ndarray         # indices of globally unstable units
-    wnorm: np.ndarray        # row norms of the stacked weights of the candidates
+    wnorm: np.ndarray        # weight row norms of the candidates
+
+
+@dataclass
+class _Groups:
+    """A max layer: groups of pieces, and the groups fixed on the whole box."""
+
+    sources: list
+    b: np.ndarray
+    groups: np.ndarray       # (n_groups, k), -1 padded
+    fixed: np.ndarray        # per group the fixed argmax, -1 where not fixed
+    live: np.ndarray         # indices of groups not fixed
 
 
 @dataclass
@@ -88,29 +113,28 @@ class TreeCounter:
         self.verify_batch = verify_batch
         self._buf_u: list[np.ndarray] = []
         self._buf_bits: list[np.ndarray] = []
-        self.layers = []
+        self.layers: list[_Units | _Groups] = []
         for k, layer in enumerate(net.layers):
-            fixed = bounds.active(k).copy()
+            sources = sorted(layer.affine.W.items())
+            if isinstance(layer, MaxLayer):
+                fixed_argmax = getattr(bounds, "fixed_argmax", None)
+                fixed = (fixed_argmax(k) if fixed_argmax is not None
+                         else np.full(layer.size, -1)).astype(np.int16)
+                self.layers.append(_Groups(sources, layer.affine.b, layer.groups, fixed,
+                                           np.flatnonzero(fixed < 0)))
+                continue
             cand = np.flatnonzero(bounds.unstable(k))
-            Wall = np.hstack([W for _, W in sorted(layer.affine.W.items())])
-            self.layers.append(_LayerData(sorted(layer.affine.W.items()), layer.affine.b,
-                                          layer.neg_slope, fixed, cand,
-                                          np.linalg.norm(Wall[cand], axis=1)))
+            wn = sum(_row_norms(W) ** 2 for _, W in sources) ** 0.5
+            self.layers.append(_Units(sources, layer.affine.b, layer.neg_slope,
+                                      bounds.active(k).astype(np.int16), cand, wn[cand]))
         self.n_unstable = bounds.n_unstable
         self.bound_lps = bounds.lps
 
     # ------------------------------------------------------------------ driver
     def run(self) -> CountResult:
         stopped = None
-        d = self.d
-        maps0 = [(np.eye(d), np.zeros(d))]
         try:
-            if not self.layers:
-                self._leaf_single()
-            elif self.use_vertices:
-                self._run_vertices(maps0)
-            else:
-                self._run_lp(maps0)
+            self._run()
         except _Stop as stop:
             stopped = stop.why
         self._flush()
@@ -118,8 +142,36 @@ class TreeCounter:
         return CountResult(
             regions=st.regions, exact=stopped is None, method="tree",
             seconds=time.perf_counter() - st.start, nodes=st.nodes, lps=self.lp.solves,
-            stopped=stopped, margin=self.margin, near_margin=st.near_margin, input_dim=d,
+            stopped=stopped, margin=self.margin, near_margin=st.near_margin, input_dim=self.d,
             widths=self.net.widths, unstable_units=self.n_unstable, bound_lps=self.bound_lps)
+
+    def _run(self) -> None:
+        d = self.d
+        if self.use_vertices:
+            root = VPoly.box(d)
+        else:
+            root = (np.zeros((0, d + 1)), (), np.zeros((1, d)), np.ones(1))
+        stack = [(0, root, [(np.eye(d), np.zeros(d))], np.zeros(0, dtype=np.int16))]
+        last = len(self.layers)
+        if last == 0:
+            self._leaf(root, stack[0][3])
+            return
+        while stack:
+            k, node, maps, prefix = stack.pop()
+            L = self.layers[k]
+            A, c, scale, cscale = self._layer_affine(L, maps)
+            if isinstance(L, _Units):
+                cells = (self._unit_cells_vertex if self.use_vertices else self._unit_cells_lp)(
+                    L, node, A, c, scale, cscale)
+            else:
+                cells = (self._group_cells_vertex if self.use_vertices else self._group_cells_lp)(
+                    L, node, A, c, scale)
+            for cell, choice in cells:
+                pre = np.concatenate([prefix, choice])
+                if k + 1 < last:
+                    stack.append((k + 1, cell, maps + [self._output_map(L, choice, A, c)], pre))
+                else:
+                    self._leaf(cell, pre)
 
     def _tick(self) -> None:
         st = self.stats
@@ -132,157 +184,121 @@ class TreeCounter:
                 self.progress(st.regions, st.nodes, self.lp.solves, elapsed)
 
     # ------------------------------------------------------------ layer maps
-    def _layer_affine(self, k: int, maps: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Pre-activations of layer k on the node: (A, c) for all units, and the scale of A."""
-        L = self.layers[k]
+    @staticmethod
+    def _layer_affine(L, maps: list):
+        """Pre-activations of a layer on the node: (A, c), and the sizes of what fed them."""
         A = None
         c = L.b.copy()
-        scale = 0.0
+        scale = cscale = 0.0
         for s, W in L.sources:
             As, cs = maps[s]
             term = W @ As
             A = term if A is None else A + term
             c += W @ cs
             scale += float(np.linalg.norm(As))
-        return A, c, scale
+            cscale += float(np.linalg.norm(cs))
+        return np.asarray(A), np.asarray(c), scale, cscale
 
-    def _candidates(self, k: int, A: np.ndarray, c: np.ndarray, scale: float):
-        """Split the layer's unstable units into constant ones (bits set) and live ones (unit rows)."""
-        L = self.layers[k]
+    @staticmethod
+    def _output_map(L, choice: np.ndarray, A: np.ndarray, c: np.ndarray):
+        if isinstance(L, _Units):
+            slope = np.where(choice > 0, 1.0, L.neg_slope)
+            return slope[:, None] * A, slope * c
+        idx = L.groups[np.arange(L.groups.shape[0]), choice]
+        return A[idx], c[idx]
+
+    def _unit_rows(self, L: _Units, A, c, scale, cscale):
+        """Bits of units constant on the node, and the unit-normal rows of the live units."""
         bits = L.fixed.copy()
         cand = L.cand
         if cand.size == 0:
             return bits, cand, None, None
         a = A[cand]
         nrm = np.linalg.norm(a, axis=1)
-        const = nrm <= CONST_TOL * (L.wnorm * scale + 1e-300)
+        const = nrm <= CONST_TOL * L.wnorm * scale
         if const.any():
             cc = c[cand[const]]
-            ctol = CONST_TOL * (np.abs(L.b[cand[const]]) + L.wnorm[const] * (1 + scale))
+            ctol = CONST_TOL * (np.abs(L.b[cand[const]]) + L.wnorm[const] * cscale)
             bits[cand[const]] = cc > ctol
             live = ~const
             cand, a, nrm = cand[live], a[live], nrm[live]
-        An = a / nrm[:, None]
-        cn = c[cand] / nrm
-        return bits, cand, An, cn
+        return bits, cand, a / nrm[:, None], c[cand] / nrm
 
-    def _output_map(self, k: int, bits: np.ndarray, A: np.ndarray, c: np.ndarray):
-        slope = np.where(bits, 1.0, self.layers[k].neg_slope)
-        return slope[:, None] * A, slope * c
-
-    # -------------------------------------------------------------- vertex path
-    def _run_vertices(self, maps0: list) -> None:
+    # ------------------------------------------------------- units, vertex path
+    def _unit_cells_vertex(self, L, P, A, c, scale, cscale) -> Iterator:
         margin = self.margin
-        stack = [(0, VPoly.box(self.d), maps0, None)]
-        while stack:
-            k, P, maps, prefix = stack.pop()
-            A, c, scale = self._layer_affine(k, maps)
-            bits0, cand, An, cn = self._candidates(k, A, c, scale)
-            sub = [(P, np.arange(cand.size), bits0)]
-            while sub:
-                P, U, bits = sub.pop()
-                self._tick()
-                if U.size:
-                    vals = P.V @ An[U].T + cn[U]
-                    vmin = vals.min(axis=0)
-                    vmax = vals.max(axis=0)
-                    on = vmin >= -VERTEX_TOL
-                    off = (vmax <= VERTEX_TOL) & ~on
-                    if on.any():
-                        bits[cand[U[on]]] = True
-                    live = ~(on | off)
-                    U, vals = U[live], vals[:, live]
-                if U.size:
-                    j = U[0]
-                    s = vals[:, 0]
-                    row = np.append(An[j], cn[j])
-                    plus, minus = P.cut(row, s, VERTEX_TOL)
-                    if minus is not None and s.min() >= -margin:
-                        minus = None
-                    if plus is not None and s.max() <= margin:
-                        plus = None
-                    rest = U[1:]
-                    unit = cand[j]
-                    if minus is not None:
-                        b0 = bits.copy()
-                        b0[unit] = False
-                        sub.append((minus, rest, b0))
-                    if plus is not None:
-                        bits[unit] = True
-                        sub.append((plus, rest, bits))
-                    continue
-                Ak, ck = self._output_map(k, bits, A, c)
-                pre = bits if prefix is None else np.concatenate([prefix, bits])
-                if k + 1 < len(self.layers):
-                    stack.append((k + 1, P, maps + [(Ak, ck)], pre))
-                else:
-                    self._leaf_vertices(P, pre)
+        bits0, cand, An, cn = self._unit_rows(L, A, c, scale, cscale)
+        sub = [(P, np.arange(cand.size), bits0)]
+        while sub:
+            P, U, bits = sub.pop()
+            self._tick()
+            if U.size:
+                vals = P.V @ An[U].T + cn[U]
+                vmin = vals.min(axis=0)
+                vmax = vals.max(axis=0)
+                on = vmin >= -VERTEX_TOL
+                off = (vmax <= VERTEX_TOL) & ~on
+                if on.any():
+                    bits[cand[U[on]]] = 1
+                live = ~(on | off)
+                U, vals = U[live], vals[:, live]
+            if not U.size:
+                yield P, bits
+                continue
+            j = U[0]
+            s = vals[:, 0]
+            plus, minus = P.cut(np.append(An[j], cn[j]), s, VERTEX_TOL)
+            if minus is not None and s.min() >= -margin:
+                minus = None
+            if plus is not None and s.max() <= margin:
+                plus = None
+            rest = U[1:]
+            if minus is not None:
+                b0 = bits.copy()
+                b0[cand[j]] = 0
+                sub.append((minus, rest, b0))
+            if plus is not None:
+                bits[cand[j]] = 1
+                sub.append((plus, rest, bits))
 
-    def _leaf_vertices(self, P: VPoly, bits: np.ndarray) -> None:
-        u, r = P.centroid_radius()
-        if r <= 10 * self.margin:
-            r_lp, u_lp = self.lp.solve(P.ids, P.F)
-            if r_lp <= 10 * self.margin:
-                if r_lp <= self.margin:
-                    self.stats.dead_leaves += 1
-                    return
-                self.stats.near_margin += 1
-            if r_lp > r:
-                u, r = u_lp, r_lp
-        self._count(u, r, bits)
+    # ----------------------------------------------------------- units, LP path
+    def _unit_cells_lp(self, L, node, A, c, scale, cscale) -> Iterator:
+        margin = self.margin
+        bits0, cand, An, cn = self._unit_rows(L, A, c, scale, cscale)
+        sub = [(node, np.arange(cand.size), bits0)]
+        while sub:
+            node, U, bits = sub.pop()
+            self._tick()
+            settled = self._settle_units(node, U, An, cn, cand, bits)
+            if settled is None:
+                continue
+            node, U, split = settled
+            if split is None:
+                yield node, bits
+                continue
+            F, ids, pts, rad = node
+            j, S = split
+            row = np.append(An[j], cn[j])
+            rest = U[U != j]
+            neg = -S > margin
+            b0 = bits.copy()
+            b0[cand[j]] = 0
+            sub.append(((np.vstack([F, -row]), ids + (new_row_id(),), pts[neg],
+                         np.minimum(rad[neg], -S[neg])), rest, b0))
+            posm = S > margin
+            bits[cand[j]] = 1
+            sub.append(((np.vstack([F, row]), ids + (new_row_id(),), pts[posm],
+                         np.minimum(rad[posm], S[posm])), rest, bits))
 
-    # ------------------------------------------------------------------ LP path
-    def _run_lp(self, maps0: list) -> None:
-        d = self.d
-        F0 = np.zeros((0, d + 1))
-        pts0 = np.zeros((1, d))
-        rad0 = np.ones(1)
-        stack = [(0, F0, (), pts0, rad0, maps0, None)]
-        while stack:
-            k, F, ids, pts, rad, maps, prefix = stack.pop()
-            A, c, scale = self._layer_affine(k, maps)
-            bits0, cand, An, cn = self._candidates(k, A, c, scale)
-            sub = [(F, ids, pts, rad, np.arange(cand.size), bits0)]
-            while sub:
-                F, ids, pts, rad, U, bits = sub.pop()
-                self._tick()
-                settled = self._resolve(F, ids, pts, rad, U, An, cn, cand, bits)
-                if settled is None:
-                    continue
-                F, ids, pts, rad, U, split = settled
-                if split is not None:
-                    j, S = split
-                    row = np.append(An[j], cn[j])
-                    rest = U[U != j]
-                    unit = cand[j]
-                    neg = -S > self.margin
-                    b0 = bits.copy()
-                    b0[unit] = False
-                    sub.append((np.vstack([F, -row]), ids + (new_row_id(),), pts[neg],
-                                np.minimum(rad[neg], -S[neg]), rest, b0))
-                    posm = S > self.margin
-                    bits[unit] = True
-                    sub.append((np.vstack([F, row]), ids + (new_row_id(),), pts[posm],
-                                np.minimum(rad[posm], S[posm]), rest, bits))
-                    continue
-                Ak, ck = self._output_map(k, bits, A, c)
-                pre = bits if prefix is None else np.concatenate([prefix, bits])
-                if k + 1 < len(self.layers):
-                    stack.append((k + 1, F, ids, pts, rad, maps + [(Ak, ck)], pre))
-                else:
-                    best = int(np.argmax(rad))
-                    if rad[best] <= 10 * self.margin:
-                        self.stats.near_margin += 1
-                    self._count(pts[best], float(rad[best]), pre)
+    def _settle_units(self, node, U, An, cn, cand, bits):
+        """Settle the live units of a LP-path node until only proven splitters are left.
 
-    def _resolve(self, F, ids, pts, rad, U, An, cn, cand, bits):
-        """Settle the live units of a LP-path node until one is proven to split it.
-
-        Returns (F, ids, pts, rad, U, split) with split = (unit, distances of pts) or None when
-        every unit is one-signed on the node; returns None when the node holds no ball of radius
-        > margin. Units settled here stay settled in every descendant.
+        Returns (node, U, split) with split = (unit, distances of the node's points) or None
+        when every unit is one-signed on the node; returns None when the node holds no ball of
+        radius > margin. Units settled here stay settled in every descendant.
         """
         margin = self.margin
+        F, ids, pts, rad = node
         while U.size:
             S = pts @ An[U].T + cn[U]                                   # (k, |U|)
             R = rad[:, None]
@@ -291,7 +307,7 @@ class TreeCounter:
             both = (posr > margin) & (negr > margin)
             if both.all():
                 # every unit left splits the node: branch on the first; the others carry over
-                return F, ids, pts, rad, U, (U[0], S[:, 0])
+                return (F, ids, pts, rad), U, (U[0], S[:, 0])
             # settle units without evidence here, once, rather than in every descendant
             i = int(np.argmin(both))
             j = U[i]
@@ -313,46 +329,203 @@ class TreeCounter:
                     return None
                 pts, rad = _add_point(pts, rad, u2, r2)
             if keep > 0:
-                bits[cand[j]] = True
-            if r_lp > -1e-9:
+                bits[cand[j]] = 1
+            if r_lp > THIN:
                 # a sliver of depth <= margin on the probed side: cut it off
-                F = np.vstack([F, keep * row])
-                ids = ids + (new_row_id(),)
-                rad = np.minimum(rad, keep * (pts @ An[j] + cn[j]))
-                ok = rad > margin
-                pts, rad = pts[ok], rad[ok]
-                if not ok.any():
-                    r_node, u_node = self.lp.solve(ids, F)
-                    if r_node <= margin:
-                        return None
-                    pts, rad = u_node[None, :], np.array([r_node])
+                node = self._add_rows((F, ids, pts, rad), (keep * row)[None, :])
+                if node is None:
+                    return None
+                F, ids, pts, rad = node
             U = np.delete(U, i)
-        return F, ids, pts, rad, U, None
+        return (F, ids, pts, rad), U, None
+
+    def _add_rows(self, node, rows: np.ndarray):
+        """The LP-path node cut by more rows; None if no ball of radius > margin is left."""
+        F, ids, pts, rad = node
+        F = np.vstack([F, rows])
+        ids = ids + tuple(new_row_id() for _ in range(rows.shape[0]))
+        rad = np.minimum(rad, (pts @ rows[:, :-1].T + rows[:, -1]).min(axis=1))
+        ok = rad > self.margin
+        pts, rad = pts[ok], rad[ok]
+        if not ok.any():
+            r_node, u_node = self.lp.solve(ids, F)
+            if r_node <= self.margin:
+                return None
+            pts, rad = u_node[None, :], np.array([r_node])
+        return F, ids, pts, rad
+
+    # ------------------------------------------------------------- max groups
+    def _group_geometry(self, L: _Groups, A, c, scale):
+        """For the live groups: piece maps, which pieces can win at all, and unit-normal pair rows.
+
+        ``R[g, i, m], rc[g, i, m]``: the unit-normal row of ``z_i - z_m >= 0``; ``active`` marks
+        the pairs whose difference is not constant on the node.
+        """
+        G = L.groups[L.live]
+        valid = G >= 0
+        Gs = np.maximum(G, 0)
+        Ap, cp = A[Gs], c[Gs]                                        # (g, k, d), (g, k)
+        D = Ap[:, :, None, :] - Ap[:, None, :, :]                    # (g, k, k, d): i - m
+        N = np.linalg.norm(D, axis=3)
+        dc = cp[:, :, None] - cp[:, None, :]
+        pn = np.linalg.norm(Ap, axis=2)
+        k = G.shape[1]
+        pair = valid[:, :, None] & valid[:, None, :] & ~np.eye(k, dtype=bool)
+        const = N <= CONST_TOL * (pn[:, :, None] + pn[:, None, :] + scale)
+        ctol = CONST_TOL * (np.abs(cp)[:, :, None] + np.abs(cp)[:, None, :] + 1.0)
+        earlier = np.tril(np.ones((k, k), dtype=bool), -1)           # m < i
+        wins = np.where(earlier, dc > ctol, dc >= -ctol)
+        possible = valid & ~(pair & const & ~wins).any(axis=2)
+        active = pair & ~const
+        inv = np.where(active, 1.0 / np.where(active, N, 1.0), 0.0)
+        R = D * inv[..., None]
+        rc = dc * inv
+        return G, Ap, cp, possible, active, inv, R, rc
+
+    def _group_cells_vertex(self, L: _Groups, P, A, c, scale) -> Iterator:
+        margin = self.margin
+        choice0 = L.fixed.copy()
+        if not L.live.size:
+            yield P, choice0
+            return
+        G, Ap, cp, possible, active, inv, R, rc = self._group_geometry(L, A, c, scale)
+        d = self.d
+        sub = [(P, np.arange(G.shape[0]), choice0)]
+        while sub:
+            P, U, choice = sub.pop()
+            self._tick()
+            if not U.size:
+                yield P, choice
+                continue
+            n, k = U.size, G.shape[1]
+            Z = (P.V @ Ap[U].reshape(n * k, d).T + cp[U].ravel()).reshape(-1, n, k)
+            Smax = ((Z[:, :, :, None] - Z[:, :, None, :]) * inv[U]).max(axis=0)   # (n, k, k)
+            dominated = (active[U] & (Smax <= VERTEX_TOL)).any(axis=2)
+            cand = possible[U] & ~dominated
+            ncand = cand.sum(axis=1)
+            single = ncand <= 1
+            if single.any():
+                pick = np.where(cand[single].any(axis=1), cand[single].argmax(axis=1),
+                                possible[U[single]].argmax(axis=1))
+                choice[L.live[U[single]]] = pick
+                U, cand = U[~single], cand[~single]
+            if not U.size:
+                yield P, choice
+                continue
+            g, cands = U[0], np.flatnonzero(cand[0])
+            rest = U[1:]
+            for i in cands[::-1]:
+                Q = P
+                for m in cands:
+                    if m == i or not active[g, i, m]:
+                        continue
+                    row = np.append(R[g, i, m], rc[g, i, m])
+                    s = Q.V @ row[:-1] + row[-1]
+                    Q = None if s.max() <= margin else Q.clip(row, s, VERTEX_TOL)
+                    if Q is None:
+                        break
+                if Q is not None:
+                    ch = choice.copy()
+                    ch[L.live[g]] = i
+                    sub.append((Q, rest, ch))
+
+    def _group_cells_lp(self, L: _Groups, node, A, c, scale) -> Iterator:
+        margin = self.margin
+        choice0 = L.fixed.copy()
+        if not L.live.size:
+            yield node, choice0
+            return
+        G, Ap, cp, possible, active, inv, R, rc = self._group_geometry(L, A, c, scale)
+        sub = [(node, np.arange(G.shape[0]), choice0)]
+        while sub:
+            node, U, choice = sub.pop()
+            self._tick()
+            alive = None
+            while U.size:
+                g = U[0]
+                F, ids, pts, rad = node
+                cert = possible[g] & (self._cell_depths(pts, rad, g, Ap, cp, active, inv) > margin)
+                rstar = {}
+                for i in np.flatnonzero(possible[g] & ~cert):
+                    rows = np.column_stack([R[g, i][active[g, i]], rc[g, i][active[g, i]]])
+                    r, u = self.lp.solve(ids, F, extra=rows)
+                    rstar[i] = r
+                    if r > margin:
+                        cert[i] = True
+                        pts, rad = _add_point(pts, rad, u, r)
+                node = (F, ids, pts, rad)
+                alive = np.flatnonzero(cert)
+                if alive.size != 1:
+                    break
+                i = alive[0]
+                choice[L.live[g]] = i
+                thin = [m for m, r in rstar.items() if r > THIN and active[g, i, m]]
+                if thin:
+                    node = self._add_rows(node, np.column_stack([R[g, i, thin], rc[g, i, thin]]))
+                    if node is None:
+                        break
+                U = U[1:]
+            if node is None or (U.size and alive.size == 0):
+                continue
+            if not U.size:
+                yield node, choice
+                continue
+            g, rest = U[0], U[1:]
+            F, ids, pts, rad = node
+            for i in alive[::-1]:
+                act = active[g, i]
+                rows = np.column_stack([R[g, i][act], rc[g, i][act]])
+                depth = (pts @ rows[:, :-1].T + rows[:, -1]).min(axis=1) if rows.size else rad
+                keep = np.minimum(rad, depth) > margin
+                child = (np.vstack([F, rows]), ids + tuple(new_row_id() for _ in range(rows.shape[0])),
+                         pts[keep], np.minimum(rad, depth)[keep])
+                ch = choice.copy()
+                ch[L.live[g]] = i
+                sub.append((child, rest, ch))
+
+    @staticmethod
+    def _cell_depths(pts, rad, g, Ap, cp, active, inv) -> np.ndarray:
+        """Per piece of group g: the largest certified ball radius of a known point in its cell."""
+        Z = pts @ Ap[g].T + cp[g]                                    # (p, k)
+        S = (Z[:, :, None] - Z[:, None, :]) * inv[g]                 # (p, k, k)
+        S = np.where(active[g], S, np.inf)
+        depth = np.minimum(S.min(axis=2), rad[:, None])              # (p, k)
+        return depth.max(axis=0)
 
     # ------------------------------------------------------------------ leaves
-    def _leaf_single(self) -> None:
-        self._count(np.zeros(self.d), 1.0, np.zeros(0, dtype=bool))
+    def _leaf(self, node, pattern: np.ndarray) -> None:
+        margin = self.margin
+        if self.use_vertices:
+            u, r = node.centroid_radius()
+            if r <= 10 * margin:
+                r_lp, u_lp = self.lp.solve(node.ids, node.F)
+                if r_lp <= 10 * margin:
+                    if r_lp <= margin:
+                        self.stats.dead_leaves += 1
+                        return
+                    self.stats.near_margin += 1
+                if r_lp > r:
+                    u, r = u_lp, r_lp
+        else:
+            _, _, pts, rad = node
+            best = int(np.argmax(rad))
+            u, r = pts[best], float(rad[best])
+            if r <= 10 * margin:
+                self.stats.near_margin += 1
+        self._count(u, r, pattern)
 
-    def _count(self, u: np.ndarray, r: float, bits: np.ndarray) -> None:
+    def _count(self, u: np.ndarray, r: float, pattern: np.ndarray) -> None:
         st = self.stats
         if self.max_regions is not None and st.regions >= self.max_regions:
             # a region beyond the limit exists: stop, the count is a lower bound
             raise _Stop("max-regions")
         st.regions += 1
         self._buf_u.append(u)
-        self._buf_bits.append(bits)
+        self._buf_bits.append(pattern)
         if self.on_region is not None:
-            self.on_region(self._split_bits(bits), u, r)
+            self.on_region(split_pattern(self.net, pattern), u, r)
         if len(self._buf_u) >= self.verify_batch:
             self._flush()
-
-    def _split_bits(self, bits: np.ndarray) -> list[np.ndarray]:
-        out, i = [], 0
-        for L in self.layers:
-            n = L.b.shape[0]
-            out.append(bits[i:i + n].copy())
-            i += n
-        return out
 
     def _flush(self) -> None:
         if not self._buf_u:
@@ -389,11 +562,23 @@ def _add_point(pts: np.ndarray, rad: np.ndarray, u: np.ndarray, r: float):
     return pts, rad
 
 
-def verify_patterns(net: Network, U: np.ndarray, bits: np.ndarray) -> None:
-    """Check by a plain forward pass that each point U[i] has the pattern bits[i].
+def split_pattern(net: Network, flat: np.ndarray) -> list[np.ndarray]:
+    """A concatenated pattern as one array per layer: bools for units, argmax indices for groups."""
+    out, i = [], 0
+    for layer in net.layers:
+        n = layer.size
+        part = flat[i:i + n]
+        out.append(part.astype(np.int64) if isinstance(layer, MaxLayer) else part.astype(bool))
+        i += n
+    return out
 
-    A pre-activation within rounding error of zero (a unit constant at zero on the region)
-    may show either sign. Raises CertificateError on any other disagreement.
+
+def verify_patterns(net: Network, U: np.ndarray, pattern: np.ndarray) -> None:
+    """Check by a plain forward pass that each point U[i] has the concatenated pattern[i].
+
+    A pre-activation within rounding error of zero (a unit constant at zero on the region), or
+    a max-group piece within rounding error of the maximum (pieces identical on the region),
+    may go either way. Raises CertificateError on any other disagreement.
     """
     values, avalues = [U], [np.abs(U)]
     col = 0
@@ -402,16 +587,33 @@ def verify_patterns(net: Network, U: np.ndarray, bits: np.ndarray) -> None:
         z = aff.apply(values)
         za = np.broadcast_to(np.abs(aff.b), z.shape).copy()
         for s, W in aff.W.items():
-            za += avalues[s] @ np.abs(W).T
-        n = aff.size
-        want = bits[:, col:col + n]
-        bad = (want != (z > 0)) & (np.abs(z) > 1e-9 * (za + 1e-300))
+            za += avalues[s] @ abs(W).T
+        tol = 1e-9 * (za + 1e-300)
+        n = layer.size
+        want = pattern[:, col:col + n]
+        col += n
+        if isinstance(layer, MaxLayer):
+            G = layer.groups
+            pieces = layer._pieces(z)                                   # (N, g, k)
+            ptol = np.where(G >= 0, tol[:, np.maximum(G, 0)], 0.0)
+            chosen = np.take_along_axis(pieces, want[:, :, None].astype(np.int64), axis=2)[:, :, 0]
+            ctol = np.take_along_axis(ptol, want[:, :, None].astype(np.int64), axis=2)[:, :, 0]
+            bad = (want < 0) | (chosen < pieces.max(axis=2) - ctol - ptol.max(axis=2))
+            if bad.any():
+                i, g = np.argwhere(bad)[0]
+                raise CertificateError(
+                    f"witness {U[i].tolist()}: at layer {k + 1} group {g} the maximum is piece "
+                    f"{int(pieces[i, g].argmax())}, but its region's pattern says {int(want[i, g])}")
+            idx = G[np.arange(G.shape[0])[None, :], want.astype(np.int64)]
+            values.append(np.take_along_axis(z, idx, axis=1))
+            avalues.append(np.take_along_axis(za, idx, axis=1))
+            continue
+        on = want > 0
+        bad = (on != (z > 0)) & (np.abs(z) > tol)
         if bad.any():
             i, j = np.argwhere(bad)[0]
             raise CertificateError(
                 f"witness {U[i].tolist()} has z={z[i, j]:.3e} at layer {k + 1} unit {j}, "
-                f"but its region's pattern says {'on' if want[i, j] else 'off'}")
-        col += n
-        h = np.where(want, z, layer.neg_slope * z)
-        values.append(h)
-        avalues.append(np.where(want, za, np.abs(layer.neg_slope) * za))
+                f"but its region's pattern says {'on' if on[i, j] else 'off'}")
+        values.append(np.where(on, z, layer.neg_slope * z))
+        avalues.append(np.where(on, za, np.abs(layer.neg_slope) * za))

@@ -109,14 +109,15 @@ class ChebyshevLP:
         self.h.addRow(-float(row[self.dim]), self._inf, self.dim + 1, self._idx, vals)
 
     def solve(self, ids, rows: np.ndarray, extra: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
-        """(r*, u*) for the rows (each [a, b], unit a), plus one optional extra row not kept loaded.
+        """(r*, u*) for the rows (each [a, b], unit a), plus optional extra rows not kept loaded.
 
         ``ids`` name the rows so that a later call sharing a prefix of them re-uses the loaded
         rows. Returns (-inf, None) if HiGHS does not report optimal.
         """
         self._sync(ids, rows)
-        if extra is not None:
-            self._add(extra)
+        extra_rows = () if extra is None else np.atleast_2d(extra)
+        for row in extra_rows:
+            self._add(row)
         self.h.run()
         self.solves += 1
         status = self.h.getModelStatus()
@@ -125,7 +126,8 @@ class ChebyshevLP:
             u = np.array(self.h.getSolution().col_value[: self.dim])
         else:
             r, u = -np.inf, None
-        if extra is not None:
-            last = self._base + len(self._loaded)
-            self.h.deleteRows(1, np.array([last], dtype=np.int32))
+        if len(extra_rows):
+            first = self._base + len(self._loaded)
+            drop = np.arange(first, first + len(extra_rows), dtype=np.int32)
+            self.h.deleteRows(drop.size, drop)
         return r, u

@@ -22,7 +22,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Affine:
-    """``z = sum_s W[s] @ v_s + b``; source 0 is the network input, source k the output of layer k."""
+    """``z = sum_s W[s] @ v_s + b``; source 0 is the network input, source k the output of layer k.
+
+    A weight may be a dense array or a ``scipy.sparse`` matrix (convolutions on images).
+    """
 
     W: dict[int, np.ndarray]
     b: np.ndarray
@@ -159,7 +162,7 @@ def _check_network(net: Network) -> None:
             if W.shape != (aff.size, sizes[s]):
                 raise ValueError(f"layer {k}: weight from source {s} has shape {W.shape}, "
                                  f"expected {(aff.size, sizes[s])}")
-            if not np.all(np.isfinite(W)):
+            if not np.all(np.isfinite(W if isinstance(W, np.ndarray) else W.data)):
                 raise ValueError(f"layer {k}: non-finite weight")
         if not np.all(np.isfinite(aff.b)):
             raise ValueError(f"layer {k}: non-finite bias")

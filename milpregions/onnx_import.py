@@ -28,10 +28,11 @@ from math import prod
 
 import numpy as np
 import onnx
+import scipy.sparse as sp
 from onnx import TensorProto, helper, numpy_helper
 
 from .errors import InputError
-from .network import Affine, Layer, Network
+from .network import Affine, Layer, MaxLayer, Network
 
 log = logging.getLogger("milpregions")
 
@@ -55,17 +56,73 @@ TRAILING_DROPPABLE = frozenset({"Softmax", "LogSoftmax", "Sigmoid"})
 _PASSTHROUGH = frozenset({"Identity", "Dropout", "Cast"})
 
 
+# Dense and sparse coefficients: a term is dense, shape (n_s, *shape), unless it is large and
+# sparse; then it is a scipy.sparse csr_array of shape (size, n_s), oriented like a weight
+# matrix W[s] (row = flattened element of the tensor, column = unit of source s).
+SPARSE_MIN_ENTRIES = 1_000_000   # terms with more entries than this may be stored sparse ...
+SPARSE_MAX_DENSITY = 0.10        # ... when at most this fraction of them is nonzero
+DENSE_MAX_ENTRIES = 20_000_000   # a term this large stays sparse whatever its density
+_CHUNK_ENTRIES = 4_000_000       # dense working set of the generic sparse fallback
+
+
+def _mat(t, n: int):
+    """A term as an (n_elements, n_s) matrix: the csr_array itself, or a view of the dense one."""
+    return t if sp.issparse(t) else t.reshape(t.shape[0], n).T
+
+
+def _term(M, shape: tuple[int, ...]):
+    """Store an (n_elements, n_s) matrix (dense or sparse) as a term of a tensor of ``shape``:
+    sparse when it has more than SPARSE_MIN_ENTRIES entries and at most SPARSE_MAX_DENSITY of
+    them are nonzero (or more than DENSE_MAX_ENTRIES), dense otherwise."""
+    n, n_s = M.shape
+    entries = n * n_s
+    if sp.issparse(M):
+        if entries <= SPARSE_MIN_ENTRIES or (M.nnz > SPARSE_MAX_DENSITY * entries
+                                             and entries <= DENSE_MAX_ENTRIES):
+            return np.ascontiguousarray(M.toarray().T).reshape((n_s,) + tuple(shape))
+        M = sp.csr_array(M)
+        M.sum_duplicates()
+        return M
+    M = np.asarray(M)
+    if entries > SPARSE_MIN_ENTRIES and np.count_nonzero(M) <= SPARSE_MAX_DENSITY * entries:
+        return sp.csr_array(M)
+    return np.ascontiguousarray(M.T).reshape((n_s,) + tuple(shape))
+
+
+def _renormalize(t, shape: tuple[int, ...]):
+    """A dense term that grew large (e.g. by broadcasting) becomes sparse if it is sparse."""
+    if sp.issparse(t) or t.size <= SPARSE_MIN_ENTRIES:
+        return t
+    return _term(_mat(t, prod(shape)), shape)
+
+
+def _selection(idx: np.ndarray, n: int) -> sp.csr_array:
+    """The 0/1 matrix (idx.size, n) whose row e picks element idx[e] (no element if -1)."""
+    flat = idx.reshape(-1)
+    rows = np.flatnonzero(flat >= 0)
+    return sp.csr_array((np.ones(rows.size), (rows, flat[rows])), shape=(flat.size, n))
+
+
 class AffineTensor:
     """A tensor affine in the sources: ``value = bias + sum_s tensordot(v_s, terms[s], 1)``.
 
-    ``bias`` has the tensor's shape (ONNX layout, batch axis as size 1); ``terms[s]`` has shape
-    ``(n_s, *shape)``: ``terms[s][j]`` is the tensor's coefficient on unit j of source s. A linear
-    op on the tensor is applied to the bias and to every term as to a batch (leading axis).
+    ``bias`` has the tensor's shape (ONNX layout, batch axis as size 1). ``terms[s]`` holds the
+    coefficients on source s, in one of two forms (see :func:`_term`):
+
+    * dense, shape ``(n_s, *shape)``: ``terms[s][j]`` is the coefficient tensor of unit j;
+    * sparse, a ``scipy.sparse.csr_array`` of shape ``(size, n_s)``: row e holds the
+      coefficients of the flattened element e, the orientation of a weight matrix ``W[s]``.
+
+    Large sparse terms (convolutions over images) use the second form. Ops are either shape
+    maps given as a function on arrays with a leading batch axis (:meth:`linear`; with
+    ``index=True`` the function only moves or copies elements, and on sparse terms it is
+    applied to an index grid), element gathers (:meth:`take`) or explicit linear maps on the
+    flattened tensor (:meth:`map`).
     """
 
     __slots__ = ("terms", "bias")
 
-    def __init__(self, terms: dict[int, np.ndarray], bias: np.ndarray) -> None:
+    def __init__(self, terms: dict, bias: np.ndarray) -> None:
         self.terms = terms
         self.bias = bias
 
@@ -81,20 +138,136 @@ class AffineTensor:
     def size(self) -> int:
         return int(self.bias.size)
 
-    def linear(self, fn: Callable[[np.ndarray], np.ndarray]) -> "AffineTensor":
-        """Apply a linear map ``fn`` that acts on arrays with one leading (batch) axis."""
+    @property
+    def is_sparse(self) -> bool:
+        return any(sp.issparse(t) for t in self.terms.values())
+
+    def matrices(self) -> dict:
+        """Per source, the (size, n_s) coefficient matrix (dense view or csr_array)."""
+        return {s: _mat(t, self.size) for s, t in self.terms.items()}
+
+    def linear(self, fn: Callable[[np.ndarray], np.ndarray], index: bool = False) -> "AffineTensor":
+        """Apply a linear map ``fn`` that acts on arrays with one leading (batch) axis.
+
+        ``index=True`` declares that ``fn`` only moves, copies or drops elements (reshape,
+        transpose, slice, gather, broadcast): on sparse terms it is then applied to a grid of
+        element numbers. Other maps on sparse terms run on dense column blocks (slow for big
+        tensors; the ops that matter have sparse paths of their own).
+        """
+        if self.is_sparse:
+            if index:
+                grid = np.arange(self.size).reshape((1,) + self.shape)
+                return self.take(np.asarray(fn(grid))[0])
+            return self._linear_blocks(fn)
         parts = [self.bias[None]] + list(self.terms.values())
         with np.errstate(all="ignore"):  # non-finite results are reported by the importer
             stacked = fn(np.concatenate(parts, axis=0))
         bias, start, terms = stacked[0], 1, {}
+        shape = tuple(bias.shape)
         for s, t in self.terms.items():
-            terms[s] = stacked[start:start + t.shape[0]]
+            terms[s] = _renormalize(stacked[start:start + t.shape[0]], shape)
             start += t.shape[0]
         return AffineTensor(terms, bias)
 
+    def _linear_blocks(self, fn) -> "AffineTensor":
+        with np.errstate(all="ignore"):
+            bias = np.asarray(fn(self.bias[None]))[0]
+        n, shape, terms = self.size, self.shape, {}
+        for s, t in self.terms.items():
+            if not sp.issparse(t):
+                with np.errstate(all="ignore"):
+                    terms[s] = _renormalize(fn(t), bias.shape)
+                continue
+            step = max(1, _CHUNK_ENTRIES // max(n, 1))
+            blocks = []
+            for j in range(0, t.shape[1], step):
+                dense = t[:, j:j + step].toarray().T.reshape((-1,) + shape)
+                with np.errstate(all="ignore"):
+                    out = fn(dense)
+                blocks.append(sp.csr_array(out.reshape(out.shape[0], -1).T))
+            terms[s] = _term(sp.hstack(blocks, format="csr"), bias.shape)
+        return AffineTensor(terms, bias)
+
+    def take(self, idx: np.ndarray) -> "AffineTensor":
+        """The tensor of shape ``idx.shape`` whose element e is element ``idx[e]`` of the
+        flattened tensor (0 where ``idx[e] == -1``)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        flat = idx.reshape(-1)
+        valid = flat >= 0
+        safe = np.where(valid, flat, 0)
+        bias = np.where(valid, self.bias.reshape(-1)[safe], 0.0).reshape(idx.shape)
+        terms, P = {}, None
+        for s, t in self.terms.items():
+            if sp.issparse(t):
+                P = _selection(idx, self.size) if P is None else P
+                terms[s] = _term(P @ t, idx.shape)
+            else:
+                d = t.reshape(t.shape[0], self.size)[:, safe]
+                if not valid.all():
+                    d[:, ~valid] = 0.0
+                terms[s] = _renormalize(d.reshape((t.shape[0],) + idx.shape), idx.shape)
+        return AffineTensor(terms, bias)
+
+    def map(self, M, shape: tuple[int, ...]) -> "AffineTensor":
+        """Apply the matrix ``M`` (out_size, size), dense or sparse, to the flattened tensor."""
+        shape = tuple(int(d) for d in shape)
+        with np.errstate(all="ignore"):
+            bias = np.asarray(M @ self.bias.reshape(-1)).reshape(shape)
+            terms = {s: _term(M @ m, shape) for s, m in self.matrices().items()}
+        return AffineTensor(terms, bias)
+
+    def scale(self, c: np.ndarray) -> "AffineTensor":
+        """Elementwise product with a constant ``c`` of the tensor's shape."""
+        c = np.broadcast_to(np.asarray(c, dtype=np.float64), self.shape)
+        terms = {}
+        with np.errstate(all="ignore"):
+            for s, t in self.terms.items():
+                if sp.issparse(t):
+                    terms[s] = _term(sp.diags_array(c.reshape(-1)) @ t, self.shape)
+                else:
+                    terms[s] = t * c
+            return AffineTensor(terms, self.bias * c)
+
     def is_finite(self) -> bool:
         return bool(np.all(np.isfinite(self.bias))
-                    and all(np.all(np.isfinite(t)) for t in self.terms.values()))
+                    and all(np.all(np.isfinite(t.data if sp.issparse(t) else t))
+                            for t in self.terms.values()))
+
+
+def _identity(source: int, shape: tuple[int, ...]) -> AffineTensor:
+    """The tensor whose elements are the units of ``source`` (row-major), shape ``shape``."""
+    n = prod(shape)
+    eye = (sp.eye_array(n, format="csr") if n * n > SPARSE_MIN_ENTRIES
+           else np.eye(n).reshape((n,) + tuple(shape)))
+    return AffineTensor({source: eye}, np.zeros(shape))
+
+
+def _stack(parts: list[AffineTensor]) -> AffineTensor:
+    """The flattened tensors one after the other: a rank-1 tensor of the summed size."""
+    sizes = {}
+    for p in parts:
+        for s, t in p.terms.items():
+            sizes[s] = t.shape[1] if sp.issparse(t) else t.shape[0]
+    bias = np.concatenate([p.bias.reshape(-1) for p in parts])
+    total = bias.shape[0]
+    terms = {}
+    for s, n_s in sizes.items():
+        mats = [p.matrices().get(s) for p in parts]
+        if any(m is not None and sp.issparse(m) for m in mats):
+            blocks = [sp.csr_array((p.size, n_s)) if m is None else sp.csr_array(m)
+                      for p, m in zip(parts, mats)]
+            terms[s] = _term(sp.vstack(blocks, format="csr"), (total,))
+        else:
+            blocks = [np.zeros((p.size, n_s)) if m is None else m for p, m in zip(parts, mats)]
+            terms[s] = _term(np.vstack(blocks), (total,))
+    return AffineTensor(terms, bias)
+
+
+def _weights(x: AffineTensor) -> dict:
+    """Per source, the weight matrix (size, n_s) of the flattened tensor: a csr_array if the
+    term is stored sparse, else a contiguous dense array."""
+    return {s: (t if sp.issparse(t) else np.ascontiguousarray(_mat(t, x.size)))
+            for s, t in x.terms.items()}
 
 
 Value = np.ndarray | AffineTensor
@@ -160,7 +333,7 @@ class _Importer:
         self.opsets = {("" if o.domain == "ai.onnx" else o.domain): int(o.version)
                        for o in model.opset_import}
         self.opset = self.opsets.get("", 1)
-        self.layers: list[Layer] = []
+        self.layers: list[Layer | MaxLayer] = []
         self.values: dict[str, Value] = {}
         self.initializers = {t.name: t for t in self.graph.initializer}
         self.producer: dict[str, onnx.NodeProto] = {}
@@ -194,8 +367,7 @@ class _Importer:
             raise self.error("not an ONNX model (no graph outputs)")
         input_name, input_shape, full_shape = self._input()
         n0 = prod(full_shape)
-        self.values[input_name] = AffineTensor(
-            {0: np.eye(n0).reshape(n0, *full_shape)}, np.zeros(full_shape))
+        self.values[input_name] = _identity(0, full_shape)
         for node in self._schedule():
             self._evaluate(node)
         output = self._output(n0)
@@ -344,15 +516,23 @@ class _Importer:
     def activate(self, node: onnx.NodeProto, x: AffineTensor, neg_slope) -> AffineTensor:
         """Make a new layer with pre-activation ``x``; return its output as an affine tensor."""
         n, shape = x.size, x.shape
-        W = {s: np.ascontiguousarray(t.reshape(t.shape[0], n).T) for s, t in x.terms.items()}
         slope = np.broadcast_to(np.asarray(neg_slope, dtype=np.float64), shape).reshape(n).copy()
         name = node.name or node.output[0]
-        self.layers.append(Layer(Affine(W, x.bias.reshape(n).copy()), slope, name))
-        k = len(self.layers)
-        return AffineTensor({k: np.eye(n).reshape(n, *shape)}, np.zeros(shape))
+        self.layers.append(Layer(Affine(_weights(x), x.bias.reshape(n).copy()), slope, name))
+        return _identity(len(self.layers), shape)
+
+    def max_layer(self, node: onnx.NodeProto, z: AffineTensor, groups: np.ndarray,
+                  shape: tuple[int, ...]) -> AffineTensor:
+        """Make a :class:`MaxLayer` whose pieces are the elements of ``z`` and whose group g
+        (row-major over ``shape``) takes the maximum of ``z[groups[g]]``; return its output."""
+        name = node.name or node.output[0]
+        groups = np.ascontiguousarray(groups, dtype=np.int64).reshape(prod(shape), -1)
+        if not (groups[:, 0] >= 0).all():
+            self.fail(node, "is not supported", "a window lies entirely in the padding")
+        self.layers.append(MaxLayer(Affine(_weights(z), z.bias.reshape(-1).copy()), groups, name))
+        return _identity(len(self.layers), shape)
 
     def _output(self, n0: int) -> Affine:
-        sizes = [n0] + [layer.size for layer in self.layers]
         parts = []
         for name in self.output_names:
             value = self._get(name)
@@ -361,13 +541,8 @@ class _Importer:
                 if not value.is_finite():
                     raise self.error(f"output '{name}' is a constant with non-finite values")
             parts.append(value)
-        sources = sorted({s for p in parts for s in p.terms}) or [0]
-        W = {}
-        for s in sources:
-            W[s] = np.vstack([p.terms[s].reshape(sizes[s], p.size).T if s in p.terms
-                              else np.zeros((p.size, sizes[s])) for p in parts])
-        b = np.concatenate([p.bias.reshape(-1) for p in parts])
-        return Affine(W, b)
+        out = _stack(parts)
+        return Affine(_weights(out) or {0: np.zeros((out.size, n0))}, out.bias)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -429,21 +604,24 @@ def _align(a: np.ndarray, rank: int) -> np.ndarray:
     return a.reshape(a.shape[:1] + (1,) * extra + a.shape[1:]) if extra > 0 else a
 
 
-def _apply(x: Value, fn: Callable[[np.ndarray], np.ndarray]) -> Value:
+def _apply(x: Value, fn: Callable[[np.ndarray], np.ndarray], index: bool = False) -> Value:
     """Apply a linear shape map (acting on arrays with a leading batch axis) to any value."""
     if _is_affine(x):
-        return x.linear(fn)
+        return x.linear(fn, index=index)
     return fn(np.asarray(x)[None])[0]
 
 
 def _broadcast(x: AffineTensor, shape: tuple[int, ...]) -> AffineTensor:
     if x.shape == tuple(shape):
         return x
-    return x.linear(lambda a: np.broadcast_to(_align(a, len(shape)), a.shape[:1] + tuple(shape)))
+    return x.linear(lambda a: np.broadcast_to(_align(a, len(shape)), a.shape[:1] + tuple(shape)),
+                    index=True)
 
 
 def _neg(x: Value) -> Value:
-    return _apply(x, np.negative) if _is_affine(x) else -_f64(x)
+    if _is_affine(x):
+        return AffineTensor({s: -t for s, t in x.terms.items()}, -x.bias)
+    return -_f64(x)
 
 
 def _add(a: Value, b: Value) -> Value:
@@ -460,7 +638,15 @@ def _add(a: Value, b: Value) -> Value:
     a, b = _broadcast(a, shape), _broadcast(b, shape)
     terms = dict(a.terms)
     for s, t in b.terms.items():
-        terms[s] = terms[s] + t if s in terms else t
+        if s not in terms:
+            terms[s] = t
+        elif sp.issparse(t) or sp.issparse(terms[s]):
+            A, B = _mat(terms[s], a.size), _mat(t, a.size)
+            if sp.issparse(A) != sp.issparse(B):  # one of them is dense, hence small enough
+                A, B = (A.toarray() if sp.issparse(A) else A), (B.toarray() if sp.issparse(B) else B)
+            terms[s] = _term(A + B, shape)
+        else:
+            terms[s] = terms[s] + t
     return AffineTensor(terms, a.bias + b.bias)
 
 
@@ -471,19 +657,26 @@ def _mul(a: Value, b: Value) -> Value:
     if not _is_affine(a):
         a, b = b, a
     c = _f64(b)
+    if a.is_sparse:
+        shape = np.broadcast_shapes(a.shape, c.shape)
+        return _broadcast(a, shape).scale(np.broadcast_to(c, shape))
     rank = max(len(a.shape), c.ndim)
     return a.linear(lambda s: _align(s, rank) * c)
 
 
 def _transpose(x: Value, perm) -> Value:
     perm = tuple(int(p) for p in perm)
-    return _apply(x, lambda a: a.transpose((0,) + tuple(p + 1 for p in perm)))
+    return _apply(x, lambda a: a.transpose((0,) + tuple(p + 1 for p in perm)), index=True)
 
 
 def _matmul(a: Value, b: Value) -> Value:
     """numpy/ONNX matmul with at most one affine operand."""
     if not _is_affine(a) and not _is_affine(b):
         return _f64(a) @ _f64(b)
+    if (_is_affine(a) and a.is_sparse) or (_is_affine(b) and b.is_sparse):
+        out = _matmul_sparse(a, b)
+        if out is not None:
+            return out
     if _is_affine(a):
         B, ra = _f64(b), len(a.shape)
         if B.ndim == 1 or ra >= 2:
@@ -498,6 +691,28 @@ def _matmul(a: Value, b: Value) -> Value:
         return b.linear(lambda s: np.moveaxis(np.matmul(A, s.T), -1, 0))
     rank = max(A.ndim, rb)
     return b.linear(lambda s: np.matmul(A, _align(s, rank)))
+
+
+def _matmul_sparse(a: Value, b: Value) -> AffineTensor | None:
+    """Matmul of a sparse affine tensor by a constant matrix as one sparse map on the flattened
+    tensor, for the shapes exporters write (None for the other ones)."""
+    if _is_affine(a):
+        B = _f64(b)
+        if B.ndim == 2 and len(a.shape) >= 1 and a.shape[-1] == B.shape[0]:
+            rows = prod(a.shape[:-1])
+            M = sp.kron(sp.eye_array(rows), sp.csr_array(B.T), format="csr")
+            return a.map(M, a.shape[:-1] + (B.shape[1],))
+        if B.ndim == 1 and len(a.shape) >= 2 and a.shape[-1] == B.shape[0]:
+            rows = prod(a.shape[:-1])
+            M = sp.kron(sp.eye_array(rows), sp.csr_array(B[None, :]), format="csr")
+            return a.map(M, a.shape[:-1])
+        return None
+    A = _f64(a)
+    if A.ndim == 2 and len(b.shape) >= 2 and b.shape[-2] == A.shape[1]:
+        batch, n = prod(b.shape[:-2]), b.shape[-1]
+        M = sp.kron(sp.eye_array(batch), sp.kron(sp.csr_array(A), sp.eye_array(n)), format="csr")
+        return b.map(M, b.shape[:-2] + (A.shape[0], n))
+    return None
 
 
 def _attrs(node: onnx.NodeProto) -> dict:
@@ -529,7 +744,7 @@ def _ints_from(imp: _Importer, node: onnx.NodeProto, args: list, index: int, att
 
 
 @register("Identity")
-def _identity(imp, node, args):
+def _identity_node(imp, node, args):
     return [args[0]]
 
 
@@ -681,7 +896,7 @@ def _flatten(imp, node, args):
     x = args[0]
     axis = _axis(int(_attrs(node).get("axis", 1)), len(x.shape))
     shape = (prod(x.shape[:axis]), prod(x.shape[axis:]))
-    return [x.linear(lambda a: a.reshape(a.shape[:1] + shape))]
+    return [x.linear(lambda a: a.reshape(a.shape[:1] + shape), index=True)]
 
 
 @register("Reshape")
@@ -701,7 +916,7 @@ def _reshape(imp, node, args):
     if prod(out) != x.size or any(d < 0 for d in out):
         imp.fail(node, "is not supported", f"cannot reshape {list(x.shape)} to {list(target)}")
     shape = tuple(out)
-    return [x.linear(lambda a: a.reshape(a.shape[:1] + shape))]
+    return [x.linear(lambda a: a.reshape(a.shape[:1] + shape), index=True)]
 
 
 @register("Squeeze")
@@ -713,7 +928,7 @@ def _squeeze(imp, node, args):
     axes = tuple(sorted(_axis(a, len(x.shape)) for a in axes))
     if any(x.shape[a] != 1 for a in axes):
         imp.fail(node, "is not supported", f"cannot squeeze axes {list(axes)} of {list(x.shape)}")
-    return [x.linear(lambda a: np.squeeze(a, axis=tuple(i + 1 for i in axes)))]
+    return [x.linear(lambda a: np.squeeze(a, axis=tuple(i + 1 for i in axes)), index=True)]
 
 
 @register("Unsqueeze")
@@ -724,7 +939,7 @@ def _unsqueeze(imp, node, args):
         imp.fail(node, "is not supported", "no axes")
     rank = len(x.shape) + len(axes)
     axes = tuple(sorted(_axis(a, rank) for a in axes))
-    return [x.linear(lambda a: np.expand_dims(a, tuple(i + 1 for i in axes)))]
+    return [x.linear(lambda a: np.expand_dims(a, tuple(i + 1 for i in axes)), index=True)]
 
 
 @register("Transpose")
@@ -738,6 +953,12 @@ def _transpose_node(imp, node, args):
 def _concat(imp, node, args):
     parts = [a if _is_affine(a) else AffineTensor.constant(_f64(a)) for a in args if a is not None]
     axis = _axis(int(_attrs(node)["axis"]), len(parts[0].shape))
+    if any(p.is_sparse for p in parts):
+        stacked, grids, start = _stack(parts), [], 0
+        for p in parts:
+            grids.append(np.arange(start, start + p.size).reshape(p.shape))
+            start += p.size
+        return [stacked.take(np.concatenate(grids, axis=axis))]
     widths = {s: t.shape[0] for p in parts for s, t in p.terms.items()}
     terms = {s: np.concatenate([p.terms.get(s, np.zeros((n,) + p.shape)) for p in parts],
                                axis=axis + 1) for s, n in widths.items()}
@@ -748,7 +969,7 @@ def _concat(imp, node, args):
 def _gather(imp, node, args):
     x, idx = args[0], _const_arg(imp, node, args[1], "indices").astype(np.int64)
     axis = _axis(int(_attrs(node).get("axis", 0)), len(x.shape))
-    return [x.linear(lambda a: np.take(a, idx, axis=axis + 1))]
+    return [x.linear(lambda a: np.take(a, idx, axis=axis + 1), index=True)]
 
 
 @register("Slice")
@@ -762,7 +983,7 @@ def _slice(imp, node, args):
     for s, e, a, st in zip(starts, ends, axes, steps):
         index[_axis(a, len(x.shape)) + 1] = slice(s, e, st)
     index = tuple(index)
-    return [x.linear(lambda a: a[index])]
+    return [x.linear(lambda a: a[index], index=True)]
 
 
 @register("Shape")

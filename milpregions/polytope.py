@@ -109,3 +109,9 @@ class VPoly:
             ids = ids[facet]
         simple = bool((inc.sum(axis=1) == d).all())
         return VPoly(V, inc, F, ids, simple)
+
+    def clip(self, row: np.ndarray, s: np.ndarray, tol: float) -> "VPoly | None":
+        """The part with ``a.u + b >= 0`` only (None when it is at most a face)."""
+        if not (s < -tol).any():
+            return self
+        return self.cut(row, s, tol)[0]
