@@ -63,6 +63,31 @@ def read_box_file(path: str | os.PathLike, dim: int) -> Box:
         raise InputError(f"{p}: box bounds must be numbers") from None
 
 
+def ball_box(center, radius: float, dim: int) -> Box:
+    """The L-inf ball of ``radius`` around ``center`` (an array, or a .npy / JSON file of d numbers)."""
+    if isinstance(center, (str, os.PathLike)):
+        p = Path(center)
+        try:
+            c = np.load(p) if p.suffix == ".npy" else np.asarray(json.loads(p.read_text()))
+        except FileNotFoundError:
+            raise InputError(f"{p}: no such file") from None
+        except (OSError, ValueError) as e:
+            raise InputError(f"{p}: cannot read the centre ({str(e).splitlines()[0]})") from None
+    else:
+        c = center
+    try:
+        c = np.asarray(c, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise InputError("the centre must be numbers") from None
+    if c.size != dim:
+        raise InputError(f"the centre has {c.size} numbers but the network has {dim} inputs")
+    if not np.all(np.isfinite(c)):
+        raise InputError("the centre must be finite numbers")
+    if not (np.isfinite(radius) and radius > 0):
+        raise InputError(f"the radius must be a positive number, got {radius}")
+    return Box.make(c - radius, c + radius, dim)
+
+
 def make_box(net: Network, box=None) -> Box:
     """Accept a Box, a (lo, hi) pair of scalars or arrays, or None for [-1, 1]^d."""
     if isinstance(box, Box):

@@ -24,6 +24,8 @@ import time
 import traceback
 from contextlib import ExitStack, contextmanager
 
+import numpy as np
+
 from .errors import InputError
 
 EXIT_OK = 0
@@ -33,7 +35,8 @@ EXIT_LOWER_BOUND = 3
 EXIT_INTERRUPTED = 130
 
 PROG = "milpregions"
-DOMAIN_MISSING = "count: give the input domain with --box LO,HI or --box-file F"
+DOMAIN_MISSING = ("count: give the input domain with --box LO,HI, --box-file F "
+                  "or --center F --radius R")
 BOX_FORMAT = "expected LO,HI (two numbers separated by a comma, e.g. --box -1,1)"
 STOP_TEXT = {
     "time-limit": "stopped by the time limit",
@@ -42,7 +45,7 @@ STOP_TEXT = {
 
 # Options whose value may start with '-' (e.g. --box -1,1, --margin -1e-3): argparse would read
 # such a value as an option, so ``_join_negative_values`` glues it on as ``--box=-1,1``.
-_VALUE_OPTIONS = ("--box", "--time-limit", "--margin", "--max-regions")
+_VALUE_OPTIONS = ("--box", "--time-limit", "--margin", "--max-regions", "--radius")
 _NEGATIVE_VALUE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
 
 
@@ -74,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--box-file", metavar="F",
                        help='per-input bounds: JSON {"lo": [...], "hi": [...]}, '
                             ".npy (2 x d array) or .npz (arrays lo, hi)")
+        g.add_argument("--center", metavar="F",
+                       help="the L-inf ball of radius --radius around the point in F "
+                            "(.npy of any shape with d elements, or a JSON list)")
+        g.add_argument("--radius", type=float, metavar="R", help="radius of the --center ball")
 
     c = subs.add_parser("count", allow_abbrev=False, help="count the activation regions in a box",
                         description="Count, exactly, the full-dimensional activation regions of "
@@ -164,12 +171,17 @@ def parse_box_text(text: str) -> tuple[float, float]:
 
 
 def _check_domain(args) -> None:
-    if args.box is None and args.box_file is None:
+    given = [args.box is not None, args.box_file is not None, args.center is not None]
+    if not any(given):
         raise InputError(DOMAIN_MISSING)
-    if args.box is not None and args.box_file is not None:
-        raise InputError(f"{args.command}: give only one of --box and --box-file")
+    if sum(given) > 1:
+        raise InputError(f"{args.command}: give only one of --box, --box-file and --center")
     if args.box is not None:
         parse_box_text(args.box)
+    if (args.center is None) != (args.radius is None):
+        raise InputError(f"{args.command}: --center and --radius go together")
+    if args.radius is not None and not (np.isfinite(args.radius) and args.radius > 0):
+        raise InputError(f"--radius {args.radius:g}: the radius must be a positive number")
 
 
 def _make_box(args, net):
@@ -179,6 +191,10 @@ def _make_box(args, net):
     if args.box is not None:
         lo, hi = parse_box_text(args.box)
         return Box.make(lo, hi, net.input_dim)
+    if args.center is not None:
+        from .api import ball_box
+
+        return ball_box(args.center, args.radius, net.input_dim)
     return read_box_file(args.box_file, net.input_dim)
 
 

@@ -144,7 +144,11 @@ class Network:
             W = dict(aff.W)
             W0 = W.pop(0)
             b = aff.b + W0 @ c
-            W = {0: W0 @ A, **W}
+            if not isinstance(W0, np.ndarray):      # keep sparse weights sparse
+                W0A = W0 @ type(W0)(A)
+            else:
+                W0A = W0 @ A
+            W = {0: W0A, **W}
             return Affine(W, b)
 
         layers = tuple(MaxLayer(fold(l.affine), l.groups, l.name) if isinstance(l, MaxLayer)

@@ -986,6 +986,389 @@ def _slice(imp, node, args):
     return [x.linear(lambda a: a[index], index=True)]
 
 
+# ----------------------------------------------------------------------------------------------
+# Piecewise-linear activations beyond ReLU
+
+
+@register("Abs")
+def _abs(imp, node, args):
+    return [imp.activate(node, args[0], -1.0)]
+
+
+def _bound(value) -> float | None:
+    """A Clip bound as a float; None if absent or beyond the float32 range (no bound)."""
+    if value is None:
+        return None
+    v = float(np.asarray(value, dtype=np.float64).reshape(-1)[0])
+    return None if not np.isfinite(v) or abs(v) >= 3.4e38 else v
+
+
+def _clip(imp, node, x: AffineTensor, lo: float | None, hi: float | None) -> Value:
+    """clip(x, lo, hi) with ReLU units: ``lo + relu(x - lo) - relu(x - hi)``.
+
+    Both bounds: one layer of 2n units for n elements, the n units ``x - lo`` (row-major over
+    the elements) first, then the n units ``x - hi``. Only ``lo``: ``lo + relu(x - lo)``; only
+    ``hi``: ``hi - relu(hi - x)`` (n units each). ``lo >= hi``: the constant ``hi`` (as ONNX
+    and numpy define it). No bound: ``x``.
+    """
+    if lo is not None and hi is not None and lo >= hi:
+        return np.full(x.shape, hi, dtype=np.float32)
+    if lo is None and hi is None:
+        return x
+    if hi is None:
+        return _add(imp.activate(node, _add(x, -lo), 0.0), lo)
+    if lo is None:
+        return _add(_neg(imp.activate(node, _add(_neg(x), hi), 0.0)), hi)
+    n, shape = x.size, x.shape
+    h = imp.activate(node, _stack([_add(x, -lo), _add(x, -hi)]), 0.0)
+    first = h.take(np.arange(n).reshape(shape))
+    second = h.take(np.arange(n, 2 * n).reshape(shape))
+    return _add(_add(first, _neg(second)), lo)
+
+
+@register("Clip")
+def _clip_node(imp, node, args):
+    x = args[0]
+    if not _is_affine(x):
+        imp.fail(node, "is not supported", "its bounds depend on the network input")
+    if imp.opset < 11:
+        at = _attrs(node)
+        lo, hi = _bound(at.get("min")), _bound(at.get("max"))
+    else:
+        bounds = [_const_arg(imp, node, a, "bound") if a is not None else None
+                  for a in (args[1:3] + [None, None])[:2]]
+        for b in bounds:
+            if b is not None and b.size != 1:
+                imp.fail(node, "is not supported", f"bound of shape {list(b.shape)} is not a scalar")
+        lo, hi = (_bound(b) for b in bounds)
+    return [_clip(imp, node, x, lo, hi)]
+
+
+@register("HardSigmoid")
+def _hard_sigmoid(imp, node, args):
+    at = _attrs(node)
+    alpha, beta = float(at.get("alpha", 0.2)), float(at.get("beta", 0.5))
+    return [_clip(imp, node, _add(_mul(args[0], alpha), beta), 0.0, 1.0)]
+
+
+@register("Max", "Min")
+def _max_node(imp, node, args):
+    """Elementwise maximum of tensors (with broadcasting): one :class:`MaxLayer` group per
+    output element, whose pieces are the inputs in order (all constant inputs merged into one
+    last piece). ``Min`` is ``-max(-a, -b, ...)``."""
+    sign = 1.0 if node.op_type == "Max" else -1.0
+    vals = [a for a in args if a is not None]
+    shape = tuple(np.broadcast_shapes(*(v.shape for v in vals)))
+    const = [_f64(v) for v in vals if not _is_affine(v)]
+    pieces = [_broadcast(v if sign > 0 else _neg(v), shape) for v in vals if _is_affine(v)]
+    if const:
+        c = sign * np.broadcast_to(np.maximum.reduce(const) if sign > 0
+                                   else np.minimum.reduce(const), shape)
+        pieces.append(AffineTensor.constant(c))
+    if len(pieces) == 1:
+        return [_broadcast(vals[0], shape)]
+    n = prod(shape)
+    groups = np.arange(n)[:, None] + n * np.arange(len(pieces))[None, :]
+    h = imp.max_layer(node, _stack(pieces), groups, shape)
+    return [h if sign > 0 else _neg(h)]
+
+
+@register("Mean")
+def _mean_node(imp, node, args):
+    vals = [a for a in args if a is not None]
+    total = vals[0]
+    for a in vals[1:]:
+        total = _add(total, a)
+    return [_mul(total, 1.0 / len(vals))]
+
+
+# ----------------------------------------------------------------------------------------------
+# Convolution and pooling: sparse linear maps on the flattened tensor
+
+
+def _spatial(imp, node, x: AffineTensor) -> tuple[int, int, tuple[int, ...]]:
+    """(N, C, spatial shape) of an (N, C, D1, ...) tensor."""
+    if len(x.shape) < 3:
+        imp.fail(node, "is not supported", f"input shape {list(x.shape)} has no spatial axes")
+    return x.shape[0], x.shape[1], tuple(x.shape[2:])
+
+
+def _per_axis(imp, node, at: dict, name: str, nd: int, default: int) -> list[int]:
+    v = [int(e) for e in at.get(name, [default] * nd)]
+    if len(v) != nd:
+        imp.fail(node, "is not supported", f"{name} {v} does not have {nd} values")
+    return v
+
+
+def _auto_pad(at: dict) -> str:
+    v = at.get("auto_pad", b"NOTSET")
+    return (v.decode() if isinstance(v, bytes) else str(v)) or "NOTSET"
+
+
+def _geometry(imp, node, at: dict, in_sp, kernel, *, pool: bool):
+    """Strides, dilations, begin/end pads and output spatial shape of a Conv or pooling node
+    (auto_pad, pads, ceil_mode as ONNX defines them)."""
+    nd = len(in_sp)
+    strides = _per_axis(imp, node, at, "strides", nd, 1)
+    dil = _per_axis(imp, node, at, "dilations", nd, 1)
+    if min(strides + dil + list(kernel)) < 1:
+        imp.fail(node, "is not supported", "strides, dilations and kernel must be positive")
+    eff = [(k - 1) * d + 1 for k, d in zip(kernel, dil)]
+    mode = _auto_pad(at)
+    ceil_mode = bool(at.get("ceil_mode", 0)) if pool else False
+    if mode in ("SAME_UPPER", "SAME_LOWER"):
+        out = [-(-i // s) for i, s in zip(in_sp, strides)]
+        total = [max(0, (o - 1) * s + e - i) for o, s, e, i in zip(out, strides, eff, in_sp)]
+        begin = [t // 2 if mode == "SAME_UPPER" else t - t // 2 for t in total]
+        end = [t - b for t, b in zip(total, begin)]
+        return strides, dil, begin, end, out
+    if mode == "VALID":
+        begin = end = [0] * nd
+    elif mode == "NOTSET":
+        pads = _per_axis(imp, node, at, "pads", 2 * nd, 0)
+        begin, end = pads[:nd], pads[nd:]
+        if min(pads) < 0:
+            imp.fail(node, "is not supported", f"negative pads {pads}")
+    else:
+        imp.fail(node, "is not supported", f"auto_pad '{mode}'")
+    out = []
+    for i, s, e, b, f in zip(in_sp, strides, eff, begin, end):
+        span = i + b + f - e
+        o = (-(-span // s) if ceil_mode else span // s) + 1
+        if ceil_mode and (o - 1) * s >= i + b:  # the last window must start inside the input
+            o -= 1
+        out.append(o)
+    if min(out) < 1:
+        imp.fail(node, "is not supported", f"kernel larger than the padded input {list(in_sp)}")
+    return strides, dil, begin, end, out
+
+
+def _windows(pos, kernel, strides, dil, begin, extent):
+    """For every position p (row-major over ``pos``) and kernel offset k (row-major over
+    ``kernel``): the index ``q_d = p_d * stride_d - begin_d + k_d * dil_d`` in a grid of shape
+    ``extent``. Returns (q per axis, each (P, K)) and the flat q (clipped) and a mask of the
+    q inside the grid."""
+    nd, P, K = len(pos), prod(pos), prod(kernel)
+    qs = []
+    for d in range(nd):
+        p = np.arange(pos[d]).reshape([-1 if e == d else 1 for e in range(nd)] + [1] * nd)
+        k = np.arange(kernel[d]).reshape([1] * nd + [-1 if e == d else 1 for e in range(nd)])
+        q = p * strides[d] - begin[d] + k * dil[d]
+        qs.append(np.broadcast_to(q, tuple(pos) + tuple(kernel)).reshape(P, K))
+    inside = np.ones((P, K), dtype=bool)
+    for q, e in zip(qs, extent):
+        inside &= (q >= 0) & (q < e)
+    flat = np.ravel_multi_index(qs, tuple(extent), mode="clip") if nd else np.zeros((P, K), int)
+    return qs, flat, inside
+
+
+def _kernel_weight(imp, node, args, x, transpose: bool):
+    W = _f64(_const_arg(imp, node, args[1], "weight"))
+    at = _attrs(node)
+    N, C, in_sp = _spatial(imp, node, x)
+    G = int(at.get("group", 1))
+    if W.ndim != len(x.shape):
+        imp.fail(node, "is not supported", f"weight shape {list(W.shape)} does not match input "
+                 f"shape {list(x.shape)}")
+    kernel = tuple(W.shape[2:])
+    if "kernel_shape" in at and tuple(int(k) for k in at["kernel_shape"]) != kernel:
+        imp.fail(node, "is not supported", f"kernel_shape {list(at['kernel_shape'])} differs "
+                 f"from the weight shape {list(W.shape)}")
+    cin = W.shape[0] if transpose else W.shape[1] * G
+    if G < 1 or C % G or cin != C or (not transpose and W.shape[0] % G):
+        imp.fail(node, "is not supported", f"weight shape {list(W.shape)} and group {G} do not "
+                 f"match input shape {list(x.shape)}")
+    B = None
+    if len(args) > 2 and args[2] is not None:
+        B = _f64(_const_arg(imp, node, args[2], "bias")).reshape(-1)
+    return W, B, G, kernel, at, N, C, in_sp
+
+
+@register("Conv")
+def _conv(imp, node, args):
+    """Conv as one sparse matrix: output (n, m, o) reads input (n, c, o * s - pad + k * dil)
+    with weight W[m, c - g * C/G, k], for the input channels c of the group g of m."""
+    x = args[0]
+    if not _is_affine(x):
+        imp.fail(node, "is not supported", "its weight depends on the network input")
+    W, B, G, kernel, at, N, C, in_sp = _kernel_weight(imp, node, args, x, transpose=False)
+    strides, dil, begin, _, out_sp = _geometry(imp, node, at, in_sp, kernel, pool=False)
+    M, Cg = W.shape[0], W.shape[1]
+    _, flat, inside = _windows(out_sp, kernel, strides, dil, begin, in_sp)
+    o, k = np.nonzero(inside)
+    i = flat[o, k]
+    nO, nI = prod(out_sp), prod(in_sp)
+    n = np.arange(N)[:, None, None, None]
+    m = np.arange(M)[None, :, None, None]
+    c = (np.arange(M) // (M // G))[None, :, None, None] * Cg + np.arange(Cg)[None, None, :, None]
+    rows = (n * M + m) * nO + o
+    cols = (n * C + c) * nI + i
+    vals = W.reshape(M, Cg, -1)[:, :, k][None]
+    rows, cols, vals = np.broadcast_arrays(rows, cols, vals)
+    keep = vals != 0
+    A = sp.csr_array((vals[keep], (rows[keep], cols[keep])), shape=(N * M * nO, x.size))
+    y = x.map(A, (N, M) + tuple(out_sp))
+    if B is not None:
+        y = _add(y, B.reshape((M,) + (1,) * len(out_sp)))
+    return [y]
+
+
+@register("ConvTranspose")
+def _conv_transpose(imp, node, args):
+    """ConvTranspose as one sparse matrix: input (n, c, p) adds W[c, m, k] times itself to
+    output (n, g * M/G + m, p * s - pad + k * dil), g the group of c."""
+    x = args[0]
+    if not _is_affine(x):
+        imp.fail(node, "is not supported", "its weight depends on the network input")
+    W, B, G, kernel, at, N, C, in_sp = _kernel_weight(imp, node, args, x, transpose=True)
+    nd = len(in_sp)
+    strides = _per_axis(imp, node, at, "strides", nd, 1)
+    dil = _per_axis(imp, node, at, "dilations", nd, 1)
+    adj = _per_axis(imp, node, at, "output_padding", nd, 0)
+    eff = [(k - 1) * d + 1 for k, d in zip(kernel, dil)]
+    full = [s * (i - 1) + a + e for s, i, a, e in zip(strides, in_sp, adj, eff)]
+    mode = _auto_pad(at)
+    if mode not in ("NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"):
+        imp.fail(node, "is not supported", f"auto_pad '{mode}'")
+    if "output_shape" in at or mode in ("SAME_UPPER", "SAME_LOWER"):
+        out_sp = ([int(v) for v in at["output_shape"]][-nd:] if "output_shape" in at
+                  else [i * s for i, s in zip(in_sp, strides)])
+        total = [f - o for f, o in zip(full, out_sp)]
+        begin = [t // 2 if mode == "SAME_UPPER" else t - t // 2 for t in total]
+    else:
+        pads = [0] * (2 * nd) if mode == "VALID" else _per_axis(imp, node, at, "pads", 2 * nd, 0)
+        begin = pads[:nd]
+        out_sp = [f - b - e for f, b, e in zip(full, pads[:nd], pads[nd:])]
+    if min(out_sp) < 1:
+        imp.fail(node, "is not supported", f"output shape {out_sp} is empty")
+    Mg = W.shape[1]
+    M, Cg = Mg * G, C // G
+    _, flat, inside = _windows(in_sp, kernel, strides, dil, begin, out_sp)
+    p, k = np.nonzero(inside)
+    q = flat[p, k]
+    nO, nI = prod(out_sp), prod(in_sp)
+    n = np.arange(N)[:, None, None, None]
+    c = np.arange(C)[None, :, None, None]
+    m = (np.arange(C) // Cg)[None, :, None, None] * Mg + np.arange(Mg)[None, None, :, None]
+    rows = (n * M + m) * nO + q
+    cols = (n * C + c) * nI + p
+    vals = W.reshape(C, Mg, -1)[:, :, k][None]
+    rows, cols, vals = np.broadcast_arrays(rows, cols, vals)
+    keep = vals != 0
+    A = sp.csr_array((vals[keep], (rows[keep], cols[keep])), shape=(N * M * nO, x.size))
+    y = x.map(A, (N, M) + tuple(out_sp))
+    if B is not None:
+        y = _add(y, B.reshape((M,) + (1,) * nd))
+    return [y]
+
+
+def _pool_windows(imp, node, x, global_: bool):
+    """(N, C, out spatial shape, flat input index per (window, offset), inside mask, in padded
+    extent mask) of a pooling node."""
+    N, C, in_sp = _spatial(imp, node, x)
+    at = _attrs(node)
+    if global_:
+        kernel, at = tuple(in_sp), {}
+    else:
+        if "kernel_shape" not in at:
+            imp.fail(node, "is not supported", "no kernel_shape")
+        kernel = tuple(int(k) for k in at["kernel_shape"])
+        if len(kernel) != len(in_sp):
+            imp.fail(node, "is not supported", f"kernel_shape {list(kernel)} does not match "
+                     f"input shape {list(x.shape)}")
+    strides, dil, begin, end, out_sp = _geometry(imp, node, at, in_sp, kernel, pool=True)
+    qs, flat, inside = _windows(out_sp, kernel, strides, dil, begin, in_sp)
+    padded = np.ones_like(inside)
+    for q, b, e, i in zip(qs, begin, end, in_sp):
+        padded &= (q >= -b) & (q < i + e)
+    return N, C, tuple(out_sp), flat, inside, padded, at
+
+
+@register("AveragePool", "GlobalAveragePool")
+def _average_pool(imp, node, args):
+    """Average over each window: count_include_pad=0 divides by the window's input elements,
+    count_include_pad=1 by its elements inside the padded input."""
+    x = args[0]
+    N, C, out_sp, flat, inside, padded, at = _pool_windows(
+        imp, node, x, node.op_type == "GlobalAveragePool")
+    count = (padded if int(at.get("count_include_pad", 0)) else inside).sum(axis=1)
+    o, k = np.nonzero(inside)
+    nO, nI = prod(out_sp), prod(x.shape[2:])
+    ch = np.arange(N * C)[:, None]
+    rows, cols = ch * nO + o, ch * nI + flat[o, k]
+    vals = np.broadcast_to(1.0 / count[o], rows.shape)
+    rows, cols = np.broadcast_arrays(rows, cols)
+    A = sp.csr_array((vals.reshape(-1), (rows.reshape(-1), cols.reshape(-1))),
+                     shape=(N * C * nO, x.size))
+    return [x.map(A, (N, C) + out_sp)]
+
+
+@register("MaxPool", "GlobalMaxPool")
+def _max_pool(imp, node, args):
+    """A :class:`MaxLayer` with one group per output element; its pieces are the window's
+    input elements (padded positions are not pieces), numbered channel by channel, window by
+    window, in kernel order."""
+    used = [o for o in node.output[1:] if o and (o in imp.consumers or o in imp.output_names)]
+    if used:
+        imp.fail(node, "is not supported", "its Indices output is used")
+    x = args[0]
+    N, C, out_sp, flat, inside, _, _ = _pool_windows(imp, node, x, node.op_type == "GlobalMaxPool")
+    order = np.argsort(~inside, axis=1, kind="stable")  # the window's pieces first
+    inside_s = np.take_along_axis(inside, order, axis=1)
+    flat_s = np.take_along_axis(flat, order, axis=1)
+    width = max(1, int(inside.sum(axis=1).max()))
+    inside_s, flat_s = inside_s[:, :width], flat_s[:, :width]
+    per_channel = int(inside_s.sum())
+    local = np.where(inside_s, np.cumsum(inside_s.reshape(-1)).reshape(inside_s.shape) - 1, -1)
+    ch = np.arange(N * C)[:, None, None]
+    groups = np.where(local >= 0, ch * per_channel + local, -1).reshape(-1, width)
+    nI = prod(x.shape[2:])
+    src = (np.arange(N * C)[:, None] * nI + flat_s[inside_s][None, :]).reshape(-1)
+    return [imp.max_layer(node, x.take(src), groups, (N, C) + out_sp)]
+
+
+@register("Pad")
+def _pad(imp, node, args):
+    """Pad: constant mode (any constant value: the padded elements are constant biases) and
+    the gather modes reflect, edge and wrap; negative pads crop (constant mode)."""
+    x, at = args[0], _attrs(node)
+    mode = at.get("mode", b"constant")
+    mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+    rank = len(x.shape)
+    if imp.opset < 11:
+        pads = [int(v) for v in at.get("pads", at.get("paddings", []))]
+        value = float(at.get("value", 0.0))
+        axes = list(range(rank))
+    else:
+        pads = _ints_from(imp, node, args, 1, "pads")
+        value = 0.0
+        if len(args) > 2 and args[2] is not None:
+            cv = _const_arg(imp, node, args[2], "constant_value").reshape(-1)
+            value = float(cv[0]) if cv.size else 0.0
+        axes = _ints_from(imp, node, args, 3, "axes") or list(range(rank))
+    axes = [_axis(a, rank) for a in axes]
+    if pads is None or len(pads) != 2 * len(axes):
+        imp.fail(node, "is not supported", f"pads {pads} do not match {len(axes)} axes")
+    if mode not in ("constant", "reflect", "edge", "wrap"):
+        imp.fail(node, "is not supported", f"mode '{mode}'")
+    width = [(0, 0)] * rank
+    for a, b, e in zip(axes, pads[:len(axes)], pads[len(axes):]):
+        width[a] = (b, e)
+    if mode != "constant" and min(pads) < 0:
+        imp.fail(node, "is not supported", f"negative pads {pads} in mode '{mode}'")
+    grid = np.arange(x.size).reshape(x.shape)
+    if mode == "constant":
+        grid = np.pad(grid, [(max(b, 0), max(e, 0)) for b, e in width], constant_values=-1)
+        grid = grid[tuple(slice(-min(b, 0), grid.shape[d] + min(e, 0))
+                          for d, (b, e) in enumerate(width))]
+    else:
+        grid = np.pad(grid, width, mode=mode)
+    y = x.take(grid)
+    if value != 0.0:
+        y = _add(y, np.where(grid < 0, value, 0.0))
+    return [y]
+
+
 @register("Shape")
 def _shape(imp, node, args):
     shape = list(args[0].shape)

@@ -98,6 +98,17 @@ def test_box_file_forms(capsys, tmp_path):
             (0, "37 regions\n", ""), name
 
 
+def test_center_radius_is_the_linf_ball(capsys, tmp_path):
+    c = np.array([[0.25, -0.5]])                       # any shape with d elements
+    np.save(tmp_path / "c.npy", c)
+    (tmp_path / "c.json").write_text("[0.25, -0.5]")
+    (tmp_path / "b.json").write_text(json.dumps({"lo": [-0.05, -0.8], "hi": [0.55, -0.2]}))
+    want = run(capsys, "count", Z2, "--box-file", tmp_path / "b.json", FAST)
+    assert want[0] == 0 and want[1] != "1 region\n"
+    for name in ("c.npy", "c.json"):
+        assert run(capsys, "count", Z2, "--center", tmp_path / name, "--radius", "0.3", FAST) == want
+
+
 def test_regions_file(capsys, tmp_path):
     out_file = tmp_path / "regions.jsonl"
     code, out, _ = run(capsys, "count", Z2, "--box", "-1,1", "--regions", out_file, "--json", FAST)
@@ -315,10 +326,18 @@ def test_bad_box_file(capsys, tmp_path):
 
 
 def test_bad_options(capsys, tmp_path):
-    assert_input_error(capsys, "count: give the input domain with --box LO,HI or --box-file F",
-                       "count", M1)
-    assert_input_error(capsys, "count: give only one of --box and --box-file",
+    assert_input_error(capsys, "count: give the input domain with --box LO,HI, --box-file F "
+                               "or --center F --radius R", "count", M1)
+    assert_input_error(capsys, "count: give only one of --box, --box-file and --center",
                        "count", M1, "--box", "0,1", "--box-file", tmp_path / "b.json")
+    np.save(tmp_path / "c.npy", np.zeros(2))
+    assert_input_error(capsys, "count: --center and --radius go together",
+                       "count", Z2, "--center", tmp_path / "c.npy")
+    assert_input_error(capsys, "--radius -0.5: the radius must be a positive number",
+                       "count", Z2, "--center", tmp_path / "c.npy", "--radius", "-0.5")
+    np.save(tmp_path / "c3.npy", np.zeros(3))
+    assert_input_error(capsys, "the centre has 3 numbers but the network has 2 inputs",
+                       "count", Z2, "--center", tmp_path / "c3.npy", "--radius", "0.5")
     assert_input_error(capsys, "time limit must be positive, got -1.0",
                        "count", M1, "--box", "0,1", "--time-limit", "-1")
     assert_input_error(capsys, "max regions must be at least 1, got 0",
