@@ -6,8 +6,17 @@ flattened network input, source 0, and the outputs of the layers created so far,
 ...). Ops whose inputs are all constant are folded (Shape/Gather/Concat arithmetic, casts of
 weights, ...). Affine ops (Gemm, MatMul, Add, BatchNormalization, Reshape, ...) map affine tensors
 to affine tensors, so chains of them fuse into one affine map. An activation op (Relu, LeakyRelu,
-PRelu) on an affine tensor creates a new :class:`~milpregions.network.Layer` whose pre-activation
-is that affine map; its output becomes the affine tensor "identity on the new layer".
+PRelu, Abs) on an affine tensor creates a new :class:`~milpregions.network.Layer` whose
+pre-activation is that affine map; its output becomes the affine tensor "identity on the new
+layer". Clip and HardSigmoid become ReLU layers (``clip(z, a, b) = a + relu(z - a) -
+relu(z - b)``, the combination folded into the next affine map). MaxPool, GlobalMaxPool and the
+elementwise Max/Min of tensors create a :class:`~milpregions.network.MaxLayer` whose
+pre-activation stacks the pieces.
+
+Conv, ConvTranspose, AveragePool, GlobalAveragePool and Pad are exact linear maps on the
+flattened tensor, built as ``scipy.sparse`` matrices by index arithmetic. Coefficients of large
+tensors are stored sparse (see :class:`AffineTensor`), and so are the weight matrices of the
+layers they feed (``Affine.W[s]`` is then a ``scipy.sparse.csr_array``); small ones stay dense.
 
 Shapes keep the ONNX layout. A batch axis (axis 0 of an input of rank >= 2 that is symbolic or
 1) is kept as a dimension of size 1: the network describes one sample, and ``Shape`` of an
@@ -24,6 +33,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from functools import reduce
 from math import prod
 
 import numpy as np
@@ -80,9 +90,7 @@ def _term(M, shape: tuple[int, ...]):
         if entries <= SPARSE_MIN_ENTRIES or (M.nnz > SPARSE_MAX_DENSITY * entries
                                              and entries <= DENSE_MAX_ENTRIES):
             return np.ascontiguousarray(M.toarray().T).reshape((n_s,) + tuple(shape))
-        M = sp.csr_array(M)
-        M.sum_duplicates()
-        return M
+        return M if isinstance(M, sp.csr_array) else sp.csr_array(M)
     M = np.asarray(M)
     if entries > SPARSE_MIN_ENTRIES and np.count_nonzero(M) <= SPARSE_MAX_DENSITY * entries:
         return sp.csr_array(M)
@@ -94,6 +102,15 @@ def _renormalize(t, shape: tuple[int, ...]):
     if sp.issparse(t) or t.size <= SPARSE_MIN_ENTRIES:
         return t
     return _term(_mat(t, prod(shape)), shape)
+
+
+def _is_eye(t) -> bool:
+    """True for a sparse identity matrix (the output of a layer, read by the next op)."""
+    if not isinstance(t, sp.csr_array) or t.shape[0] != t.shape[1] or t.nnz != t.shape[0]:
+        return False
+    r = np.arange(t.shape[0])
+    return bool(np.array_equal(t.indptr, np.arange(t.shape[0] + 1)) and np.array_equal(t.indices, r)
+                and np.all(t.data == 1.0))
 
 
 def _selection(idx: np.ndarray, n: int) -> sp.csr_array:
@@ -213,7 +230,8 @@ class AffineTensor:
         shape = tuple(int(d) for d in shape)
         with np.errstate(all="ignore"):
             bias = np.asarray(M @ self.bias.reshape(-1)).reshape(shape)
-            terms = {s: _term(M @ m, shape) for s, m in self.matrices().items()}
+            terms = {s: _term(M if _is_eye(m) else M @ m, shape)
+                     for s, m in self.matrices().items()}
         return AffineTensor(terms, bias)
 
     def scale(self, c: np.ndarray) -> "AffineTensor":
@@ -642,8 +660,9 @@ def _add(a: Value, b: Value) -> Value:
             terms[s] = t
         elif sp.issparse(t) or sp.issparse(terms[s]):
             A, B = _mat(terms[s], a.size), _mat(t, a.size)
-            if sp.issparse(A) != sp.issparse(B):  # one of them is dense, hence small enough
-                A, B = (A.toarray() if sp.issparse(A) else A), (B.toarray() if sp.issparse(B) else B)
+            if sp.issparse(A) != sp.issparse(B):  # densify: no larger than the dense one
+                A = A.toarray() if sp.issparse(A) else A
+                B = B.toarray() if sp.issparse(B) else B
             terms[s] = _term(A + B, shape)
         else:
             terms[s] = terms[s] + t
@@ -1039,7 +1058,8 @@ def _clip_node(imp, node, args):
                   for a in (args[1:3] + [None, None])[:2]]
         for b in bounds:
             if b is not None and b.size != 1:
-                imp.fail(node, "is not supported", f"bound of shape {list(b.shape)} is not a scalar")
+                imp.fail(node, "is not supported",
+                         f"bound of shape {list(b.shape)} is not a scalar")
         lo, hi = (_bound(b) for b in bounds)
     return [_clip(imp, node, x, lo, hi)]
 
@@ -1062,8 +1082,7 @@ def _max_node(imp, node, args):
     const = [_f64(v) for v in vals if not _is_affine(v)]
     pieces = [_broadcast(v if sign > 0 else _neg(v), shape) for v in vals if _is_affine(v)]
     if const:
-        c = sign * np.broadcast_to(np.maximum.reduce(const) if sign > 0
-                                   else np.minimum.reduce(const), shape)
+        c = sign * np.broadcast_to(reduce(np.maximum if sign > 0 else np.minimum, const), shape)
         pieces.append(AffineTensor.constant(c))
     if len(pieces) == 1:
         return [_broadcast(vals[0], shape)]
@@ -1189,24 +1208,28 @@ def _conv(imp, node, args):
     """Conv as one sparse matrix: output (n, m, o) reads input (n, c, o * s - pad + k * dil)
     with weight W[m, c - g * C/G, k], for the input channels c of the group g of m."""
     x = args[0]
-    if not _is_affine(x):
-        imp.fail(node, "is not supported", "its weight depends on the network input")
+    if not _is_affine(x):  # the input is constant: the weight or the bias is not
+        what = "weight" if _is_affine(args[1]) else "bias"
+        imp.fail(node, "is not supported", f"its {what} depends on the network input")
     W, B, G, kernel, at, N, C, in_sp = _kernel_weight(imp, node, args, x, transpose=False)
     strides, dil, begin, _, out_sp = _geometry(imp, node, at, in_sp, kernel, pool=False)
     M, Cg = W.shape[0], W.shape[1]
     _, flat, inside = _windows(out_sp, kernel, strides, dil, begin, in_sp)
-    o, k = np.nonzero(inside)
-    i = flat[o, k]
+    o, k = np.nonzero(inside)  # sorted by output position o
     nO, nI = prod(out_sp), prod(in_sp)
-    n = np.arange(N)[:, None, None, None]
-    m = np.arange(M)[None, :, None, None]
-    c = (np.arange(M) // (M // G))[None, :, None, None] * Cg + np.arange(Cg)[None, None, :, None]
-    rows = (n * M + m) * nO + o
-    cols = (n * C + c) * nI + i
-    vals = W.reshape(M, Cg, -1)[:, :, k][None]
-    rows, cols, vals = np.broadcast_arrays(rows, cols, vals)
-    keep = vals != 0
-    A = sp.csr_array((vals[keep], (rows[keep], cols[keep])), shape=(N * M * nO, x.size))
+    itype = np.int32 if max(x.size, N * M * Cg * len(o)) < 2**31 else np.int64
+    i = flat[o, k].astype(itype)
+    # entries in row order (n, m, o) and within a row (o's kernel offsets, c'): CSR directly
+    n = np.arange(N, dtype=itype)[:, None, None, None]
+    first = (np.arange(M, dtype=itype) // (M // G)) * Cg
+    c = first[None, :, None, None] + np.arange(Cg, dtype=itype)[None, None, None, :]
+    cols = ((n * C + c) * nI + i[None, None, :, None]).reshape(-1)
+    vals = np.ascontiguousarray(W.reshape(M, Cg, -1).transpose(0, 2, 1))[:, k, :]
+    vals = (np.broadcast_to(vals[None], (N,) + vals.shape) if N > 1 else vals).reshape(-1)
+    per_row = np.bincount(o, minlength=nO) * Cg
+    indptr = np.concatenate([[0], np.cumsum(np.tile(per_row, N * M))]).astype(itype)
+    A = sp.csr_array((vals, cols, indptr), shape=(N * M * nO, x.size))
+    A.eliminate_zeros()
     y = x.map(A, (N, M) + tuple(out_sp))
     if B is not None:
         y = _add(y, B.reshape((M,) + (1,) * len(out_sp)))
@@ -1218,8 +1241,9 @@ def _conv_transpose(imp, node, args):
     """ConvTranspose as one sparse matrix: input (n, c, p) adds W[c, m, k] times itself to
     output (n, g * M/G + m, p * s - pad + k * dil), g the group of c."""
     x = args[0]
-    if not _is_affine(x):
-        imp.fail(node, "is not supported", "its weight depends on the network input")
+    if not _is_affine(x):  # the input is constant: the weight or the bias is not
+        what = "weight" if _is_affine(args[1]) else "bias"
+        imp.fail(node, "is not supported", f"its {what} depends on the network input")
     W, B, G, kernel, at, N, C, in_sp = _kernel_weight(imp, node, args, x, transpose=True)
     nd = len(in_sp)
     strides = _per_axis(imp, node, at, "strides", nd, 1)
@@ -1292,14 +1316,12 @@ def _average_pool(imp, node, args):
     N, C, out_sp, flat, inside, padded, at = _pool_windows(
         imp, node, x, node.op_type == "GlobalAveragePool")
     count = (padded if int(at.get("count_include_pad", 0)) else inside).sum(axis=1)
-    o, k = np.nonzero(inside)
+    o, k = np.nonzero(inside)  # sorted by window: CSR directly, rows (channel, window)
     nO, nI = prod(out_sp), prod(x.shape[2:])
-    ch = np.arange(N * C)[:, None]
-    rows, cols = ch * nO + o, ch * nI + flat[o, k]
-    vals = np.broadcast_to(1.0 / count[o], rows.shape)
-    rows, cols = np.broadcast_arrays(rows, cols)
-    A = sp.csr_array((vals.reshape(-1), (rows.reshape(-1), cols.reshape(-1))),
-                     shape=(N * C * nO, x.size))
+    cols = (np.arange(N * C)[:, None] * nI + flat[o, k][None, :]).reshape(-1)
+    vals = np.tile(1.0 / count[o], N * C)
+    indptr = np.concatenate([[0], np.cumsum(np.tile(inside.sum(axis=1), N * C))])
+    A = sp.csr_array((vals, cols, indptr), shape=(N * C * nO, x.size))
     return [x.map(A, (N, C) + out_sp)]
 
 

@@ -13,7 +13,6 @@ vertices within ``tol`` of the hyperplane lie on it and belong to both sides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import count
 
 import numpy as np
@@ -25,13 +24,28 @@ def new_row_id() -> int:
     return next(_row_ids)
 
 
-@dataclass(frozen=True)
 class VPoly:
-    V: np.ndarray      # (nv, d) vertices
-    inc: np.ndarray    # (nv, m) bool: row i tight at vertex v
-    F: np.ndarray      # (m, d+1) facet rows [a, b], |a| = 1, a.u + b >= 0 inside
-    ids: np.ndarray    # (m,) int64 row ids (box rows are negative)
-    simple: bool       # every vertex lies on exactly d facets
+    """A polytope with its vertices, facet rows and incidence.
+
+    ``V`` (nv, d) vertices; ``inc`` (nv, m) bool, row i tight at vertex v; ``F`` (m, d+1) rows
+    [a, b] with |a| = 1 and a.u + b >= 0 inside; ``ids`` (m,) row ids (box rows negative).
+    Rows that are not facets are dropped lazily, before the polytope is cut again.
+    """
+
+    __slots__ = ("V", "inc", "F", "ids", "simple")
+
+    def __init__(self, V, inc, F, ids, simple: bool | None = None):
+        self.V, self.inc, self.F, self.ids = V, inc, F, ids
+        self.simple = simple  # every vertex on exactly d facets; None: not known yet
+
+    def _tidy(self) -> None:
+        d = self.V.shape[1]
+        facet = self.inc.sum(axis=0) >= d
+        if not facet.all():
+            self.inc = self.inc[:, facet]
+            self.F = self.F[facet]
+            self.ids = self.ids[facet]
+        self.simple = bool((self.inc.sum(axis=1) == d).all())
 
     @classmethod
     def box(cls, d: int) -> "VPoly":
@@ -70,6 +84,8 @@ class VPoly:
             return self, None
         if not ip.size:
             return None, self
+        if self.simple is None:
+            self._tidy()
         d = self.V.shape[1]
         inc = self.inc
         S = inc[ip][:, None, :] & inc[ineg][None, :, :]          # (p, n, m) shared rows
@@ -98,17 +114,9 @@ class VPoly:
         return plus, minus
 
     def _part(self, keep, zero, Vnew, inc_new, F, ids) -> "VPoly":
-        d = self.V.shape[1]
         V = np.concatenate([self.V[keep], Vnew])
         inc_old = np.concatenate([self.inc[keep], zero[keep][:, None]], axis=1)
-        inc = np.concatenate([inc_old, inc_new])
-        facet = inc.sum(axis=0) >= d
-        if not facet.all():
-            inc = inc[:, facet]
-            F = F[facet]
-            ids = ids[facet]
-        simple = bool((inc.sum(axis=1) == d).all())
-        return VPoly(V, inc, F, ids, simple)
+        return VPoly(V, np.concatenate([inc_old, inc_new]), F, ids)
 
     def clip(self, row: np.ndarray, s: np.ndarray, tol: float) -> "VPoly | None":
         """The part with ``a.u + b >= 0`` only (None when it is at most a face)."""

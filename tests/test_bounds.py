@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from milpregions.bounds import interval_bounds, lp_tighten
-from milpregions.network import Affine, Layer, Network, mlp
+import scipy.sparse as sp
+
+from milpregions.bounds import interval_bounds, layer_range, lp_tighten, output_interval
+from milpregions.network import Affine, Layer, MaxLayer, Network, mlp
 
 N_POINTS = 20_000
 
@@ -184,3 +186,159 @@ def test_zero_unit_never_stable():
             assert bounds.unstable(k)[1]
             assert not bounds.active(k)[1] and not bounds.inactive(k)[1]
         assert_sound(net, bounds)
+
+
+# ---- max layers (maxout, MaxPool) and sparse weights ---------------------------------------
+
+
+def maxout_net(seed: int) -> Network:
+    """d = 2; layer 1: maxout, 3 groups of 3, 2, 3 pieces (-1 padding); layer 2: maxout reading
+    layer 1 and the input, 3 groups of 2, 3, 2 pieces; then a ReLU layer and the output."""
+    rng = np.random.default_rng(seed)
+    g1 = np.array([[0, 1, 2], [3, 4, -1], [5, 6, 7]])
+    g2 = np.array([[0, 1, -1], [2, 3, 4], [5, 6, -1]])
+    l1 = MaxLayer(Affine({0: rng.normal(size=(8, 2))}, rng.normal(size=8) * 0.3), g1)
+    l2 = MaxLayer(Affine({1: rng.normal(size=(7, 3)) * 0.7, 0: rng.normal(size=(7, 2)) * 0.3},
+                         rng.normal(size=7) * 0.3), g2)
+    l3 = Layer(Affine({2: rng.normal(size=(4, 3))}, rng.normal(size=4) * 0.3), np.zeros(4))
+    return Network(2, (l1, l2, l3), Affine({3: np.ones((1, 4))}, np.zeros(1)))
+
+
+def pool_net(seed: int) -> Network:
+    """A conv-like layer (ReLU, 9 units on a 3x3 grid), then a MaxPool 2x2 stride 1 with
+    padding: windows clipped at the border are padded with -1, overlapping windows share units."""
+    rng = np.random.default_rng(seed)
+    l1 = Layer(Affine({0: rng.normal(size=(9, 2))}, rng.normal(size=9) * 0.3), np.zeros(9))
+    groups = []
+    for r in range(3):
+        for c in range(3):
+            w = [3 * rr + cc for rr in (r, r + 1) for cc in (c, c + 1) if rr < 3 and cc < 3]
+            groups.append(w + [-1] * (4 - len(w)))
+    ident = np.eye(9)
+    l2 = MaxLayer(Affine({1: ident}, np.zeros(9)), np.array(groups))
+    l3 = Layer(Affine({2: rng.normal(size=(3, 9)) * 0.5}, rng.normal(size=3) * 0.3), np.zeros(3))
+    return Network(2, (l1, l2, l3), Affine({3: np.ones((1, 3))}, np.zeros(1)))
+
+
+MAX_NETS = {"maxout": lambda: maxout_net(seed=11), "pool": lambda: pool_net(seed=12)}
+
+
+def assert_sound_max(net: Network, bounds, seed: int = 0) -> None:
+    """Pre-activations within the bounds, outputs within ``layer_range``, the argmax always a
+    candidate and equal to ``fixed_argmax`` where that is fixed."""
+    assert_sound(net, bounds, seed)
+    X = np.random.default_rng(seed + 100).uniform(-1, 1, (N_POINTS, net.input_dim))
+    pre = net.preactivations(X)
+    for k, (layer, z) in enumerate(zip(net.layers, pre)):
+        lo, hi = layer_range(layer, bounds.lo[k], bounds.hi[k])
+        h = layer.activate(z)
+        assert np.all(h >= lo) and np.all(h <= hi), f"layer {k}: output out of range"
+        if isinstance(layer, MaxLayer):
+            assert bounds.is_max(k)
+            am = layer.argmax(z)
+            cand = bounds.candidates(k)
+            assert cand[np.arange(layer.size)[None, :], am].all()
+            fixed = bounds.fixed_argmax(k)
+            assert np.all((fixed < 0) | (am == fixed[None, :]))
+    olo, ohi = output_interval(net, bounds)
+    out = net.forward(X)
+    assert np.all(out >= olo) and np.all(out <= ohi)
+
+
+@pytest.mark.parametrize("name", sorted(MAX_NETS))
+def test_max_layers_interval_and_lp_sound(name):
+    net = MAX_NETS[name]()
+    ib = interval_bounds(net)
+    assert_sound_max(net, ib)
+    tb = lp_tighten(net, ib)
+    assert_sound_max(net, tb, seed=1)
+    assert tb.lps > 0
+    for k in range(len(ib.lo)):
+        assert np.all(tb.lo[k] >= ib.lo[k]) and np.all(tb.hi[k] <= ib.hi[k])
+    assert tb.n_unstable <= ib.n_unstable
+    assert total_width(tb) < total_width(ib)
+
+
+def test_fixed_argmax_and_n_unstable_by_hand():
+    # layer 1 (d = 1): pieces x, 2 + 0.1 x, -3 + x, x, x (bounds [-1,1], [1.9,2.1], [-4,-2], ...)
+    W = np.array([[1.0], [0.1], [1.0], [1.0], [1.0]])
+    b = np.array([0.0, 2.0, -3.0, 0.0, 0.0])
+    groups = np.array([[0, 1, -1],     # piece 1 always wins: fixed at 1
+                       [2, 0, -1],     # -3 + x < x always: fixed at 1 (candidate test)
+                       [0, 3, 2],      # x, x (a different unit), -3 + x: two candidates
+                       [0, 0, -1],     # the same unit twice: the first wins every tie: fixed 0
+                       [4, -1, -1]])   # one piece
+    l1 = MaxLayer(Affine({0: W}, b), groups)
+    l2 = Layer(Affine({1: np.ones((2, 5))}, np.array([-100.0, 0.0])), np.zeros(2))
+    net = Network(1, (l1, l2), Affine({2: np.ones((1, 2))}, np.zeros(1)))
+    ib = interval_bounds(net)
+    np.testing.assert_array_equal(ib.fixed_argmax(0), [1, 1, -1, 0, 0])
+    np.testing.assert_array_equal(ib.candidates(0)[2], [True, True, False])
+    # output ranges: [max lo, max hi] per group
+    lo, hi = layer_range(l1, ib.lo[0], ib.hi[0])
+    np.testing.assert_allclose(lo, [1.9, -1, -1, -1, -1], atol=1e-8)
+    np.testing.assert_allclose(hi, [2.1, 1, 1, 1, 1], atol=1e-8)
+    # unit 0 of layer 2 is inactive (hi <= 0), unit 1 unstable; group 2 of layer 1 unfixed
+    assert ib.n_unstable == 1 + 1
+    with pytest.raises(ValueError):
+        ib.fixed_argmax(1)
+    assert_sound_max(net, ib)
+
+
+def test_max_relaxation_hand_computed():
+    # layer 1: h = max(x, -x) = |x| on [-1, 1]; layer 2: z2 = h - 0.5, exact range [-0.5, 0.5].
+    #   interval: h in [max(-1,-1), max(1,1)] = [-1, 1], so z2 in [-1.5, 0.5].
+    #   LP: h >= x, h >= -x (min h = 0), h <= 1 (column bound) and
+    #       h <= (x + 1) + (-x + 1) - 1 = 1: z2 in [-0.5, 0.5], exact.
+    l1 = MaxLayer(Affine({0: np.array([[1.0], [-1.0]])}, np.zeros(2)), np.array([[0, 1]]))
+    l2 = Layer(Affine({1: np.array([[1.0]])}, np.array([-0.5])), np.zeros(1))
+    net = Network(1, (l1, l2), Affine({2: np.ones((1, 1))}, np.zeros(1)))
+    ib = interval_bounds(net)
+    np.testing.assert_allclose([ib.lo[1][0], ib.hi[1][0]], [-1.5, 0.5], atol=1e-8)
+    tb = lp_tighten(net, ib)
+    np.testing.assert_allclose([tb.lo[1][0], tb.hi[1][0]], [-0.5, 0.5], atol=1e-6)
+    assert tb.lo[1][0] <= -0.5 and tb.hi[1][0] >= 0.5
+    assert tb.lps == 2
+
+
+def test_max_sum_upper_bound_is_what_tightens():
+    # h = max(x, 0.5), pieces in [-1, 1] and [0.5, 0.5]; z2 = h - 0.5 x, exact range [0.25, 1].
+    #   interval: h in [0.5, 1], z2 in [0, 1.5].
+    #   LP with only h >= x, h >= 0.5, h <= 1: max z2 = 1 + 0.5 = 1.5 at x = -1 (no gain).
+    #   with h <= (x + 1) + (0.5 - 0.5) + 0.5 = x + 1.5 as well: max of min(1, x + 1.5) - 0.5 x
+    #   is 1.25 at x = -0.5; min z2 = max(x, 0.5) - 0.5 x = 0.25 at x = 0.5 (exact).
+    l1 = MaxLayer(Affine({0: np.array([[1.0], [0.0]])}, np.array([0.0, 0.5])), np.array([[0, 1]]))
+    l2 = Layer(Affine({1: np.array([[1.0]]), 0: np.array([[-0.5]])}, np.zeros(1)), np.zeros(1))
+    net = Network(1, (l1, l2), Affine({2: np.ones((1, 1))}, np.zeros(1)))
+    ib = interval_bounds(net)
+    np.testing.assert_allclose([ib.lo[1][0], ib.hi[1][0]], [0.0, 1.5], atol=1e-8)
+    tb = lp_tighten(net, ib)
+    np.testing.assert_allclose([tb.lo[1][0], tb.hi[1][0]], [0.25, 1.25], atol=1e-6)
+    assert_sound_max(net, tb)
+
+
+def sparse_copy(net: Network) -> Network:
+    """The same network with every weight matrix a scipy.sparse.csr_array."""
+    def conv(aff):
+        return Affine({s: sp.csr_array(W) for s, W in aff.W.items()}, aff.b)
+
+    layers = tuple(MaxLayer(conv(l.affine), l.groups, l.name) if isinstance(l, MaxLayer)
+                   else Layer(conv(l.affine), l.neg_slope, l.name) for l in net.layers)
+    return Network(net.input_dim, layers, conv(net.output))
+
+
+@pytest.mark.parametrize("name", ["relu", "residual", "maxout", "pool"])
+def test_sparse_weights_give_the_same_bounds(name):
+    net = {**NETS, **MAX_NETS}[name]()
+    snet = sparse_copy(net)
+    assert all(sp.issparse(W) for l in snet.layers for W in l.affine.W.values())
+    X = np.random.default_rng(0).uniform(-1, 1, (50, net.input_dim))
+    np.testing.assert_allclose(snet.forward(X), net.forward(X), rtol=1e-12, atol=1e-12)
+    for f in (interval_bounds, lambda n: lp_tighten(n, interval_bounds(n))):
+        b, sb = f(net), f(snet)
+        for k in range(len(b.lo)):
+            np.testing.assert_allclose(sb.lo[k], b.lo[k], rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(sb.hi[k], b.hi[k], rtol=1e-12, atol=1e-12)
+        assert sb.n_unstable == b.n_unstable and sb.lps == b.lps
+        for a, c in zip(output_interval(snet, sb), output_interval(net, b)):
+            np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)

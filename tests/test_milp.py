@@ -8,11 +8,13 @@ from math import comb
 import numpy as np
 import pytest
 
-from milpregions.bounds import interval_bounds
+import scipy.sparse as sp
+
+from milpregions.bounds import interval_bounds, lp_tighten
 from milpregions.errors import InputError
 from milpregions.milp import (build_milp, count_milp, export_milp, simplex_inradius,
                               simplex_vertices)
-from milpregions.network import mlp
+from milpregions.network import Affine, Layer, MaxLayer, Network, mlp
 
 
 def count(net, **kw):
@@ -194,3 +196,208 @@ def test_rounding_noise_on_a_zero_preactivation_is_tolerated():
     net = mlp([np.ones((3, 1)), [[0.1, 0.2, -0.3]], [[1.0]]], [np.zeros(3), [0.0], [0.0]])
     assert net.preactivations(np.array([[0.5]]))[1][0, 0] > 0
     assert count(net).regions == 2
+
+
+# ---- max layers (maxout, MaxPool) and sparse weights ---------------------------------------
+
+
+def max_one_layer(W, b, groups, d=None) -> Network:
+    W = np.asarray(W, dtype=np.float64)
+    groups = np.asarray(groups)
+    layer = MaxLayer(Affine({0: W}, np.asarray(b, dtype=np.float64)), groups)
+    return Network(W.shape[1], (layer,), Affine({1: np.ones((1, groups.shape[0]))}, np.zeros(1)))
+
+
+def collect(net, bounds=None):
+    """Count with ``count_milp``; check every witness's pattern and that patterns are distinct."""
+    bounds = interval_bounds(net) if bounds is None else bounds
+    seen = set()
+
+    def record(p, w, r):
+        assert len(p) == len(net.layers)
+        for layer, a, b in zip(net.layers, p, net.pattern(w[None, :])):
+            if isinstance(layer, MaxLayer):
+                assert a.dtype.kind == "i" and a.shape == (layer.size,)
+            else:
+                assert a.dtype == bool
+            np.testing.assert_array_equal(a, b[0])
+        key = tuple(np.concatenate([np.asarray(a, dtype=np.int64) for a in p]).tolist())
+        assert key not in seen
+        seen.add(key)
+
+    res = count_milp(net, bounds, on_region=record)
+    assert res.exact and res.regions == len(seen)
+    return res.regions
+
+
+@pytest.mark.parametrize("W, b, expected", [
+    ([[1.0], [-1.0]], [0.0, 0.0], 2),     # max(x, -x) = |x|
+    ([[1.0], [1.0]], [0.0, 0.0], 1),      # max(x, x): two identical pieces, one region
+    ([[1.0], [0.0]], [0.0, 0.5], 2),      # max(x, 0.5)
+    ([[0.0], [1.0]], [0.5, 0.0], 2),      # max(0.5, x)
+    ([[1.0], [1.0]], [0.0, 3.0], 1),      # max(x, x + 3): fixed, no binary
+])
+def test_max_hand_cases(W, b, expected):
+    assert collect(max_one_layer(W, b, [[0, 1]])) == expected
+
+
+def test_max_duplicate_piece_index_and_padding():
+    # group (0, 0, -1): the same unit twice; group (1, 2, 3) with two identical pieces 2, 3
+    net = max_one_layer([[1.0], [-1.0], [0.0], [0.0]], [0.0, 0.0, 0.2, 0.2],
+                        [[0, 0, -1], [1, 2, 3]])
+    # group 0 is fixed (argmax 0); group 1: -x vs 0.2 (pieces 2 and 3 tie, the first wins)
+    assert collect(net) == 2
+
+
+def grid_patterns(net, n=401):
+    """Distinct patterns on an n x n grid, and the fewest grid points any of them holds."""
+    g = np.linspace(-1, 1, n)
+    X = np.array(np.meshgrid(g, g)).reshape(2, -1).T
+    P = np.hstack([np.asarray(p, dtype=np.int64) for p in net.pattern(X)])
+    _, counts = np.unique(P, axis=0, return_counts=True)
+    return len(counts), int(counts.min())
+
+
+def maxout_1d(seed: int) -> Network:
+    rng = np.random.default_rng(seed)
+    g1 = np.array([[0, 1, 2], [3, 4, -1], [5, 6, 7]])
+    g2 = np.array([[0, 1, -1], [2, 3, 4], [5, 6, -1]])
+    l1 = MaxLayer(Affine({0: rng.normal(size=(8, 1))}, rng.normal(size=8) * 0.5), g1)
+    l2 = MaxLayer(Affine({1: rng.normal(size=(7, 3))}, rng.normal(size=7) * 0.5), g2)
+    return Network(1, (l1, l2), Affine({2: np.ones((1, 3))}, np.zeros(1)))
+
+
+def test_maxout_1d_against_grid():
+    net = maxout_1d(seed=3)
+    expected, shortest = grid_count_1d(net)
+    assert shortest > 1e-3 and expected >= 5
+    assert collect(net) == expected
+    assert collect(net, lp_tighten(net, interval_bounds(net))) == expected
+
+
+def test_maxout_2d_against_grid():
+    rng = np.random.default_rng(0)
+    g1 = np.array([[0, 1, 2], [3, 4, -1], [5, 6, -1]])
+    l1 = MaxLayer(Affine({0: rng.normal(size=(7, 2))}, rng.normal(size=7) * 0.3), g1)
+    l2 = MaxLayer(Affine({1: rng.normal(size=(4, 3)), 0: rng.normal(size=(4, 2)) * 0.3},
+                         rng.normal(size=4) * 0.3), np.array([[0, 1], [2, 3]]))
+    net = Network(2, (l1, l2), Affine({2: np.ones((1, 2))}, np.zeros(1)))
+    expected, fewest = grid_patterns(net)
+    assert expected >= 15 and fewest >= 100  # every region well resolved by the grid
+    assert collect(net) == expected
+
+
+def test_maxpool_like_2d_against_grid():
+    # ReLU layer of 4 units on a 2x2 "image", then a 2x2 stride-1 max pool with padding:
+    # windows (0,1,2,3), (1,3,-1,-1), (2,3,-1,-1), (3,-1,-1,-1); overlapping windows.
+    # ReLU zeros tie in the pool: the first index wins, full-dimensional tie regions count once
+    rng = np.random.default_rng(5)
+    l1 = Layer(Affine({0: rng.normal(size=(4, 2))}, rng.normal(size=4) * 0.3), np.zeros(4))
+    groups = np.array([[0, 1, 2, 3], [1, 3, -1, -1], [2, 3, -1, -1], [3, -1, -1, -1]])
+    l2 = MaxLayer(Affine({1: np.eye(4)}, np.zeros(4)), groups)
+    net = Network(2, (l1, l2), Affine({2: np.ones((1, 4))}, np.zeros(1)))
+    expected, fewest = grid_patterns(net)
+    assert expected >= 15 and fewest >= 100  # every region well resolved by the grid
+    assert collect(net) == expected
+
+
+def relu_as_maxout(net: Network, zero_first: bool) -> Network:
+    """Every ReLU layer replaced by max(z, 0) (or max(0, z)) groups over doubled units."""
+    layers = []
+    for layer in net.layers:
+        n = layer.size
+        W = {s: np.zeros((2 * n, A.shape[1])) for s, A in layer.affine.W.items()}
+        b = np.zeros(2 * n)
+        zpos = np.arange(n) * 2 + (1 if zero_first else 0)
+        for s, A in layer.affine.W.items():
+            W[s][zpos] = A
+        b[zpos] = layer.affine.b
+        groups = np.arange(2 * n).reshape(n, 2)
+        layers.append(MaxLayer(Affine(W, b), groups))
+    return Network(net.input_dim, tuple(layers), net.output)
+
+
+def test_maxout_equals_equivalent_relu_net():
+    W, b = general_lines(4, seed=1)
+    relu1 = one_layer(W, b)
+    rng = np.random.default_rng(0)
+    relu2 = mlp([rng.normal(size=(4, 2)), rng.normal(size=(3, 4)), rng.normal(size=(1, 3))],
+                [rng.normal(size=4) * 0.3, rng.normal(size=3) * 0.3, np.zeros(1)])
+    for relu, expected in ((relu1, 11), (relu2, None)):
+        n = count(relu).regions
+        assert expected is None or n == expected
+        X = np.random.default_rng(1).uniform(-1, 1, (500, 2))
+        for zero_first in (False, True):
+            mnet = relu_as_maxout(relu, zero_first)
+            np.testing.assert_allclose(mnet.forward(X), relu.forward(X), atol=1e-12)
+            assert collect(mnet) == n
+
+
+def sparse_copy(net: Network) -> Network:
+    """The same network with every weight matrix a scipy.sparse.csr_array."""
+    def conv(aff):
+        return Affine({s: sp.csr_array(W) for s, W in aff.W.items()}, aff.b)
+
+    layers = tuple(MaxLayer(conv(l.affine), l.groups, l.name) if isinstance(l, MaxLayer)
+                   else Layer(conv(l.affine), l.neg_slope, l.name) for l in net.layers)
+    return Network(net.input_dim, layers, conv(net.output))
+
+
+def test_sparse_weights_same_count(tmp_path):
+    rng = np.random.default_rng(0)
+    W1 = rng.normal(size=(4, 2))
+    W1[1, 0] = 0.0
+    W2 = rng.normal(size=(3, 4))
+    W2[0, 2] = W2[2, 1] = 0.0
+    relu = mlp([W1, W2, rng.normal(size=(1, 3))],
+               [rng.normal(size=4) * 0.3, rng.normal(size=3) * 0.3, np.zeros(1)])
+    for net in (relu, maxout_1d(seed=3)):
+        snet = sparse_copy(net)
+        assert sp.issparse(snet.layers[0].affine.W[0])
+        assert collect(snet) == collect(net)
+    # with the same bounds (interval sums may differ in the last bit), the same model
+    snet, bounds = sparse_copy(relu), interval_bounds(relu)
+    a = export_milp(relu, bounds, tmp_path / "dense.lp").read_text()
+    b = export_milp(snet, bounds, tmp_path / "sparse.lp").read_text()
+    assert a == b
+
+
+def test_max_model_components_and_export(tmp_path):
+    highspy = pytest.importorskip("highspy")
+    net = maxout_1d(seed=3)
+    bounds = interval_bounds(net)
+    m = build_milp(net, bounds)
+    n_bin = len(m.d) + len(m.dmax)
+    assert len(m.d) == 0 and len(m.dmax) > 0
+    assert len(m.z) == 2 * (8 + 7) and len(m.h) == 2 * (3 + 3)  # 2 copies, pieces / groups
+    assert len(m.max_one) == bounds.n_unstable
+    path = export_milp(net, bounds, tmp_path / "max.mps")
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    assert h.readModel(str(path)) == highspy.HighsStatus.kOk
+    lp = h.getLp()
+    assert sum(1 for t in lp.integrality_ if t == highspy.HighsVarType.kInteger) == n_bin
+    res = count_milp(net, bounds)
+    assert res.unstable_units == bounds.n_unstable
+
+
+def test_max_all_fixed_is_one_region():
+    net = max_one_layer([[1.0, 0.0], [0.1, 0.1]], [3.0, 0.0], [[0, 1]])
+    found = []
+    res = count_milp(net, interval_bounds(net), on_region=lambda p, w, r: found.append(p))
+    assert res.regions == 1 and res.unstable_units == 0
+    assert found[0][0].tolist() == [0]
+
+
+def test_rounding_noise_between_equal_max_pieces_is_tolerated():
+    # pieces 0.3 h and 0.1 h + 0.2 h (h = relu(x)) are equal; float64 makes the later one
+    # larger by ~1e-17 for x > 0, so the forward argmax says 1 where the MILP (first index on
+    # ties) says 0: accepted as a rounding artefact. Regions: x < 0 and x > 0.
+    l1 = Layer(Affine({0: np.ones((3, 1))}, np.zeros(3)), np.zeros(3))
+    l2 = MaxLayer(Affine({1: np.array([[0.3, 0.0, 0.0], [0.1, 0.2, 0.0]])}, np.zeros(2)),
+                  np.array([[0, 1]]))
+    net = Network(1, (l1, l2), Affine({2: np.ones((1, 1))}, np.zeros(1)))
+    assert net.pattern(np.array([[0.5]]))[1][0, 0] == 1
+    found = []
+    res = count_milp(net, interval_bounds(net), on_region=lambda p, w, r: found.append(p[1]))
+    assert res.regions == 2 and [p.tolist() for p in found] == [[0], [0]]
