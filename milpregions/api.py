@@ -112,10 +112,15 @@ def count_regions(model: str | os.PathLike | Network, box=None, *, method: str =
                   margin: float = DEFAULT_MARGIN, time_limit: float | None = None,
                   max_regions: int | None = None, tighten: bool = True, vertex_dim: int = 6,
                   on_region: Callable[[Region], None] | None = None,
-                  progress: Callable[[int, int, int, float], None] | None = None) -> CountResult:
+                  progress: Callable[[int, int, int, float], None] | None = None,
+                  slice=None, line=None) -> CountResult:
     """Count the full-dimensional activation regions of a network inside a box.
 
-    ``box``: a Box, (lo, hi) with scalars or per-input arrays, or None for [-1, 1]^d.
+    ``box``: a Box, (lo, hi) with scalars or per-input arrays, or None for [-1, 1]^d; or a
+    ``milpregions.domains.Domain`` (a 2-D slice or a segment).
+    ``slice=(p0, p1, p2)`` / ``line=(p0, p1)`` (arrays or .npy/JSON paths): count the regions
+    of the plane ``P0 + s (P1-P0) + t (P2-P0)`` / segment ``P0 + t (P1-P0)`` instead; ``box`` is
+    then the parameter box (default [0, 1]^k). See ``milpregions.domains``.
     ``on_region`` receives every counted Region (witness in input coordinates).
     The result's ``regions`` is exact unless ``exact`` is False (a limit stopped the run).
     """
@@ -128,12 +133,19 @@ def count_regions(model: str | os.PathLike | Network, box=None, *, method: str =
     if max_regions is not None and max_regions < 1:
         raise InputError(f"max regions must be at least 1, got {max_regions}")
     net = load_network(model)
+    from .domains import Domain, make_domain
+
+    dom = box if isinstance(box, Domain) else make_domain(
+        net.input_dim, slice=slice, line=line, param_box=box if (slice is not None or line is not None) else None)
+    if dom is not None:                 # count on the plane / segment: the restricted network
+        net, box = dom.restrict(net), dom.box
     b = make_box(net, box)
     unit_net = normalize(net, b)
     callback = None
     if on_region is not None:
-        def callback(pattern, u, r):
-            on_region(Region(pattern, b.to_input(u), float(r)))
+        def callback(pattern, u, r):    # witnesses in input space (also for a slice or line)
+            w = b.to_input(u)
+            on_region(Region(pattern, w if dom is None else dom.to_input(w), float(r)))
     bounds = compute_bounds(unit_net, tighten)
     if method == "milp":
         from .milp import count_milp

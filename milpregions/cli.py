@@ -45,7 +45,7 @@ STOP_TEXT = {
 
 # Options whose value may start with '-' (e.g. --box -1,1, --margin -1e-3): argparse would read
 # such a value as an option, so ``_join_negative_values`` glues it on as ``--box=-1,1``.
-_VALUE_OPTIONS = ("--box", "--time-limit", "--margin", "--max-regions", "--radius")
+_VALUE_OPTIONS = ("--box", "--time-limit", "--margin", "--max-regions", "--radius", "--slice-box")
 _NEGATIVE_VALUE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
 
 
@@ -108,6 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--stats", action="store_true",
                    help="print nodes, LPs, rates, time and unstable units after the count")
     c.add_argument("--quiet", action="store_true", help="no progress line and no notices")
+    s = c.add_argument_group("low-dimensional domains (instead of a box; see milpregions.domains)")
+    s.add_argument("--slice", nargs=3, metavar=("P0", "P1", "P2"),
+                   help="count the 2-D regions of the plane (s,t) -> P0 + s(P1-P0) + t(P2-P0), "
+                        "(s,t) in [0,1]^2 (points: .npy or JSON files); --regions witnesses "
+                        "are mapped back to input space")
+    s.add_argument("--line", nargs=2, metavar=("P0", "P1"),
+                   help="count the regions crossed by the segment t -> P0 + t(P1-P0), t in [0,1]")
+    s.add_argument("--slice-box", metavar="LO,HI",
+                   help="the parameter interval for each of s, t (or t) instead of [0,1]")
+    c.add_argument("--bounds", action="store_true",
+                   help="also print the architecture bounds (Zaslavsky, Serra et al. 2018, "
+                        "Montufar et al. 2014, Hanin-Rolnick scale) next to the count")
 
     i = subs.add_parser("info", allow_abbrev=False, help="describe an imported model",
                         description="Import MODEL and describe it: input, layers, ops, notices.")
@@ -126,6 +138,32 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-tighten", action="store_true",
                    help="skip the LP tightening of the interval bounds (looser big-M)")
     e.add_argument("--quiet", action="store_true", help="no notices")
+
+    hp = subs.add_parser("hash", allow_abbrev=False,
+                         help="probabilistic lower bound by random XOR constraints (MIPBound)",
+                         description="MIPBound (Serra & Ramalingam 2020; MBound of Gomes, Sabharwal "
+                                     "& Selman 2006): add K random parity constraints on the "
+                                     "binaries of the counting MILP, T trials per K, and turn the "
+                                     "feasible fraction into a lower bound on the number of regions "
+                                     "that holds with the given confidence. Not exact.")
+    hp.add_argument("model", metavar="MODEL", help="ONNX file")
+    domain(hp)
+    hp.add_argument("--xors", metavar="K[,K...]",
+                    help="numbers of XOR constraints to test (default: 1, 2, ... until at most "
+                         "half of the trials are feasible)")
+    hp.add_argument("--trials", type=int, default=7, metavar="T", help="trials per K (default 7)")
+    hp.add_argument("--confidence", type=float, default=0.95, metavar="P",
+                    help="probability that the bound holds (default 0.95)")
+    hp.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    hp.add_argument("--time-limit", type=float, metavar="S", help="stop after S seconds")
+    hp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    hp.add_argument("--no-tighten", action="store_true",
+                    help="skip the LP tightening of the interval bounds (looser big-M)")
+    hp.add_argument("--quiet", action="store_true", help="no notices")
+    from . import lines as _lines, sample as _sample, theory as _theory
+
+    for mod in (_sample, _lines, _theory):      # estimator commands: sample, lines, bounds
+        mod.add_parser(subs, domain)
     return parser
 
 
@@ -171,6 +209,18 @@ def parse_box_text(text: str) -> tuple[float, float]:
 
 
 def _check_domain(args) -> None:
+    sl, ln = getattr(args, "slice", None), getattr(args, "line", None)
+    if sl is not None or ln is not None:
+        if sl is not None and ln is not None:
+            raise InputError(f"{args.command}: give only one of --slice and --line")
+        if args.box is not None or args.box_file is not None or args.center is not None:
+            raise InputError(f"{args.command}: --slice/--line replace --box, --box-file and "
+                             "--center (set the parameter range with --slice-box)")
+        if args.slice_box is not None:
+            parse_box_text(args.slice_box)
+        return
+    if getattr(args, "slice_box", None) is not None:
+        raise InputError(f"{args.command}: --slice-box needs --slice or --line")
     given = [args.box is not None, args.box_file is not None, args.center is not None]
     if not any(given):
         raise InputError(DOMAIN_MISSING)
@@ -188,6 +238,11 @@ def _make_box(args, net):
     from .box import Box
     from .api import read_box_file
 
+    if getattr(args, "slice", None) is not None or getattr(args, "line", None) is not None:
+        from .domains import make_domain   # a Domain: its lo/hi are the parameter box
+
+        pbox = None if args.slice_box is None else parse_box_text(args.slice_box)
+        return make_domain(net.input_dim, slice=args.slice, line=args.line, param_box=pbox)
     if args.box is not None:
         lo, hi = parse_box_text(args.box)
         return Box.make(lo, hi, net.input_dim)
@@ -300,10 +355,12 @@ def format_stats(result) -> list[str]:
     return lines
 
 
-def _activation_name(neg_slope) -> str:
-    import numpy as np
-
-    s = np.asarray(neg_slope)
+def _activation_name(layer) -> str:
+    if not hasattr(layer, "neg_slope"):
+        g = layer.groups
+        sizes = sorted({int(n) for n in (g >= 0).sum(axis=1)})
+        return f"max over groups of {'/'.join(str(n) for n in sizes)} ({layer.affine.size} pieces)"
+    s = np.asarray(layer.neg_slope)
     if s.size and np.all(s == 0):
         return "ReLU"
     if s.size and np.all(s == -1):
@@ -319,7 +376,7 @@ def describe(net) -> dict:
     layers = []
     for k, layer in enumerate(net.layers, start=1):
         layers.append({"index": k, "name": layer.name, "width": layer.size,
-                       "activation": _activation_name(layer.neg_slope),
+                       "activation": _activation_name(layer),
                        "reads": sorted(int(s) for s in layer.affine.W)})
     return {
         "source": info.get("source"),
@@ -416,11 +473,21 @@ def cmd_count(args, out, err) -> int:
         d = result.to_dict()
         d["model"] = os.fspath(args.model)
         d["box"] = {"lo": [float(v) for v in box.lo], "hi": [float(v) for v in box.hi]}
+        if hasattr(box, "to_dict"):                 # --slice / --line: box is the parameter box
+            d["domain"] = box.to_dict()
+        if args.bounds:
+            from .theory import architecture_bounds
+
+            d["bounds"] = architecture_bounds(net, box).to_dict()
         out.write(json.dumps(d) + "\n")
     else:
         out.write(format_count(result) + "\n")
         if args.stats:
             out.write("\n".join(format_stats(result)) + "\n")
+        if args.bounds:
+            from .theory import architecture_bounds, format_bounds
+
+            out.write("\n".join(format_bounds(architecture_bounds(net, box), result.regions)) + "\n")
     return EXIT_OK if result.exact else EXIT_LOWER_BOUND
 
 
@@ -462,6 +529,55 @@ def cmd_export(args, out, err) -> int:
 
 
 COMMANDS = {"count": cmd_count, "info": cmd_info, "export": cmd_export}
+
+
+def cmd_hash(args, out, err) -> int:
+    from .api import load_network
+    from .hashing import format_hash, hash_regions
+    from .lp import silence_banner
+
+    xors = None
+    if args.xors is not None:
+        try:
+            xors = [int(k) for k in args.xors.split(",")]
+        except ValueError:
+            raise InputError(f"--xors {args.xors!r}: expected K or K1,K2,... (integers >= 1)") from None
+    if args.trials < 1:
+        raise InputError(f"--trials {args.trials}: must be at least 1")
+    if not 0 < args.confidence < 1:
+        raise InputError(f"--confidence {args.confidence:g}: must be between 0 and 1 (e.g. 0.95)")
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise InputError(f"--time-limit {args.time_limit:g}: must be positive")
+    _check_domain(args)
+    net = load_network(args.model)
+    box = _make_box(args, net)
+    silence_banner()
+    with _pyomo_logging(err, args.debug):
+        res = hash_regions(net, box, xors=xors, trials=args.trials, confidence=args.confidence,
+                           seed=args.seed, time_limit=args.time_limit, tighten=not args.no_tighten)
+    if args.json:
+        d = res.to_dict()
+        d["model"] = os.fspath(args.model)
+        d["box"] = {"lo": [float(v) for v in box.lo], "hi": [float(v) for v in box.hi]}
+        out.write(json.dumps(d) + "\n")
+    else:
+        out.write("\n".join(format_hash(res)) + "\n")
+    return EXIT_OK if res.stopped is None else EXIT_LOWER_BOUND
+
+
+COMMANDS["hash"] = cmd_hash
+
+
+def _module_command(name: str):
+    def run(args, out, err) -> int:
+        import importlib
+
+        return importlib.import_module(f".{name}", __package__).run(args, out, err)
+    return run
+
+
+COMMANDS.update({"sample": _module_command("sample"), "lines": _module_command("lines"),
+                 "bounds": _module_command("theory")})
 
 
 def main(argv: list[str] | None = None) -> int:

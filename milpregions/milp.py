@@ -89,8 +89,8 @@ from .result import CountResult
 
 log = logging.getLogger("milpregions")
 
-DELTA = 1e-4
-EPS = 1e-6
+DELTA = 1e-6
+EPS = 1e-8
 #: HiGHS options for every solve (tolerances well below eps).
 HIGHS_OPTIONS = {
     "threads": 1,

@@ -420,3 +420,139 @@ def test_python_m_end_to_end(tmp_path):
     p = _subprocess([sys.executable, "-m", "milpregions", "export", M1, "--box", "0,1",
                      "--lp", path, FAST])
     assert (p.returncode, p.stdout, p.stderr) == (0, f"{path}\n", "")  # no Pyomo warnings
+
+
+# -------------------------------------------------------------------------------------- hash
+
+
+def test_hash_prints_probabilistic_bound(capsys):
+    code, out, err = run(capsys, "hash", M1, "--box", "0,1", FAST, "--seed", "1")
+    assert code == 0, err
+    first = out.splitlines()[0]
+    assert first.startswith("at least ") and "(probabilistic lower bound, confidence 95%)" in first
+    n = int(first.split()[2])
+    assert 1 <= n <= 8  # the exact count is 8
+    assert "MIPBound" in out and "feasible trials: K=0: 1/1" in out
+
+
+def test_hash_json(capsys):
+    code, out, err = run(capsys, "hash", M1, "--box", "0,1", FAST, "--json", "--xors", "2,3",
+                         "--trials", "4", "--confidence", "0.9")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["probabilistic"] is True and d["confidence"] == 0.9
+    assert 1 <= d["lower_bound"] <= 8
+    assert sorted(d["feasible"]) == ["0", "2", "3"] and d["trials"]["2"] == 4
+    assert d["box"] == {"lo": [0.0], "hi": [1.0]}
+
+
+def test_hash_bad_input(capsys):
+    assert_input_error(capsys, "--xors '2,x': expected K or K1,K2,... (integers >= 1)",
+                       "hash", M1, "--box", "0,1", "--xors", "2,x")
+    assert_input_error(capsys, "--confidence 1.5: must be between 0 and 1 (e.g. 0.95)",
+                       "hash", M1, "--box", "0,1", "--confidence", "1.5")
+    code, out, err = run(capsys, "hash", M1, "--box", "0,1", "--xors", "0")
+    assert code == 2 and out == "" and err.startswith("milpregions: ")
+
+
+# ------------------------------------------- slices, lines, sample, lines, bounds (estimators)
+
+
+def _points(tmp_path, *pts):
+    paths = []
+    for k, p in enumerate(pts):
+        f = tmp_path / f"p{k}.npy"
+        np.save(f, np.asarray(p, dtype=np.float64))
+        paths.append(f)
+    return paths
+
+
+def test_count_slice_and_line(capsys, tmp_path):
+    from exact_oracles import count_line, count_plane
+    from milpregions.api import load_network
+
+    net = load_network(HE3)
+    p0, p1, p2 = [-1, -1, 0.2], [1, -0.5, 0.0], [-0.3, 1, -0.5]
+    f0, f1, f2 = _points(tmp_path, p0, p1, p2)
+    want = count_plane(net, p0, np.subtract(p1, p0), np.subtract(p2, p0), 0, 1)
+    assert run(capsys, "count", HE3, "--slice", f0, f1, f2, FAST) == (0, f"{want} regions\n", "")
+    want = count_plane(net, p0, np.subtract(p1, p0), np.subtract(p2, p0), -1, 1)
+    code, out, err = run(capsys, "count", HE3, "--slice", f0, f1, f2, "--slice-box", "-1,1",
+                         "--json", FAST)
+    d = json.loads(out)
+    assert code == 0 and d["regions"] == want and d["domain"]["kind"] == "slice"
+    assert d["box"] == {"lo": [-1.0, -1.0], "hi": [1.0, 1.0]}
+    want = count_line(net, p0, p1)
+    assert run(capsys, "count", HE3, "--line", f0, f1, FAST) == (0, f"{want} regions\n", "")
+
+
+def test_count_slice_regions_file_has_input_space_witnesses(capsys, tmp_path):
+    f0, f1, f2 = _points(tmp_path, [0, 0, 0], [1, 0, 0], [0, 1, 0])
+    out_file = tmp_path / "r.jsonl"
+    code, out, _ = run(capsys, "count", HE3, "--slice", f0, f1, f2, "--regions", out_file, FAST)
+    assert code == 0
+    for line in out_file.read_text().splitlines():
+        w = json.loads(line)["witness"]
+        assert len(w) == 3 and w[2] == 0.0 and 0 < w[0] < 1 and 0 < w[1] < 1
+
+
+def test_slice_errors(capsys, tmp_path):
+    f0, f1, f2 = _points(tmp_path, [0, 0, 0], [1, 1, 1], [2, 2, 2])
+    assert_input_error(capsys, "slice points are collinear (P1 - P0 and P2 - P0 are parallel or "
+                       "zero): they span no plane", "count", HE3, "--slice", f0, f1, f2)
+    g = tmp_path / "short.npy"
+    np.save(g, np.zeros(2))
+    assert_input_error(capsys, f"{g}: the point has 2 numbers but the network has 3 inputs",
+                       "count", HE3, "--slice", f0, f1, g)
+    assert_input_error(capsys, "count: --slice/--line replace --box, --box-file and --center "
+                       "(set the parameter range with --slice-box)",
+                       "count", HE3, "--line", f0, f1, "--box", "-1,1")
+    assert_input_error(capsys, "count: --slice-box needs --slice or --line",
+                       "count", HE3, "--box", "-1,1", "--slice-box", "0,1")
+    assert_input_error(capsys, "line points coincide: P0 = P1 spans no line",
+                       "count", HE3, "--line", f0, f0)
+
+
+def test_count_bounds(capsys):
+    code, out, err = run(capsys, "count", Z2, "--box", "-1,1", "--bounds", FAST)
+    assert code == 0 and out.startswith("37 regions\n")
+    assert "Serra et al. 2018" in out and "37" in out.splitlines()[2]
+    code, out, _ = run(capsys, "count", Z2, "--box", "-1,1", "--bounds", "--json", FAST)
+    d = json.loads(out)
+    assert d["bounds"]["serra_upper"] == d["bounds"]["zaslavsky"] == 37 == d["regions"]
+
+
+def test_bounds_command(capsys):
+    code, out, err = run(capsys, "bounds", str(MODELS / "he_2d_8x8.onnx"), "--json")
+    d = json.loads(out)
+    assert code == 0 and err == "" and d["serra_upper"] == 1369 and d["montufar_lower"] == 592
+    code, out, err = run(capsys, "bounds", str(MODELS / "he_2d_8x8.onnx"), "--box", "-1,1")
+    assert code == 0 and "1,369" in out
+
+
+def test_sample_command(capsys):
+    code, out, err = run(capsys, "sample", M1, "--box", "0,1", "--points", "20000",
+                         "--seed", "1", "--json")
+    d = json.loads(out)
+    assert code == 0 and err == "" and d["distinct"] == 8 and d["points"] == 20000
+    assert {"f1", "f2", "chao1", "chao1_se", "chao1_ci", "good_turing", "seconds"} <= set(d)
+    code, out, _ = run(capsys, "sample", Z2, "--box", "-1,1", "--points", "5000",
+                       "--dist", "gauss:0.5", "--batch", "333")
+    assert code == 0 and "distinct patterns in 5000 points" in out and "Chao1" in out
+    assert_input_error(capsys, "--dist 'normal': expected uniform or gauss:STD (e.g. gauss:0.1)",
+                       "sample", Z2, "--box", "-1,1", "--points", "10", "--dist", "normal")
+    assert_input_error(capsys, "--points must be at least 1, got 0",
+                       "sample", Z2, "--box", "-1,1", "--points", "0")
+    assert_input_error(capsys, cli.DOMAIN_MISSING, "sample", Z2, "--points", "10")
+
+
+def test_lines_command(capsys):
+    code, out, err = run(capsys, "lines", M1, "--box", "0,1", "--lines", "3", "--points", "20",
+                         "--seed", "0", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["regions_per_line"] == [8, 8, 8]
+    assert d["estimate_from_lines"] == pytest.approx(8)
+    code, out, _ = run(capsys, "lines", Z2, "--box=-1,1", "--lines", "20", "--points", "100")
+    assert code == 0 and "regions per chord" in out and "nearest region boundary" in out
+    assert_input_error(capsys, "--lines must be at least 1, got 0",
+                       "lines", Z2, "--box", "-1,1", "--lines", "0")

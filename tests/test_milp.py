@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from milpregions.bounds import interval_bounds, lp_tighten
 from milpregions.errors import InputError
-from milpregions.milp import (build_milp, count_milp, export_milp, simplex_inradius,
+from milpregions.milp import (DELTA, build_milp, count_milp, export_milp, simplex_inradius,
                               simplex_vertices)
 from milpregions.network import Affine, Layer, MaxLayer, Network, mlp
 
@@ -108,7 +108,7 @@ def test_identically_zero_preactivation_does_not_hide_a_region():
     assert pats == [(False, False), (True, True)]
     for pat, w, r in found:
         assert w.shape == (1,) and (w[0] > 0) == pat[0]
-        assert r == pytest.approx(1e-4)
+        assert r == pytest.approx(DELTA)   # the simplex inradius, delta / n0 with n0 = 1
 
 
 def grid_count_1d(net, n=200001):
