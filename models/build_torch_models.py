@@ -242,29 +242,8 @@ def build_all(outdir) -> list[tuple[str, str]]:
 # The models/README.md section for these files. models/README.md is written by
 # build_models.py (and checked byte for byte by tests/test_constructions.py), so this text
 # belongs in build_models.py's README_HEAD; ``--readme`` prints it.
-README_SECTION = """## Torch-exported models (as users write them)
+from build_models import TORCH_README_SECTION as README_SECTION  # noqa: E402 (one copy of the text)
 
-Trained and exported by `python models/build_torch_models.py` (needs `torch==2.13.0` and
-`scikit-learn`, regeneration only; byte-identical on rerun with the same versions). All use
-`torch.onnx.export(..., dynamo=False)` (legacy TorchScript exporter), default opset 20,
-IR version 9, float32, dynamic batch axis `N`. Digits models read scikit-learn's 8x8 digits
-with raw pixel values 0..16. `digits_test_image.npy`: the first test digit of the fixed split,
-float64, shape (64,) (row-major 8x8 = the flattened network input; reshape to (1,1,8,8) for
-onnxruntime on the CNN), for `--center`. No analytic counts: tests compare the tree count
-with `--method milp` on small boxes (`tests/test_torch_models.py`).
-
-| file | what it is | how exported | notable ops |
-|---|---|---|---|
-| `digits_cnn.onnx` | Conv2d(1,4,3,pad 1)-ReLU-MaxPool2d(2)-Flatten-Linear(64,10), input (N,1,8,8) | legacy, opset 20 | Conv, MaxPool, Flatten, Gemm |
-| `digits_mlp.onnx` | 64-16-16-10 ReLU MLP, input (N,64) | legacy, opset 20 | Gemm |
-| `digits_mlp_bn.onnx` | 64-16(BatchNorm1d, eval)-16-10 ReLU MLP | legacy, opset 20, `do_constant_folding=False`, `training=EVAL` | BatchNormalization after Gemm |
-| `digits_mlp_dynamic.onnx` | `digits_mlp` weights behind `x.view(x.size(0), -1)`, input (N,1,8,8) | legacy, opset 20 | Shape, Gather, Unsqueeze, Concat, Reshape, Constant |
-| `digits_mlp_dropout.onnx` | 64-16-16-10 ReLU MLP with Dropout(0.1) (eval) | legacy, opset 20, `training=PRESERVE`, `keep_initializers_as_inputs=True` | the exporter erases eval Dropout (no Dropout/Identity node); initializers listed among graph inputs |
-| `residual_mlp.onnx` | h = ReLU(Linear(4,8) x); Linear(8,1)(h + ReLU(Linear(8,8) h)), synthetic regression | legacy, opset 20 | residual Add of two tensors |
-| `maxout_mlp.onnx` | 2 inputs, Linear(2,6), max(z[:, :3], z[:, 3:]), Linear(3,1) | legacy, opset 20 | Slice (Constant starts/ends/axes/steps), Max |
-| `hardtanh_mlp.onnx` | Linear(2,6)-Hardtanh-Linear(6,1) | legacy, opset 20 | Clip with two Constant inputs (-1, 1) |
-| `relu6_mlp.onnx` | Linear(2,6)-ReLU6-Linear(6,1) | legacy, opset 20 | Clip with two Constant inputs (0, 6) |
-"""
 
 
 def main(argv=None) -> int:
