@@ -173,6 +173,12 @@ class TreeCounter:
                 else:
                     self._leaf(cell, pre)
 
+    def _solve(self, ids, F, extra=None):
+        """A Chebyshev LP; the time limit is checked here too (a node may need many LPs)."""
+        if self.time_limit is not None and time.perf_counter() - self.stats.start > self.time_limit:
+            raise _Stop("time-limit")
+        return self.lp.solve(ids, F, extra=extra)
+
     def _tick(self) -> None:
         st = self.stats
         st.nodes += 1
@@ -283,61 +289,71 @@ class TreeCounter:
             neg = -S > margin
             b0 = bits.copy()
             b0[cand[j]] = 0
-            sub.append(((np.vstack([F, -row]), ids + (new_row_id(),), pts[neg],
-                         np.minimum(rad[neg], -S[neg])), rest, b0))
+            sub.append(((np.vstack([F, -row]), ids + (new_row_id(),))
+                        + _trim(pts[neg], np.minimum(rad[neg], -S[neg])), rest, b0))
             posm = S > margin
             bits[cand[j]] = 1
-            sub.append(((np.vstack([F, row]), ids + (new_row_id(),), pts[posm],
-                         np.minimum(rad[posm], S[posm])), rest, bits))
+            sub.append(((np.vstack([F, row]), ids + (new_row_id(),))
+                        + _trim(pts[posm], np.minimum(rad[posm], S[posm])), rest, bits))
 
     def _settle_units(self, node, U, An, cn, cand, bits):
         """Settle the live units of a LP-path node until only proven splitters are left.
 
-        Returns (node, U, split) with split = (unit, distances of the node's points) or None
-        when every unit is one-signed on the node; returns None when the node holds no ball of
-        radius > margin. Units settled here stay settled in every descendant.
+        A unit is proven to split the node when known points give balls of radius > margin on
+        both sides; otherwise the mirror probe or an LP finds such a point, or shows that one
+        side holds no such ball (the unit is then settled, and a sliver on that side is cut
+        off). Returns (node, U, split) with split = (unit, distances of the node's points) or
+        None when every unit is settled; returns None when the node holds no ball of radius
+        > margin. Units settled here stay settled in every descendant.
         """
         margin = self.margin
         F, ids, pts, rad = node
-        while U.size:
+        settled = np.zeros(U.size, dtype=bool)
+        restart = True
+        while restart:
+            restart = False
             S = pts @ An[U].T + cn[U]                                   # (k, |U|)
-            R = rad[:, None]
-            posr = np.max(np.minimum(R, S), axis=0)
-            negr = np.max(np.minimum(R, -S), axis=0)
-            both = (posr > margin) & (negr > margin)
-            if both.all():
-                # every unit left splits the node: branch on the first; the others carry over
-                return (F, ids, pts, rad), U, (U[0], S[:, 0])
-            # settle units without evidence here, once, rather than in every descendant
-            i = int(np.argmin(both))
-            j = U[i]
-            row = np.append(An[j], cn[j])
-            side = 1.0 if posr[i] <= margin else -1.0
-            q, rq = _probe(F, pts, rad, side * row)
-            if rq > margin:
-                pts, rad = _add_point(pts, rad, q, rq)
-                continue
-            r_lp, u_lp = self.lp.solve(ids, F, extra=side * row)
-            if r_lp > margin:
-                pts, rad = _add_point(pts, rad, u_lp, r_lp)
-                continue
-            keep = -side
-            if (negr[i] if keep < 0 else posr[i]) <= margin:
-                # no evidence for the other side either: probe it
-                r2, u2 = self.lp.solve(ids, F, extra=keep * row)
-                if r2 <= margin:
-                    return None
-                pts, rad = _add_point(pts, rad, u2, r2)
-            if keep > 0:
-                bits[cand[j]] = 1
-            if r_lp > THIN:
-                # a sliver of depth <= margin on the probed side: cut it off
-                node = self._add_rows((F, ids, pts, rad), (keep * row)[None, :])
-                if node is None:
-                    return None
-                F, ids, pts, rad = node
-            U = np.delete(U, i)
-        return (F, ids, pts, rad), U, None
+            posr = np.minimum(rad[:, None], S).max(axis=0, initial=-np.inf)
+            negr = np.minimum(rad[:, None], -S).max(axis=0, initial=-np.inf)
+            for i in range(U.size):
+                while not settled[i] and not (posr[i] > margin and negr[i] > margin):
+                    j = U[i]
+                    row = np.append(An[j], cn[j])
+                    side = 1.0 if posr[i] <= margin else -1.0
+                    u, r = _probe(F, pts, rad, side * row) if pts.shape[0] else (None, -np.inf)
+                    if r <= margin:
+                        r_lp, u_lp = self._solve(ids, F, extra=side * row)
+                        u, r = (u_lp, r_lp) if r_lp > margin else (None, r_lp)
+                    if u is None:
+                        keep = -side
+                        if (negr[i] if keep < 0 else posr[i]) <= margin:
+                            # no evidence for the other side either: look for it
+                            r2, u2 = self._solve(ids, F, extra=keep * row)
+                            if r2 <= margin:
+                                return None
+                            pts, rad = np.vstack([pts, u2]), np.append(rad, r2)
+                        if keep > 0:
+                            bits[cand[j]] = 1
+                        settled[i] = True
+                        if r > THIN:
+                            # a sliver of depth <= margin on the probed side: cut it off
+                            node = self._add_rows((F, ids, pts, rad), (keep * row)[None, :])
+                            if node is None:
+                                return None
+                            F, ids, pts, rad = node
+                            restart = True
+                            break
+                        continue
+                    pts, rad = np.vstack([pts, u]), np.append(rad, r)
+                    s_new = u @ An[U].T + cn[U]
+                    posr = np.maximum(posr, np.minimum(r, s_new))
+                    negr = np.maximum(negr, np.minimum(r, -s_new))
+                if restart:
+                    break
+        U = U[~settled]
+        if not U.size:
+            return (F, ids) + _trim(pts, rad), U, None
+        return (F, ids, pts, rad), U, (U[0], pts @ An[U[0]] + cn[U[0]])
 
     def _add_rows(self, node, rows: np.ndarray):
         """The LP-path node cut by more rows; None if no ball of radius > margin is left."""
@@ -348,7 +364,7 @@ class TreeCounter:
         ok = rad > self.margin
         pts, rad = pts[ok], rad[ok]
         if not ok.any():
-            r_node, u_node = self.lp.solve(ids, F)
+            r_node, u_node = self._solve(ids, F)
             if r_node <= self.margin:
                 return None
             pts, rad = u_node[None, :], np.array([r_node])
@@ -448,11 +464,11 @@ class TreeCounter:
                 rstar = {}
                 for i in np.flatnonzero(possible[g] & ~cert):
                     rows = np.column_stack([R[g, i][active[g, i]], rc[g, i][active[g, i]]])
-                    r, u = self.lp.solve(ids, F, extra=rows)
+                    r, u = self._solve(ids, F, extra=rows)
                     rstar[i] = r
                     if r > margin:
                         cert[i] = True
-                        pts, rad = _add_point(pts, rad, u, r)
+                        pts, rad = np.vstack([pts, u]), np.append(rad, r)
                 node = (F, ids, pts, rad)
                 alive = np.flatnonzero(cert)
                 if alive.size != 1:
@@ -477,8 +493,8 @@ class TreeCounter:
                 rows = np.column_stack([R[g, i][act], rc[g, i][act]])
                 depth = (pts @ rows[:, :-1].T + rows[:, -1]).min(axis=1) if rows.size else rad
                 keep = np.minimum(rad, depth) > margin
-                child = (np.vstack([F, rows]), ids + tuple(new_row_id() for _ in range(rows.shape[0])),
-                         pts[keep], np.minimum(rad, depth)[keep])
+                child = ((np.vstack([F, rows]), ids + tuple(new_row_id() for _ in range(rows.shape[0])))
+                         + _trim(pts[keep], np.minimum(rad, depth)[keep]))
                 ch = choice.copy()
                 ch[L.live[g]] = i
                 sub.append((child, rest, ch))
@@ -498,7 +514,7 @@ class TreeCounter:
         if self.use_vertices:
             u, r = node.centroid_radius()
             if r <= 10 * margin:
-                r_lp, u_lp = self.lp.solve(node.ids, node.F)
+                r_lp, u_lp = self._solve(node.ids, node.F)
                 if r_lp <= 10 * margin:
                     if r_lp <= margin:
                         self.stats.dead_leaves += 1
@@ -553,9 +569,8 @@ def _probe(F: np.ndarray, pts: np.ndarray, rad: np.ndarray, row: np.ndarray) -> 
     return q, depth
 
 
-def _add_point(pts: np.ndarray, rad: np.ndarray, u: np.ndarray, r: float):
-    pts = np.vstack([pts, u])
-    rad = np.append(rad, r)
+def _trim(pts: np.ndarray, rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the MAX_POINTS deepest evidence points."""
     if rad.size > MAX_POINTS:
         keep = np.argsort(rad)[-MAX_POINTS:]
         pts, rad = pts[keep], rad[keep]

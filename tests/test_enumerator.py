@@ -796,3 +796,16 @@ def test_milp_with_unused_input_equals_tree():
     net = one_layer([[1.0, 0.0]], [0.0])   # 2 inputs, input 1 is read by nobody
     assert ntree(net) == 2 == count_2d(net, -1.0, 1.0)
     assert count_regions(net, (-1.0, 1.0), method="milp", tighten=False).regions == 2
+
+
+def test_lp_path_with_more_splitting_units_than_evidence_points(monkeypatch):
+    # When proving every split of a node needs more evidence points than a node keeps
+    # (MAX_POINTS), the LP path once dropped evidence it had just found and cycled for ever
+    # (seen on the digits CNN). With room for only 2 points it must still count exactly.
+    import milpregions.enumerator as E
+
+    monkeypatch.setattr(E, "MAX_POINTS", 2)
+    net = C.he_mlp(4, [8, 8], 3)
+    lp = count_regions(net, (-1.0, 1.0), vertex_dim=0, time_limit=120)
+    vertex = count_regions(net, (-1.0, 1.0), vertex_dim=6)
+    assert lp.exact and lp.regions == vertex.regions
