@@ -306,6 +306,8 @@ class TreeCounter:
         None when every unit is settled; returns None when the node holds no ball of radius
         > margin. Units settled here stay settled in every descendant.
         """
+        if not U.size:
+            return node, U, None
         margin = self.margin
         F, ids, pts, rad = node
         settled = np.zeros(U.size, dtype=bool)
