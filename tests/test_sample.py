@@ -90,3 +90,23 @@ def test_many_points_memory_stays_flat():
     net = C.he_mlp(2, [8], seed=0)                      # 1e6 points, small batches: quick
     r = sample_patterns(net, Box.make(-1, 1, 2), 1_000_000, seed=0, batch=1 << 17)
     assert r.points == 1_000_000 and r.distinct <= 37 and r.seconds < 30
+
+
+@pytest.mark.parametrize("n0,widths,seed", [(2, [8, 8], 3), (3, [6, 6], 1), (4, [5, 5], 2)])
+def test_every_sampled_pattern_is_an_enumerated_region(n0, widths, seed):
+    # sampling never finds a pattern the exact enumeration missed (points within 1e-9 of a
+    # boundary, where the pattern is not that of any full-dimensional region, excepted)
+    from milpregions.lines import boundary_distances
+
+    net = C.he_mlp(n0, widths, seed=seed)
+    regions = []
+    count_regions(net, (-1, 1), on_region=regions.append)
+    exact = {np.concatenate(r.pattern).astype(np.int8).tobytes() for r in regions}
+    assert len(exact) == len(regions)
+    X = np.random.default_rng(seed).uniform(-1, 1, (20000, n0))
+    X = X[boundary_distances(net, X) > 1e-9]
+    sampled = {np.concatenate(p).astype(np.int8).tobytes()
+               for p in zip(*[q.astype(np.int8) for q in net.pattern(X)])}
+    assert sampled <= exact
+    assert len(sampled) > len(exact) // 4          # the check is not vacuous
+    assert sample_patterns(net, Box.make(-1, 1, n0), 20000, seed=seed).distinct <= len(exact)
