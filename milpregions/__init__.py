@@ -1,3 +1,17 @@
-"""milpregions: exact counts of the linear regions of piecewise-linear neural networks."""
+"""milpregions: exact counts of the linear regions of piecewise-linear neural networks.
+
+``milpregions.count_regions(model, box)`` mirrors ``milpregions count``; ``load_onnx`` reads a
+model. Both are imported on first use, so ``import milpregions`` stays cheap.
+"""
 
 __version__ = "0.1.0"
+
+_LAZY = {"count_regions": "api", "load_onnx": "onnx_import"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
