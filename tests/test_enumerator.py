@@ -809,3 +809,74 @@ def test_lp_path_with_more_splitting_units_than_evidence_points(monkeypatch):
     lp = count_regions(net, (-1.0, 1.0), vertex_dim=0, time_limit=120)
     vertex = count_regions(net, (-1.0, 1.0), vertex_dim=6)
     assert lp.exact and lp.regions == vertex.regions
+
+
+# ============================================================================================
+# max groups (maxout, MaxPool)
+# ============================================================================================
+
+def _maxout(seed: int, groups=(3, 2, 3), n0: int = 2, second: bool = True) -> Network:
+    from milpregions.network import MaxLayer
+
+    rng = np.random.default_rng(seed)
+    k = max(groups)
+    rows, i = [], 0
+    for g in groups:
+        rows.append(list(range(i, i + g)) + [-1] * (k - g))
+        i += g
+    L1 = MaxLayer(Affine({0: rng.normal(size=(i, n0))}, 0.3 * rng.normal(size=i)), np.array(rows))
+    layers = [L1]
+    if second:
+        layers.append(Layer(Affine({1: rng.normal(size=(4, len(groups)))}, 0.3 * rng.normal(size=4)),
+                            np.zeros(4)))
+    out = Affine({len(layers): np.ones((1, layers[-1].size))}, np.zeros(1))
+    return Network(n0, tuple(layers), out)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_maxout_tree_equals_milp_on_both_paths(seed):
+    net = _maxout(seed, n0=1 + seed % 2)
+    milp = count_regions(net, (-1.0, 1.0), method="milp").regions
+    for vd in (4, 0):                               # vertex path, LP path
+        regions = []
+        res = count_regions(net, (-1.0, 1.0), vertex_dim=vd, on_region=regions.append)
+        assert res.exact and res.regions == milp
+        assert all(isinstance(r.pattern[0][0], (np.integer, int)) for r in regions)
+
+
+@pytest.mark.parametrize("vertex_dim", PATHS)
+def test_max_group_ties_count_once(vertex_dim):
+    from milpregions.network import MaxLayer
+
+    def one_group(W, b):
+        W = np.asarray(W, dtype=float)
+        return Network(2, (MaxLayer(Affine({0: W}, np.asarray(b, dtype=float)),
+                                    np.array([list(range(len(b)))])),),
+                       Affine({1: np.ones((1, 1))}, np.zeros(1)))
+
+    # max(x, x, -x): the two identical pieces tie on a half-plane, which counts once
+    assert count_regions(one_group([[1, 0], [1, 0], [-1, 0]], [0, 0, 0]),
+                         vertex_dim=vertex_dim).regions == 2
+    # max(x, -x, 0.5): the constant wins on a strip that contains no vertex of the box
+    assert count_regions(one_group([[1, 0], [-1, 0], [0, 0]], [0, 0, 0.5]),
+                         vertex_dim=vertex_dim).regions == 3
+    # max(x, x + 3): one piece dominates everywhere
+    assert count_regions(one_group([[1, 0], [1, 0]], [0, 3]), vertex_dim=vertex_dim).regions == 1
+    # max(x, y, -x, -y): four cones through the centre
+    assert count_regions(one_group([[1, 0], [0, 1], [-1, 0], [0, -1]], [0, 0, 0, 0]),
+                         vertex_dim=vertex_dim).regions == 4
+
+
+def test_maxout_equals_the_equivalent_relu_net():
+    # max(z, 0) = relu(z): the same regions
+    from milpregions.network import MaxLayer
+
+    net = C.he_mlp(2, [6], 4)
+    L = net.layers[0]
+    n = L.size
+    W = np.vstack([L.affine.W[0], np.zeros((n, 2))])
+    b = np.concatenate([L.affine.b, np.zeros(n)])
+    groups = np.stack([np.arange(n), np.arange(n, 2 * n)], axis=1)
+    maxnet = Network(2, (MaxLayer(Affine({0: W}, b), groups),), net.output)
+    assert count_regions(maxnet).regions == count_regions(net).regions == \
+        count_2d(net, [-1.0, -1.0], [1.0, 1.0])
