@@ -160,9 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     hp.add_argument("--no-tighten", action="store_true",
                     help="skip the LP tightening of the interval bounds (looser big-M)")
     hp.add_argument("--quiet", action="store_true", help="no notices")
-    from . import lines as _lines, sample as _sample, theory as _theory
+    from . import compare as _compare, lines as _lines, sample as _sample, theory as _theory
 
-    for mod in (_sample, _lines, _theory):      # estimator commands: sample, lines, bounds
+    for mod in (_sample, _lines, _theory, _compare):  # estimator commands (+ compare)
         mod.add_parser(subs, domain)
     return parser
 
@@ -578,6 +578,7 @@ def _module_command(name: str):
 
 COMMANDS.update({"sample": _module_command("sample"), "lines": _module_command("lines"),
                  "bounds": _module_command("theory")})
+COMMANDS["compare"] = _module_command("compare")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,6 +86,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .errors import InputError
+from .milp import make_solver
 
 DEFAULT_TRIALS = 7
 DEFAULT_CONFIDENCE = 0.95
@@ -215,39 +216,13 @@ def add_parity(block, binaries, subset, parity: int):
     return block.xor.add(pe.quicksum(binaries[i] for i in subset) == 2 * y + parity)
 
 
-def _make_solver(time_limit: float | None = None):
-    from pyomo.contrib.appsi.solvers import Highs
-
-    try:
-        from .milp import HIGHS_OPTIONS
-    except ImportError:  # pragma: no cover - milp.py always defines it today
-        HIGHS_OPTIONS = {"threads": 1, "output_flag": False}
-    solver = Highs()
-    if not solver.available():
-        raise RuntimeError("HiGHS is not available to Pyomo (pip install highspy)")
-    solver.config.load_solution = False
-    solver.config.stream_solver = False
-    solver.highs_options = dict(HIGHS_OPTIONS)
-    # Between solves only the XOR block is added/removed (new variables and constraints).
-    uc = solver.update_config
-    uc.check_for_new_or_removed_vars = True
-    uc.check_for_new_or_removed_constraints = True
-    uc.check_for_new_or_removed_params = False
-    uc.check_for_new_objective = False
-    uc.update_constraints = False
-    uc.update_vars = False
-    uc.update_params = False
-    uc.update_named_expressions = False
-    return solver
-
-
 class _Feasibility:
     """Feasibility of the MILP of record under added parity constraints (one persistent solver)."""
 
     def __init__(self, m):
         self.m = m
         self.binaries = model_binaries(m)
-        self.solver = _make_solver()
+        self.solver = make_solver(new_vars=True)
         self.solves = 0
         self.timeouts = 0
         self.seen: set[bytes] = set()

@@ -354,7 +354,12 @@ def _verify(net: Network, pattern: list[np.ndarray], witness: np.ndarray, eps: f
                   l, bad.tolist(), tol)
 
 
-def _make_solver():
+def make_solver(new_vars: bool = False):
+    """A persistent HiGHS solver (through Pyomo) for repeated solves of one model.
+
+    Between solves only constraints are added or removed (no-good cuts, parity blocks), and,
+    with ``new_vars``, variables: the other change checks are skipped.
+    """
     from pyomo.contrib.appsi.solvers import Highs
 
     solver = Highs()
@@ -363,9 +368,9 @@ def _make_solver():
     solver.config.load_solution = False
     solver.config.stream_solver = False
     solver.highs_options = dict(HIGHS_OPTIONS)
-    # Between solves only constraints (the cuts) are added: skip the other change checks.
     uc = solver.update_config
-    uc.check_for_new_or_removed_vars = False
+    uc.check_for_new_or_removed_vars = new_vars
+    uc.check_for_new_or_removed_constraints = True
     uc.check_for_new_or_removed_params = False
     uc.check_for_new_objective = False
     uc.update_constraints = False
@@ -425,7 +430,7 @@ def count_milp(net: Network, bounds: Bounds, *, delta: float = DELTA, eps: float
     from pyomo.contrib.appsi.base import TerminationCondition as TC
 
     m = build_milp(net, bounds, delta, eps)
-    solver = _make_solver()
+    solver = make_solver()
     regions = solves = 0
     shift = delta * V.mean(axis=0)
     while True:
