@@ -556,3 +556,16 @@ def test_lines_command(capsys):
     assert code == 0 and "regions per chord" in out and "nearest region boundary" in out
     assert_input_error(capsys, "--lines must be at least 1, got 0",
                        "lines", Z2, "--box", "-1,1", "--lines", "0")
+
+
+def test_compare_command(capsys):
+    code, out, err = run(capsys, "compare", M1, "--box", "0,1", "--points", "1000,5000",
+                         "--lines", "3", "--distance-points", "100", "--json", FAST)
+    d = json.loads(out)
+    assert code == 0 and err == "" and d["exact"] == 8 and d["exact_is_exact"]
+    distinct = [r["estimate"] for r in d["rows"] if r["estimator"] == "sample: distinct"]
+    assert distinct == [8, 8]
+    code, out, _ = run(capsys, "compare", M1, "--box", "0,1", "--points", "100", "--lines", "2",
+                       "--distance-points", "0", FAST)
+    assert code == 0 and out.startswith("exact count: 8 regions") and "Good-Turing" in out
+    assert_input_error(capsys, cli.DOMAIN_MISSING, "compare", M1, "--points", "10")
