@@ -1,4 +1,4 @@
-"""Speed ladder: exact region counts of He-initialised MLPs in [-1, 1]^d, tree vs milp.
+"""Speed ladder: exact region counts of He-initialised MLPs in [-1, 1]^d, tree vs milp; digits CNN.
 
 Usage (from the repository root)::
 
@@ -13,6 +13,17 @@ if the tree count is at most ``--milp-max-regions`` (default 3000), the milp met
 network with ``time_limit=--milp-time-limit`` (default 60 s); the milp count must equal the tree
 count whenever both finished, otherwise a loud MISMATCH is printed (and the exit code is 1).
 
+CNN rows (after the MLP summary; ``--no-cnn`` leaves them out): the digits CNN
+``models/digits_cnn.onnx`` (input 1x8x8 = 64 raw pixels 0..16) counted in L-inf balls
+``ball_box(models/digits_test_image.npy, r, 64)`` for r in 0.01, 0.02, 0.05, 0.1, each with
+``time_limit=--cnn-time-limit`` (default 120 s; a stopped row prints ``> 120 s (N found)``);
+the milp comparison runs only when the tree count is exact and at most ``--cnn-milp-max-regions``
+(default 300). Then one import-time row, ``cnn_import_32x32``: a random CNN with 1,024 inputs
+(1x32x32 -> Conv 16 3x3 pad 1 -> Relu -> MaxPool 2 -> Conv 32 3x3 -> Relu -> Flatten -> Gemm 10,
+float32 weights from ``numpy.random.default_rng(0)``), built with ``onnx.helper`` and written to
+a temporary file; ``seconds`` is the median of 3 ``load_onnx`` calls on that file.
+The MLP summary (targets) uses the MLP rows only.
+
 Timings: ``seconds`` is ``CountResult.seconds`` (the enumeration itself, bounds excluded);
 ``bounds s`` is the rest of the wall-clock time of the ``count_regions`` call (box normalisation,
 interval bounds and LP bound tightening); ``regions/s`` is ``CountResult.regions_per_second``.
@@ -26,15 +37,24 @@ import json
 import math
 import os
 import platform
+import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 import milpregions.bounds as _bounds
-from milpregions.api import count_regions
+from milpregions.api import ball_box, count_regions
 from milpregions.constructions import he_mlp
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CNN_MODEL = REPO / "models" / "digits_cnn.onnx"
+CNN_IMAGE = REPO / "models" / "digits_test_image.npy"
+CNN_RADII = (0.01, 0.02, 0.05, 0.1)
+CNN_IMPORT_ROW = "cnn_import_32x32"
 DEFAULT_JSON = HERE / "results" / "ladder.json"
 PARTIAL_JSON = HERE / "results" / "ladder-partial.json"
 
@@ -58,6 +78,10 @@ TIGHTEN_ROWS = ("2d_32x32", "4d_16x16")  # rows of the tighten=True/False compar
 
 def row_name(n0: int, widths) -> str:
     return f"{n0}d_" + "x".join(str(w) for w in widths)
+
+
+def cnn_row_name(radius: float) -> str:
+    return f"cnn_r{radius:g}"
 
 
 def timed_count(net, **kw):
@@ -143,6 +167,8 @@ def run_row(n0: int, widths, args) -> dict:
 
 
 def summary(rows: list[dict]) -> dict:
+    """Summary of the MLP rows (the CNN rows are reported separately)."""
+    rows = [r for r in rows if r.get("kind", "mlp") == "mlp"]
     low = [r for r in rows if r["input_dim"] <= LOW_DIM_MAX and r["seconds"] > 0]
     s = {}
     if low:
@@ -178,7 +204,7 @@ def print_summary(s: dict, targets=(10_000.0, 1.5)) -> None:
                                                   else "NOT MET")
         print(f"  target >= {targets[0]:,.0f} regions/s on every 2-D..4-D row: {met}")
     if "mean_lps_per_region" in s:
-        print(f"LPs per region over {s['rows_in_lps_average']} rows: mean of rows = "
+        print(f"LPs per region over {s['rows_in_lps_average']} MLP rows: mean of rows = "
               f"{s['mean_lps_per_region']:.3f}; total LPs / total regions = "
               f"{s['total_lps_per_total_regions']:.3f}")
         met = "MET" if s["mean_lps_per_region"] <= targets[1] else "NOT MET"
@@ -188,6 +214,125 @@ def print_summary(s: dict, targets=(10_000.0, 1.5)) -> None:
     if s["milp_mismatches"]:
         print("!!!!!!!! MISMATCH between milp and tree counts on: "
               + ", ".join(s["milp_mismatches"]) + " !!!!!!!!")
+
+
+CNN_HEADER = ("network", "regions", "seconds", "bounds s", "unstable", "nodes", "LPs", "LPs/region",
+              "regions/s", "milp/tree")
+
+
+def cnn_table_line(cells) -> str:
+    widths = (10, 22, 9, 9, 8, 10, 10, 10, 10, 30)
+    out = []
+    for i, (c, w) in enumerate(zip(cells, widths)):
+        out.append(str(c).ljust(w) if i in (0, 9) else str(c).rjust(w))
+    return "  ".join(out).rstrip()
+
+
+def cnn_cells(row: dict):
+    if row["exact"]:
+        reg = fmt_num(row["regions"])
+    else:
+        reg = f"> {row['time_limit']:g} s ({row['regions']:,} found)"
+    return (row["name"], reg, fmt_num(row["seconds"]), fmt_num(row["bounds_seconds"]),
+            fmt_num(row["unstable_units"]), fmt_num(row["nodes"]), fmt_num(row["lps"]),
+            fmt_num(row["lps_per_region"], 3), fmt_num(row["regions_per_second"], 0),
+            milp_cell(row))
+
+
+def run_cnn_row(net, image, radius: float, args) -> dict:
+    box = ball_box(image, radius, net.input_dim)
+    t0 = time.perf_counter()
+    res = count_regions(net, box, method="tree", time_limit=args.cnn_time_limit)
+    wall = time.perf_counter() - t0
+    row = {
+        "name": cnn_row_name(radius), "kind": "cnn", "model": "models/digits_cnn.onnx",
+        "center": "models/digits_test_image.npy", "radius": radius,
+        "input_dim": net.input_dim, "widths": list(net.widths), "time_limit": args.cnn_time_limit,
+        "regions": res.regions, "exact": res.exact, "stopped": res.stopped,
+        "seconds": res.seconds, "wall_seconds": wall,
+        "bounds_seconds": max(wall - res.seconds, 0.0),
+        "nodes": res.nodes, "lps": res.lps, "bound_lps": res.bound_lps,
+        "unstable_units": res.unstable_units, "near_margin": res.near_margin,
+        "lps_per_region": res.lps / res.regions if res.regions else None,
+        "regions_per_second": res.regions / res.seconds if res.seconds > 0 else None,
+        "milp": None,
+    }
+    if args.no_milp:
+        return row
+    if res.regions > args.cnn_milp_max_regions or not res.exact:
+        row["milp"] = {"status": "skipped"}
+        return row
+    t0 = time.perf_counter()
+    mres = count_regions(net, box, method="milp", time_limit=args.milp_time_limit)
+    mwall = time.perf_counter() - t0
+    m = {"status": "finished" if mres.exact else "stopped", "regions": mres.regions,
+         "seconds": mres.seconds, "wall_seconds": mwall, "time_limit": args.milp_time_limit,
+         "solves": mres.lps, "stopped": mres.stopped}
+    if mres.exact:
+        m["ratio"] = mres.seconds / res.seconds if res.seconds > 0 else None
+        m["match"] = mres.regions == res.regions
+    else:
+        m["match"] = mres.regions <= res.regions
+    row["milp"] = m
+    return row
+
+
+def build_import_cnn(path: Path, seed: int = 0) -> dict:
+    """Write the random 1x32x32 CNN of the import-time row to ``path``; return its description."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+
+    def init(name, shape, fan_in):
+        a = (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+        return numpy_helper.from_array(a, name)
+
+    inits = [init("W1", (16, 1, 3, 3), 9), init("B1", (16,), 9),
+             init("W2", (32, 16, 3, 3), 144), init("B2", (32,), 144),
+             init("W3", (10, 32 * 14 * 14), 32 * 14 * 14), init("B3", (10,), 32 * 14 * 14)]
+    nodes = [
+        helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["p1", "W2", "B2"], ["c2"], kernel_shape=[3, 3]),
+        helper.make_node("Relu", ["c2"], ["r2"]),
+        helper.make_node("Flatten", ["r2"], ["f"], axis=1),
+        helper.make_node("Gemm", ["f", "W3", "B3"], ["y"], transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "import_cnn_32x32",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 32, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return {"graph": "1x32x32 -> Conv16 3x3 pad1 -> Relu -> MaxPool2 -> Conv32 3x3 -> Relu -> "
+                     "Flatten -> Gemm10", "seed": seed, "opset": 17,
+            "file_bytes": path.stat().st_size}
+
+
+def run_import_row(repeats: int = 3) -> dict:
+    from milpregions.onnx_import import load_onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "import_cnn_32x32.onnx"
+        desc = build_import_cnn(path)
+        times, net = [], None
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            net = load_onnx(path)
+            times.append(time.perf_counter() - t0)
+    return {"name": CNN_IMPORT_ROW, "kind": "cnn_import", **desc, "input_dim": net.input_dim,
+            "widths": list(net.widths), "times": times, "seconds": statistics.median(times)}
+
+
+def print_import_row(row: dict) -> None:
+    print(f"{row['name']}: load_onnx of a {row['input_dim']:,}-input CNN "
+          f"({row['graph']}; layers of {row['widths']} units, {row['file_bytes']:,} bytes): "
+          f"median {row['seconds']:.3f} s of {len(row['times'])} "
+          f"({', '.join(f'{t:.3f}' for t in row['times'])}); target < 1 s: "
+          f"{'MET' if row['seconds'] < 1.0 else 'NOT MET'}", flush=True)
 
 
 def tighten_compare(rows_wanted, args) -> list[dict]:
@@ -233,6 +378,11 @@ def main(argv=None) -> int:
     ap.add_argument("--milp-max-regions", type=int, default=3000, metavar="N",
                     help="skip the milp run when the tree count exceeds N (default 3000)")
     ap.add_argument("--no-milp", action="store_true", help="no milp runs at all")
+    ap.add_argument("--no-cnn", action="store_true", help="leave out the CNN rows")
+    ap.add_argument("--cnn-time-limit", type=float, default=120.0, metavar="S",
+                    help="time limit per CNN tree count (default 120)")
+    ap.add_argument("--cnn-milp-max-regions", type=int, default=300, metavar="N",
+                    help="skip the milp run on a CNN row above N regions (default 300)")
     ap.add_argument("--no-tighten-compare", action="store_true")
     ap.add_argument("--json", metavar="OUT", default=None,
                     help=f"write rows as JSON (default {DEFAULT_JSON.relative_to(HERE.parent)} for "
@@ -241,13 +391,18 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     ladder = LADDER[:QUICK_ROWS] if args.quick else LADDER
+    cnn_radii = () if (args.quick or args.no_cnn) else CNN_RADII
+    cnn_import = not (args.quick or args.no_cnn)
     if args.only:
         wanted = {n.strip().lower() for item in args.only for n in item.split(",") if n.strip()}
-        known = {row_name(*r) for r in LADDER}
+        known = ({row_name(*r) for r in LADDER} | {cnn_row_name(r) for r in CNN_RADII}
+                 | {CNN_IMPORT_ROW})
         unknown = wanted - known
         if unknown:
             ap.error(f"unknown row(s) {sorted(unknown)}; choose from {sorted(known)}")
         ladder = [r for r in ladder if row_name(*r) in wanted]
+        cnn_radii = tuple(r for r in CNN_RADII if cnn_row_name(r) in wanted)
+        cnn_import = CNN_IMPORT_ROW in wanted
     partial = args.quick or bool(args.only)
     json_path = None if args.no_json else Path(args.json or (PARTIAL_JSON if partial else DEFAULT_JSON))
 
@@ -256,19 +411,24 @@ def main(argv=None) -> int:
             "python": platform.python_version(), "machine": platform.machine(),
             "cpus": os.cpu_count(), "loadavg_start": list(os.getloadavg()),
             "tree_time_limit": args.time_limit, "milp_time_limit": args.milp_time_limit,
-            "milp_max_regions": args.milp_max_regions}
+            "milp_max_regions": args.milp_max_regions, "cnn_time_limit": args.cnn_time_limit,
+            "cnn_milp_max_regions": args.cnn_milp_max_regions}
+
+    cnn_rows: list[dict] = []
 
     def dump(rows, tight=None, summ=None):
         if json_path is None:
             return
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        doc = {"meta": meta, "rows": rows, "tighten_compare": tight or [], "summary": summ}
+        doc = {"meta": meta, "rows": rows, "cnn_rows": cnn_rows, "tighten_compare": tight or [],
+               "summary": summ}
         json_path.write_text(json.dumps(doc, indent=1))
 
     print(f"milpregions ladder, he_mlp(seed=0) in [-1,1]^d, single process, "
           f"{os.cpu_count()} CPUs, load avg {os.getloadavg()[0]:.2f}")
-    print(table_line(HEADER))
     rows = []
+    if ladder:
+        print(table_line(HEADER))
     for n0, widths in ladder:
         row = run_row(n0, widths, args)
         rows.append(row)
@@ -280,8 +440,37 @@ def main(argv=None) -> int:
     summ = summary(rows) if rows else {}
     if rows:
         print_summary(summ)
+    if cnn_radii or cnn_import:
+        print(f"\ndigits CNN (models/digits_cnn.onnx, 64 inputs) in L-inf balls around "
+              f"models/digits_test_image.npy, tree time limit {args.cnn_time_limit:g} s, "
+              f"load avg {os.getloadavg()[0]:.2f}:")
+    if cnn_radii:
+        from milpregions.onnx_import import load_onnx
+
+        t0 = time.perf_counter()
+        cnn = load_onnx(CNN_MODEL)
+        meta["cnn_load_seconds"] = time.perf_counter() - t0
+        image = np.load(CNN_IMAGE)
+        print(cnn_table_line(CNN_HEADER))
+        for radius in cnn_radii:
+            row = run_cnn_row(cnn, image, radius, args)
+            cnn_rows.append(row)
+            print(cnn_table_line(cnn_cells(row)), flush=True)
+            if row["milp"] and row["milp"].get("status") != "skipped" and not row["milp"]["match"]:
+                print(f"!!!!!!!! MISMATCH on {row['name']}: tree {row['regions']} vs milp "
+                      f"{row['milp']['regions']} !!!!!!!!", flush=True)
+            dump(rows, summ=summ)
+    if cnn_import:
+        row = run_import_row()
+        cnn_rows.append(row)
+        print_import_row(row)
+        dump(rows, summ=summ)
+    cnn_mismatches = [r["name"] for r in cnn_rows if r.get("milp") and
+                      r["milp"].get("status") != "skipped" and not r["milp"]["match"]]
+    if summ is not None and cnn_rows:
+        summ["cnn_milp_mismatches"] = cnn_mismatches
     tight = []
-    if not args.no_tighten_compare:
+    if not args.no_tighten_compare and ladder:
         names = {row_name(*r) for r in ladder}
         tight = tighten_compare([n for n in TIGHTEN_ROWS if n in names] or
                                 [row_name(*ladder[0])] if ladder else [], args)
@@ -289,7 +478,7 @@ def main(argv=None) -> int:
     dump(rows, tight, summ)
     if json_path is not None:
         print(f"\nJSON: {json_path}")
-    return 1 if summ.get("milp_mismatches") else 0
+    return 1 if (summ.get("milp_mismatches") or cnn_mismatches) else 0
 
 
 if __name__ == "__main__":
