@@ -77,6 +77,7 @@ class _Groups:
     groups: np.ndarray       # (n_groups, k), -1 padded
     fixed: np.ndarray        # per group the fixed argmax, -1 where not fixed
     live: np.ndarray         # indices of groups not fixed
+    cand: np.ndarray         # (n_groups, k) pieces that the bounds allow to win somewhere
 
 
 @dataclass
@@ -117,11 +118,9 @@ class TreeCounter:
         for k, layer in enumerate(net.layers):
             sources = sorted(layer.affine.W.items())
             if isinstance(layer, MaxLayer):
-                fixed_argmax = getattr(bounds, "fixed_argmax", None)
-                fixed = (fixed_argmax(k) if fixed_argmax is not None
-                         else np.full(layer.size, -1)).astype(np.int16)
+                fixed = bounds.fixed_argmax(k).astype(np.int16)
                 self.layers.append(_Groups(sources, layer.affine.b, layer.groups, fixed,
-                                           np.flatnonzero(fixed < 0)))
+                                           np.flatnonzero(fixed < 0), bounds.candidates(k)))
                 continue
             cand = np.flatnonzero(bounds.unstable(k))
             wn = sum(_row_norms(W) ** 2 for _, W in sources) ** 0.5
@@ -146,32 +145,44 @@ class TreeCounter:
             widths=self.net.widths, unstable_units=self.n_unstable, bound_lps=self.bound_lps)
 
     def _run(self) -> None:
+        """Depth first across layers: one generator of cells per layer on the stack, so memory
+        stays proportional to the depth, and regions stream out from the start."""
         d = self.d
         if self.use_vertices:
             root = VPoly.box(d)
         else:
             root = (np.zeros((0, d + 1)), (), np.zeros((1, d)), np.ones(1))
-        stack = [(0, root, [(np.eye(d), np.zeros(d))], np.zeros(0, dtype=np.int16))]
+        maps0, prefix0 = [(np.eye(d), np.zeros(d))], np.zeros(0, dtype=np.int16)
         last = len(self.layers)
         if last == 0:
-            self._leaf(root, stack[0][3])
+            self._leaf(root, prefix0)
             return
+        stack = [self._layer_cells(0, root, maps0, prefix0)]
         while stack:
-            k, node, maps, prefix = stack.pop()
-            L = self.layers[k]
-            A, c, scale, cscale = self._layer_affine(L, maps)
-            if isinstance(L, _Units):
-                cells = (self._unit_cells_vertex if self.use_vertices else self._unit_cells_lp)(
-                    L, node, A, c, scale, cscale)
+            k, cells, maps, prefix, A, c = stack[-1]
+            step = next(cells, None)
+            if step is None:
+                stack.pop()
+                continue
+            cell, choice = step
+            pre = np.concatenate([prefix, choice])
+            if k + 1 < last:
+                L = self.layers[k]
+                stack.append(self._layer_cells(k + 1, cell, maps + [self._output_map(L, choice, A, c)], pre))
             else:
-                cells = (self._group_cells_vertex if self.use_vertices else self._group_cells_lp)(
-                    L, node, A, c, scale)
-            for cell, choice in cells:
-                pre = np.concatenate([prefix, choice])
-                if k + 1 < last:
-                    stack.append((k + 1, cell, maps + [self._output_map(L, choice, A, c)], pre))
-                else:
-                    self._leaf(cell, pre)
+                self._leaf(cell, pre)
+
+    def _layer_cells(self, k: int, node, maps: list, prefix: np.ndarray):
+        """A stack frame: the generator of layer k's cells inside ``node``, with its context."""
+        L = self.layers[k]
+        A, c, scale, cscale = self._layer_affine(L, maps)
+        if isinstance(L, _Units):
+            make = self._unit_cells_vertex if self.use_vertices else self._unit_cells_lp
+            cells = make(L, node, A, c, scale, cscale)
+        else:
+            make = self._group_cells_vertex if self.use_vertices else self._group_cells_lp
+            cells = make(L, node, A, c, scale)
+        return k, cells, maps, prefix, A, c
 
     def _solve(self, ids, F, extra=None):
         """A Chebyshev LP; the time limit is checked here too (a node may need many LPs)."""
@@ -228,7 +239,15 @@ class TreeCounter:
             bits[cand[const]] = cc > ctol
             live = ~const
             cand, a, nrm = cand[live], a[live], nrm[live]
-        return bits, cand, a / nrm[:, None], c[cand] / nrm
+        An, cn = a / nrm[:, None], c[cand] / nrm
+        # one-signed on the whole box [-1,1]^d with this node's maps (hence on the node)
+        reach = np.abs(An).sum(axis=1)
+        on, off = cn - reach > VERTEX_TOL, cn + reach < -VERTEX_TOL
+        if on.any() or off.any():
+            bits[cand[on]] = 1
+            live = ~(on | off)
+            cand, An, cn = cand[live], An[live], cn[live]
+        return bits, cand, An, cn
 
     # ------------------------------------------------------- units, vertex path
     def _unit_cells_vertex(self, L, P, A, c, scale, cscale) -> Iterator:
@@ -393,9 +412,13 @@ class TreeCounter:
         ctol = CONST_TOL * (np.abs(cp)[:, :, None] + np.abs(cp)[:, None, :] + 1.0)
         earlier = np.tril(np.ones((k, k), dtype=bool), -1)           # m < i
         wins = np.where(earlier, dc > ctol, dc >= -ctol)
-        possible = valid & ~(pair & const & ~wins).any(axis=2)
+        possible = valid & L.cand[L.live] & ~(pair & const & ~wins).any(axis=2)
         active = pair & ~const
         inv = np.where(active, 1.0 / np.where(active, N, 1.0), 0.0)
+        # a piece that another piece beats on the whole box [-1,1]^d (with this node's maps)
+        # never wins on the node: the range of z_i - z_m over the box is dc -+ |D|_1
+        beaten = (dc + np.abs(D).sum(axis=3) < -ctol) & pair
+        possible &= ~beaten.any(axis=2)
         R = D * inv[..., None]
         rc = dc * inv
         return G, Ap, cp, possible, active, inv, R, rc
@@ -514,9 +537,13 @@ class TreeCounter:
     def _leaf(self, node, pattern: np.ndarray) -> None:
         margin = self.margin
         if self.use_vertices:
+            # a hyperplane within VERTEX_TOL of a vertex was not cut: it may clip the region
+            # by that much, so the certified ball is smaller by that much
             u, r = node.centroid_radius()
+            r -= VERTEX_TOL
             if r <= 10 * margin:
                 r_lp, u_lp = self._solve(node.ids, node.F)
+                r_lp -= VERTEX_TOL
                 if r_lp <= 10 * margin:
                     if r_lp <= margin:
                         self.stats.dead_leaves += 1
