@@ -395,10 +395,11 @@ def run(args, out, err) -> int:
         if v is not None and not (math.isfinite(v) and v > 0):
             raise InputError(f"{opt} {v:g}: must be positive")
     if args.plot is not None:
-        if not have_matplotlib():
-            raise InputError(f"--plot needs matplotlib, which is not installed: {PLOT_HINT}")
+        # the options first, so their errors do not depend on what is installed
         if not pts:
             raise InputError("--plot needs sampling budgets (--points)")
+        if not have_matplotlib():
+            raise InputError(f"--plot needs matplotlib, which is not installed: {PLOT_HINT}")
     net = load_network(args.model)
     box = _make_box(args, net)
     silence_banner()
