@@ -500,23 +500,6 @@ def arrangement_box(net: Network, margin: float = 0.25) -> tuple[np.ndarray, np.
     return _f32(np.floor((lo - pad) * 8) / 8), _f32(np.ceil((hi + pad) * 8) / 8)
 
 
-def _hall_independent(rows, supports_of_row) -> bool:
-    """Rows can be matched to distinct input coordinates of their supports (bipartite matching)."""
-    match: dict[int, int] = {}
-
-    def augment(r, seen):
-        for c in supports_of_row[r]:
-            if c in seen:
-                continue
-            seen.add(c)
-            if c not in match or augment(match[c], seen):
-                match[c] = r
-                return True
-        return False
-
-    return all(augment(r, set()) for r in rows)
-
-
 def _hall_rank(rows, supports_of_row) -> int:
     """Size of a maximum matching of rows to distinct input coordinates of their supports."""
     match: dict[int, int] = {}
@@ -532,6 +515,12 @@ def _hall_rank(rows, supports_of_row) -> int:
         return False
 
     return sum(bool(augment(r, set())) for r in rows)
+
+
+def _hall_independent(rows, supports_of_row) -> bool:
+    """Rows can be matched to distinct input coordinates of their supports."""
+    rows = list(rows)
+    return _hall_rank(rows, supports_of_row) == len(rows)
 
 
 def xiong_one_layer_cnn(input_shape, kernel_shape, stride, filters: int, seed: int, *,
