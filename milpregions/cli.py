@@ -208,6 +208,12 @@ def parse_box_text(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+def run_record(args, box) -> dict:
+    """The ``model`` and ``box`` keys every subcommand's ``--json`` output starts from."""
+    return {"model": os.fspath(args.model),
+            "box": {"lo": [float(v) for v in box.lo], "hi": [float(v) for v in box.hi]}}
+
+
 def _check_domain(args) -> None:
     sl, ln = getattr(args, "slice", None), getattr(args, "line", None)
     if sl is not None or ln is not None:
@@ -471,8 +477,7 @@ def cmd_count(args, out, err) -> int:
             return EXIT_INTERRUPTED
     if args.json:
         d = result.to_dict()
-        d["model"] = os.fspath(args.model)
-        d["box"] = {"lo": [float(v) for v in box.lo], "hi": [float(v) for v in box.hi]}
+        d.update(run_record(args, box))
         if hasattr(box, "to_dict"):                 # --slice / --line: box is the parameter box
             d["domain"] = box.to_dict()
         if args.bounds:
@@ -557,8 +562,7 @@ def cmd_hash(args, out, err) -> int:
                            seed=args.seed, time_limit=args.time_limit, tighten=not args.no_tighten)
     if args.json:
         d = res.to_dict()
-        d["model"] = os.fspath(args.model)
-        d["box"] = {"lo": [float(v) for v in box.lo], "hi": [float(v) for v in box.hi]}
+        d.update(run_record(args, box))
         out.write(json.dumps(d) + "\n")
     else:
         out.write("\n".join(format_hash(res)) + "\n")

@@ -382,7 +382,7 @@ def run(args, out, err) -> int:
     import os
 
     from .api import load_network
-    from .cli import EXIT_LOWER_BOUND, EXIT_OK, _check_domain, _make_box
+    from .cli import EXIT_LOWER_BOUND, EXIT_OK, _check_domain, _make_box, run_record
     from .lp import silence_banner
 
     _check_domain(args)
@@ -411,8 +411,7 @@ def run(args, out, err) -> int:
         plot_curve(r, args.plot, title=os.path.basename(os.fspath(args.model)))
     if args.json:
         d = r.to_dict()
-        d["model"] = os.fspath(args.model)
-        d["box"] = {"lo": [float(v) for v in box.lo], "hi": [float(v) for v in box.hi]}
+        d.update(run_record(args, box))
         if args.plot is not None:
             d["plot"] = os.fspath(args.plot)
         out.write(json.dumps(d) + "\n")

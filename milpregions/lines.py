@@ -383,10 +383,9 @@ def add_parser(subs, domain) -> None:
 
 def run(args, out, err) -> int:
     import json
-    import os
 
     from .api import load_network
-    from .cli import EXIT_OK, _check_domain, _make_box
+    from .cli import EXIT_OK, _check_domain, _make_box, run_record
 
     _check_domain(args)
     if args.lines < 1:
@@ -398,8 +397,7 @@ def run(args, out, err) -> int:
     r = run_lines(net, box, args.lines, args.points, args.seed)
     if args.json:
         d = r.to_dict()
-        d["model"] = os.fspath(args.model)
-        d["box"] = {"lo": [float(v) for v in box.lo], "hi": [float(v) for v in box.hi]}
+        d.update(run_record(args, box))
         out.write(json.dumps(d) + "\n")
     else:
         out.write("\n".join(format_lines(r)) + "\n")

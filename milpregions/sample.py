@@ -264,10 +264,9 @@ def add_parser(subs, domain) -> None:
 
 def run(args, out, err) -> int:
     import json
-    import os
 
     from .api import load_network
-    from .cli import EXIT_OK, _check_domain, _make_box
+    from .cli import EXIT_OK, _check_domain, _make_box, run_record
 
     _check_domain(args)
     if args.points < 1:
@@ -278,8 +277,7 @@ def run(args, out, err) -> int:
     r = sample_patterns(net, box, args.points, dist=args.dist, seed=args.seed, batch=args.batch)
     if args.json:
         d = r.to_dict()
-        d["model"] = os.fspath(args.model)
-        d["box"] = {"lo": [float(v) for v in box.lo], "hi": [float(v) for v in box.hi]}
+        d.update(run_record(args, box))
         out.write(json.dumps(d) + "\n")
     else:
         out.write("\n".join(format_sample(r)) + "\n")
