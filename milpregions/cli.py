@@ -81,6 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the L-inf ball of radius --radius around the point in F "
                             "(.npy of any shape with d elements, or a JSON list)")
         g.add_argument("--radius", type=float, metavar="R", help="radius of the --center ball")
+        s = p.add_argument_group("low-dimensional domains (instead of a box; see milpregions.domains)")
+        s.add_argument("--slice", nargs=3, metavar=("P0", "P1", "P2"),
+                       help="the 2-D plane (s,t) -> P0 + s(P1-P0) + t(P2-P0), (s,t) in [0,1]^2 "
+                            "(points: .npy or JSON files); count's --regions witnesses are mapped "
+                            "back to input space")
+        s.add_argument("--line", nargs=2, metavar=("P0", "P1"),
+                       help="the segment t -> P0 + t(P1-P0), t in [0,1]")
+        s.add_argument("--slice-box", metavar="LO,HI",
+                       help="the parameter interval for each of s, t (or t) instead of [0,1]")
 
     c = subs.add_parser("count", allow_abbrev=False, help="count the activation regions in a box",
                         description="Count, exactly, the full-dimensional activation regions of "
@@ -108,15 +117,6 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--stats", action="store_true",
                    help="print nodes, LPs, rates, time and unstable units after the count")
     c.add_argument("--quiet", action="store_true", help="no progress line and no notices")
-    s = c.add_argument_group("low-dimensional domains (instead of a box; see milpregions.domains)")
-    s.add_argument("--slice", nargs=3, metavar=("P0", "P1", "P2"),
-                   help="count the 2-D regions of the plane (s,t) -> P0 + s(P1-P0) + t(P2-P0), "
-                        "(s,t) in [0,1]^2 (points: .npy or JSON files); --regions witnesses "
-                        "are mapped back to input space")
-    s.add_argument("--line", nargs=2, metavar=("P0", "P1"),
-                   help="count the regions crossed by the segment t -> P0 + t(P1-P0), t in [0,1]")
-    s.add_argument("--slice-box", metavar="LO,HI",
-                   help="the parameter interval for each of s, t (or t) instead of [0,1]")
     c.add_argument("--bounds", action="store_true",
                    help="also print the architecture bounds (Zaslavsky, Serra et al. 2018, "
                         "Montufar et al. 2014, Hanin-Rolnick scale) next to the count")
@@ -238,6 +238,17 @@ def _check_domain(args) -> None:
         raise InputError(f"{args.command}: --center and --radius go together")
     if args.radius is not None and not (np.isfinite(args.radius) and args.radius > 0):
         raise InputError(f"--radius {args.radius:g}: the radius must be a positive number")
+
+
+def _domain_net(args, net):
+    """The network on the chosen domain, and its box: a --slice/--line is folded into the first
+    layer, and the box is then the parameter box (every method works on it unchanged)."""
+    box = _make_box(args, net)
+    if hasattr(box, "restrict"):
+        from .box import Box
+
+        return box.restrict(net), Box.make(box.lo, box.hi, box.dim)
+    return net, box
 
 
 def _make_box(args, net):
@@ -519,8 +530,7 @@ def cmd_export(args, out, err) -> int:
         flag = "--mps" if suffix == ".mps" else "--lp"
         raise InputError(f"{flag} {path!r}: the file name must end in {suffix}")
     _check_domain(args)
-    net = load_network(args.model)
-    box = _make_box(args, net)
+    net, box = _domain_net(args, load_network(args.model))
     silence_banner()
     unit_net = normalize(net, box)
     bounds = compute_bounds(unit_net, tighten=not args.no_tighten)
@@ -554,8 +564,7 @@ def cmd_hash(args, out, err) -> int:
     if args.time_limit is not None and not args.time_limit > 0:
         raise InputError(f"--time-limit {args.time_limit:g}: must be positive")
     _check_domain(args)
-    net = load_network(args.model)
-    box = _make_box(args, net)
+    net, box = _domain_net(args, load_network(args.model))
     silence_banner()
     with _pyomo_logging(err, args.debug):
         res = hash_regions(net, box, xors=xors, trials=args.trials, confidence=args.confidence,

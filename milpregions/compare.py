@@ -382,7 +382,7 @@ def run(args, out, err) -> int:
     import os
 
     from .api import load_network
-    from .cli import EXIT_LOWER_BOUND, EXIT_OK, _check_domain, _make_box, run_record
+    from .cli import EXIT_LOWER_BOUND, EXIT_OK, _check_domain, _domain_net, run_record
     from .lp import silence_banner
 
     _check_domain(args)
@@ -400,8 +400,7 @@ def run(args, out, err) -> int:
             raise InputError("--plot needs sampling budgets (--points)")
         if not have_matplotlib():
             raise InputError(f"--plot needs matplotlib, which is not installed: {PLOT_HINT}")
-    net = load_network(args.model)
-    box = _make_box(args, net)
+    net, box = _domain_net(args, load_network(args.model))
     silence_banner()
     r = compare_estimators(net, box, points=pts, lines=lns, distance_points=dps, hash=args.hash,
                            hash_trials=args.hash_trials, hash_time_limit=args.hash_time_limit,

@@ -385,15 +385,14 @@ def run(args, out, err) -> int:
     import json
 
     from .api import load_network
-    from .cli import EXIT_OK, _check_domain, _make_box, run_record
+    from .cli import EXIT_OK, _check_domain, _domain_net, run_record
 
     _check_domain(args)
     if args.lines < 1:
         raise InputError(f"--lines must be at least 1, got {args.lines}")
     if args.points < 0:
         raise InputError(f"--points must be at least 0, got {args.points}")
-    net = load_network(args.model)
-    box = _make_box(args, net)
+    net, box = _domain_net(args, load_network(args.model))
     r = run_lines(net, box, args.lines, args.points, args.seed)
     if args.json:
         d = r.to_dict()

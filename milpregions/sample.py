@@ -266,14 +266,13 @@ def run(args, out, err) -> int:
     import json
 
     from .api import load_network
-    from .cli import EXIT_OK, _check_domain, _make_box, run_record
+    from .cli import EXIT_OK, _check_domain, _domain_net, run_record
 
     _check_domain(args)
     if args.points < 1:
         raise InputError(f"--points must be at least 1, got {args.points}")
     parse_dist(args.dist)
-    net = load_network(args.model)
-    box = _make_box(args, net)
+    net, box = _domain_net(args, load_network(args.model))
     r = sample_patterns(net, box, args.points, dist=args.dist, seed=args.seed, batch=args.batch)
     if args.json:
         d = r.to_dict()

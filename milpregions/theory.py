@@ -209,12 +209,15 @@ def run(args, out, err) -> int:
     import os
 
     from .api import load_network
-    from .cli import EXIT_OK, _check_domain, _make_box
+    from .cli import EXIT_OK, _check_domain, _domain_net
 
     net = load_network(args.model)
-    if args.box is not None or args.box_file is not None or args.center is not None:
+    given = (args.box, args.box_file, args.center, args.slice, args.line, args.slice_box)
+    if any(v is not None for v in given):
+        # a box is only checked (the bounds hold on all of R^n0); a slice or line restricts
+        # the network, so its dimension is the domain's
         _check_domain(args)
-        _make_box(args, net)
+        net, _ = _domain_net(args, net)
     b = architecture_bounds(net)
     if args.json:
         d = b.to_dict()

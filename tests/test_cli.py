@@ -569,3 +569,28 @@ def test_compare_command(capsys):
                        "--distance-points", "0", FAST)
     assert code == 0 and out.startswith("exact count: 8 regions") and "Good-Turing" in out
     assert_input_error(capsys, cli.DOMAIN_MISSING, "compare", M1, "--points", "10")
+
+
+def test_every_estimator_takes_slice_and_line(capsys, tmp_path):
+    # the domain is folded into layer 1 for every subcommand, so all agree with count on it
+    pts = []
+    for i, p in enumerate([[0.1, 0.2, 0.0], [0.9, -0.3, 0.2], [-0.5, 0.7, -0.4]]):
+        pts.append(tmp_path / f"p{i}.npy")
+        np.save(pts[-1], np.array(p))
+    model = "models/he_3d_16x16.onnx"
+    code, out, _ = run(capsys, "count", model, "--slice", *pts, "--json")
+    exact_slice = json.loads(out)["regions"]
+    code, out, _ = run(capsys, "count", model, "--line", pts[0], pts[1], "--json")
+    exact_line = json.loads(out)["regions"]
+    assert exact_slice > exact_line > 1
+    code, out, _ = run(capsys, "sample", model, "--slice", *pts, "--points", "20000", "--json")
+    assert code == 0 and 0.5 * exact_slice < json.loads(out)["distinct"] <= exact_slice
+    code, out, _ = run(capsys, "lines", model, "--line", pts[0], pts[1], "--lines", "2", "--json")
+    d = json.loads(out)
+    # on a 1-D domain every chord of the parameter box is the whole segment
+    assert code == 0 and d["regions_per_line"] == [exact_line, exact_line]
+    code, out, _ = run(capsys, "bounds", model, "--slice", *pts, "--json")
+    assert code == 0 and json.loads(out)["input_dim"] == 2
+    code, out, _ = run(capsys, "compare", model, "--slice", *pts, "--points", "1000", "--lines",
+                       "5", "--distance-points", "100", "--json")
+    assert code == 0 and json.loads(out)["exact"] == exact_slice
