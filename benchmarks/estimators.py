@@ -42,11 +42,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from milpregions.api import count_regions, make_box  # noqa: E402
+from milpregions.api import count_regions  # noqa: E402
+from milpregions.inputs import as_domain  # noqa: E402
 from milpregions.compare import distance_estimate, sampling_curve  # noqa: E402
-from milpregions.constructions import he_mlp, montufar_count, montufar_folding  # noqa: E402
-from milpregions.lines import boundary_distances, run_lines  # noqa: E402
-from milpregions.lp import silence_banner  # noqa: E402
+from milpregions.testing.constructions import he_mlp, montufar_count, montufar_folding  # noqa: E402
+from milpregions.estimators.lines import boundary_distances, run_lines  # noqa: E402
+from milpregions.solver.highs import silence_banner  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -74,7 +75,7 @@ def he_scaling(dims_Ns: dict[int, list[int]], depths, seeds, chords: int, dist_p
             for L in depths:
                 for seed in seeds:
                     net = he_mlp(d, split(N, L), seed)
-                    box = make_box(net, (-1, 1))
+                    box = as_domain(net.input_dim, (-1, 1))
                     t0 = time.perf_counter()
                     res = count_regions(net, box)
                     t_count = time.perf_counter() - t0
@@ -128,7 +129,7 @@ def error_vs_budget(nets, point_budgets, line_budgets, dist_budgets, reps):
     out = []
     for name, d, widths, seed in nets:
         net = he_mlp(d, widths, seed)
-        box = make_box(net, (-1, 1))
+        box = as_domain(net.input_dim, (-1, 1))
         exact = count_regions(net, box).regions
         rec = {"name": name, "d": d, "widths": widths, "seed": seed, "exact": int(exact),
                "sample": [], "lines": [], "distance": []}
@@ -187,7 +188,7 @@ def folding(configs, point_budgets, chords):
     out = []
     for n0, p, L in configs:
         net = montufar_folding(n0, p, L)
-        box = make_box(net, (0, 1))
+        box = as_domain(net.input_dim, (0, 1))
         t0 = time.perf_counter()
         res = count_regions(net, box)
         t_count = time.perf_counter() - t0

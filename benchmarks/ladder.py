@@ -15,7 +15,7 @@ count whenever both finished, otherwise a loud MISMATCH is printed (and the exit
 
 CNN rows (after the MLP summary; ``--no-cnn`` leaves them out): the digits CNN
 ``models/digits_cnn.onnx`` (input 1x8x8 = 64 raw pixels 0..16) counted in L-inf balls
-``ball_box(models/digits_test_image.npy, r, 64)`` for r in 0.01, 0.02, 0.05, 0.1, each with
+``ball_domain(models/digits_test_image.npy, r, 64)`` for r in 0.01, 0.02, 0.05, 0.1, each with
 ``time_limit=--cnn-time-limit`` (default 120 s; a stopped row prints ``> 120 s (N found)``);
 the milp comparison runs only when the tree count is exact and at most ``--cnn-milp-max-regions``
 (default 300). Then one import-time row, ``cnn_import_32x32``: a random CNN with 1,024 inputs
@@ -45,9 +45,9 @@ from pathlib import Path
 
 import numpy as np
 
-import milpregions.bounds as _bounds
-from milpregions.api import ball_box, count_regions
-from milpregions.constructions import he_mlp
+from milpregions.api import count_regions
+from milpregions.inputs import ball_domain
+from milpregions.testing.constructions import he_mlp
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -240,7 +240,7 @@ def cnn_cells(row: dict):
 
 
 def run_cnn_row(net, image, radius: float, args) -> dict:
-    box = ball_box(image, radius, net.input_dim)
+    box = ball_domain(image, radius, net.input_dim).box
     t0 = time.perf_counter()
     res = count_regions(net, box, method="tree", time_limit=args.cnn_time_limit)
     wall = time.perf_counter() - t0
@@ -313,7 +313,7 @@ def build_import_cnn(path: Path, seed: int = 0) -> dict:
 
 
 def run_import_row(repeats: int = 3) -> dict:
-    from milpregions.onnx_import import load_onnx
+    from milpregions.onnx import load_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "import_cnn_32x32.onnx"
@@ -337,9 +337,6 @@ def print_import_row(row: dict) -> None:
 
 def tighten_compare(rows_wanted, args) -> list[dict]:
     out = []
-    if not hasattr(_bounds, "lp_tighten"):
-        print("\n(milpregions.bounds.lp_tighten not present: no tighten comparison)")
-        return out
     print("\ntree method, tighten=True vs tighten=False "
           "(regions/s = regions / CountResult.seconds; wall includes bounds):")
     print(table_line(("network", "tighten", "regions", "seconds", "bounds s", "unstable", "LPs",
@@ -445,7 +442,7 @@ def main(argv=None) -> int:
               f"models/digits_test_image.npy, tree time limit {args.cnn_time_limit:g} s, "
               f"load avg {os.getloadavg()[0]:.2f}:")
     if cnn_radii:
-        from milpregions.onnx_import import load_onnx
+        from milpregions.onnx import load_onnx
 
         t0 = time.perf_counter()
         cnn = load_onnx(CNN_MODEL)

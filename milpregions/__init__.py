@@ -1,12 +1,14 @@
 """milpregions: exact counts of the linear regions of piecewise-linear neural networks.
 
-``milpregions.count_regions(model, box)`` mirrors ``milpregions count``; ``load_onnx`` reads a
-model. Both are imported on first use, so ``import milpregions`` stays cheap.
+``milpregions.count_regions(model, box)`` mirrors ``milpregions count``; ``prepare`` builds a
+reusable ``Problem`` and ``count`` counts it; ``load_onnx`` reads a model; ``Settings`` holds
+the options of a count. They are imported on first use, so ``import milpregions`` stays cheap.
 """
 
 __version__ = "0.1.0"
 
-_LAZY = {"count_regions": "api", "load_onnx": "onnx_import"}
+_LAZY = {"count_regions": "api", "count": "api", "prepare": "problem", "Problem": "problem",
+         "Settings": "settings", "load_onnx": "onnx"}
 
 
 def __getattr__(name: str):

@@ -1,5 +1,13 @@
-"""Errors that mean the user's input is wrong (the CLI prints them on one line, exit status 2)."""
+"""The package's errors. The CLI prints each on one line: InputError exits 2, the others 1."""
 
 
 class InputError(ValueError):
     """Bad input: the message names the file, node, op or dimension at fault."""
+
+
+class CertificateError(RuntimeError):
+    """A witness failed its forward-pass check: a bug or a numerical breakdown, never a count."""
+
+
+class SolverError(RuntimeError):
+    """A solver answered something that no correct run should see (unavailable, an odd status)."""

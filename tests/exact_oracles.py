@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-from milpregions.network import Network
+from milpregions.ir.network import Network
 
 Form = tuple  # exact affine form (c_1, ..., c_p, const) over a p-dimensional parameter
 Pattern = tuple  # tuple over layers of tuples of bools

@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from milpregions.network import Network
+from milpregions.ir.network import Network
 
 
 def ir_version_for(opset: int) -> int:

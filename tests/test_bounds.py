@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from milpregions.bounds import interval_bounds, layer_range, lp_tighten, output_interval
-from milpregions.network import Affine, Layer, MaxLayer, Network, mlp
+from milpregions.ir.network import Affine, Layer, MaxLayer, Network, mlp
 
 N_POINTS = 20_000
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from milpregions import compare
+from milpregions.cli import compare as compare_command
+from milpregions.estimators import compare
 from milpregions.api import count_regions
-from milpregions.cli import main
-from milpregions.constructions import he_mlp, montufar_folding
+from milpregions.cli.main import main
+from milpregions.testing.constructions import he_mlp, montufar_folding
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -36,7 +37,7 @@ def test_compare_exact_and_sampling_bounds():
     exact = count_regions(net, (-1, 1)).regions
     r = compare.compare_estimators(net, (-1, 1), points=(100, 1000, 20000), lines=(5,),
                                    distance_points=(200,), seed=1)
-    assert r.exact == exact and r.exact_is_exact
+    assert r.regions == exact and r.exact
     samples = [row for row in r.rows if row.estimator == "sample: distinct"]
     assert [row.budget for row in samples] == [100, 1000, 20000]
     # distinct patterns are a lower bound, and nested budgets never lose patterns
@@ -58,7 +59,7 @@ def test_compare_folding_sampling_finds_all_equal_regions():
     net = montufar_folding(1, 2, 3)                   # 8 regions of length 1/8 in [0, 1]
     r = compare.compare_estimators(net, (0, 1), points=(2000,), lines=(3,), distance_points=(),
                                    seed=0)
-    assert r.exact == 8
+    assert r.regions == 8
     best = {row.estimator: row for row in r.rows}
     assert best["sample: distinct"].estimate == 8 and best["sample: distinct"].rel_error == 0
     assert best["lines: Poisson extrapolation"].estimate == pytest.approx(8)
@@ -68,7 +69,7 @@ def test_compare_known_exact_skips_count():
     net = montufar_folding(1, 2, 2)
     r = compare.compare_estimators(net, (0, 1), points=(50,), lines=(), distance_points=(),
                                    exact=4)
-    assert r.exact == 4 and r.count_seconds == 0
+    assert r.regions == 4 and r.count_seconds == 0
     assert all(row.estimate <= 4 for row in r.rows if row.estimator == "sample: distinct")
 
 
@@ -82,7 +83,7 @@ def test_compare_cli_table_and_json(capsys):
     code, out, err = run(capsys, "compare", HE2, "--box=-1,1", "--points", "100,1000",
                          "--lines", "0", "--distance-points", "none", "--json")
     d = json.loads(out)
-    assert code == 0 and d["exact"] == exact and d["exact_is_exact"] is True
+    assert code == 0 and d["regions"] == exact and d["exact"] is True
     assert d["box"] == {"lo": [-1.0, -1.0], "hi": [1.0, 1.0]}
     rows = d["rows"]
     assert {"estimator", "budget", "estimate", "rel_error", "seconds"} <= set(rows[0])
@@ -99,7 +100,7 @@ def test_compare_cli_center_radius(capsys, tmp_path):
     code, out, _ = run(capsys, "compare", M2, "--center", c, "--radius", "0.5",
                        "--points", "5000", "--lines", "3", "--distance-points", "0", "--json")
     d = json.loads(out)
-    assert code == 0 and d["exact"] == 16
+    assert code == 0 and d["regions"] == 16
     assert [r["estimate"] for r in d["rows"] if r["estimator"] == "sample: distinct"] == [16]
 
 
@@ -108,7 +109,7 @@ def test_compare_cli_hash(capsys):
                        "--distance-points", "0", "--hash", "--hash-trials", "3", "--json")
     d = json.loads(out)
     h = [r for r in d["rows"] if r["estimator"] == "hash: MIPBound"]
-    assert code == 0 and len(h) == 1 and 1 <= h[0]["estimate"] <= d["exact"] == 16
+    assert code == 0 and len(h) == 1 and 1 <= h[0]["estimate"] <= d["regions"] == 16
 
 
 def test_compare_cli_errors(capsys):
@@ -126,7 +127,7 @@ def test_compare_cli_errors(capsys):
 
 
 def test_compare_plot_missing_matplotlib(capsys, monkeypatch, tmp_path):
-    monkeypatch.setattr(compare, "have_matplotlib", lambda: False)
+    monkeypatch.setattr(compare_command, "have_matplotlib", lambda: False)
     png = tmp_path / "out.png"
     code, out, err = run(capsys, "compare", HE2, "--box", "-1,1", "--plot", png)
     assert code == 2 and out == "" and not png.exists()

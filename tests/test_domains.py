@@ -1,4 +1,4 @@
-"""Slices and lines (``milpregions.domains``): counts equal the exact rational oracles."""
+"""Slices and lines (``milpregions.ir.domain``): counts equal the exact rational oracles."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from exact_oracles import count_line, count_plane, regions_line
-from milpregions import constructions as C
+from milpregions.testing import constructions as C
 from milpregions.api import count_regions
-from milpregions.domains import Domain, line_domain, make_domain, slice_domain
+from milpregions.inputs import line_domain, make_domain, slice_domain
+from milpregions.ir.domain import Domain
 from milpregions.errors import InputError
-from milpregions.network import mlp
+from milpregions.ir.network import mlp
 
 
 def _net(seed, n0=3, widths=(6, 5), zero_bias=False):
@@ -102,7 +103,7 @@ def test_domain_restricts_and_reports():
     assert isinstance(dom, Domain) and dom.dim == 1 and dom.input_dim == 2
     assert np.allclose(dom.to_input([[0.5]]), [[1.0, 1.0]])
     d = dom.to_dict()
-    assert d["kind"] == "line" and d["param_lo"] == [-1.0] and d["param_hi"] == [1.0]
+    assert d["kind"] == "line" and d["lo"] == [-1.0] and d["hi"] == [1.0]
     net = _net(4, n0=2)
     lines = regions_line(net, [-2.0, 1.0], [2.0, 1.0])
     assert count_regions(net, dom, tighten=False).regions == len({p for *_, p in lines})

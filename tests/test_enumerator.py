@@ -16,24 +16,19 @@ from math import comb
 import numpy as np
 import pytest
 
-import milpregions.bounds
-from milpregions import constructions as C
+from milpregions.testing import constructions as C
 from milpregions.api import count_regions
-from milpregions.box import Box, normalize
-from milpregions.network import Affine, Layer, Network, mlp
+from milpregions.ir.domain import Box, normalize
+from milpregions.ir.network import Affine, Layer, Network, mlp
 
 try:
     from tests.exact_oracles import count_1d, count_2d
 except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
     from exact_oracles import count_1d, count_2d
 
-HAS_LP_TIGHTEN = hasattr(milpregions.bounds, "lp_tighten")
-
 PATHS = [pytest.param(4, id="vertex"), pytest.param(0, id="lp")]
 TIGHTEN = [pytest.param(False, id="interval"),
-           pytest.param(True, id="lp-tighten",
-                        marks=pytest.mark.skipif(not HAS_LP_TIGHTEN,
-                                                 reason="bounds.lp_tighten not implemented yet"))]
+           pytest.param(True, id="lp-tighten")]
 
 
 def tree(net, box=(-1.0, 1.0), vertex_dim=4, tighten=False, **kw):
@@ -805,7 +800,7 @@ def test_lp_path_with_more_splitting_units_than_evidence_points(monkeypatch):
     # When proving every split of a node needs more evidence points than a node keeps
     # (MAX_POINTS), the LP path once dropped evidence it had just found and cycled for ever
     # (seen on the digits CNN). With room for only 2 points it must still count exactly.
-    import milpregions.enumerator as E
+    import milpregions.enumerator.tree as E
 
     monkeypatch.setattr(E, "MAX_POINTS", 2)
     net = C.he_mlp(4, [8, 8], 3)
@@ -819,7 +814,7 @@ def test_lp_path_with_more_splitting_units_than_evidence_points(monkeypatch):
 # ============================================================================================
 
 def _maxout(seed: int, groups=(3, 2, 3), n0: int = 2, second: bool = True) -> Network:
-    from milpregions.network import MaxLayer
+    from milpregions.ir.network import MaxLayer
 
     rng = np.random.default_rng(seed)
     k = max(groups)
@@ -849,7 +844,7 @@ def test_maxout_tree_equals_milp_on_both_paths(seed):
 
 @pytest.mark.parametrize("vertex_dim", PATHS)
 def test_max_group_ties_count_once(vertex_dim):
-    from milpregions.network import MaxLayer
+    from milpregions.ir.network import MaxLayer
 
     def one_group(W, b):
         W = np.asarray(W, dtype=float)
@@ -872,7 +867,7 @@ def test_max_group_ties_count_once(vertex_dim):
 
 def test_maxout_equals_the_equivalent_relu_net():
     # max(z, 0) = relu(z): the same regions
-    from milpregions.network import MaxLayer
+    from milpregions.ir.network import MaxLayer
 
     net = C.he_mlp(2, [6], 4)
     L = net.layers[0]

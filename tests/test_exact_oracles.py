@@ -8,7 +8,7 @@ from math import comb
 import numpy as np
 import pytest
 
-from milpregions.network import Affine, Layer, Network, mlp
+from milpregions.ir.network import Affine, Layer, Network, mlp
 
 try:
     from tests.exact_oracles import (count_1d, count_2d, count_line, count_plane, regions_1d,

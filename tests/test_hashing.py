@@ -8,14 +8,15 @@ import math
 import numpy as np
 import pytest
 
-from milpregions import constructions as C
-from milpregions.api import compute_bounds, count_regions
-from milpregions.box import Box, normalize
+from milpregions.testing import constructions as C
+from milpregions.api import count_regions
+from milpregions.bounds import compute_bounds
+from milpregions.ir.domain import Box, normalize
 from milpregions.errors import InputError
-from milpregions.hashing import (HashResult, add_parity, binomial_tail, hash_lower_bound,
+from milpregions.estimators.hashing import (HashResult, add_parity, binomial_tail, hash_lower_bound,
                                  hash_regions, mbound_chernoff_error, mbound_slack, model_binaries,
                                  survival_lower_limit)
-from milpregions.network import mlp
+from milpregions.ir.network import mlp
 
 
 # ------------------------------------------------------------------------------ parity encoding
@@ -25,7 +26,7 @@ def _feasible(m) -> bool:
     from pyomo.contrib.appsi.base import TerminationCondition as TC
     from pyomo.contrib.appsi.solvers import Highs
 
-    from milpregions.milp import HIGHS_OPTIONS
+    from milpregions.solver.pyomo_highs import HIGHS_OPTIONS
 
     s = Highs()
     s.config.load_solution = False

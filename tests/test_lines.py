@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from exact_oracles import count_line
-from milpregions import constructions as C
-from milpregions.box import Box
-from milpregions.lines import (boundary_distances, count_segment, face_distances, intrinsic_volumes,
+from milpregions.testing import constructions as C
+from milpregions.ir.domain import Box
+from milpregions.estimators.lines import (boundary_distances, count_segment, face_distances, intrinsic_volumes,
                                kappa, lambda_from_distance, poisson_cells, random_chords, run_lines,
                                segment_regions)
-from milpregions.network import Affine, Layer, MaxLayer, Network, mlp
+from milpregions.ir.network import Affine, Layer, MaxLayer, Network, mlp
 
 
 def _random_net(rng, trial):

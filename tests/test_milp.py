@@ -14,7 +14,7 @@ from milpregions.bounds import interval_bounds, lp_tighten
 from milpregions.errors import InputError
 from milpregions.milp import (DELTA, build_milp, count_milp, export_milp, simplex_inradius,
                               simplex_vertices)
-from milpregions.network import Affine, Layer, MaxLayer, Network, mlp
+from milpregions.ir.network import Affine, Layer, MaxLayer, Network, mlp
 
 
 def count(net, **kw):

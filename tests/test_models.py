@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from milpregions.api import count_regions
-from milpregions.onnx_import import load_onnx
+from milpregions.onnx import load_onnx
 
 try:
     from exact_oracles import count_2d

@@ -9,7 +9,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from milpregions.errors import InputError
-from milpregions.onnx_import import import_model, load_onnx
+from milpregions.onnx import import_model, load_onnx
 
 try:
     from onnx_builders import assert_matches_ort, const, make_model, weights

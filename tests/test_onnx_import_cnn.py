@@ -11,8 +11,8 @@ import scipy.sparse as sp
 from onnx import helper
 
 from milpregions.errors import InputError
-from milpregions.network import Layer, MaxLayer
-from milpregions.onnx_import import import_model
+from milpregions.ir.network import Layer, MaxLayer
+from milpregions.onnx import import_model
 
 try:
     from onnx_builders import assert_matches_ort, const, make_model, weights

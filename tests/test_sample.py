@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from milpregions import constructions as C
+from milpregions.testing import constructions as C
 from milpregions.api import count_regions
-from milpregions.box import Box
+from milpregions.ir.domain import Box
 from milpregions.errors import InputError
-from milpregions.network import Affine, MaxLayer, Network
-from milpregions.sample import (FrequencyCounter, PatternHasher, chao1, good_turing, parse_dist,
+from milpregions.ir.network import Affine, MaxLayer, Network
+from milpregions.estimators.sample import (FrequencyCounter, PatternHasher, chao1, good_turing, parse_dist,
                                 sample_patterns)
 
 
@@ -96,7 +96,7 @@ def test_many_points_memory_stays_flat():
 def test_every_sampled_pattern_is_an_enumerated_region(n0, widths, seed):
     # sampling never finds a pattern the exact enumeration missed (points within 1e-9 of a
     # boundary, where the pattern is not that of any full-dimensional region, excepted)
-    from milpregions.lines import boundary_distances
+    from milpregions.estimators.lines import boundary_distances
 
     net = C.he_mlp(n0, widths, seed=seed)
     regions = []

@@ -7,10 +7,10 @@ from math import comb
 import numpy as np
 import pytest
 
-from milpregions import constructions as C
+from milpregions.testing import constructions as C
 from milpregions.api import count_regions
-from milpregions.network import Affine, MaxLayer, Network, mlp
-from milpregions.theory import (architecture_bounds, format_bounds, montufar_lower, product_upper,
+from milpregions.ir.network import Affine, MaxLayer, Network, mlp
+from milpregions.estimators.theory import (architecture_bounds, format_bounds, montufar_lower, product_upper,
                                 serra_lower, serra_upper, zaslavsky)
 
 
@@ -86,7 +86,7 @@ def test_non_relu_and_max_layers():
 
 
 def test_slice_dimension_is_used():
-    from milpregions.domains import slice_domain
+    from milpregions.inputs import slice_domain
 
     net = C.he_mlp(4, [6, 6], seed=0)
     dom = slice_domain(*np.eye(4)[:3], dim=4)

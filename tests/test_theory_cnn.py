@@ -12,9 +12,9 @@ import itertools
 import numpy as np
 import pytest
 
-from milpregions import constructions as C
+from milpregions.testing import constructions as C
 from milpregions.api import count_regions
-from milpregions.network import mlp
+from milpregions.ir.network import mlp
 
 # (input_shape, kernel_shape, stride, filters, expected count)
 CNN_CASES = [

@@ -14,8 +14,8 @@ import pytest
 from onnx import numpy_helper
 
 from milpregions.api import count_regions
-from milpregions.network import mlp
-from milpregions.onnx_import import load_onnx
+from milpregions.ir.network import mlp
+from milpregions.onnx import load_onnx
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 IMAGE = np.load(MODELS / "digits_test_image.npy")  # float64, shape (64,), pixels 0..16

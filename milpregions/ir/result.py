@@ -7,10 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-
-def pattern_strings(pattern: list[np.ndarray]) -> list[str]:
-    """A pattern as one '0'/'1' string per layer (JSON-friendly)."""
-    return ["".join("1" if b else "0" for b in np.asarray(layer).ravel()) for layer in pattern]
+from .pattern import pattern_record
 
 
 @dataclass(frozen=True)
@@ -19,7 +16,7 @@ class Region:
 
     ``witness`` is a point in input space; the ball of radius ``radius`` (in normalised box
     coordinates, each input scaled to [-1, 1]) around it lies inside the region, so every point
-    of that ball has ``pattern``.
+    of that ball has ``pattern`` (per layer: bools for units, argmax indices for max groups).
     """
 
     pattern: list[np.ndarray]
@@ -27,7 +24,7 @@ class Region:
     radius: float
 
     def to_dict(self) -> dict:
-        return {"pattern": pattern_strings(self.pattern),
+        return {"pattern": pattern_record(self.pattern),
                 "witness": [float(v) for v in self.witness],
                 "radius": float(self.radius)}
 
@@ -67,3 +64,35 @@ class CountResult:
         d["lps_per_region"] = None if not self.regions else self.lps_per_region
         d["regions_per_second"] = None if self.seconds <= 0 else self.regions_per_second
         return d
+
+
+#: The version of the JSON records every ``--json`` output writes (``run_envelope``).
+SCHEMA = "milpregions/1"
+
+
+def versions() -> dict:
+    """Versions of this package and of what a count depends on (for reproducible records)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("milpregions", "numpy", "onnx", "highspy", "pyomo"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def run_envelope(command: str, model: str, domain) -> dict:
+    """The fields every JSON record starts with: ``schema``, ``command``, ``model`` (a path),
+    ``domain`` (absent for ``info``; ``Domain.to_dict()``: kind, lo, hi, and the kind's own fields), ``box`` (the
+    parameter box counted in, ``{"lo", "hi"}``) and ``versions``. A command's own fields
+    follow; where a command states a number of regions it is ``regions``, with ``exact``
+    (a flag) and ``lower_bound`` (its negation)."""
+    d = {"schema": SCHEMA, "command": command, "model": model}
+    if domain is not None:
+        box = domain.box
+        d["domain"] = domain.to_dict()
+        d["box"] = {"lo": [float(v) for v in box.lo], "hi": [float(v) for v in box.hi]}
+    d["versions"] = versions()
+    return d

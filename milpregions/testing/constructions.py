@@ -20,7 +20,7 @@ from math import comb
 
 import numpy as np
 
-from .network import Affine, Layer, Network, mlp
+from ..ir.network import Affine, Layer, Network, mlp
 
 __all__ = [
     "general_position_layer",

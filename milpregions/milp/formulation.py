@@ -1,6 +1,6 @@
-"""The MILP of record (Pyomo, solved by HiGHS through Pyomo), and the slow exact count by no-good cuts.
+"""The MILP of record (Pyomo): the big-M model with a simplex witness.
 
-The network must already be normalised to the box [-1, 1]^n0 (see ``box.normalize``); ``bounds``
+The network must already be normalised to the box [-1, 1]^n0 (see ``ir.domain.normalize``); ``bounds``
 are pre-activation bounds valid on that box (``bounds.interval_bounds`` or LP-tightened ones).
 
 Formulation: a simplex witness
@@ -66,43 +66,21 @@ found. A unit identically 0 on a region only needs z <= 0 and never blocks it. R
 to hold a delta-simplex (inradius below about delta / n0, normalised coordinates) are missed;
 so are regions where an active unit never exceeds eps.
 
-``count_milp`` solves, reads d, adds the no-good cut
-``sum_{d_j=1} (1 - d_j) + sum_{d_j=0} d_j >= 1`` on all binaries (unstable units and unfixed
-max groups) and repeats until the model is infeasible (Serra et al. 2018 style). It is slow (one
-MILP per region) and serves as an independent check of the enumerator.
+The no-good count lives in ``milp.count``, the file export in ``milp.export``.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import time
-from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from .bounds import Bounds, csr_rows, layer_range, max_candidates
-from .errors import InputError
-from .network import MaxLayer, Network
-from .result import CountResult
-
-log = logging.getLogger("milpregions")
+from ..bounds import Bounds, csr_rows, layer_range, max_candidates
+from ..errors import InputError
+from ..ir.network import MaxLayer, Network
 
 DELTA = 1e-6
 EPS = 1e-8
-#: HiGHS options for every solve (tolerances well below eps).
-HIGHS_OPTIONS = {
-    "threads": 1,
-    "output_flag": False,
-    "mip_feasibility_tolerance": 1e-9,
-    "primal_feasibility_tolerance": 1e-9,
-    "dual_feasibility_tolerance": 1e-9,
-}
-#: A unit with d = 0 whose forward-pass pre-activation at the witness is in (0, ZERO_TOL * eps]
-#: is accepted as a rounding artefact (e.g. a pre-activation identically 0 on the region that
-#: float arithmetic evaluates to 1e-17); anything else disagreeing is a bug.
-ZERO_TOL = 1e-2
 
 
 def simplex_vertices(n: int) -> np.ndarray:
@@ -305,184 +283,3 @@ def build_milp(net: Network, bounds: Bounds, delta: float = DELTA, eps: float = 
     m.cuts = pe.ConstraintList()
     m.obj = pe.Objective(expr=0.0, sense=pe.minimize)
     return m
-
-
-def _stable_pattern(net: Network, bounds: Bounds) -> list[np.ndarray]:
-    """The pattern of the units without binaries (two-piece: active bits; max: fixed argmax,
-    -1 for unfixed groups)."""
-    ginfo = max_groups(net, bounds)
-    return [ginfo[l][0].astype(np.int64) if l in ginfo
-            else np.asarray(bounds.active(l), dtype=bool).copy() for l in range(len(net.layers))]
-
-
-def _verify(net: Network, pattern: list[np.ndarray], witness: np.ndarray, eps: float) -> None:
-    """The forward pass at the witness must give the MILP's pattern (else: a bug)."""
-    pre = net.preactivations(witness[None, :])
-    tol = ZERO_TOL * max(eps, 1e-12)
-    for l, (layer, z, p) in enumerate(zip(net.layers, pre, pattern)):
-        if isinstance(layer, MaxLayer):
-            got = layer.argmax(z)[0]
-            vals = layer._pieces(z)[0]
-            bad = np.flatnonzero(got != p)
-            # a later piece winning by a rounding artefact (pieces equal on the region): fine
-            real = [g for g in bad if not (got[g] > p[g] >= 0
-                                           and vals[g, got[g]] - vals[g, p[g]] <= tol)]
-            if real:
-                g = int(real[0])
-                raise RuntimeError(
-                    f"MILP pattern disagrees with the forward pass at the witness: layer {l} group "
-                    f"{g}: MILP argmax {int(p[g])}, forward argmax {int(got[g])}, pieces "
-                    f"{vals[g].tolist()} (witness {witness.tolist()})")
-            if bad.size:
-                log.debug("layer %d: groups %s have ties within %g at the witness; kept the MILP's "
-                          "argmax", l, bad.tolist(), tol)
-            continue
-        z = z[0]
-        got = z > 0
-        bad = np.flatnonzero(got != p)
-        if not bad.size:
-            continue
-        # d = 0 with a tiny positive value: a rounding artefact of a pre-activation that is
-        # (numerically) 0 on the region. Everything else is a real disagreement.
-        real = [j for j in bad if p[j] or z[j] > tol]
-        if real:
-            j = int(real[0])
-            raise RuntimeError(
-                f"MILP pattern disagrees with the forward pass at the witness: layer {l} unit {j}: "
-                f"MILP bit {int(p[j])}, pre-activation {z[j]:.3e} (witness {witness.tolist()})")
-        log.debug("layer %d: units %s are ~0 at the witness (|z| <= %g); kept as inactive",
-                  l, bad.tolist(), tol)
-
-
-def make_solver(new_vars: bool = False):
-    """A persistent HiGHS solver (through Pyomo) for repeated solves of one model.
-
-    Between solves only constraints are added or removed (no-good cuts, parity blocks), and,
-    with ``new_vars``, variables: the other change checks are skipped.
-    """
-    from pyomo.contrib.appsi.solvers import Highs
-
-    solver = Highs()
-    if not solver.available():
-        raise RuntimeError("HiGHS is not available to Pyomo (pip install highspy)")
-    solver.config.load_solution = False
-    solver.config.stream_solver = False
-    solver.highs_options = dict(HIGHS_OPTIONS)
-    uc = solver.update_config
-    uc.check_for_new_or_removed_vars = new_vars
-    uc.check_for_new_or_removed_constraints = True
-    uc.check_for_new_or_removed_params = False
-    uc.check_for_new_objective = False
-    uc.update_constraints = False
-    uc.update_vars = False
-    uc.update_params = False
-    uc.update_named_expressions = False
-    return solver
-
-
-def count_milp(net: Network, bounds: Bounds, *, delta: float = DELTA, eps: float = EPS,
-               time_limit: float | None = None, max_regions: int | None = None,
-               on_region: Callable[[list[np.ndarray], np.ndarray, float], None] | None = None,
-               ) -> CountResult:
-    """Count the activation regions by repeated MILP solves with no-good cuts.
-
-    ``net`` is normalised to [-1, 1]^n0. For every region found, ``on_region(pattern, witness_u,
-    radius)`` is called with the pattern (per layer: a bool array ``z > 0`` for a two-piece
-    layer, an int array of argmax positions within the groups for a max layer, as
-    ``Network.pattern``), the witness (the centroid of
-    the witness simplex, normalised coordinates) and a lower bound on the region's inradius
-    (the simplex's inradius, delta / n0). ``lps`` counts MILP solves. A time or region limit
-    returns ``exact=False`` with ``stopped`` set; ``regions`` is then a lower bound.
-    ``unstable_units`` in the result counts unstable two-piece units plus unfixed max groups.
-    """
-    _check_args(net, bounds, delta, eps)
-    if time_limit is not None and time_limit < 0:
-        raise InputError(f"time_limit must be >= 0, got {time_limit!r}")
-    if max_regions is not None and max_regions < 0:
-        raise InputError(f"max_regions must be >= 0, got {max_regions!r}")
-    t0 = time.perf_counter()
-    n0 = net.input_dim
-    V = simplex_vertices(n0)
-    radius = delta * simplex_inradius(V)
-    unstable = _two_piece_unstable(net, bounds)
-    ginfo = max_groups(net, bounds)
-    mbin = _max_binaries(ginfo)
-    n_groups = sum(int((fixed < 0).sum()) for fixed, _ in ginfo.values())
-    base = _stable_pattern(net, bounds)
-
-    def result(regions: int, solves: int, stopped: str | None) -> CountResult:
-        return CountResult(regions=regions, exact=stopped is None, method="milp",
-                           seconds=time.perf_counter() - t0, lps=solves, stopped=stopped,
-                           margin=eps, input_dim=n0, widths=list(net.widths),
-                           unstable_units=len(unstable) + n_groups, bound_lps=bounds.lps)
-
-    if max_regions == 0:
-        return result(0, 0, "max-regions")
-    if not unstable and not mbin:
-        # One pattern on the whole box: the box itself is the region (ball of radius 1 at 0).
-        witness = np.zeros(n0)
-        _verify(net, base, witness, eps)
-        if on_region is not None:
-            on_region([p.copy() for p in base], witness, 1.0)
-        return result(1, 0, None)
-
-    import pyomo.environ as pe
-    from pyomo.contrib.appsi.base import TerminationCondition as TC
-
-    m = build_milp(net, bounds, delta, eps)
-    solver = make_solver()
-    regions = solves = 0
-    shift = delta * V.mean(axis=0)
-    while True:
-        if time_limit is not None:
-            remaining = time_limit - (time.perf_counter() - t0)
-            if remaining <= 0:
-                return result(regions, solves, "time-limit")
-            solver.config.time_limit = remaining
-        res = solver.solve(m)
-        solves += 1
-        tc = res.termination_condition
-        if tc in (TC.infeasible, TC.infeasibleOrUnbounded):
-            # Every variable is bounded, so "infeasible or unbounded" means infeasible.
-            log.debug("milp: infeasible after %d regions, %d solves", regions, solves)
-            return result(regions, solves, None)
-        if tc == TC.maxTimeLimit:
-            return result(regions, solves, "time-limit")
-        if tc != TC.optimal:
-            raise RuntimeError(f"HiGHS (via Pyomo) stopped with {tc.name} on the counting MILP")
-        if max_regions is not None and regions >= max_regions:
-            # one region more than asked for exists: the count is a lower bound
-            return result(regions, solves, "max-regions")
-        res.solution_loader.load_vars()
-        bits = {u: int(round(pe.value(m.d[u]))) for u in unstable}
-        pattern = [p.copy() for p in base]
-        for (l, j), b in bits.items():
-            pattern[l][j] = bool(b)
-        gbits = {u: int(round(pe.value(m.dmax[u]))) for u in mbin}
-        for (l, g, p), b in gbits.items():
-            if b:
-                pattern[l][g] = p
-        if any((p < 0).any() for l, p in enumerate(pattern) if l in ginfo):
-            raise RuntimeError("MILP solution has a max group without a chosen piece")
-        # an input that no unit reads appears in no constraint and gets no value: any is fine
-        x = np.array([pe.value(m.x[i], exception=False) or 0.0 for i in range(n0)], dtype=np.float64)
-        witness = x + shift
-        _verify(net, pattern, witness, eps)
-        regions += 1
-        if on_region is not None:
-            on_region(pattern, witness, radius)
-        m.cuts.add(pe.quicksum([(1 - m.d[u]) if b else m.d[u] for u, b in bits.items()]
-                               + [(1 - m.dmax[u]) if b else m.dmax[u] for u, b in gbits.items()])
-                   >= 1)
-
-
-def export_milp(net: Network, bounds: Bounds, path, delta: float = DELTA, eps: float = EPS) -> Path:
-    """Write the model of ``build_milp`` to ``path``: ``.mps`` or ``.lp`` (by suffix)."""
-    path = Path(path)
-    fmt = {".mps": "mps", ".lp": "lp"}.get(path.suffix.lower())
-    if fmt is None:
-        raise InputError(f"cannot export the MILP to '{path.suffix or path.name}': "
-                         f"use a .mps or .lp file name")
-    m = build_milp(net, bounds, delta, eps)
-    m.write(str(path), format=fmt, io_options={"symbolic_solver_labels": True})
-    return path

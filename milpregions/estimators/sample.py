@@ -37,13 +37,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .box import Box
-from .errors import InputError
-from .network import Network
+from ..ir.domain import Box
+from ..errors import InputError
+from ..ir.network import Network
 
 ELEMENT_BUDGET = 1 << 22        # float64 pre-activations per batch (32 MB): sets the default batch
 MIN_ACCEPT = 1e-3
@@ -69,6 +70,9 @@ class SampleResult:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["chao1_ci"] = list(self.chao1_ci)
+        d["regions"] = self.distinct           # the shared names: distinct patterns are a lower bound
+        d["exact"] = False
+        d["lower_bound"] = True
         return d
 
 
@@ -196,14 +200,18 @@ def _draw(rng, box: Box, n: int, kind: str, std: float) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def sample_patterns(net: Network, box: Box, points: int, *, dist: str = "uniform",
-                    seed: int | None = None, batch: int | None = None,
-                    progress=None) -> SampleResult:
-    """Pattern frequencies of ``points`` random points in ``box``, and the estimators above."""
-    if points < 1:
-        raise InputError(f"--points must be at least 1, got {points}")
+def sample_stream(net: Network, box: Box, checkpoints, *, dist: str = "uniform",
+                  seed: int | None = None, batch: int | None = None,
+                  progress=None) -> Iterator[SampleResult]:
+    """One stream of random points in ``box``, read at each of the increasing ``checkpoints``:
+    a SampleResult per checkpoint (the first n points of the stream; ``seconds`` cumulative)."""
+    checkpoints = [int(c) for c in checkpoints]
+    if not checkpoints or checkpoints[0] < 1:
+        raise InputError(f"points must be at least 1, got {checkpoints[0] if checkpoints else 0}")
+    if any(b <= a for a, b in zip(checkpoints, checkpoints[1:])):
+        raise InputError(f"checkpoints must increase, got {checkpoints}")
     if batch is not None and batch < 1:
-        raise InputError(f"--batch must be at least 1, got {batch}")
+        raise InputError(f"batch must be at least 1, got {batch}")
     kind, std = parse_dist(dist)
     batch = default_batch(net) if batch is None else int(batch)
     rng = np.random.default_rng(seed)
@@ -211,20 +219,33 @@ def sample_patterns(net: Network, box: Box, points: int, *, dist: str = "uniform
     counter = FrequencyCounter()
     t0 = time.perf_counter()
     done = 0
-    while done < points:
-        m = min(batch, points - done)
-        counter.add(hasher(_draw(rng, box, m, kind, std)))
-        done += m
-        if progress is not None:
-            progress(done, points)
-    freq = counter.frequencies()
-    D = int(len(freq))
-    f1 = int(np.count_nonzero(freq == 1))
-    f2 = int(np.count_nonzero(freq == 2))
-    S, se, ci = chao1(points, D, f1, f2)
-    C, gt, gt_se = good_turing(points, D, f1)
-    return SampleResult(points, D, f1, f2, S, se, ci, C, gt, gt_se,
-                        time.perf_counter() - t0, dist, seed, batch)
+    total = checkpoints[-1]
+    for cp in checkpoints:
+        while done < cp:
+            m = min(batch, cp - done)
+            counter.add(hasher(_draw(rng, box, m, kind, std)))
+            done += m
+            if progress is not None:
+                progress(done, total)
+        freq = counter.frequencies()
+        D = int(len(freq))
+        f1 = int(np.count_nonzero(freq == 1))
+        f2 = int(np.count_nonzero(freq == 2))
+        S, se, ci = chao1(done, D, f1, f2)
+        C, gt, gt_se = good_turing(done, D, f1)
+        yield SampleResult(done, D, f1, f2, S, se, ci, C, gt, gt_se,
+                           time.perf_counter() - t0, dist, seed, batch)
+
+
+def sample_patterns(net: Network, box: Box, points: int, *, dist: str = "uniform",
+                    seed: int | None = None, batch: int | None = None,
+                    progress=None) -> SampleResult:
+    """Pattern frequencies of ``points`` random points in ``box``, and the estimators above."""
+    if points < 1:
+        raise InputError(f"points must be at least 1, got {points}")
+    *_, last = sample_stream(net, box, [points], dist=dist, seed=seed, batch=batch,
+                             progress=progress)
+    return last
 
 
 def format_sample(r: SampleResult) -> list[str]:
@@ -239,45 +260,3 @@ def format_sample(r: SampleResult) -> list[str]:
         f"seconds: {r.seconds:.3f} ({r.points / max(r.seconds, 1e-9):.0f} points/s, "
         f"batch {r.batch}, dist {r.dist}, seed {r.seed})",
     ]
-
-
-# ------------------------------------------------------------------------------ command line
-
-
-def add_parser(subs, domain) -> None:
-    p = subs.add_parser("sample", allow_abbrev=False,
-                        help="estimate the region count from the patterns of random points",
-                        description="Patterns of N random points in the box: distinct patterns "
-                                    "(a lower bound), singletons/doubletons, Chao1 and "
-                                    "Good-Turing estimates (see milpregions.sample).")
-    p.add_argument("model", metavar="MODEL", help="ONNX file")
-    domain(p)
-    p.add_argument("--points", type=int, required=True, metavar="N", help="number of points")
-    p.add_argument("--dist", default="uniform", metavar="uniform|gauss:STD",
-                   help="uniform in the box (default) or normal around the box centre with "
-                        "standard deviation STD per input, points outside the box redrawn")
-    p.add_argument("--seed", type=int, metavar="S", help="random seed")
-    p.add_argument("--batch", type=int, metavar="B",
-                   help="points per batch (default: about 4M pre-activations per batch)")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-
-
-def run(args, out, err) -> int:
-    import json
-
-    from .api import load_network
-    from .cli import EXIT_OK, _check_domain, _domain_net, run_record
-
-    _check_domain(args)
-    if args.points < 1:
-        raise InputError(f"--points must be at least 1, got {args.points}")
-    parse_dist(args.dist)
-    net, box = _domain_net(args, load_network(args.model))
-    r = sample_patterns(net, box, args.points, dist=args.dist, seed=args.seed, batch=args.batch)
-    if args.json:
-        d = r.to_dict()
-        d.update(run_record(args, box))
-        out.write(json.dumps(d) + "\n")
-    else:
-        out.write("\n".join(format_sample(r)) + "\n")
-    return EXIT_OK

@@ -30,13 +30,13 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .bounds import Bounds
-from .lp import ChebyshevLP
-from .network import MaxLayer, Network
+from ..bounds import Bounds
+from ..ir.network import MaxLayer, Network
+from ..ir.pattern import split_pattern, verify_patterns
+from ..ir.result import CountResult
+from ..settings import DEFAULT_MARGIN
+from ..solver.highs import ChebyshevLP
 from .polytope import VPoly, new_row_id
-from .result import CountResult
-
-DEFAULT_MARGIN = 1e-7
 VERTEX_TOL = 1e-10      # a vertex this close to a hyperplane lies on it
 CONST_TOL = 1e-11       # relative size of a gradient that counts as zero
 THIN = -1e-9            # an LP radius above this means a nonempty (if thin) set
@@ -44,10 +44,6 @@ MAX_POINTS = 12         # evidence points kept per node in the LP path
 
 RegionCallback = Callable[[list, np.ndarray, float], None]
 ProgressCallback = Callable[[int, int, int, float], None]
-
-
-class CertificateError(RuntimeError):
-    """A witness failed its forward-pass check: a bug or a numerical breakdown, never a count."""
 
 
 def _row_norms(W) -> np.ndarray:
@@ -604,60 +600,3 @@ def _trim(pts: np.ndarray, rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keep = np.argsort(rad)[-MAX_POINTS:]
         pts, rad = pts[keep], rad[keep]
     return pts, rad
-
-
-def split_pattern(net: Network, flat: np.ndarray) -> list[np.ndarray]:
-    """A concatenated pattern as one array per layer: bools for units, argmax indices for groups."""
-    out, i = [], 0
-    for layer in net.layers:
-        n = layer.size
-        part = flat[i:i + n]
-        out.append(part.astype(np.int64) if isinstance(layer, MaxLayer) else part.astype(bool))
-        i += n
-    return out
-
-
-def verify_patterns(net: Network, U: np.ndarray, pattern: np.ndarray) -> None:
-    """Check by a plain forward pass that each point U[i] has the concatenated pattern[i].
-
-    A pre-activation within rounding error of zero (a unit constant at zero on the region), or
-    a max-group piece within rounding error of the maximum (pieces identical on the region),
-    may go either way. Raises CertificateError on any other disagreement.
-    """
-    values, avalues = [U], [np.abs(U)]
-    col = 0
-    for k, layer in enumerate(net.layers):
-        aff = layer.affine
-        z = aff.apply(values)
-        za = np.broadcast_to(np.abs(aff.b), z.shape).copy()
-        for s, W in aff.W.items():
-            za += avalues[s] @ abs(W).T
-        tol = 1e-9 * (za + 1e-300)
-        n = layer.size
-        want = pattern[:, col:col + n]
-        col += n
-        if isinstance(layer, MaxLayer):
-            G = layer.groups
-            pieces = layer._pieces(z)                                   # (N, g, k)
-            ptol = np.where(G >= 0, tol[:, np.maximum(G, 0)], 0.0)
-            chosen = np.take_along_axis(pieces, want[:, :, None].astype(np.int64), axis=2)[:, :, 0]
-            ctol = np.take_along_axis(ptol, want[:, :, None].astype(np.int64), axis=2)[:, :, 0]
-            bad = (want < 0) | (chosen < pieces.max(axis=2) - ctol - ptol.max(axis=2))
-            if bad.any():
-                i, g = np.argwhere(bad)[0]
-                raise CertificateError(
-                    f"witness {U[i].tolist()}: at layer {k + 1} group {g} the maximum is piece "
-                    f"{int(pieces[i, g].argmax())}, but its region's pattern says {int(want[i, g])}")
-            idx = G[np.arange(G.shape[0])[None, :], want.astype(np.int64)]
-            values.append(np.take_along_axis(z, idx, axis=1))
-            avalues.append(np.take_along_axis(za, idx, axis=1))
-            continue
-        on = want > 0
-        bad = (on != (z > 0)) & (np.abs(z) > tol)
-        if bad.any():
-            i, j = np.argwhere(bad)[0]
-            raise CertificateError(
-                f"witness {U[i].tolist()} has z={z[i, j]:.3e} at layer {k + 1} unit {j}, "
-                f"but its region's pattern says {'on' if on[i, j] else 'off'}")
-        values.append(np.where(on, z, layer.neg_slope * z))
-        avalues.append(np.where(on, za, np.abs(layer.neg_slope) * za))

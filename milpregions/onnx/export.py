@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .network import Affine, Network
+from ..ir.network import Affine, Network
 
 OPSET = 17
 IR_VERSION = 8

@@ -85,8 +85,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .errors import InputError
-from .milp import make_solver
+from ..errors import InputError
+from ..milp.formulation import DELTA, EPS, build_milp
+from ..problem import Problem, prepare
+from ..settings import Settings, check_time_limit
+from ..solver.pyomo_highs import Status, make_solver, solve_status
 
 DEFAULT_TRIALS = 7
 DEFAULT_CONFIDENCE = 0.95
@@ -184,6 +187,9 @@ class HashResult:
         for key in ("feasible", "trials", "bounds"):
             d[key] = {str(k): v for k, v in d[key].items()}
         d["probabilistic"] = True
+        d["regions"] = self.lower_bound        # the shared names: a count that is a lower bound
+        d["exact"] = False
+        d["lower_bound"] = True
         return d
 
 
@@ -230,7 +236,6 @@ class _Feasibility:
     def solve(self, xors: list[tuple[np.ndarray, int]], time_limit: float | None) -> bool | None:
         """True (feasible), False (infeasible), None (stopped by the time limit: not feasible)."""
         import pyomo.environ as pe
-        from pyomo.contrib.appsi.base import TerminationCondition as TC
 
         for subset, parity in xors:
             if len(subset) == 0 and parity:
@@ -242,17 +247,13 @@ class _Feasibility:
         for subset, parity in xors:
             add_parity(m._hash_xors, self.binaries, subset, parity)
         try:
-            self.solver.config.time_limit = time_limit
-            res = self.solver.solve(m)
+            status, res = solve_status(self.solver, m, time_limit, "the hashed MILP")
             self.solves += 1
-            tc = res.termination_condition
-            if tc in (TC.infeasible, TC.infeasibleOrUnbounded):
+            if status is Status.INFEASIBLE:
                 return False
-            if tc == TC.maxTimeLimit:
+            if status is Status.TIMEOUT:
                 self.timeouts += 1
                 return None
-            if tc != TC.optimal:
-                raise RuntimeError(f"HiGHS (via Pyomo) stopped with {tc.name} on the hashed MILP")
             res.solution_loader.load_vars(self.binaries)
             bits = np.array([round(pe.value(v)) for v in self.binaries], dtype=np.uint8)
             self.seen.add(np.packbits(bits).tobytes() + len(bits).to_bytes(4, "little"))
@@ -289,19 +290,16 @@ def hash_lower_bound(net_unit, bounds, *, xors=None, trials: int = DEFAULT_TRIAL
     an int K, or a list of K values. ``trials``: T trials per K. See the module docstring for
     the exact statement; the result's ``lower_bound`` holds with probability >= ``confidence``.
     """
-    from . import milp
-
     if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
         raise InputError(f"trials must be a positive integer, got {trials!r}")
     trials = int(trials)
     if not (isinstance(confidence, (int, float)) and 0 < confidence < 1):
         raise InputError(f"confidence must be in (0, 1), got {confidence!r}")
-    if time_limit is not None and not (time_limit > 0):
-        raise InputError(f"time limit must be positive, got {time_limit}")
+    check_time_limit(time_limit)
     t0 = time.perf_counter()
     gamma = 1.0 - float(confidence)
-    delta = milp.DELTA if delta is None else delta
-    eps = milp.EPS if eps is None else eps
+    delta = DELTA if delta is None else delta
+    eps = EPS if eps is None else eps
     rng = np.random.default_rng(seed)
 
     def result(**kw) -> HashResult:
@@ -309,7 +307,7 @@ def hash_lower_bound(net_unit, bounds, *, xors=None, trials: int = DEFAULT_TRIAL
         base.update(kw)
         return HashResult(**base)
 
-    m = milp.build_milp(net_unit, bounds, delta, eps)
+    m = build_milp(net_unit, bounds, delta, eps)
     feas = _Feasibility(m)
     N = len(feas.binaries)
     if N == 0:
@@ -378,18 +376,12 @@ def hash_lower_bound(net_unit, bounds, *, xors=None, trials: int = DEFAULT_TRIAL
 def hash_regions(model, box=None, *, xors=None, trials: int = DEFAULT_TRIALS,
                  confidence: float = DEFAULT_CONFIDENCE, seed: int = 0,
                  time_limit: float | None = None, tighten: bool = True) -> HashResult:
-    """``hash_lower_bound`` for a model (ONNX path or Network) on a box (as ``count_regions``:
-    a Box, (lo, hi) scalars or arrays, or None for [-1, 1]^d)."""
-    from .api import compute_bounds, load_network, make_box
-    from .box import normalize
-
-    if time_limit is not None and not (time_limit > 0):
-        raise InputError(f"time limit must be positive, got {time_limit}")
+    """``hash_lower_bound`` for a prepared Problem (its settings' ``tighten`` applies), or for
+    anything ``problem.prepare`` takes on ``box`` (as ``count_regions``)."""
+    check_time_limit(time_limit)
     t0 = time.perf_counter()
-    net = load_network(model)
-    b = make_box(net, box)
-    unit_net = normalize(net, b)
-    bounds = compute_bounds(unit_net, tighten)
+    problem = model if isinstance(model, Problem) else prepare(model, box, Settings(tighten=tighten))
+    unit_net, bounds = problem.unit_net, problem.bounds
     left = None if time_limit is None else max(1e-3, time_limit - (time.perf_counter() - t0))
     res = hash_lower_bound(unit_net, bounds, xors=xors, trials=trials, confidence=confidence,
                            seed=seed, time_limit=left)

@@ -51,9 +51,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .box import Box
-from .errors import InputError
-from .network import MaxLayer, Network
+from ..ir.domain import Box
+from ..errors import InputError
+from ..ir.network import MaxLayer, Network
 
 TOL = 1e-12
 
@@ -297,12 +297,46 @@ class LinesResult:
         return d
 
 
+@dataclass
+class DistanceSample:
+    """Exact distances from random points to the nearest region boundary, and what they imply."""
+
+    points: int
+    mean: float | None               # None: no boundary (the network is affine)
+    median: float | None
+    mean_face: float                 # mean distance to the box faces
+    inside_fraction: float           # points whose region boundary is nearer than the faces
+    density: float | None            # crossings per unit length implied by the mean distance
+    estimate: float | None           # the Poisson-model box count (None: no boundary)
+
+
+def distance_sample(net: Network, box: Box, points: int, rng) -> DistanceSample:
+    """``points`` uniform points of ``box`` drawn from ``rng``, their exact boundary distances,
+    the implied crossing density and the Poisson-model count of the box."""
+    if points < 1:
+        raise InputError(f"points must be at least 1, got {points}")
+    sides = box.hi - box.lo
+    d = box.lo.size
+    X = box.lo + sides * rng.random((points, d))
+    dist = boundary_distances(net, X)
+    faces = face_distances(box, X)
+    fin = dist[np.isfinite(dist)]
+    mf = float(faces.mean())
+    inside = float(np.mean(dist < faces))
+    if not fin.size:
+        return DistanceSample(points, None, None, mf, inside, None, None)
+    md = float(fin.mean())
+    lam = lambda_from_distance(md, d)
+    return DistanceSample(points, md, float(np.median(fin)), mf, inside, lam,
+                          poisson_cells(lam, sides))
+
+
 def run_lines(net: Network, box: Box, lines: int, points: int = 0,
               seed: int | None = None) -> LinesResult:
     if lines < 1:
-        raise InputError(f"--lines must be at least 1, got {lines}")
+        raise InputError(f"lines must be at least 1, got {lines}")
     if points < 0:
-        raise InputError(f"--points must be at least 0, got {points}")
+        raise InputError(f"points must be at least 0, got {points}")
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     P, Q = random_chords(box, lines, rng)
@@ -314,22 +348,11 @@ def run_lines(net: Network, box: Box, lines: int, points: int = 0,
         lengths.append(float(np.linalg.norm(q - p)))
     total = sum(lengths)
     lam = sum(r - 1 for r in runs) / total if total > 0 else float("nan")
-    sides = box.hi - box.lo
-    d = box.lo.size
-    est_l = poisson_cells(lam, sides)
-    md = med = mf = inside = lam_d = est_d = None
-    if points:
-        X = box.lo + sides * rng.random((points, d))
-        dist = boundary_distances(net, X)
-        faces = face_distances(box, X)
-        fin = dist[np.isfinite(dist)]
-        mf = float(faces.mean())
-        inside = float(np.mean(dist < faces))
-        if fin.size:
-            md = float(fin.mean())
-            med = float(np.median(fin))
-            lam_d = lambda_from_distance(md, d)
-            est_d = poisson_cells(lam_d, sides)
+    est_l = poisson_cells(lam, box.hi - box.lo)
+    ds = distance_sample(net, box, points, rng) if points else None
+    md, med, mf, inside, lam_d, est_d = ((ds.mean, ds.median, ds.mean_face, ds.inside_fraction,
+                                          ds.density, ds.estimate) if ds is not None
+                                         else (None,) * 6)
     return LinesResult(lines, distinct, runs, lengths, float(np.mean(distinct)), lam, est_l,
                        points, md, med, mf, inside, lam_d, est_d, time.perf_counter() - t0, seed,
                        int(sum(a != b for a, b in zip(distinct, runs))))
@@ -360,44 +383,3 @@ def format_lines(r: LinesResult) -> list[str]:
     lines.append(f"formula: {r.formula}")
     lines.append(f"seconds: {r.seconds:.3f} (seed {r.seed})")
     return lines
-
-
-# ------------------------------------------------------------------------------ command line
-
-
-def add_parser(subs, domain) -> None:
-    p = subs.add_parser("lines", allow_abbrev=False,
-                        help="regions along random chords and distances to the nearest boundary",
-                        description="Exact region counts along K random chords of the box, the "
-                                    "exact distance from M random points to the nearest region "
-                                    "boundary, and box-count estimates from both "
-                                    "(see milpregions.lines).")
-    p.add_argument("model", metavar="MODEL", help="ONNX file")
-    domain(p)
-    p.add_argument("--lines", type=int, required=True, metavar="K", help="number of chords")
-    p.add_argument("--points", type=int, default=0, metavar="M",
-                   help="also the distance to the nearest boundary from M random points")
-    p.add_argument("--seed", type=int, metavar="S", help="random seed")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-
-
-def run(args, out, err) -> int:
-    import json
-
-    from .api import load_network
-    from .cli import EXIT_OK, _check_domain, _domain_net, run_record
-
-    _check_domain(args)
-    if args.lines < 1:
-        raise InputError(f"--lines must be at least 1, got {args.lines}")
-    if args.points < 0:
-        raise InputError(f"--points must be at least 0, got {args.points}")
-    net, box = _domain_net(args, load_network(args.model))
-    r = run_lines(net, box, args.lines, args.points, args.seed)
-    if args.json:
-        d = r.to_dict()
-        d.update(run_record(args, box))
-        out.write(json.dumps(d) + "\n")
-    else:
-        out.write("\n".join(format_lines(r)) + "\n")
-    return EXIT_OK

@@ -41,8 +41,8 @@ import onnx
 import scipy.sparse as sp
 from onnx import TensorProto, helper, numpy_helper
 
-from .errors import InputError
-from .network import Affine, Layer, MaxLayer, Network
+from ..errors import InputError
+from ..ir.network import Affine, Layer, MaxLayer, Network
 
 log = logging.getLogger("milpregions")
 

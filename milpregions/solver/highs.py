@@ -1,4 +1,5 @@
-"""The only module that talks to highspy: a reusable Chebyshev-ball LP in normalised input space.
+"""The only module that talks to highspy: the Chebyshev-ball LP of the enumerator's nodes, and
+the growing LP that the bound tightening builds (``GrowingLP``).
 
 Given rows ``a_i . u + b_i >= 0`` with unit-norm ``a_i`` (the polyhedron P of a node of the
 enumeration tree) and the box [-1, 1]^d, ``ChebyshevLP.solve`` maximises r subject to
@@ -131,3 +132,60 @@ class ChebyshevLP:
             drop = np.arange(first, first + len(extra_rows), dtype=np.int32)
             self.h.deleteRows(drop.size, drop)
         return r, u
+
+
+def _packed(rows: list[tuple[list[int], list[float]]]):
+    """Row-wise (start, index, value) arrays for ``addRows``."""
+    starts = np.zeros(len(rows), dtype=np.int32)
+    idx, val = [], []
+    for i, (ix, vx) in enumerate(rows):
+        starts[i] = len(idx)
+        idx.extend(ix)
+        val.extend(vx)
+    return starts, np.asarray(idx, dtype=np.int32), np.asarray(val, dtype=np.float64)
+
+
+class GrowingLP:
+    """An LP that only grows: columns and rows are appended, objectives are single columns.
+
+    Used by the bound tightening: every ``minimize`` is a warm-started re-solve of one
+    persistent Highs.
+    """
+
+    def __init__(self):
+        import highspy
+
+        self.h = new_highs()
+        self.inf = self.h.getInfinity()
+        self._optimal = highspy.HighsModelStatus.kOptimal
+        self.ncols = 0
+
+    def add_cols(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Columns with bounds [lo, hi] and cost 0; returns their indices."""
+        n = lo.size
+        empty_i = np.zeros(0, dtype=np.int32)
+        self.h.addCols(n, np.zeros(n), lo, hi, 0, empty_i, empty_i, np.zeros(0))
+        ids = np.arange(self.ncols, self.ncols + n, dtype=np.int32)
+        self.ncols += n
+        return ids
+
+    def add_rows(self, lo, hi, rows: list[tuple[list[int], list[float]]]) -> None:
+        """Rows ``lo <= sum val * col <= hi``, each given as (column indices, values)."""
+        if not rows:
+            return
+        starts, idx, val = _packed(rows)
+        self.h.addRows(len(rows), np.asarray(lo, float), np.asarray(hi, float), idx.size,
+                       starts, idx, val)
+
+    def set_col_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        self.h.changeColsBounds(cols.size, cols, lo, hi)
+
+    def minimize(self, col: int, sign: float) -> float | None:
+        """min of ``sign * x_col`` (warm re-solve), or None if HiGHS does not report optimal."""
+        h = self.h
+        h.changeColsCost(1, np.array([col], dtype=np.int32), np.array([sign]))
+        h.run()
+        ok = h.getModelStatus() == self._optimal
+        value = h.getObjectiveValue() if ok else None
+        h.changeColsCost(1, np.array([col], dtype=np.int32), np.array([0.0]))
+        return value

@@ -43,7 +43,7 @@ from math import comb, factorial
 
 import numpy as np
 
-from .network import Layer, MaxLayer, Network
+from ..ir.network import Layer, MaxLayer, Network
 
 
 def zaslavsky(n0: int, n: int) -> int:
@@ -103,7 +103,7 @@ def hanin_rolnick_scale(n0: int, n_units: int) -> float:
 
 
 @dataclass
-class Bounds:
+class ArchitectureBounds:
     """Architecture bounds of one network (None where a bound does not apply, with the reason)."""
 
     input_dim: int
@@ -127,9 +127,9 @@ class Bounds:
         return d
 
 
-def architecture_bounds(net: Network, domain=None) -> Bounds:
+def architecture_bounds(net: Network, domain=None) -> ArchitectureBounds:
     """The bounds for ``net``; with a ``domains.Domain`` (slice/line) n0 is the domain's dimension."""
-    n0 = int(getattr(domain, "dim", net.input_dim)) if domain is not None else net.input_dim
+    n0 = domain.dim if domain is not None else net.input_dim
     widths = [int(w) for w in net.widths]
     is_max = [isinstance(l, MaxLayer) for l in net.layers]
     relu = all(isinstance(l, Layer) and np.all(np.asarray(l.neg_slope) == 0) for l in net.layers)
@@ -158,7 +158,7 @@ def architecture_bounds(net: Network, domain=None) -> Bounds:
         notes.append("serra_lower: needs ReLU and every hidden width but the last >= 3 n0")
     if any(is_max):
         notes.append("max layers: product_upper counts C(k,2) hyperplanes per group of k pieces")
-    return Bounds(n0, widths, units, relu, plain, zaslavsky(n0, units),
+    return ArchitectureBounds(n0, widths, units, relu, plain, zaslavsky(n0, units),
                   product_upper(n0, hyper, dims), serra_up, mont, ser_lo,
                   hanin_rolnick_scale(n0, units), notes)
 
@@ -171,7 +171,7 @@ def _num(v) -> str:
     return f"{v:,}" if v < 10 ** 15 else f"{float(v):.4g}"
 
 
-def format_bounds(b: Bounds, count: int | None = None) -> list[str]:
+def format_bounds(b: ArchitectureBounds, count: int | None = None) -> list[str]:
     """Human-readable lines; with ``count`` the exact count is printed first."""
     lines = [f"architecture: n0 = {b.input_dim}, widths {b.widths}, N = {b.units} units"
              + ("" if b.relu else " (not all ReLU)")]
@@ -188,41 +188,3 @@ def format_bounds(b: Bounds, count: int | None = None) -> list[str]:
     for name, v in rows:
         lines.append(f"  {name + ':':<52} {_num(v)}")
     return lines
-
-
-# ------------------------------------------------------------------------------ command line
-
-
-def add_parser(subs, domain) -> None:
-    p = subs.add_parser("bounds", allow_abbrev=False,
-                        help="architecture bounds on the region count (Zaslavsky, Serra, Montufar)",
-                        description="Print the architecture bounds of MODEL side by side (see "
-                                    "milpregions.theory). The upper bounds hold in all of R^n0, "
-                                    "hence in any box; a box option is accepted and only checked.")
-    p.add_argument("model", metavar="MODEL", help="ONNX file")
-    domain(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-
-
-def run(args, out, err) -> int:
-    import json
-    import os
-
-    from .api import load_network
-    from .cli import EXIT_OK, _check_domain, _domain_net
-
-    net = load_network(args.model)
-    given = (args.box, args.box_file, args.center, args.slice, args.line, args.slice_box)
-    if any(v is not None for v in given):
-        # a box is only checked (the bounds hold on all of R^n0); a slice or line restricts
-        # the network, so its dimension is the domain's
-        _check_domain(args)
-        net, _ = _domain_net(args, net)
-    b = architecture_bounds(net)
-    if args.json:
-        d = b.to_dict()
-        d["model"] = os.fspath(args.model)
-        out.write(json.dumps(d) + "\n")
-    else:
-        out.write("\n".join(format_bounds(b)) + "\n")
-    return EXIT_OK

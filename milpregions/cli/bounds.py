@@ -1,0 +1,35 @@
+"""``milpregions bounds``: the architecture bounds of a model."""
+
+from __future__ import annotations
+
+from ..estimators.theory import architecture_bounds, format_bounds
+from ..problem import load_network
+from .common import EXIT_OK, write_json
+from .domain_args import add_domain_args, domain_given, problem_from_args
+
+
+def add_parser(subs) -> None:
+    p = subs.add_parser("bounds", allow_abbrev=False,
+                        help="architecture bounds on the region count (Zaslavsky, Serra, Montufar)",
+                        description="Print the architecture bounds of MODEL side by side (see "
+                                    "milpregions.estimators.theory). The upper bounds hold in all of R^n0, "
+                                    "hence in any box; a box option is accepted and only checked.")
+    p.add_argument("model", metavar="MODEL", help="ONNX file")
+    add_domain_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def run(args, out, err) -> int:
+    if domain_given(args):
+        # a box is only checked (the bounds hold on all of R^n0); a slice or line restricts
+        # the network, so its dimension is the domain's
+        problem = problem_from_args(args)
+        net, domain = problem.restricted, problem.domain
+    else:
+        net, domain = load_network(args.model), None
+    b = architecture_bounds(net)
+    if args.json:
+        write_json(out, "bounds", args, domain, b.to_dict())
+    else:
+        out.write("\n".join(format_bounds(b)) + "\n")
+    return EXIT_OK

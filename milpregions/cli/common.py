@@ -1,0 +1,134 @@
+"""What every command shares: exit codes, one-line errors, logging, progress, the JSON envelope.
+
+Exit status: 0 exact count (or the command succeeded); 3 a limit stopped the count (the number
+is a lower bound and says so); 2 bad input, one line ``milpregions: <message>``; 1 internal
+error (a witness failed its check, or anything unexpected), one line, and a traceback only with
+``MILPREGIONS_DEBUG=1``; 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+import time
+from contextlib import contextmanager
+
+from ..errors import InputError
+from ..ir.result import run_envelope
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_INPUT = 2
+EXIT_LOWER_BOUND = 3
+EXIT_INTERRUPTED = 130
+
+PROG = "milpregions"
+STOP_TEXT = {
+    "time-limit": "stopped by the time limit",
+    "max-regions": "stopped at --max-regions",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``milpregions: ...``) and exit status 2."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        sub = self.prog[len(PROG):].strip()
+        where = f"{sub}: " if sub else ""
+        hint = f" (see '{self.prog} --help')"
+        self.exit(EXIT_INPUT, f"{PROG}: {where}{message}{hint}\n")
+
+
+def one_line(text) -> str:
+    return " ".join(str(text).split())
+
+
+def write_json(out, command: str, args, domain, body: dict) -> None:
+    """One JSON object: the shared envelope (schema, command, model, domain, box, versions),
+    then the command's own fields."""
+    d = run_envelope(command, os.fspath(args.model), domain)
+    d.update(body)
+    out.write(json.dumps(d) + "\n")
+
+
+def configure_logging(quiet: bool, debug: bool) -> tuple[logging.Logger, logging.Handler, int, bool]:
+    log = logging.getLogger("milpregions")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+    saved = (log.level, log.propagate)
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG if debug else (logging.WARNING if quiet else logging.INFO))
+    log.propagate = False
+    return log, handler, saved[0], saved[1]
+
+
+@contextmanager
+def pyomo_logging(err, debug: bool):
+    """Pyomo logs to stdout through its own handler: send it to stderr, warnings only in debug.
+
+    (Pyomo's writers warn about the placeholder objective of a feasibility model; stdout must
+    stay clean for --json and for the printed path.)
+    """
+    import pyomo.common.log  # noqa: F401 - installs Pyomo's handler, which we then replace
+
+    log = logging.getLogger("pyomo")
+    saved = (list(log.handlers), log.level, log.propagate)
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter(f"{PROG}: pyomo: %(message)s"))
+    for h in saved[0]:
+        log.removeHandler(h)
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING if debug else logging.ERROR)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        for h in saved[0]:
+            log.addHandler(h)
+        log.setLevel(saved[1])
+        log.propagate = saved[2]
+
+
+class Progress:
+    """A carriage-return status line on a terminal, redrawn at most ``rate`` times a second."""
+
+    def __init__(self, stream, rate: float = 5.0):
+        self.stream = stream
+        self.interval = 1.0 / rate
+        self.last = -math.inf
+        self.width = 0
+
+    def __call__(self, regions: int, nodes: int, lps: int, seconds: float) -> None:
+        now = time.monotonic()
+        if now - self.last < self.interval:
+            return
+        self.last = now
+        line = f"{regions} regions, {nodes} nodes, {lps} LPs, {seconds:.1f} s"
+        pad = max(0, self.width - len(line))
+        self.width = len(line)
+        self.stream.write("\r" + line + " " * pad)
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
+
+
+def is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def check_positive(option: str, value: float | None) -> None:
+    """A time limit or similar option: None or a positive finite number."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise InputError(f"{option} {value:g}: must be positive")

@@ -1,0 +1,121 @@
+"""``milpregions count``: the exact count of a model's regions on a domain."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+from ..api import count
+from ..errors import InputError
+from ..estimators.theory import architecture_bounds, format_bounds
+from ..settings import DEFAULT_MARGIN, Settings
+from ..solver.highs import silence_banner
+from .common import (EXIT_INTERRUPTED, EXIT_LOWER_BOUND, EXIT_OK, PROG, STOP_TEXT, Progress,
+                     is_terminal, pyomo_logging, write_json)
+from .domain_args import add_domain_args, problem_from_args
+
+
+def add_parser(subs) -> None:
+    c = subs.add_parser("count", allow_abbrev=False, help="count the activation regions in a box",
+                        description="Count, exactly, the full-dimensional activation regions of "
+                                    "MODEL inside a box. Exit status 0: exact count; 3: a limit "
+                                    "stopped the run (the number is a lower bound); 2: bad "
+                                    "input; 1: internal error.")
+    c.add_argument("model", metavar="MODEL", help="ONNX file")
+    add_domain_args(c)
+    c.add_argument("--method", choices=("tree", "milp"), default="tree",
+                   help="tree: branch-and-bound over activation patterns (default); "
+                        "milp: one MILP per region with no-good cuts (slow, a cross-check)")
+    c.add_argument("--json", action="store_true",
+                   help="print the result as one JSON object on stdout")
+    c.add_argument("--regions", metavar="OUT.jsonl",
+                   help="write one JSON line per region (pattern, witness, radius)")
+    c.add_argument("--time-limit", type=float, metavar="S",
+                   help="stop after about S seconds (the count is then a lower bound)")
+    c.add_argument("--max-regions", type=int, metavar="N",
+                   help="stop after N regions (the count is then a lower bound)")
+    c.add_argument("--margin", type=float, default=DEFAULT_MARGIN, metavar="M",
+                   help="a region counts when a ball of radius > M (box scaled to [-1,1]^d) "
+                        f"fits inside it (default {DEFAULT_MARGIN:g}; tree method)")
+    c.add_argument("--no-tighten", action="store_true",
+                   help="skip the LP tightening of the interval bounds")
+    c.add_argument("--stats", action="store_true",
+                   help="print nodes, LPs, rates, time and unstable units after the count")
+    c.add_argument("--quiet", action="store_true", help="no progress line and no notices")
+    c.add_argument("--bounds", action="store_true",
+                   help="also print the architecture bounds (Zaslavsky, Serra et al. 2018, "
+                        "Montufar et al. 2014, Hanin-Rolnick scale) next to the count")
+
+
+def _plural(n: int) -> str:
+    return f"{n} region" if n == 1 else f"{n} regions"
+
+
+def format_count(result) -> str:
+    """``8 regions``, or ``at least 3 regions (lower bound: stopped at --max-regions)``."""
+    if result.exact:
+        return _plural(result.regions)
+    why = STOP_TEXT.get(result.stopped, f"stopped ({result.stopped})")
+    return f"at least {_plural(result.regions)} (lower bound: {why})"
+
+
+def format_stats(result) -> list[str]:
+    lpr = "n/a" if not result.regions else f"{result.lps_per_region:.2f}"
+    rps = "n/a" if result.seconds <= 0 else f"{result.regions_per_second:.1f}"
+    return [
+        f"method: {result.method}",
+        f"nodes: {result.nodes}",
+        f"LPs: {result.lps}" + (" (MILP solves)" if result.method == "milp" else ""),
+        f"LPs per region: {lpr}",
+        f"regions per second: {rps}",
+        f"seconds: {result.seconds:.3f}",
+        f"unstable units: {result.unstable_units} of {sum(result.widths)}",
+        f"bound-tightening LPs: {result.bound_lps}",
+        f"near-margin regions: {result.near_margin} (inradius <= 10 x margin {result.margin:g})",
+    ]
+
+
+def run(args, out, err) -> int:
+    settings = Settings(method=args.method, margin=args.margin, time_limit=args.time_limit,
+                        max_regions=args.max_regions, tighten=not args.no_tighten)
+    problem = problem_from_args(args, settings)
+    silence_banner()
+    progress = None
+    if not args.quiet and is_terminal(err):
+        progress = Progress(err)
+    found = [0]
+    with ExitStack() as stack:
+        on_region = None
+        if args.regions is not None:
+            try:
+                fh = stack.enter_context(open(args.regions, "w", encoding="utf-8"))
+            except OSError as e:
+                raise InputError(f"{args.regions}: cannot write ({e.strerror or e})") from None
+
+            def on_region(region):
+                fh.write(region.to_json() + "\n")
+                found[0] += 1
+        if progress is not None:
+            stack.callback(progress.clear)
+        if args.method == "milp":
+            stack.enter_context(pyomo_logging(err, args.debug))
+        try:
+            result = count(problem, on_region=on_region, progress=progress)
+        except KeyboardInterrupt:
+            if progress is not None:
+                progress.clear()
+            got = f" after {found[0]} regions were written to {args.regions}" if args.regions else ""
+            err.write(f"{PROG}: interrupted{got}\n")
+            return EXIT_INTERRUPTED
+    if args.json:
+        d = result.to_dict()
+        if args.bounds:
+            d["bounds"] = architecture_bounds(problem.restricted).to_dict()
+        write_json(out, "count", args, problem.domain, d)
+    else:
+        out.write(format_count(result) + "\n")
+        if args.stats:
+            out.write("\n".join(format_stats(result)) + "\n")
+        if args.bounds:
+            b = architecture_bounds(problem.restricted)
+            out.write("\n".join(format_bounds(b, result.regions)) + "\n")
+    return EXIT_OK if result.exact else EXIT_LOWER_BOUND

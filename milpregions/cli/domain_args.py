@@ -1,0 +1,106 @@
+"""The domain options every model command takes, and the Problem they describe."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from ..errors import InputError
+from ..inputs import ball_domain, make_domain, read_box_file
+from ..ir.domain import Box, Domain
+from ..problem import Problem, load_network, prepare
+from ..settings import Settings
+
+DOMAIN_MISSING = ("count: give the input domain with --box LO,HI, --box-file F "
+                  "or --center F --radius R")
+BOX_FORMAT = "expected LO,HI (two numbers separated by a comma, e.g. --box -1,1)"
+
+
+def add_domain_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("input domain (exactly one)")
+    g.add_argument("--box", metavar="LO,HI",
+                   help="the same interval [LO, HI] for every input, e.g. --box -1,1")
+    g.add_argument("--box-file", metavar="F",
+                   help='per-input bounds: JSON {"lo": [...], "hi": [...]}, '
+                        ".npy (2 x d array) or .npz (arrays lo, hi)")
+    g.add_argument("--center", metavar="F",
+                   help="the L-inf ball of radius --radius around the point in F "
+                        "(.npy of any shape with d elements, or a JSON list)")
+    g.add_argument("--radius", type=float, metavar="R", help="radius of the --center ball")
+    s = p.add_argument_group("low-dimensional domains (instead of a box; see milpregions.ir.domain)")
+    s.add_argument("--slice", nargs=3, metavar=("P0", "P1", "P2"),
+                   help="the 2-D plane (s,t) -> P0 + s(P1-P0) + t(P2-P0), (s,t) in [0,1]^2 "
+                        "(points: .npy or JSON files); count's --regions witnesses are mapped "
+                        "back to input space")
+    s.add_argument("--line", nargs=2, metavar=("P0", "P1"),
+                   help="the segment t -> P0 + t(P1-P0), t in [0,1]")
+    s.add_argument("--slice-box", metavar="LO,HI",
+                   help="the parameter interval for each of s, t (or t) instead of [0,1]")
+
+
+def parse_box_text(text: str) -> tuple[float, float]:
+    """``"LO,HI"`` -> (lo, hi); InputError (naming the expected format) otherwise."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise InputError(f"--box {text!r}: {BOX_FORMAT}")
+    try:
+        lo, hi = (float(p.strip()) for p in parts)
+    except ValueError:
+        raise InputError(f"--box {text!r}: {BOX_FORMAT}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise InputError(f"--box {text!r}: LO and HI must be finite numbers")
+    if not lo < hi:
+        raise InputError(f"--box {text!r}: the box is empty, LO must be less than HI")
+    return lo, hi
+
+
+def domain_given(args) -> bool:
+    return any(getattr(args, k, None) is not None
+               for k in ("box", "box_file", "center", "slice", "line", "slice_box"))
+
+
+def check_domain(args) -> None:
+    """The domain options are consistent (before any file is read)."""
+    sl, ln = getattr(args, "slice", None), getattr(args, "line", None)
+    if sl is not None or ln is not None:
+        if sl is not None and ln is not None:
+            raise InputError(f"{args.command}: give only one of --slice and --line")
+        if args.box is not None or args.box_file is not None or args.center is not None:
+            raise InputError(f"{args.command}: --slice/--line replace --box, --box-file and "
+                             "--center (set the parameter range with --slice-box)")
+        if args.slice_box is not None:
+            parse_box_text(args.slice_box)
+        return
+    if getattr(args, "slice_box", None) is not None:
+        raise InputError(f"{args.command}: --slice-box needs --slice or --line")
+    given = [args.box is not None, args.box_file is not None, args.center is not None]
+    if not any(given):
+        raise InputError(DOMAIN_MISSING)
+    if sum(given) > 1:
+        raise InputError(f"{args.command}: give only one of --box, --box-file and --center")
+    if args.box is not None:
+        parse_box_text(args.box)
+    if (args.center is None) != (args.radius is None):
+        raise InputError(f"{args.command}: --center and --radius go together")
+    if args.radius is not None and not (math.isfinite(args.radius) and args.radius > 0):
+        raise InputError(f"--radius {args.radius:g}: the radius must be a positive number")
+
+
+def domain_from_args(args, dim: int) -> Domain:
+    """The Domain the options name, for a network with ``dim`` inputs (``check_domain`` first)."""
+    if getattr(args, "slice", None) is not None or getattr(args, "line", None) is not None:
+        pbox = None if args.slice_box is None else parse_box_text(args.slice_box)
+        return make_domain(dim, slice=args.slice, line=args.line, param_box=pbox)
+    if args.box is not None:
+        lo, hi = parse_box_text(args.box)
+        return Box.make(lo, hi, dim)
+    if args.center is not None:
+        return ball_domain(args.center, args.radius, dim)
+    return read_box_file(args.box_file, dim)
+
+
+def problem_from_args(args, settings: Settings | None = None) -> Problem:
+    """Check the domain options, load the model, and prepare its Problem."""
+    check_domain(args)
+    net = load_network(args.model)
+    return prepare(net, domain_from_args(args, net.input_dim), settings)

@@ -1,0 +1,38 @@
+"""``milpregions lines``: exact counts along random chords, and distances to the boundary."""
+
+from __future__ import annotations
+
+from ..errors import InputError
+from ..estimators.lines import format_lines, run_lines
+from .common import EXIT_OK, write_json
+from .domain_args import add_domain_args, problem_from_args
+
+
+def add_parser(subs) -> None:
+    p = subs.add_parser("lines", allow_abbrev=False,
+                        help="regions along random chords and distances to the nearest boundary",
+                        description="Exact region counts along K random chords of the box, the "
+                                    "exact distance from M random points to the nearest region "
+                                    "boundary, and box-count estimates from both "
+                                    "(see milpregions.estimators.lines).")
+    p.add_argument("model", metavar="MODEL", help="ONNX file")
+    add_domain_args(p)
+    p.add_argument("--lines", type=int, required=True, metavar="K", help="number of chords")
+    p.add_argument("--points", type=int, default=0, metavar="M",
+                   help="also the distance to the nearest boundary from M random points")
+    p.add_argument("--seed", type=int, metavar="S", help="random seed")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def run(args, out, err) -> int:
+    if args.lines < 1:
+        raise InputError(f"--lines must be at least 1, got {args.lines}")
+    if args.points < 0:
+        raise InputError(f"--points must be at least 0, got {args.points}")
+    problem = problem_from_args(args)
+    r = run_lines(problem.restricted, problem.box, args.lines, args.points, args.seed)
+    if args.json:
+        write_json(out, "lines", args, problem.domain, r.to_dict())
+    else:
+        out.write("\n".join(format_lines(r)) + "\n")
+    return EXIT_OK

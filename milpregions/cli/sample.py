@@ -1,0 +1,42 @@
+"""``milpregions sample``: patterns of random points and the estimators built on them."""
+
+from __future__ import annotations
+
+from ..errors import InputError
+from ..estimators.sample import format_sample, parse_dist, sample_patterns
+from .common import EXIT_OK, write_json
+from .domain_args import add_domain_args, problem_from_args
+
+
+def add_parser(subs) -> None:
+    p = subs.add_parser("sample", allow_abbrev=False,
+                        help="estimate the region count from the patterns of random points",
+                        description="Patterns of N random points in the box: distinct patterns "
+                                    "(a lower bound), singletons/doubletons, Chao1 and "
+                                    "Good-Turing estimates (see milpregions.estimators.sample).")
+    p.add_argument("model", metavar="MODEL", help="ONNX file")
+    add_domain_args(p)
+    p.add_argument("--points", type=int, required=True, metavar="N", help="number of points")
+    p.add_argument("--dist", default="uniform", metavar="uniform|gauss:STD",
+                   help="uniform in the box (default) or normal around the box centre with "
+                        "standard deviation STD per input, points outside the box redrawn")
+    p.add_argument("--seed", type=int, metavar="S", help="random seed")
+    p.add_argument("--batch", type=int, metavar="B",
+                   help="points per batch (default: about 4M pre-activations per batch)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def run(args, out, err) -> int:
+    if args.points < 1:
+        raise InputError(f"--points must be at least 1, got {args.points}")
+    if args.batch is not None and args.batch < 1:
+        raise InputError(f"--batch must be at least 1, got {args.batch}")
+    parse_dist(args.dist)
+    problem = problem_from_args(args)
+    r = sample_patterns(problem.restricted, problem.box, args.points, dist=args.dist,
+                        seed=args.seed, batch=args.batch)
+    if args.json:
+        write_json(out, "sample", args, problem.domain, r.to_dict())
+    else:
+        out.write("\n".join(format_sample(r)) + "\n")
+    return EXIT_OK

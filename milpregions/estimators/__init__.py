@@ -1,0 +1,1 @@
+"""Estimators of the region count and architecture bounds, as library functions."""

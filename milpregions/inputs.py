@@ -1,0 +1,173 @@
+"""Domains from what a user gives: numbers, arrays, (lo, hi) pairs, or files of them.
+
+``as_domain`` accepts every spelling of the Python API (a Domain, a Box, ``(lo, hi)``, None for
+[-1, 1]^d, ``slice=(p0, p1, p2)``, ``line=(p0, p1)``, ``center=..., radius=...``); points and
+boxes may be files: a point is a .npy file (any shape) or a JSON list of numbers; a box file is
+JSON ``{"lo": [...], "hi": [...]}``, a .npy (2 x d array) or a .npz (arrays lo, hi).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .ir.domain import Ball, Box, Domain, Segment, Slice
+
+
+def _as_point(p, what: str, dim: int | None) -> np.ndarray:
+    try:
+        a = np.asarray(p, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise InputError(f"{what}: the point must be numbers") from None
+    if dim is not None and a.size != dim:
+        raise InputError(f"{what}: the point has {a.size} numbers but the network has {dim} inputs")
+    if a.size == 0:
+        raise InputError(f"{what}: the point is empty")
+    if not np.all(np.isfinite(a)):
+        raise InputError(f"{what}: the point must be finite numbers")
+    return a
+
+
+def _read_array(p: Path, what: str) -> np.ndarray:
+    try:
+        if p.suffix == ".npy":
+            return np.load(p)
+        return np.asarray(json.loads(p.read_text()))
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such file") from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"{p}: cannot read the {what} ({str(e).splitlines()[0]})") from None
+
+
+def read_point(path: str | os.PathLike) -> np.ndarray:
+    """A point from a .npy file (any shape) or a JSON list of numbers."""
+    p = Path(path)
+    return _as_point(_read_array(p, "point"), str(p), None)
+
+
+def _load(p, what: str, dim: int | None) -> np.ndarray:
+    if isinstance(p, (str, os.PathLike)):
+        return _as_point(read_point(p), str(p), dim)
+    return _as_point(p, what, dim)
+
+
+def read_box_file(path: str | os.PathLike, dim: int) -> Box:
+    """A box from JSON ``{"lo": [...], "hi": [...]}`` or .npy (2 x d array) / .npz (arrays lo, hi)."""
+    p = Path(path)
+    try:
+        if p.suffix == ".json":
+            data = json.loads(p.read_text())
+            if not isinstance(data, dict) or "lo" not in data or "hi" not in data:
+                raise InputError(f"{p}: box file must hold {{\"lo\": [...], \"hi\": [...]}}")
+            lo, hi = data["lo"], data["hi"]
+        elif p.suffix == ".npz":
+            with np.load(p) as z:
+                if "lo" not in z or "hi" not in z:
+                    raise InputError(f"{p}: box file must hold arrays 'lo' and 'hi'")
+                lo, hi = z["lo"], z["hi"]
+        elif p.suffix == ".npy":
+            arr = np.load(p)
+            if arr.ndim != 2 or arr.shape[0] != 2:
+                raise InputError(f"{p}: a .npy box must be a 2 x d array (lo row, hi row), got shape {arr.shape}")
+            lo, hi = arr[0], arr[1]
+        else:
+            raise InputError(f"{p}: box file must be .json, .npy or .npz")
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such file") from None
+    except (OSError, ValueError) as e:
+        if isinstance(e, InputError):
+            raise
+        raise InputError(f"{p}: cannot read box ({str(e).splitlines()[0]})") from None
+    try:
+        return Box.make(np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64), dim)
+    except InputError as e:
+        raise InputError(f"{p}: {e}") from None
+    except (TypeError, ValueError):
+        raise InputError(f"{p}: box bounds must be numbers") from None
+
+
+def ball_domain(center, radius: float, dim: int) -> Ball:
+    """The L-inf ball of ``radius`` around ``center`` (an array, or a .npy / JSON file of d numbers)."""
+    if isinstance(center, (str, os.PathLike)):
+        center = _read_array(Path(center), "centre")
+    return Ball.make(center, radius, dim)
+
+
+def _param_box(param_box, k: int) -> Box:
+    if param_box is None:
+        return Box.make(0.0, 1.0, k)
+    if isinstance(param_box, Box):
+        return Box.make(param_box.lo, param_box.hi, k)
+    lo, hi = param_box
+    return Box.make(lo, hi, k)
+
+
+def slice_domain(p0, p1, p2, dim: int | None = None, param_box=None) -> Slice:
+    """The plane ``(s, t) -> P0 + s (P1 - P0) + t (P2 - P0)``, (s, t) in ``param_box`` ([0,1]^2).
+
+    Points may be arrays or paths (.npy / JSON). ``dim``: the network's input dimension (checked).
+    """
+    P = [_load(p, f"slice point P{i}", dim) for i, p in enumerate((p0, p1, p2))]
+    return Slice.through(*P, param_box=_param_box(param_box, 2))
+
+
+def line_domain(p0, p1, dim: int | None = None, param_box=None) -> Segment:
+    """The segment ``t -> P0 + t (P1 - P0)``, t in ``param_box`` ([0, 1])."""
+    P = [_load(p, f"line point P{i}", dim) for i, p in enumerate((p0, p1))]
+    return Segment.through(*P, param_box=_param_box(param_box, 1))
+
+
+def make_domain(dim: int, *, slice=None, line=None, param_box=None) -> Slice | Segment | None:
+    """A Slice from ``slice=(p0, p1, p2)`` or a Segment from ``line=(p0, p1)`` (None if neither)."""
+    if slice is not None and line is not None:
+        raise InputError("give only one of slice and line")
+    if slice is not None:
+        if isinstance(slice, Slice):
+            return slice
+        if len(slice) != 3:
+            raise InputError(f"a slice needs three points, got {len(slice)}")
+        return slice_domain(*slice, dim=dim, param_box=param_box)
+    if line is not None:
+        if isinstance(line, Segment):
+            return line
+        if len(line) != 2:
+            raise InputError(f"a line needs two points, got {len(line)}")
+        return line_domain(*line, dim=dim, param_box=param_box)
+    if param_box is not None:
+        raise InputError("a slice box needs a slice or a line")
+    return None
+
+
+def as_domain(dim: int, box=None, *, slice=None, line=None, center=None,
+              radius: float | None = None) -> Domain:
+    """The domain of the Python API's arguments, for a network with ``dim`` inputs.
+
+    ``box``: a Domain, a (lo, hi) pair of scalars or per-input arrays, or None for [-1, 1]^d; with
+    ``slice``/``line`` it is the parameter box instead (default [0, 1]^k). ``center``/``radius``:
+    the L-inf ball (instead of ``box``).
+    """
+    if slice is not None or line is not None:
+        if center is not None:
+            raise InputError("give only one of a slice/line and a centre")
+        return make_domain(dim, slice=slice, line=line, param_box=box)
+    if center is not None or radius is not None:
+        if center is None or radius is None:
+            raise InputError("a centre and a radius go together")
+        if box is not None:
+            raise InputError("give only one of a box and a centre")
+        return ball_domain(center, radius, dim)
+    if isinstance(box, Domain):
+        if box.input_dim != dim:
+            raise InputError(f"the {box.kind} has {box.input_dim} inputs but the network has {dim}")
+        return Box.make(box.lo, box.hi, dim) if isinstance(box, Box) else box
+    if box is None:
+        box = (-1.0, 1.0)
+    try:
+        lo, hi = box
+    except (TypeError, ValueError):
+        raise InputError(f"a box is (lo, hi), a Box or another Domain, got {box!r}") from None
+    return Box.make(lo, hi, dim)

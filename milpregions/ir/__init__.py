@@ -1,0 +1,1 @@
+"""The intermediate representation: networks, domains, patterns and results (numpy only)."""

@@ -1,0 +1,259 @@
+"""Input domains behind one protocol: a box, an L-inf ball, a 2-D slice, a segment.
+
+Every domain is a box of *parameters* (``domain.box``, ``domain.dim`` coordinates) and an
+affine map from parameters into input space (``to_input``). Counting on a domain counts the
+full-dimensional activation regions of the restricted network ``u -> F(to_input(u))`` inside
+the parameter box (``restrict``): for a box or ball the parameters are the inputs themselves;
+for a slice through P0, P1, P2 they are (s, t) with ``x = P0 + s (P1 - P0) + t (P2 - P0)``
+(default [0, 1]^2, the parallelogram spanned by the triangle); for a segment through P0, P1
+they are t with ``x = P0 + t (P1 - P0)`` (default [0, 1]).
+
+All geometry (bounds, LPs, vertices, margins) then works in normalised coordinates
+u in [-1, 1]^dim, ``parameter = box.center + box.halfwidth * u`` (``Box.from_unit``), so that
+distances and the counting margin are relative to the box: huge and tiny boxes are alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import InputError
+from .network import Network
+
+# Two direction vectors are treated as parallel (the three slice points as collinear) when the
+# smaller singular value of [P1 - P0, P2 - P0] is below this fraction of the larger one.
+COLLINEAR_RTOL = 1e-10
+
+
+@runtime_checkable
+class Domain(Protocol):
+    """What every input domain offers (Box, Ball, Slice, Segment)."""
+
+    kind: ClassVar[str]
+
+    @property
+    def box(self) -> "Box": ...          # the parameter box
+
+    @property
+    def dim(self) -> int: ...            # number of parameters
+
+    @property
+    def input_dim(self) -> int: ...      # number of network inputs
+
+    def restrict(self, net: Network) -> Network: ...     # the network on the parameters
+
+    def to_input(self, U: np.ndarray) -> np.ndarray: ...  # parameters (..., dim) -> inputs
+
+    def to_dict(self) -> dict: ...       # JSON-friendly description ("kind", "lo", "hi", ...)
+
+
+def _floats(a) -> list[float]:
+    return [float(v) for v in np.asarray(a).ravel()]
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box lo <= x <= hi in input space; its parameters are the inputs."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    kind: ClassVar[str] = "box"
+
+    @classmethod
+    def make(cls, lo, hi, dim: int) -> "Box":
+        """Validate and broadcast bounds to ``dim`` inputs (scalars apply to every input)."""
+        lo = np.asarray(lo, dtype=np.float64).reshape(-1)
+        hi = np.asarray(hi, dtype=np.float64).reshape(-1)
+        for name, v in (("lo", lo), ("hi", hi)):
+            if v.size == 1:
+                continue
+            if v.size != dim:
+                raise InputError(f"box {name} has {v.size} entries but the network has {dim} inputs")
+        lo = np.broadcast_to(lo, (dim,)).copy()
+        hi = np.broadcast_to(hi, (dim,)).copy()
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+            raise InputError("box bounds must be finite numbers")
+        bad = np.flatnonzero(lo >= hi)
+        if bad.size:
+            i = int(bad[0])
+            raise InputError(f"box is empty in input {i}: lo={lo[i]:g} >= hi={hi[i]:g}")
+        return cls(lo, hi)
+
+    @property
+    def box(self) -> "Box":
+        return self
+
+    @property
+    def dim(self) -> int:
+        return int(self.lo.size)
+
+    @property
+    def input_dim(self) -> int:
+        return int(self.lo.size)
+
+    @property
+    def center(self) -> np.ndarray:
+        return (self.lo + self.hi) / 2
+
+    @property
+    def halfwidth(self) -> np.ndarray:
+        return (self.hi - self.lo) / 2
+
+    def from_unit(self, U: np.ndarray) -> np.ndarray:
+        """Normalised points u in [-1, 1]^d -> points of the box."""
+        return self.center + self.halfwidth * np.asarray(U)
+
+    def to_unit(self, X: np.ndarray) -> np.ndarray:
+        """Points of the box -> normalised points u in [-1, 1]^d."""
+        return (np.asarray(X) - self.center) / self.halfwidth
+
+    def restrict(self, net: Network) -> Network:
+        if net.input_dim != self.dim:
+            raise InputError(f"the box has {self.dim} inputs but the network has {net.input_dim}")
+        return net
+
+    def to_input(self, U: np.ndarray) -> np.ndarray:
+        return np.asarray(U, dtype=np.float64)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "lo": _floats(self.lo), "hi": _floats(self.hi)}
+
+
+@dataclass(frozen=True)
+class Ball:
+    """The L-inf ball of ``radius`` around ``center``: the box center -+ radius."""
+
+    center: np.ndarray
+    radius: float
+    box: Box
+    kind: ClassVar[str] = "ball"
+
+    @classmethod
+    def make(cls, center, radius: float, dim: int) -> "Ball":
+        try:
+            c = np.asarray(center, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise InputError("the centre must be numbers") from None
+        if c.size != dim:
+            raise InputError(f"the centre has {c.size} numbers but the network has {dim} inputs")
+        if not np.all(np.isfinite(c)):
+            raise InputError("the centre must be finite numbers")
+        if not (np.isfinite(radius) and radius > 0):
+            raise InputError(f"the radius must be a positive number, got {radius}")
+        return cls(c, float(radius), Box.make(c - radius, c + radius, dim))
+
+    @property
+    def lo(self) -> np.ndarray:
+        return self.box.lo
+
+    @property
+    def hi(self) -> np.ndarray:
+        return self.box.hi
+
+    @property
+    def dim(self) -> int:
+        return self.box.dim
+
+    @property
+    def input_dim(self) -> int:
+        return self.box.dim
+
+    def restrict(self, net: Network) -> Network:
+        return self.box.restrict(net)
+
+    def to_input(self, U: np.ndarray) -> np.ndarray:
+        return np.asarray(U, dtype=np.float64)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "lo": _floats(self.lo), "hi": _floats(self.hi),
+                "center": _floats(self.center), "radius": self.radius}
+
+
+@dataclass(frozen=True)
+class _Affine:
+    """The affine map ``u -> origin + directions @ u`` on the parameter box ``box``."""
+
+    origin: np.ndarray             # (n0,)
+    directions: np.ndarray         # (n0, k)
+    box: Box                       # parameter box, k coordinates
+    points: tuple = field(default=(), compare=False)   # the defining points, for reports
+
+    @property
+    def dim(self) -> int:
+        return int(self.directions.shape[1])
+
+    @property
+    def input_dim(self) -> int:
+        return int(self.directions.shape[0])
+
+    @property
+    def lo(self) -> np.ndarray:
+        return self.box.lo
+
+    @property
+    def hi(self) -> np.ndarray:
+        return self.box.hi
+
+    def restrict(self, net: Network) -> Network:
+        """The network ``u -> F(origin + directions @ u)`` (k inputs)."""
+        if net.input_dim != self.input_dim:
+            raise InputError(f"the {self.kind} points have {self.input_dim} numbers but the "
+                             f"network has {net.input_dim} inputs")
+        return net.map_input(self.directions, self.origin)
+
+    def to_input(self, U: np.ndarray) -> np.ndarray:
+        """Parameter points (..., k) -> input points (..., n0)."""
+        return self.origin + np.asarray(U, dtype=np.float64) @ self.directions.T
+
+    def to_param(self, X: np.ndarray) -> np.ndarray:
+        """Input points on the plane/segment (..., n0) -> parameters (..., k) (least squares)."""
+        X = np.asarray(X, dtype=np.float64) - self.origin
+        sol, *_ = np.linalg.lstsq(self.directions, X.reshape(-1, self.input_dim).T, rcond=None)
+        return sol.T.reshape(X.shape[:-1] + (self.dim,))
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "lo": _floats(self.box.lo), "hi": _floats(self.box.hi),
+                "points": [_floats(p) for p in self.points]}
+
+
+class Slice(_Affine):
+    """The plane ``(s, t) -> P0 + s (P1 - P0) + t (P2 - P0)``."""
+
+    kind: ClassVar[str] = "slice"
+
+    @classmethod
+    def through(cls, p0, p1, p2, param_box: Box | None = None) -> "Slice":
+        P = [np.asarray(p, dtype=np.float64).ravel() for p in (p0, p1, p2)]
+        if len({a.size for a in P}) > 1:
+            raise InputError(f"slice points differ in size: {', '.join(str(a.size) for a in P)}")
+        D = np.stack([P[1] - P[0], P[2] - P[0]], axis=1)
+        sv = np.linalg.svd(D, compute_uv=False)
+        if sv[0] == 0 or sv[-1] <= COLLINEAR_RTOL * sv[0]:
+            raise InputError("slice points are collinear (P1 - P0 and P2 - P0 are parallel or "
+                             "zero): they span no plane")
+        return cls(P[0], D, param_box if param_box is not None else Box.make(0.0, 1.0, 2), tuple(P))
+
+
+class Segment(_Affine):
+    """The segment ``t -> P0 + t (P1 - P0)``."""
+
+    kind: ClassVar[str] = "line"
+
+    @classmethod
+    def through(cls, p0, p1, param_box: Box | None = None) -> "Segment":
+        P = [np.asarray(p, dtype=np.float64).ravel() for p in (p0, p1)]
+        if P[0].size != P[1].size:
+            raise InputError(f"line points differ in size: {P[0].size}, {P[1].size}")
+        d = P[1] - P[0]
+        if not np.any(d):
+            raise InputError("line points coincide: P0 = P1 spans no line")
+        return cls(P[0], d[:, None], param_box if param_box is not None else Box.make(0.0, 1.0, 1),
+                   tuple(P))
+
+
+def normalize(net: Network, box: Box) -> Network:
+    """The network in normalised coordinates: ``u -> F(center + halfwidth * u)`` on [-1,1]^d."""
+    return net.map_input(np.diag(box.halfwidth), box.center)

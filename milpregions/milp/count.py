@@ -1,0 +1,128 @@
+"""The slow exact count of the MILP of record by no-good cuts (Serra et al. 2018 style).
+
+``count_milp`` solves, reads d, adds the no-good cut
+``sum_{d_j=1} (1 - d_j) + sum_{d_j=0} d_j >= 1`` on all binaries (unstable units and unfixed
+max groups) and repeats until the model is infeasible (Serra et al. 2018 style). It is slow (one
+MILP per region) and serves as an independent check of the enumerator.
+
+Every witness goes through ``ir.pattern.verify_patterns``, the certificate check of the tree.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+import numpy as np
+
+from ..bounds import Bounds
+from ..errors import InputError, SolverError
+from ..ir.network import Network
+from ..ir.pattern import concat_pattern, verify_patterns
+from ..ir.result import CountResult
+from ..solver.pyomo_highs import Status, make_solver, solve_status
+from .formulation import (DELTA, EPS, _check_args, _max_binaries, _two_piece_unstable, build_milp,
+                          max_groups, simplex_inradius, simplex_vertices)
+
+log = logging.getLogger("milpregions")
+
+
+def _stable_pattern(net: Network, bounds: Bounds) -> list[np.ndarray]:
+    """The pattern of the units without binaries (two-piece: active bits; max: fixed argmax,
+    -1 for unfixed groups)."""
+    ginfo = max_groups(net, bounds)
+    return [ginfo[l][0].astype(np.int64) if l in ginfo
+            else np.asarray(bounds.active(l), dtype=bool).copy() for l in range(len(net.layers))]
+
+
+def count_milp(net: Network, bounds: Bounds, *, delta: float = DELTA, eps: float = EPS,
+               time_limit: float | None = None, max_regions: int | None = None,
+               on_region: Callable[[list[np.ndarray], np.ndarray, float], None] | None = None,
+               ) -> CountResult:
+    """Count the activation regions by repeated MILP solves with no-good cuts.
+
+    ``net`` is normalised to [-1, 1]^n0. For every region found, ``on_region(pattern, witness_u,
+    radius)`` is called with the pattern (per layer: a bool array ``z > 0`` for a two-piece
+    layer, an int array of argmax positions within the groups for a max layer, as
+    ``Network.pattern``), the witness (the centroid of
+    the witness simplex, normalised coordinates) and a lower bound on the region's inradius
+    (the simplex's inradius, delta / n0). ``lps`` counts MILP solves. A time or region limit
+    returns ``exact=False`` with ``stopped`` set; ``regions`` is then a lower bound.
+    ``unstable_units`` in the result counts unstable two-piece units plus unfixed max groups.
+    """
+    _check_args(net, bounds, delta, eps)
+    if time_limit is not None and time_limit < 0:
+        raise InputError(f"time_limit must be >= 0, got {time_limit!r}")
+    if max_regions is not None and max_regions < 0:
+        raise InputError(f"max_regions must be >= 0, got {max_regions!r}")
+    t0 = time.perf_counter()
+    n0 = net.input_dim
+    V = simplex_vertices(n0)
+    radius = delta * simplex_inradius(V)
+    unstable = _two_piece_unstable(net, bounds)
+    ginfo = max_groups(net, bounds)
+    mbin = _max_binaries(ginfo)
+    n_groups = sum(int((fixed < 0).sum()) for fixed, _ in ginfo.values())
+    base = _stable_pattern(net, bounds)
+
+    def result(regions: int, solves: int, stopped: str | None) -> CountResult:
+        return CountResult(regions=regions, exact=stopped is None, method="milp",
+                           seconds=time.perf_counter() - t0, lps=solves, stopped=stopped,
+                           margin=eps, input_dim=n0, widths=list(net.widths),
+                           unstable_units=len(unstable) + n_groups, bound_lps=bounds.lps)
+
+    if max_regions == 0:
+        return result(0, 0, "max-regions")
+    if not unstable and not mbin:
+        # One pattern on the whole box: the box itself is the region (ball of radius 1 at 0).
+        witness = np.zeros(n0)
+        verify_patterns(net, witness[None, :], concat_pattern(base)[None, :])
+        if on_region is not None:
+            on_region([p.copy() for p in base], witness, 1.0)
+        return result(1, 0, None)
+
+    import pyomo.environ as pe
+
+    m = build_milp(net, bounds, delta, eps)
+    solver = make_solver()
+    regions = solves = 0
+    shift = delta * V.mean(axis=0)
+    while True:
+        if time_limit is not None:
+            remaining = time_limit - (time.perf_counter() - t0)
+            if remaining <= 0:
+                return result(regions, solves, "time-limit")
+        else:
+            remaining = None
+        status, res = solve_status(solver, m, remaining, "the counting MILP")
+        solves += 1
+        if status is Status.INFEASIBLE:
+            log.debug("milp: infeasible after %d regions, %d solves", regions, solves)
+            return result(regions, solves, None)
+        if status is Status.TIMEOUT:
+            return result(regions, solves, "time-limit")
+        if max_regions is not None and regions >= max_regions:
+            # one region more than asked for exists: the count is a lower bound
+            return result(regions, solves, "max-regions")
+        res.solution_loader.load_vars()
+        bits = {u: int(round(pe.value(m.d[u]))) for u in unstable}
+        pattern = [p.copy() for p in base]
+        for (l, j), b in bits.items():
+            pattern[l][j] = bool(b)
+        gbits = {u: int(round(pe.value(m.dmax[u]))) for u in mbin}
+        for (l, g, p), b in gbits.items():
+            if b:
+                pattern[l][g] = p
+        if any((p < 0).any() for l, p in enumerate(pattern) if l in ginfo):
+            raise SolverError("MILP solution has a max group without a chosen piece")
+        # an input that no unit reads appears in no constraint and gets no value: any is fine
+        x = np.array([pe.value(m.x[i], exception=False) or 0.0 for i in range(n0)], dtype=np.float64)
+        witness = x + shift
+        verify_patterns(net, witness[None, :], concat_pattern(pattern)[None, :])
+        regions += 1
+        if on_region is not None:
+            on_region(pattern, witness, radius)
+        m.cuts.add(pe.quicksum([(1 - m.d[u]) if b else m.d[u] for u, b in bits.items()]
+                               + [(1 - m.dmax[u]) if b else m.dmax[u] for u, b in gbits.items()])
+                   >= 1)

@@ -1,0 +1,82 @@
+"""A prepared problem: the network restricted to its domain, normalised to [-1, 1]^d, bounded.
+
+``prepare(model, domain, settings)`` does load -> restrict -> normalise once; the bounds are
+computed on first use (``Problem.bounds``; estimators that only run the network never pay for
+LP tightening). A Problem pickles, bounds included, so it can be shipped to worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .bounds import Bounds, compute_bounds
+from .errors import InputError
+from .inputs import as_domain
+from .ir.domain import Box, Domain, normalize
+from .ir.network import Network
+from .settings import Settings
+
+
+def load_network(model) -> Network:
+    """A Network from an ONNX path, an ``onnx.ModelProto``, or the Network itself."""
+    if isinstance(model, Network):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        from .onnx import load_onnx
+
+        return load_onnx(model)
+    if type(model).__name__ == "ModelProto":
+        from .onnx import import_model
+
+        return import_model(model)
+    raise InputError(f"a model is an ONNX path, an onnx.ModelProto or a Network, "
+                     f"got {type(model).__name__}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One counting problem. ``network``: as loaded (input space); ``restricted``: the network on
+    the domain's parameters; ``unit_net``: ``restricted`` on [-1, 1]^dim, parameter =
+    ``box.from_unit(u)``. Witnesses and LPs live in the ``unit_net`` coordinates."""
+
+    network: Network
+    domain: Domain
+    settings: Settings
+    restricted: Network
+    unit_net: Network
+
+    @property
+    def box(self) -> Box:
+        """The parameter box (for a box or ball domain: the input box itself)."""
+        return self.domain.box
+
+    @property
+    def dim(self) -> int:
+        return self.unit_net.input_dim
+
+    @cached_property
+    def bounds(self) -> Bounds:
+        """Pre-activation bounds of ``unit_net`` on [-1, 1]^dim (LP-tightened if the settings ask)."""
+        return compute_bounds(self.unit_net, self.settings.tighten)
+
+    def to_input(self, U: np.ndarray) -> np.ndarray:
+        """Normalised points (..., dim) -> input points (..., n0)."""
+        return self.domain.to_input(self.box.from_unit(U))
+
+
+def prepare(model, domain=None, settings: Settings | None = None, *, slice=None, line=None,
+            center=None, radius: float | None = None) -> Problem:
+    """The Problem of ``model`` (path, ModelProto or Network) on ``domain``.
+
+    ``domain``: any spelling ``inputs.as_domain`` takes (a Domain, (lo, hi), None for
+    [-1, 1]^d; with ``slice``/``line`` the parameter box); ``settings`` default to ``Settings()``.
+    """
+    net = load_network(model)
+    dom = as_domain(net.input_dim, domain, slice=slice, line=line, center=center, radius=radius)
+    restricted = dom.restrict(net)
+    return Problem(net, dom, settings if settings is not None else Settings(), restricted,
+                   normalize(restricted, dom.box))

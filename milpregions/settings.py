@@ -1,0 +1,53 @@
+"""The settings of a count: one dataclass, validated once, with messages in library terms."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .errors import InputError
+
+#: A region counts when a ball of this radius (normalised coordinates, the box scaled to
+#: [-1, 1]^d) fits strictly inside it.
+DEFAULT_MARGIN = 1e-7
+METHODS = ("tree", "milp")
+
+
+def check_time_limit(time_limit: float | None) -> float | None:
+    """None, or a positive finite number of seconds."""
+    if time_limit is None:
+        return None
+    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) \
+            or not (time_limit > 0 and math.isfinite(time_limit)):
+        raise InputError(f"time limit must be positive, got {time_limit}")
+    return float(time_limit)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to count: ``method`` tree (branch and bound) or milp (no-good cuts, a cross-check);
+    ``margin`` (tree); limits ``time_limit`` (seconds) and ``max_regions``, which make the
+    count a lower bound when they stop it; ``tighten`` the interval bounds by LPs;
+    ``vertex_dim``: inputs up to this dimension take the vertex path, higher ones the LP path."""
+
+    method: str = "tree"
+    margin: float = DEFAULT_MARGIN
+    time_limit: float | None = None
+    max_regions: int | None = None
+    tighten: bool = True
+    vertex_dim: int = 6
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if isinstance(self.margin, bool) or not isinstance(self.margin, (int, float)) \
+                or not (self.margin > 0 and math.isfinite(self.margin)):
+            raise InputError(f"margin must be a positive number, got {self.margin}")
+        check_time_limit(self.time_limit)
+        if self.max_regions is not None and (isinstance(self.max_regions, bool)
+                                             or not isinstance(self.max_regions, int)
+                                             or self.max_regions < 1):
+            raise InputError(f"max regions must be at least 1, got {self.max_regions}")
+        if isinstance(self.vertex_dim, bool) or not isinstance(self.vertex_dim, int) \
+                or self.vertex_dim < 0:
+            raise InputError(f"vertex_dim must be an integer >= 0, got {self.vertex_dim}")

@@ -1,0 +1,1 @@
+"""Networks with known region counts, for tests and benchmarks."""
