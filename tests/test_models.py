@@ -7,10 +7,7 @@ import pytest
 from milpregions.api import count_regions
 from milpregions.onnx import load_onnx
 
-try:
-    from exact_oracles import count_2d
-except ImportError:  # pragma: no cover - when tests/ is a package
-    from tests.exact_oracles import count_2d
+from exact_oracles import count_2d
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 

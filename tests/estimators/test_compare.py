@@ -14,16 +14,11 @@ from milpregions.api import count_regions
 from milpregions.cli.main import main
 from milpregions.testing.constructions import he_mlp, montufar_folding
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "models"
 HE2 = str(MODELS / "he_2d_8x8.onnx")
 M2 = str(MODELS / "montufar_2d_p2_d2.onnx")        # 16 regions on [0, 1]^2
 
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_checkpoints_include_budgets():
@@ -73,14 +68,14 @@ def test_compare_known_exact_skips_count():
     assert all(row.estimate <= 4 for row in r.rows if row.estimator == "sample: distinct")
 
 
-def test_compare_cli_table_and_json(capsys):
+def test_compare_cli_table_and_json(cli, capsys):
     exact = count_regions(HE2, (-1, 1)).regions
-    code, out, err = run(capsys, "compare", HE2, "--box", "-1,1", "--points", "100,1000",
+    code, out, err = cli("compare", HE2, "--box", "-1,1", "--points", "100,1000",
                          "--lines", "5", "--distance-points", "100", "--no-tighten")
     assert code == 0 and err == ""
     assert out.startswith(f"exact count: {exact:,} regions")
     assert "sample: Chao1" in out and "lines: Poisson extrapolation" in out and "rel. error" in out
-    code, out, err = run(capsys, "compare", HE2, "--box=-1,1", "--points", "100,1000",
+    code, out, err = cli("compare", HE2, "--box=-1,1", "--points", "100,1000",
                          "--lines", "0", "--distance-points", "none", "--json")
     d = json.loads(out)
     assert code == 0 and d["regions"] == exact and d["exact"] is True
@@ -94,25 +89,25 @@ def test_compare_cli_table_and_json(capsys):
     assert all(v is None or math.isfinite(v) for r in rows for v in (r["estimate"], r["rel_error"]))
 
 
-def test_compare_cli_center_radius(capsys, tmp_path):
+def test_compare_cli_center_radius(cli, capsys, tmp_path):
     c = tmp_path / "c.json"
     c.write_text("[0.5, 0.5]")
-    code, out, _ = run(capsys, "compare", M2, "--center", c, "--radius", "0.5",
+    code, out, _ = cli("compare", M2, "--center", c, "--radius", "0.5",
                        "--points", "5000", "--lines", "3", "--distance-points", "0", "--json")
     d = json.loads(out)
     assert code == 0 and d["regions"] == 16
     assert [r["estimate"] for r in d["rows"] if r["estimator"] == "sample: distinct"] == [16]
 
 
-def test_compare_cli_hash(capsys):
-    code, out, _ = run(capsys, "compare", M2, "--box", "0,1", "--points", "0", "--lines", "0",
+def test_compare_cli_hash(cli, capsys):
+    code, out, _ = cli("compare", M2, "--box", "0,1", "--points", "0", "--lines", "0",
                        "--distance-points", "0", "--hash", "--hash-trials", "3", "--json")
     d = json.loads(out)
     h = [r for r in d["rows"] if r["estimator"] == "hash: MIPBound"]
     assert code == 0 and len(h) == 1 and 1 <= h[0]["estimate"] <= d["regions"] == 16
 
 
-def test_compare_cli_errors(capsys):
+def test_compare_cli_errors(cli, capsys):
     for argv, msg in [
         (("--points", "10,x"), "--points '10,x': expected N or N1,N2,... (positive integers; "
                                "0 or none to skip)"),
@@ -120,24 +115,24 @@ def test_compare_cli_errors(capsys):
         (("--hash-trials", "0"), "--hash-trials 0: must be at least 1"),
         (("--points", "0", "--plot", "x.png"), "--plot needs sampling budgets (--points)"),
     ]:
-        code, out, err = run(capsys, "compare", HE2, "--box", "-1,1", *argv)
+        code, out, err = cli("compare", HE2, "--box", "-1,1", *argv)
         assert (code, out, err) == (2, "", f"milpregions: {msg}\n")
-    code, out, err = run(capsys, "compare", HE2, "--points", "10")
+    code, out, err = cli("compare", HE2, "--points", "10")
     assert code == 2 and "give the input domain" in err
 
 
-def test_compare_plot_missing_matplotlib(capsys, monkeypatch, tmp_path):
+def test_compare_plot_missing_matplotlib(cli, capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(compare_command, "have_matplotlib", lambda: False)
     png = tmp_path / "out.png"
-    code, out, err = run(capsys, "compare", HE2, "--box", "-1,1", "--plot", png)
+    code, out, err = cli("compare", HE2, "--box", "-1,1", "--plot", png)
     assert code == 2 and out == "" and not png.exists()
     assert err.startswith("milpregions: --plot needs matplotlib") and err.count("\n") == 1
 
 
-def test_compare_plot_png(capsys, tmp_path):
+def test_compare_plot_png(cli, capsys, tmp_path):
     pytest.importorskip("matplotlib")
     png = tmp_path / "curve.png"
-    code, out, err = run(capsys, "compare", HE2, "--box", "-1,1", "--points", "100,2000",
+    code, out, err = cli("compare", HE2, "--box", "-1,1", "--points", "100,2000",
                          "--lines", "0", "--distance-points", "0", "--plot", png)
     assert code == 0 and f"plot: {png}" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

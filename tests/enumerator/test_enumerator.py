@@ -21,10 +21,7 @@ from milpregions.api import count_regions
 from milpregions.ir.domain import Box, normalize
 from milpregions.ir.network import Affine, Layer, Network, mlp
 
-try:
-    from tests.exact_oracles import count_1d, count_2d
-except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
-    from exact_oracles import count_1d, count_2d
+from exact_oracles import count_1d, count_2d
 
 PATHS = [pytest.param(4, id="vertex"), pytest.param(0, id="lp")]
 TIGHTEN = [pytest.param(False, id="interval"),

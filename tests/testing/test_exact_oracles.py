@@ -10,12 +10,8 @@ import pytest
 
 from milpregions.ir.network import Affine, Layer, Network, mlp
 
-try:
-    from tests.exact_oracles import (count_1d, count_2d, count_line, count_plane, regions_1d,
-                                     regions_2d, regions_line)
-except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
-    from exact_oracles import (count_1d, count_2d, count_line, count_plane, regions_1d,
-                               regions_2d, regions_line)
+from exact_oracles import (count_1d, count_2d, count_line, count_plane, regions_1d, regions_2d,
+                           regions_line)
 
 
 def one_layer(W, b, neg_slope=0.0):

@@ -17,7 +17,7 @@ from milpregions.api import count_regions
 from milpregions.ir.network import mlp
 from milpregions.onnx import load_onnx
 
-MODELS = Path(__file__).resolve().parents[1] / "models"
+MODELS = Path(__file__).resolve().parents[2] / "models"
 IMAGE = np.load(MODELS / "digits_test_image.npy")  # float64, shape (64,), pixels 0..16
 
 # name -> ONNX input shape per sample (the Network reads the flattened input)

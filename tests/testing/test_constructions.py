@@ -13,7 +13,7 @@ from milpregions.testing import constructions as C
 from milpregions.ir.network import Affine, Layer, Network
 from milpregions.onnx.export import to_onnx
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # ---------------------------------------------------------------------------- brute-force oracles

@@ -25,22 +25,16 @@ from milpregions.cli.main import main
 
 from onnx_builders import const, make_model
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "models"
 M1 = str(MODELS / "montufar_1d_p2_d3.onnx")  # 8 regions on [0, 1]
 Z2 = str(MODELS / "zaslavsky_2d_8.onnx")     # 37 regions on [-1, 1]^2
 HE3 = str(MODELS / "he_3d_16x16.onnx")       # thousands of regions on [-1, 1]^3
 FAST = "--no-tighten"  # the counts below do not depend on the bounds; keeps the tests fast
 
-def run(capsys, *argv):
-    """(exit status, stdout, stderr) of ``main(argv)``."""
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
-
-def assert_input_error(capsys, message: str, *argv) -> None:
-    code, out, err = run(capsys, *argv)
+def assert_input_error(cli, message: str, *argv) -> None:
+    code, out, err = cli(*argv)
     assert code == 2, (code, out, err)
     assert out == ""
     assert err == f"milpregions: {message}\n"
@@ -50,24 +44,24 @@ def assert_input_error(capsys, message: str, *argv) -> None:
 # ------------------------------------------------------------------------------------- count
 
 
-def test_count_exact(capsys):
-    assert run(capsys, "count", M1, "--box", "0,1", FAST) == (0, "8 regions\n", "")
+def test_count_exact(cli, capsys):
+    assert cli("count", M1, "--box", "0,1", FAST) == (0, "8 regions\n", "")
 
 
-def test_count_with_tightening(capsys):
-    assert run(capsys, "count", M1, "--box", "0,1") == (0, "8 regions\n", "")
+def test_count_with_tightening(cli, capsys):
+    assert cli("count", M1, "--box", "0,1") == (0, "8 regions\n", "")
 
 
-def test_count_negative_box_value_forms(capsys):
+def test_count_negative_box_value_forms(cli, capsys):
     # "-1,1" looks like an option to argparse: both spellings must work.
-    a = run(capsys, "count", Z2, "--box", "-1,1", FAST)
-    b = run(capsys, "count", Z2, "--box=-1,1", FAST)
-    c = run(capsys, "count", "--box", "-1,1", Z2, FAST)
+    a = cli("count", Z2, "--box", "-1,1", FAST)
+    b = cli("count", Z2, "--box=-1,1", FAST)
+    c = cli("count", "--box", "-1,1", Z2, FAST)
     assert a == b == c == (0, "37 regions\n", "")
 
 
-def test_count_json(capsys):
-    code, out, err = run(capsys, "count", M1, "--box", "0,1", "--json", FAST)
+def test_count_json(cli, capsys):
+    code, out, err = cli("count", M1, "--box", "0,1", "--json", FAST)
     assert code == 0 and err == ""
     d = json.loads(out)
     assert d["regions"] == 8 and d["exact"] is True and d["lower_bound"] is False
@@ -75,36 +69,36 @@ def test_count_json(capsys):
     assert d["model"] == M1 and d["box"] == {"lo": [0.0], "hi": [1.0]}
 
 
-def test_count_milp_method_agrees(capsys):
-    code, out, _ = run(capsys, "count", M1, "--box", "0,1", "--method", "milp", "--json", FAST)
+def test_count_milp_method_agrees(cli, capsys):
+    code, out, _ = cli("count", M1, "--box", "0,1", "--method", "milp", "--json", FAST)
     d = json.loads(out)
     assert code == 0 and d["regions"] == 8 and d["exact"] and d["method"] == "milp"
 
 
-def test_box_file_forms(capsys, tmp_path):
+def test_box_file_forms(cli, capsys, tmp_path):
     lo, hi = [-1.0, -1.0], [1.0, 1.0]
     (tmp_path / "b.json").write_text(json.dumps({"lo": lo, "hi": hi}))
     np.save(tmp_path / "b.npy", np.array([lo, hi]))
     np.savez(tmp_path / "b.npz", lo=np.array(lo), hi=np.array(hi))
     for name in ("b.json", "b.npy", "b.npz"):
-        assert run(capsys, "count", Z2, "--box-file", tmp_path / name, FAST) == \
+        assert cli("count", Z2, "--box-file", tmp_path / name, FAST) == \
             (0, "37 regions\n", ""), name
 
 
-def test_center_radius_is_the_linf_ball(capsys, tmp_path):
+def test_center_radius_is_the_linf_ball(cli, capsys, tmp_path):
     c = np.array([[0.25, -0.5]])                       # any shape with d elements
     np.save(tmp_path / "c.npy", c)
     (tmp_path / "c.json").write_text("[0.25, -0.5]")
     (tmp_path / "b.json").write_text(json.dumps({"lo": [-0.05, -0.8], "hi": [0.55, -0.2]}))
-    want = run(capsys, "count", Z2, "--box-file", tmp_path / "b.json", FAST)
+    want = cli("count", Z2, "--box-file", tmp_path / "b.json", FAST)
     assert want[0] == 0 and want[1] != "1 region\n"
     for name in ("c.npy", "c.json"):
-        assert run(capsys, "count", Z2, "--center", tmp_path / name, "--radius", "0.3", FAST) == want
+        assert cli("count", Z2, "--center", tmp_path / name, "--radius", "0.3", FAST) == want
 
 
-def test_regions_file(capsys, tmp_path):
+def test_regions_file(cli, capsys, tmp_path):
     out_file = tmp_path / "regions.jsonl"
-    code, out, _ = run(capsys, "count", Z2, "--box", "-1,1", "--regions", out_file, "--json", FAST)
+    code, out, _ = cli("count", Z2, "--box", "-1,1", "--regions", out_file, "--json", FAST)
     assert code == 0
     n = json.loads(out)["regions"]
     lines = out_file.read_text().splitlines()
@@ -120,32 +114,32 @@ def test_regions_file(capsys, tmp_path):
     assert len(patterns) == n
 
 
-def test_max_regions_is_a_lower_bound(capsys, tmp_path):
+def test_max_regions_is_a_lower_bound(cli, capsys, tmp_path):
     out_file = tmp_path / "r.jsonl"
-    code, out, err = run(capsys, "count", M1, "--box", "0,1", "--max-regions", 3,
+    code, out, err = cli("count", M1, "--box", "0,1", "--max-regions", 3,
                          "--regions", out_file, FAST)
     assert (code, err) == (3, "")
     assert out == "at least 3 regions (lower bound: stopped at --max-regions)\n"
     assert len(out_file.read_text().splitlines()) == 3
-    code, out, _ = run(capsys, "count", M1, "--box", "0,1", "--max-regions", 3, "--json", FAST)
+    code, out, _ = cli("count", M1, "--box", "0,1", "--max-regions", 3, "--json", FAST)
     d = json.loads(out)
     assert code == 3 and d["exact"] is False and d["lower_bound"] is True
     assert d["regions"] == 3 and d["stopped"] == "max-regions"
 
 
-def test_time_limit_is_a_lower_bound(capsys):
-    code, out, err = run(capsys, "count", HE3, "--box", "-1,1", "--time-limit", "1e-9", FAST)
+def test_time_limit_is_a_lower_bound(cli, capsys):
+    code, out, err = cli("count", HE3, "--box", "-1,1", "--time-limit", "1e-9", FAST)
     assert code == 3 and err == ""
     assert out.startswith("at least ")
     assert out.endswith(" regions (lower bound: stopped by the time limit)\n")
-    code, out, _ = run(capsys, "count", HE3, "--box", "-1,1", "--time-limit", "1e-9", "--json",
+    code, out, _ = cli("count", HE3, "--box", "-1,1", "--time-limit", "1e-9", "--json",
                        FAST)
     d = json.loads(out)
     assert code == 3 and not d["exact"] and d["stopped"] == "time-limit"
 
 
-def test_stats(capsys):
-    code, out, _ = run(capsys, "count", Z2, "--box", "-1,1", "--stats", FAST)
+def test_stats(cli, capsys):
+    code, out, _ = cli("count", Z2, "--box", "-1,1", "--stats", FAST)
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "37 regions"
@@ -156,10 +150,10 @@ def test_stats(capsys):
     assert "unstable units: 8 of 8" in lines
 
 
-def test_quiet_and_no_progress_on_a_pipe(capsys):
+def test_quiet_and_no_progress_on_a_pipe(cli, capsys):
     # capsys's stderr is not a terminal: no progress line, nothing on stderr at all.
-    assert run(capsys, "count", HE3, "--box", "-1,1", FAST)[2] == ""
-    assert run(capsys, "count", M1, "--box", "0,1", "--quiet", FAST) == (0, "8 regions\n", "")
+    assert cli("count", HE3, "--box", "-1,1", FAST)[2] == ""
+    assert cli("count", M1, "--box", "0,1", "--quiet", FAST) == (0, "8 regions\n", "")
 
 
 def test_progress_line_is_throttled_and_cleared():
@@ -172,7 +166,7 @@ def test_progress_line_is_throttled_and_cleared():
     assert stream.getvalue().endswith("\r" + " " * len("10 regions, 256 nodes, 3 LPs, 0.5 s") + "\r")
 
 
-def test_importer_notices_go_to_stderr(capsys, tmp_path):
+def test_importer_notices_go_to_stderr(cli, capsys, tmp_path):
     # A trailing Softmax is dropped by the importer with a notice.
     W, b = np.eye(2), np.zeros(2)
     model = make_model([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
@@ -182,35 +176,35 @@ def test_importer_notices_go_to_stderr(capsys, tmp_path):
                        [const("W", W), const("b", b)], input_shape=("N", 2))
     path = tmp_path / "softmax.onnx"
     onnx.save(model, path)
-    code, out, err = run(capsys, "count", path, "--box", "-1,1", FAST)
+    code, out, err = cli("count", path, "--box", "-1,1", FAST)
     assert code == 0 and out == "4 regions\n"
     assert err.startswith("milpregions: ") and "Softmax" in err
-    code, out, err = run(capsys, "count", path, "--box", "-1,1", "--quiet", FAST)
+    code, out, err = cli("count", path, "--box", "-1,1", "--quiet", FAST)
     assert (code, out, err) == (0, "4 regions\n", "")
 
 
 # -------------------------------------------------------------------------------- info, export
 
 
-def test_info(capsys):
-    code, out, err = run(capsys, "info", MODELS / "he_2d_8x8.onnx")
+def test_info(cli, capsys):
+    code, out, err = cli("info", MODELS / "he_2d_8x8.onnx")
     assert code == 0 and err == ""
     assert "opset:    17" in out
     assert "input:    input [N, 2], n0 = 2" in out
     assert "layers:   2 (widths 8, 8)" in out
     assert "units:    16" in out
     assert "ops:      Gemm 3, Relu 2" in out
-    code, out, _ = run(capsys, "info", M1, "--json")
+    code, out, _ = cli("info", M1, "--json")
     d = json.loads(out)
     assert code == 0 and d["widths"] == [2, 2, 2] and d["opset"] == 17 and d["input_dim"] == 1
     assert d["output_dim"] == 1 and d["ops"] == {"Gemm": 4, "Relu": 3} and d["notices"] == []
 
 
 @pytest.mark.parametrize("flag,suffix", [("--mps", ".mps"), ("--lp", ".lp")])
-def test_export(capsys, tmp_path, flag, suffix):
+def test_export(cli, capsys, tmp_path, flag, suffix):
     highspy = pytest.importorskip("highspy")
     path = tmp_path / f"m{suffix}"
-    code, out, err = run(capsys, "export", M1, "--box", "0,1", flag, path, FAST)
+    code, out, err = cli("export", M1, "--box", "0,1", flag, path, FAST)
     assert (code, out, err) == (0, f"{path}\n", "")
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
@@ -218,9 +212,9 @@ def test_export(capsys, tmp_path, flag, suffix):
     assert h.getNumCol() > 0 and h.getNumRow() > 0
 
 
-def test_export_suffix_must_match(capsys, tmp_path):
+def test_export_suffix_must_match(cli, capsys, tmp_path):
     bad = tmp_path / "m.lp"
-    assert_input_error(capsys, f"--mps {str(bad)!r}: the file name must end in .mps",
+    assert_input_error(cli, f"--mps {str(bad)!r}: the file name must end in .mps",
                        "export", M1, "--box", "0,1", "--mps", bad)
 
 
@@ -280,11 +274,11 @@ def _bad_models(tmp: Path) -> dict[str, tuple[Path, str]]:
     return out
 
 
-def test_bad_models(capsys, tmp_path):
+def test_bad_models(cli, capsys, tmp_path):
     for name, (path, message) in _bad_models(tmp_path).items():
         for argv in (["count", path, "--box", "0,1"], ["info", path],
                      ["export", path, "--box", "0,1", "--mps", tmp_path / "x.mps"]):
-            code, out, err = run(capsys, *argv)
+            code, out, err = cli(*argv)
             assert (code, out, err) == (2, "", f"milpregions: {message}\n"), (name, argv[0])
 
 
@@ -301,43 +295,43 @@ BOX_FORMAT = "expected LO,HI (two numbers separated by a comma, e.g. --box -1,1)
     ("-inf,1", "--box '-inf,1': LO and HI must be finite numbers"),
     ("0,inf", "--box '0,inf': LO and HI must be finite numbers"),
 ])
-def test_bad_box(capsys, box, message):
-    assert_input_error(capsys, message, "count", M1, "--box", box)
+def test_bad_box(cli, capsys, box, message):
+    assert_input_error(cli, message, "count", M1, "--box", box)
 
 
-def test_bad_box_file(capsys, tmp_path):
+def test_bad_box_file(cli, capsys, tmp_path):
     p = tmp_path / "b3.json"
     p.write_text(json.dumps({"lo": [0, 0, 0], "hi": [1, 1, 1]}))
-    assert_input_error(capsys, f"{p}: box lo has 3 entries but the network has 2 inputs",
+    assert_input_error(cli, f"{p}: box lo has 3 entries but the network has 2 inputs",
                        "count", Z2, "--box-file", p)
     p = tmp_path / "flat.npy"
     np.save(p, np.zeros(4))
-    assert_input_error(capsys, f"{p}: a .npy box must be a 2 x d array (lo row, hi row), "
+    assert_input_error(cli, f"{p}: a .npy box must be a 2 x d array (lo row, hi row), "
                                "got shape (4,)", "count", Z2, "--box-file", p)
     p = tmp_path / "missing.json"
-    assert_input_error(capsys, f"{p}: no such file", "count", Z2, "--box-file", p)
+    assert_input_error(cli, f"{p}: no such file", "count", Z2, "--box-file", p)
 
 
-def test_bad_options(capsys, tmp_path):
-    assert_input_error(capsys, "count: give the input domain with --box LO,HI, --box-file F "
+def test_bad_options(cli, capsys, tmp_path):
+    assert_input_error(cli, "count: give the input domain with --box LO,HI, --box-file F "
                                "or --center F --radius R", "count", M1)
-    assert_input_error(capsys, "count: give only one of --box, --box-file and --center",
+    assert_input_error(cli, "count: give only one of --box, --box-file and --center",
                        "count", M1, "--box", "0,1", "--box-file", tmp_path / "b.json")
     np.save(tmp_path / "c.npy", np.zeros(2))
-    assert_input_error(capsys, "count: --center and --radius go together",
+    assert_input_error(cli, "count: --center and --radius go together",
                        "count", Z2, "--center", tmp_path / "c.npy")
-    assert_input_error(capsys, "--radius -0.5: the radius must be a positive number",
+    assert_input_error(cli, "--radius -0.5: the radius must be a positive number",
                        "count", Z2, "--center", tmp_path / "c.npy", "--radius", "-0.5")
     np.save(tmp_path / "c3.npy", np.zeros(3))
-    assert_input_error(capsys, "the centre has 3 numbers but the network has 2 inputs",
+    assert_input_error(cli, "the centre has 3 numbers but the network has 2 inputs",
                        "count", Z2, "--center", tmp_path / "c3.npy", "--radius", "0.5")
-    assert_input_error(capsys, "time limit must be positive, got -1.0",
+    assert_input_error(cli, "time limit must be positive, got -1.0",
                        "count", M1, "--box", "0,1", "--time-limit", "-1")
-    assert_input_error(capsys, "max regions must be at least 1, got 0",
+    assert_input_error(cli, "max regions must be at least 1, got 0",
                        "count", M1, "--box", "0,1", "--max-regions", "0")
-    assert_input_error(capsys, "margin must be a positive number, got -0.001",
+    assert_input_error(cli, "margin must be a positive number, got -0.001",
                        "count", M1, "--box", "0,1", "--margin", "-1e-3")
-    assert_input_error(capsys, f"{tmp_path / 'no' / 'r.jsonl'}: cannot write "
+    assert_input_error(cli, f"{tmp_path / 'no' / 'r.jsonl'}: cannot write "
                                "(No such file or directory)",
                        "count", M1, "--box", "0,1", "--regions", tmp_path / "no" / "r.jsonl")
 
@@ -350,13 +344,13 @@ def test_bad_options(capsys, tmp_path):
     ["export", M1, "--box", "0,1"],
     [],
 ])
-def test_usage_errors_are_one_line(capsys, argv):
-    code, out, err = run(capsys, *argv)
+def test_usage_errors_are_one_line(cli, capsys, argv):
+    code, out, err = cli(*argv)
     assert code == 2 and out == ""
     assert err.startswith("milpregions: ") and err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_internal_error(capsys, monkeypatch):
+def test_internal_error(cli, capsys, monkeypatch):
     from milpregions.cli import count as count_command
     from milpregions.errors import CertificateError
 
@@ -365,12 +359,12 @@ def test_internal_error(capsys, monkeypatch):
 
     monkeypatch.setattr(count_command, "count", broken)
     monkeypatch.delenv("MILPREGIONS_DEBUG", raising=False)
-    code, out, err = run(capsys, "count", M1, "--box", "0,1")
+    code, out, err = cli("count", M1, "--box", "0,1")
     assert code == 1 and out == ""
     assert err == ("milpregions: internal error: CertificateError: witness 3 has the wrong "
                    "pattern more detail (set MILPREGIONS_DEBUG=1 for a traceback)\n")
     monkeypatch.setenv("MILPREGIONS_DEBUG", "1")
-    code, _, err = run(capsys, "count", M1, "--box", "0,1")
+    code, _, err = cli("count", M1, "--box", "0,1")
     assert code == 1 and "Traceback" in err
 
 
@@ -418,8 +412,8 @@ def test_python_m_end_to_end(tmp_path):
 # -------------------------------------------------------------------------------------- hash
 
 
-def test_hash_prints_probabilistic_bound(capsys):
-    code, out, err = run(capsys, "hash", M1, "--box", "0,1", FAST, "--seed", "1")
+def test_hash_prints_probabilistic_bound(cli, capsys):
+    code, out, err = cli("hash", M1, "--box", "0,1", FAST, "--seed", "1")
     assert code == 0, err
     first = out.splitlines()[0]
     assert first.startswith("at least ") and "(probabilistic lower bound, confidence 95%)" in first
@@ -428,8 +422,8 @@ def test_hash_prints_probabilistic_bound(capsys):
     assert "MIPBound" in out and "feasible trials: K=0: 1/1" in out
 
 
-def test_hash_json(capsys):
-    code, out, err = run(capsys, "hash", M1, "--box", "0,1", FAST, "--json", "--xors", "2,3",
+def test_hash_json(cli, capsys):
+    code, out, err = cli("hash", M1, "--box", "0,1", FAST, "--json", "--xors", "2,3",
                          "--trials", "4", "--confidence", "0.9")
     assert code == 0, err
     d = json.loads(out)
@@ -439,12 +433,12 @@ def test_hash_json(capsys):
     assert d["box"] == {"lo": [0.0], "hi": [1.0]}
 
 
-def test_hash_bad_input(capsys):
-    assert_input_error(capsys, "--xors '2,x': expected K or K1,K2,... (integers >= 1)",
+def test_hash_bad_input(cli, capsys):
+    assert_input_error(cli, "--xors '2,x': expected K or K1,K2,... (integers >= 1)",
                        "hash", M1, "--box", "0,1", "--xors", "2,x")
-    assert_input_error(capsys, "--confidence 1.5: must be between 0 and 1 (e.g. 0.95)",
+    assert_input_error(cli, "--confidence 1.5: must be between 0 and 1 (e.g. 0.95)",
                        "hash", M1, "--box", "0,1", "--confidence", "1.5")
-    code, out, err = run(capsys, "hash", M1, "--box", "0,1", "--xors", "0")
+    code, out, err = cli("hash", M1, "--box", "0,1", "--xors", "0")
     assert code == 2 and out == "" and err.startswith("milpregions: ")
 
 
@@ -460,7 +454,7 @@ def _points(tmp_path, *pts):
     return paths
 
 
-def test_count_slice_and_line(capsys, tmp_path):
+def test_count_slice_and_line(cli, capsys, tmp_path):
     from exact_oracles import count_line, count_plane
     from milpregions.problem import load_network
 
@@ -468,122 +462,122 @@ def test_count_slice_and_line(capsys, tmp_path):
     p0, p1, p2 = [-1, -1, 0.2], [1, -0.5, 0.0], [-0.3, 1, -0.5]
     f0, f1, f2 = _points(tmp_path, p0, p1, p2)
     want = count_plane(net, p0, np.subtract(p1, p0), np.subtract(p2, p0), 0, 1)
-    assert run(capsys, "count", HE3, "--slice", f0, f1, f2, FAST) == (0, f"{want} regions\n", "")
+    assert cli("count", HE3, "--slice", f0, f1, f2, FAST) == (0, f"{want} regions\n", "")
     want = count_plane(net, p0, np.subtract(p1, p0), np.subtract(p2, p0), -1, 1)
-    code, out, err = run(capsys, "count", HE3, "--slice", f0, f1, f2, "--slice-box", "-1,1",
+    code, out, err = cli("count", HE3, "--slice", f0, f1, f2, "--slice-box", "-1,1",
                          "--json", FAST)
     d = json.loads(out)
     assert code == 0 and d["regions"] == want and d["domain"]["kind"] == "slice"
     assert d["box"] == {"lo": [-1.0, -1.0], "hi": [1.0, 1.0]}
     want = count_line(net, p0, p1)
-    assert run(capsys, "count", HE3, "--line", f0, f1, FAST) == (0, f"{want} regions\n", "")
+    assert cli("count", HE3, "--line", f0, f1, FAST) == (0, f"{want} regions\n", "")
 
 
-def test_count_slice_regions_file_has_input_space_witnesses(capsys, tmp_path):
+def test_count_slice_regions_file_has_input_space_witnesses(cli, capsys, tmp_path):
     f0, f1, f2 = _points(tmp_path, [0, 0, 0], [1, 0, 0], [0, 1, 0])
     out_file = tmp_path / "r.jsonl"
-    code, out, _ = run(capsys, "count", HE3, "--slice", f0, f1, f2, "--regions", out_file, FAST)
+    code, out, _ = cli("count", HE3, "--slice", f0, f1, f2, "--regions", out_file, FAST)
     assert code == 0
     for line in out_file.read_text().splitlines():
         w = json.loads(line)["witness"]
         assert len(w) == 3 and w[2] == 0.0 and 0 < w[0] < 1 and 0 < w[1] < 1
 
 
-def test_slice_errors(capsys, tmp_path):
+def test_slice_errors(cli, capsys, tmp_path):
     f0, f1, f2 = _points(tmp_path, [0, 0, 0], [1, 1, 1], [2, 2, 2])
-    assert_input_error(capsys, "slice points are collinear (P1 - P0 and P2 - P0 are parallel or "
+    assert_input_error(cli, "slice points are collinear (P1 - P0 and P2 - P0 are parallel or "
                        "zero): they span no plane", "count", HE3, "--slice", f0, f1, f2)
     g = tmp_path / "short.npy"
     np.save(g, np.zeros(2))
-    assert_input_error(capsys, f"{g}: the point has 2 numbers but the network has 3 inputs",
+    assert_input_error(cli, f"{g}: the point has 2 numbers but the network has 3 inputs",
                        "count", HE3, "--slice", f0, f1, g)
-    assert_input_error(capsys, "count: --slice/--line replace --box, --box-file and --center "
+    assert_input_error(cli, "count: --slice/--line replace --box, --box-file and --center "
                        "(set the parameter range with --slice-box)",
                        "count", HE3, "--line", f0, f1, "--box", "-1,1")
-    assert_input_error(capsys, "count: --slice-box needs --slice or --line",
+    assert_input_error(cli, "count: --slice-box needs --slice or --line",
                        "count", HE3, "--box", "-1,1", "--slice-box", "0,1")
-    assert_input_error(capsys, "line points coincide: P0 = P1 spans no line",
+    assert_input_error(cli, "line points coincide: P0 = P1 spans no line",
                        "count", HE3, "--line", f0, f0)
 
 
-def test_count_bounds(capsys):
-    code, out, err = run(capsys, "count", Z2, "--box", "-1,1", "--bounds", FAST)
+def test_count_bounds(cli, capsys):
+    code, out, err = cli("count", Z2, "--box", "-1,1", "--bounds", FAST)
     assert code == 0 and out.startswith("37 regions\n")
     assert "Serra et al. 2018" in out and "37" in out.splitlines()[2]
-    code, out, _ = run(capsys, "count", Z2, "--box", "-1,1", "--bounds", "--json", FAST)
+    code, out, _ = cli("count", Z2, "--box", "-1,1", "--bounds", "--json", FAST)
     d = json.loads(out)
     assert d["bounds"]["serra_upper"] == d["bounds"]["zaslavsky"] == 37 == d["regions"]
 
 
-def test_bounds_command(capsys):
-    code, out, err = run(capsys, "bounds", str(MODELS / "he_2d_8x8.onnx"), "--json")
+def test_bounds_command(cli, capsys):
+    code, out, err = cli("bounds", str(MODELS / "he_2d_8x8.onnx"), "--json")
     d = json.loads(out)
     assert code == 0 and err == "" and d["serra_upper"] == 1369 and d["montufar_lower"] == 592
-    code, out, err = run(capsys, "bounds", str(MODELS / "he_2d_8x8.onnx"), "--box", "-1,1")
+    code, out, err = cli("bounds", str(MODELS / "he_2d_8x8.onnx"), "--box", "-1,1")
     assert code == 0 and "1,369" in out
 
 
-def test_sample_command(capsys):
-    code, out, err = run(capsys, "sample", M1, "--box", "0,1", "--points", "20000",
+def test_sample_command(cli, capsys):
+    code, out, err = cli("sample", M1, "--box", "0,1", "--points", "20000",
                          "--seed", "1", "--json")
     d = json.loads(out)
     assert code == 0 and err == "" and d["distinct"] == 8 and d["points"] == 20000
     assert {"f1", "f2", "chao1", "chao1_se", "chao1_ci", "good_turing", "seconds"} <= set(d)
-    code, out, _ = run(capsys, "sample", Z2, "--box", "-1,1", "--points", "5000",
+    code, out, _ = cli("sample", Z2, "--box", "-1,1", "--points", "5000",
                        "--dist", "gauss:0.5", "--batch", "333")
     assert code == 0 and "distinct patterns in 5000 points" in out and "Chao1" in out
-    assert_input_error(capsys, "--dist 'normal': expected uniform or gauss:STD (e.g. gauss:0.1)",
+    assert_input_error(cli, "--dist 'normal': expected uniform or gauss:STD (e.g. gauss:0.1)",
                        "sample", Z2, "--box", "-1,1", "--points", "10", "--dist", "normal")
-    assert_input_error(capsys, "--points must be at least 1, got 0",
+    assert_input_error(cli, "--points must be at least 1, got 0",
                        "sample", Z2, "--box", "-1,1", "--points", "0")
-    assert_input_error(capsys, DOMAIN_MISSING, "sample", Z2, "--points", "10")
+    assert_input_error(cli, DOMAIN_MISSING, "sample", Z2, "--points", "10")
 
 
-def test_lines_command(capsys):
-    code, out, err = run(capsys, "lines", M1, "--box", "0,1", "--lines", "3", "--points", "20",
+def test_lines_command(cli, capsys):
+    code, out, err = cli("lines", M1, "--box", "0,1", "--lines", "3", "--points", "20",
                          "--seed", "0", "--json")
     d = json.loads(out)
     assert code == 0 and d["regions_per_line"] == [8, 8, 8]
     assert d["estimate_from_lines"] == pytest.approx(8)
-    code, out, _ = run(capsys, "lines", Z2, "--box=-1,1", "--lines", "20", "--points", "100")
+    code, out, _ = cli("lines", Z2, "--box=-1,1", "--lines", "20", "--points", "100")
     assert code == 0 and "regions per chord" in out and "nearest region boundary" in out
-    assert_input_error(capsys, "--lines must be at least 1, got 0",
+    assert_input_error(cli, "--lines must be at least 1, got 0",
                        "lines", Z2, "--box", "-1,1", "--lines", "0")
 
 
-def test_compare_command(capsys):
-    code, out, err = run(capsys, "compare", M1, "--box", "0,1", "--points", "1000,5000",
+def test_compare_command(cli, capsys):
+    code, out, err = cli("compare", M1, "--box", "0,1", "--points", "1000,5000",
                          "--lines", "3", "--distance-points", "100", "--json", FAST)
     d = json.loads(out)
     assert code == 0 and err == "" and d["regions"] == 8 and d["exact"]
     distinct = [r["estimate"] for r in d["rows"] if r["estimator"] == "sample: distinct"]
     assert distinct == [8, 8]
-    code, out, _ = run(capsys, "compare", M1, "--box", "0,1", "--points", "100", "--lines", "2",
+    code, out, _ = cli("compare", M1, "--box", "0,1", "--points", "100", "--lines", "2",
                        "--distance-points", "0", FAST)
     assert code == 0 and out.startswith("exact count: 8 regions") and "Good-Turing" in out
-    assert_input_error(capsys, DOMAIN_MISSING, "compare", M1, "--points", "10")
+    assert_input_error(cli, DOMAIN_MISSING, "compare", M1, "--points", "10")
 
 
-def test_every_estimator_takes_slice_and_line(capsys, tmp_path):
+def test_every_estimator_takes_slice_and_line(cli, capsys, tmp_path):
     # the domain is folded into layer 1 for every subcommand, so all agree with count on it
     pts = []
     for i, p in enumerate([[0.1, 0.2, 0.0], [0.9, -0.3, 0.2], [-0.5, 0.7, -0.4]]):
         pts.append(tmp_path / f"p{i}.npy")
         np.save(pts[-1], np.array(p))
     model = "models/he_3d_16x16.onnx"
-    code, out, _ = run(capsys, "count", model, "--slice", *pts, "--json")
+    code, out, _ = cli("count", model, "--slice", *pts, "--json")
     exact_slice = json.loads(out)["regions"]
-    code, out, _ = run(capsys, "count", model, "--line", pts[0], pts[1], "--json")
+    code, out, _ = cli("count", model, "--line", pts[0], pts[1], "--json")
     exact_line = json.loads(out)["regions"]
     assert exact_slice > exact_line > 1
-    code, out, _ = run(capsys, "sample", model, "--slice", *pts, "--points", "20000", "--json")
+    code, out, _ = cli("sample", model, "--slice", *pts, "--points", "20000", "--json")
     assert code == 0 and 0.5 * exact_slice < json.loads(out)["distinct"] <= exact_slice
-    code, out, _ = run(capsys, "lines", model, "--line", pts[0], pts[1], "--lines", "2", "--json")
+    code, out, _ = cli("lines", model, "--line", pts[0], pts[1], "--lines", "2", "--json")
     d = json.loads(out)
     # on a 1-D domain every chord of the parameter box is the whole segment
     assert code == 0 and d["regions_per_line"] == [exact_line, exact_line]
-    code, out, _ = run(capsys, "bounds", model, "--slice", *pts, "--json")
+    code, out, _ = cli("bounds", model, "--slice", *pts, "--json")
     assert code == 0 and json.loads(out)["input_dim"] == 2
-    code, out, _ = run(capsys, "compare", model, "--slice", *pts, "--points", "1000", "--lines",
+    code, out, _ = cli("compare", model, "--slice", *pts, "--points", "1000", "--lines",
                        "5", "--distance-points", "100", "--json")
     assert code == 0 and json.loads(out)["regions"] == exact_slice

@@ -11,10 +11,7 @@ from onnx import TensorProto, helper
 from milpregions.errors import InputError
 from milpregions.onnx import import_model, load_onnx
 
-try:
-    from onnx_builders import assert_matches_ort, const, make_model, weights
-except ImportError:  # tests/ imported as a package
-    from tests.onnx_builders import assert_matches_ort, const, make_model, weights
+from onnx_builders import assert_matches_ort, const, make_model, weights
 
 OPSETS = [9, 11, 13, 17, 21]
 node = helper.make_node

@@ -14,10 +14,7 @@ from milpregions.errors import InputError
 from milpregions.ir.network import Layer, MaxLayer
 from milpregions.onnx import import_model
 
-try:
-    from onnx_builders import assert_matches_ort, const, make_model, weights
-except ImportError:  # tests/ imported as a package
-    from tests.onnx_builders import assert_matches_ort, const, make_model, weights
+from onnx_builders import assert_matches_ort, const, make_model, weights
 
 node = helper.make_node
 log = logging.getLogger(__name__)
