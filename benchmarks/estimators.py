@@ -43,11 +43,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from milpregions.api import count_regions  # noqa: E402
-from milpregions.inputs import as_domain  # noqa: E402
-from milpregions.compare import distance_estimate, sampling_curve  # noqa: E402
-from milpregions.testing.constructions import he_mlp, montufar_count, montufar_folding  # noqa: E402
+from milpregions.estimators.compare import distance_estimate, sampling_curve  # noqa: E402
 from milpregions.estimators.lines import boundary_distances, run_lines  # noqa: E402
+from milpregions.inputs import as_domain  # noqa: E402
 from milpregions.solver.highs import silence_banner  # noqa: E402
+from milpregions.testing.constructions import he_mlp, montufar_count, montufar_folding  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -107,7 +107,7 @@ def summarise_scaling(rows):
         groups.setdefault((r["d"], r["N"], r["layers"]), []).append(r)
     out = []
     for (d, N, L), rs in sorted(groups.items()):
-        def ms(key):
+        def ms(key, rs=rs):
             v = np.array([r[key] for r in rs], dtype=float)
             return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
         cnt, cnt_sd = ms("exact")
@@ -136,18 +136,20 @@ def error_vs_budget(nets, point_budgets, line_budgets, dist_budgets, reps):
         for rep in range(reps):
             curve, snaps = sampling_curve(net, box, point_budgets, seed=rep)
             for s in snaps:
-                rec["sample"].append({"rep": rep, "points": s["points"], "distinct": s["distinct"],
-                                      "chao1": s["chao1"], "good_turing": s["good_turing"],
-                                      "seconds": s["seconds"]})
+                rec["sample"].append({"rep": rep, "points": s.points, "distinct": s.distinct,
+                                      "chao1": s.chao1, "good_turing": s.good_turing,
+                                      "seconds": s.seconds})
             for k in line_budgets:
                 r = run_lines(net, box, k, 0, seed=100 * rep + k)
                 rec["lines"].append({"rep": rep, "lines": k, "estimate": r.estimate_from_lines,
                                      "density": r.density, "seconds": r.seconds})
             for m in dist_budgets:
+                t_d = time.perf_counter()
                 dd = distance_estimate(net, box, m, seed=100 * rep + 7)
-                rec["distance"].append({"rep": rep, "points": m, "estimate": dd["estimate"],
-                                        "mean_distance": dd["mean_distance"],
-                                        "seconds": dd["seconds"]})
+                rec["distance"].append({"rep": rep, "points": m,
+                                        "estimate": 1.0 if dd.estimate is None else dd.estimate,
+                                        "mean_distance": dd.mean,
+                                        "seconds": time.perf_counter() - t_d})
         log(f"  d {name}: exact {exact}")
         out.append(rec)
     return out
@@ -197,14 +199,15 @@ def folding(configs, point_budgets, chords):
         out.append({"n0": n0, "p": p, "depth": L, "exact": int(res.regions),
                     "formula": montufar_count(n0, p, L), "region_volume": float(p) ** -(n0 * L),
                     "count_seconds": t_count,
-                    "sample": [{"points": s["points"], "distinct": s["distinct"],
-                                "chao1": s["chao1"], "good_turing": s["good_turing"],
-                                "seconds": s["seconds"]} for s in snaps],
+                    "sample": [{"points": s.points, "distinct": s.distinct,
+                                "chao1": s.chao1, "good_turing": s.good_turing,
+                                "seconds": s.seconds} for s in snaps],
                     "lines_estimate": lr.estimate_from_lines, "lines": chords,
-                    "expected_distinct": {str(s["points"]): res.regions * (1 - (1 - float(p) ** -(n0 * L)) ** s["points"])
-                                          for s in snaps}})
+                    "expected_distinct": {
+                        str(s.points): res.regions * (1 - (1 - float(p) ** -(n0 * L)) ** s.points)
+                        for s in snaps}})
         log(f"  e n0={n0} p={p} L={L}: exact {res.regions} ({t_count:.1f} s), distinct "
-            f"{[s['distinct'] for s in snaps]}")
+            f"{[s.distinct for s in snaps]}")
     return out
 
 

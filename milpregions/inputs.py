@@ -72,7 +72,8 @@ def read_box_file(path: str | os.PathLike, dim: int) -> Box:
         elif p.suffix == ".npy":
             arr = np.load(p)
             if arr.ndim != 2 or arr.shape[0] != 2:
-                raise InputError(f"{p}: a .npy box must be a 2 x d array (lo row, hi row), got shape {arr.shape}")
+                raise InputError(f"{p}: a .npy box must be a 2 x d array (lo row, hi row), "
+                                 f"got shape {arr.shape}")
             lo, hi = arr[0], arr[1]
         else:
             raise InputError(f"{p}: box file must be .json, .npy or .npz")

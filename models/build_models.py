@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from milpregions.testing import constructions as C
 from milpregions.onnx.export import to_onnx
+from milpregions.testing import constructions as C
 
 
 def _box(net) -> str:

@@ -245,7 +245,6 @@ def build_all(outdir) -> list[tuple[str, str]]:
 from build_models import TORCH_README_SECTION as README_SECTION  # noqa: E402 (one copy of the text)
 
 
-
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--readme"]:

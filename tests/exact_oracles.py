@@ -24,8 +24,8 @@ Patterns are reported as a tuple with one tuple of bools per layer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Sequence
 
 import numpy as np
 

@@ -17,6 +17,7 @@ def test_python_example_prints_what_the_comment_says(capsys, monkeypatch):
         exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "37 True"
+    assert "102" in out                      # the prepared-Problem example: he_2d_8x8 on [-1, 1]^2
 
 
 def test_quick_start_commands():

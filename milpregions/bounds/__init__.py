@@ -2,8 +2,17 @@
 tightening over the triangle relaxation (``relaxation``)."""
 
 from ..ir.network import Network
-from .interval import (Bounds, activation_range, csr_rows, fixed_argmax_of, interval_bounds,
-                       layer_range, max_candidates, max_range, output_interval)
+from .interval import (
+    Bounds,
+    activation_range,
+    csr_rows,
+    fixed_argmax_of,
+    interval_bounds,
+    layer_range,
+    max_candidates,
+    max_range,
+    output_interval,
+)
 from .relaxation import lp_tighten
 
 

@@ -51,7 +51,8 @@ def _pieces(groups: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndar
 def max_candidates(groups: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """(n_groups, k) bool: piece i of a group can be its argmax (first index on ties) somewhere
     in the box given pre-activation bounds [lo, hi]: ``hi_i > lo_m`` for every earlier piece m
-    and ``hi_i >= lo_m`` for every later one, and no earlier piece is the same entry of z. The argmax at any x is always a candidate (it is
+    and ``hi_i >= lo_m`` for every later one, and no earlier piece is the same entry of z.
+    The argmax at any x is always a candidate (it is
     >= every other piece there), so a group with one candidate has the same argmax everywhere."""
     plo, phi = _pieces(groups, lo, hi)
     k = groups.shape[1]
@@ -150,7 +151,8 @@ def layer_range(layer, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.n
     return activation_range(lo, hi, layer.neg_slope)
 
 
-def _affine_interval(aff: Affine, vlo: list[np.ndarray], vhi: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _affine_interval(aff: Affine, vlo: list[np.ndarray],
+                     vhi: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     c = np.array(aff.b, dtype=np.float64)
     r = np.zeros_like(c)
     for s, W in aff.W.items():

@@ -10,8 +10,17 @@ import numpy as np
 
 from ..ir.network import Affine, MaxLayer, Network
 from ..solver.highs import GrowingLP
-from .interval import (Bounds, _affine_interval, _groups_of, _widen, activation_range, csr_rows,
-                       layer_range, max_candidates, max_range)
+from .interval import (
+    Bounds,
+    _affine_interval,
+    _groups_of,
+    _widen,
+    activation_range,
+    csr_rows,
+    layer_range,
+    max_candidates,
+    max_range,
+)
 
 LP_SLACK = 1e-7  # relative widening of every LP-derived bound (LP tolerances, rounding)
 

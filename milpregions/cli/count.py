@@ -9,8 +9,17 @@ from ..errors import InputError
 from ..estimators.theory import architecture_bounds, format_bounds
 from ..settings import DEFAULT_MARGIN, Settings
 from ..solver.highs import silence_banner
-from .common import (EXIT_INTERRUPTED, EXIT_LOWER_BOUND, EXIT_OK, PROG, STOP_TEXT, Progress,
-                     is_terminal, pyomo_logging, write_json)
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_LOWER_BOUND,
+    EXIT_OK,
+    PROG,
+    STOP_TEXT,
+    Progress,
+    is_terminal,
+    pyomo_logging,
+    write_json,
+)
 from .domain_args import add_domain_args, problem_from_args
 
 

@@ -13,8 +13,7 @@ from types import ModuleType
 
 from ..errors import InputError
 from . import bounds, compare, count, export, hash, info, lines, sample
-from .common import (EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, PROG, Parser, configure_logging,
-                     one_line)
+from .common import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, PROG, Parser, configure_logging, one_line
 
 #: command name -> module with ``add_parser(subs)`` and ``run(args, out, err) -> int``
 COMMANDS: dict[str, ModuleType] = {

@@ -48,7 +48,7 @@ class VPoly:
         self.simple = bool((self.inc.sum(axis=1) == d).all())
 
     @classmethod
-    def box(cls, d: int) -> "VPoly":
+    def box(cls, d: int) -> VPoly:
         """The cube [-1, 1]^d."""
         corners = np.array(np.meshgrid(*[[-1.0, 1.0]] * d, indexing="ij")).reshape(d, -1).T
         F = np.zeros((2 * d, d + 1))
@@ -70,7 +70,7 @@ class VPoly:
         r = float((self.F[:, :-1] @ c + self.F[:, -1]).min())
         return c, r
 
-    def cut(self, row: np.ndarray, s: np.ndarray, tol: float) -> tuple["VPoly | None", "VPoly | None"]:
+    def cut(self, row: np.ndarray, s: np.ndarray, tol: float) -> tuple[VPoly | None, VPoly | None]:
         """Split by the hyperplane ``row`` ([a, b], |a| = 1); ``s`` = signed distances of the vertices.
 
         Returns (part with a.u + b >= 0, part with <= 0); a part is None when it has no vertex
@@ -113,12 +113,12 @@ class VPoly:
                            np.concatenate([self.ids, [new_row_id()]]))
         return plus, minus
 
-    def _part(self, keep, zero, Vnew, inc_new, F, ids) -> "VPoly":
+    def _part(self, keep, zero, Vnew, inc_new, F, ids) -> VPoly:
         V = np.concatenate([self.V[keep], Vnew])
         inc_old = np.concatenate([self.inc[keep], zero[keep][:, None]], axis=1)
         return VPoly(V, np.concatenate([inc_old, inc_new]), F, ids)
 
-    def clip(self, row: np.ndarray, s: np.ndarray, tol: float) -> "VPoly | None":
+    def clip(self, row: np.ndarray, s: np.ndarray, tol: float) -> VPoly | None:
         """The part with ``a.u + b >= 0`` only (None when it is at most a face)."""
         if not (s < -tol).any():
             return self

@@ -399,8 +399,8 @@ def format_hash(res: HashResult) -> list[str]:
     if res.stopped:
         lines.append(f"stopped by the time limit ({res.stopped}); the bound uses the completed "
                      f"XOR counts only")
-    lines.append(f"method: MIPBound (random XOR constraints on the MILP binaries; Serra & "
-                 f"Ramalingam 2020, MBound of Gomes, Sabharwal & Selman 2006)")
+    lines.append("method: MIPBound (random XOR constraints on the MILP binaries; Serra & "
+                 "Ramalingam 2020, MBound of Gomes, Sabharwal & Selman 2006)")
     lines.append(f"binaries: {res.binaries}; regions seen (certain): {res.regions_seen}; "
                  f"probabilistic bound: {res.probabilistic_bound}"
                  + (f" from K = {res.best_xors}" if res.best_xors is not None else ""))

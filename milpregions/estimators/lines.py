@@ -51,8 +51,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..ir.domain import Box
 from ..errors import InputError
+from ..ir.domain import Box
 from ..ir.network import MaxLayer, Network
 
 TOL = 1e-12

@@ -42,8 +42,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..ir.domain import Box
 from ..errors import InputError
+from ..ir.domain import Box
 from ..ir.network import Network
 
 ELEMENT_BUDGET = 1 << 22        # float64 pre-activations per batch (32 MB): sets the default batch

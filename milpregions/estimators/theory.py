@@ -137,7 +137,7 @@ def architecture_bounds(net: Network, domain=None) -> ArchitectureBounds:
     notes = []
     hyper, dims = [], []
     cap = n0
-    for k, layer in enumerate(net.layers):
+    for layer in net.layers:
         if isinstance(layer, MaxLayer):
             sizes = (np.asarray(layer.groups) >= 0).sum(axis=1)
             hyper.append(int(sum(comb(int(s), 2) for s in sizes)))

@@ -35,7 +35,7 @@ class Domain(Protocol):
     kind: ClassVar[str]
 
     @property
-    def box(self) -> "Box": ...          # the parameter box
+    def box(self) -> Box: ...          # the parameter box
 
     @property
     def dim(self) -> int: ...            # number of parameters
@@ -63,7 +63,7 @@ class Box:
     kind: ClassVar[str] = "box"
 
     @classmethod
-    def make(cls, lo, hi, dim: int) -> "Box":
+    def make(cls, lo, hi, dim: int) -> Box:
         """Validate and broadcast bounds to ``dim`` inputs (scalars apply to every input)."""
         lo = np.asarray(lo, dtype=np.float64).reshape(-1)
         hi = np.asarray(hi, dtype=np.float64).reshape(-1)
@@ -83,7 +83,7 @@ class Box:
         return cls(lo, hi)
 
     @property
-    def box(self) -> "Box":
+    def box(self) -> Box:
         return self
 
     @property
@@ -132,7 +132,7 @@ class Ball:
     kind: ClassVar[str] = "ball"
 
     @classmethod
-    def make(cls, center, radius: float, dim: int) -> "Ball":
+    def make(cls, center, radius: float, dim: int) -> Ball:
         try:
             c = np.asarray(center, dtype=np.float64).ravel()
         except (TypeError, ValueError):
@@ -225,7 +225,7 @@ class Slice(_Affine):
     kind: ClassVar[str] = "slice"
 
     @classmethod
-    def through(cls, p0, p1, p2, param_box: Box | None = None) -> "Slice":
+    def through(cls, p0, p1, p2, param_box: Box | None = None) -> Slice:
         P = [np.asarray(p, dtype=np.float64).ravel() for p in (p0, p1, p2)]
         if len({a.size for a in P}) > 1:
             raise InputError(f"slice points differ in size: {', '.join(str(a.size) for a in P)}")
@@ -243,7 +243,7 @@ class Segment(_Affine):
     kind: ClassVar[str] = "line"
 
     @classmethod
-    def through(cls, p0, p1, param_box: Box | None = None) -> "Segment":
+    def through(cls, p0, p1, param_box: Box | None = None) -> Segment:
         P = [np.asarray(p, dtype=np.float64).ravel() for p in (p0, p1)]
         if P[0].size != P[1].size:
             raise InputError(f"line points differ in size: {P[0].size}, {P[1].size}")

@@ -133,7 +133,7 @@ class Network:
         return [layer.argmax(z) if isinstance(layer, MaxLayer) else z > 0
                 for layer, z in zip(self.layers, self.preactivations(X))]
 
-    def map_input(self, A: np.ndarray, c: np.ndarray) -> "Network":
+    def map_input(self, A: np.ndarray, c: np.ndarray) -> Network:
         """The network ``u -> F(A u + c)``: the affine map folded into every map reading the input."""
         A = np.asarray(A, dtype=np.float64)
         c = np.asarray(c, dtype=np.float64)

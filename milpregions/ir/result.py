@@ -34,7 +34,8 @@ class Region:
 
 @dataclass
 class CountResult:
-    """Summary of a count. ``exact`` is False when a limit stopped the run: ``regions`` is then a lower bound."""
+    """Summary of a count. ``exact`` is False when a limit stopped the run: ``regions`` is then
+    a lower bound."""
 
     regions: int
     exact: bool
@@ -85,8 +86,8 @@ def versions() -> dict:
 
 def run_envelope(command: str, model: str, domain) -> dict:
     """The fields every JSON record starts with: ``schema``, ``command``, ``model`` (a path),
-    ``domain`` (absent for ``info``; ``Domain.to_dict()``: kind, lo, hi, and the kind's own fields), ``box`` (the
-    parameter box counted in, ``{"lo", "hi"}``) and ``versions``. A command's own fields
+    ``domain`` (absent for ``info``; ``Domain.to_dict()``: kind, lo, hi, and the kind's own
+    fields), ``box`` (the parameter box counted in, ``{"lo", "hi"}``) and ``versions``. A command's own fields
     follow; where a command states a number of regions it is ``regions``, with ``exact``
     (a flag) and ``lower_bound`` (its negation)."""
     d = {"schema": SCHEMA, "command": command, "model": model}

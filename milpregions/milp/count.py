@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -22,8 +22,17 @@ from ..ir.network import Network
 from ..ir.pattern import concat_pattern, verify_patterns
 from ..ir.result import CountResult
 from ..solver.pyomo_highs import Status, make_solver, solve_status
-from .formulation import (DELTA, EPS, _check_args, _max_binaries, _two_piece_unstable, build_milp,
-                          max_groups, simplex_inradius, simplex_vertices)
+from .formulation import (
+    DELTA,
+    EPS,
+    _check_args,
+    _max_binaries,
+    _two_piece_unstable,
+    build_milp,
+    max_groups,
+    simplex_inradius,
+    simplex_vertices,
+)
 
 log = logging.getLogger("milpregions")
 

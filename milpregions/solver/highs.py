@@ -109,7 +109,8 @@ class ChebyshevLP:
         vals[self.dim] = -1.0
         self.h.addRow(-float(row[self.dim]), self._inf, self.dim + 1, self._idx, vals)
 
-    def solve(self, ids, rows: np.ndarray, extra: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
+    def solve(self, ids, rows: np.ndarray,
+              extra: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
         """(r*, u*) for the rows (each [a, b], unit a), plus optional extra rows not kept loaded.
 
         ``ids`` name the rows so that a later call sharing a prefix of them re-uses the loaded

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import scipy.sparse as sp
 
 from milpregions.bounds import interval_bounds, layer_range, lp_tighten, output_interval

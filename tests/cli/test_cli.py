@@ -21,7 +21,6 @@ from onnx import TensorProto, helper
 
 from milpregions.cli import common
 from milpregions.cli.domain_args import DOMAIN_MISSING
-from milpregions.cli.main import main
 
 from onnx_builders import const, make_model
 
@@ -455,8 +454,9 @@ def _points(tmp_path, *pts):
 
 
 def test_count_slice_and_line(cli, capsys, tmp_path):
-    from exact_oracles import count_line, count_plane
     from milpregions.problem import load_network
+
+    from exact_oracles import count_line, count_plane
 
     net = load_network(HE3)
     p0, p1, p2 = [-1, -1, 0.2], [1, -0.5, 0.0], [-0.3, 1, -0.5]
@@ -581,3 +581,39 @@ def test_every_estimator_takes_slice_and_line(cli, capsys, tmp_path):
     code, out, _ = cli("compare", model, "--slice", *pts, "--points", "1000", "--lines",
                        "5", "--distance-points", "100", "--json")
     assert code == 0 and json.loads(out)["regions"] == exact_slice
+
+
+def test_regions_file_of_a_cnn_has_one_distinct_pattern_per_region(cli, tmp_path):
+    # MaxPool groups are written as piece indices, not as bits: a bit per group printed two
+    # different winning pieces alike (144 lines, 72 distinct patterns before)
+    out = tmp_path / "regions.jsonl"
+    code, stdout, _ = cli("count", MODELS / "digits_cnn.onnx", "--center",
+                          MODELS / "digits_test_image.npy", "--radius", "0.05", "--regions", out,
+                          "--json", "--quiet")
+    d = json.loads(stdout)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert code == 0 and d["exact"] and d["regions"] == len(lines) == 144
+    assert len({json.dumps(r["pattern"]) for r in lines}) == 144
+    maxpool = lines[0]["pattern"][1]           # layer 2 is the MaxPool: 4 x 4 x 4 groups of 4
+    assert isinstance(maxpool, list) and len(maxpool) == 64 and set(maxpool) <= {0, 1, 2, 3}
+    assert len({v for r in lines for v in r["pattern"][1]}) > 2
+
+
+def test_every_json_output_shares_the_envelope(cli):
+    records = []
+    for argv in (["count", Z2, "--box", "-1,1"], ["info", Z2],
+                 ["sample", Z2, "--box", "-1,1", "--points", "100"],
+                 ["lines", Z2, "--box", "-1,1", "--lines", "2"], ["bounds", Z2],
+                 ["compare", Z2, "--box", "-1,1", "--points", "100", "--lines", "0",
+                  "--distance-points", "0"]):
+        code, out, _ = cli(*argv, "--json")
+        assert code == 0
+        records.append(json.loads(out))
+    for d, command in zip(records, ("count", "info", "sample", "lines", "bounds", "compare")):
+        assert d["schema"] == "milpregions/1" and d["command"] == command and d["model"] == Z2
+        assert d["versions"]["milpregions"] and d["versions"]["numpy"]
+    count, _, sample, _, _, compare = records
+    assert count["domain"] == {"kind": "box", "lo": [-1.0, -1.0], "hi": [1.0, 1.0]}
+    assert count["regions"] == compare["regions"] == 37 and count["exact"] and compare["exact"]
+    assert sample["regions"] == sample["distinct"] and sample["exact"] is False
+    assert "domain" not in records[1] and "domain" not in records[4]

@@ -16,10 +16,10 @@ from math import comb
 import numpy as np
 import pytest
 
-from milpregions.testing import constructions as C
 from milpregions.api import count_regions
 from milpregions.ir.domain import Box, normalize
 from milpregions.ir.network import Affine, Layer, Network, mlp
+from milpregions.testing import constructions as C
 
 from exact_oracles import count_1d, count_2d
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from milpregions.api import count_regions
 from milpregions.cli import compare as compare_command
 from milpregions.estimators import compare
-from milpregions.api import count_regions
-from milpregions.cli.main import main
 from milpregions.testing.constructions import he_mlp, montufar_folding
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,16 +8,23 @@ import math
 import numpy as np
 import pytest
 
-from milpregions.testing import constructions as C
 from milpregions.api import count_regions
 from milpregions.bounds import compute_bounds
-from milpregions.ir.domain import Box, normalize
 from milpregions.errors import InputError
-from milpregions.estimators.hashing import (HashResult, add_parity, binomial_tail, hash_lower_bound,
-                                 hash_regions, mbound_chernoff_error, mbound_slack, model_binaries,
-                                 survival_lower_limit)
+from milpregions.estimators.hashing import (
+    HashResult,
+    add_parity,
+    binomial_tail,
+    hash_lower_bound,
+    hash_regions,
+    mbound_chernoff_error,
+    mbound_slack,
+    model_binaries,
+    survival_lower_limit,
+)
+from milpregions.ir.domain import Box, normalize
 from milpregions.ir.network import mlp
-
+from milpregions.testing import constructions as C
 
 # ------------------------------------------------------------------------------ parity encoding
 

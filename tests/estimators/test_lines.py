@@ -7,13 +7,23 @@ import math
 import numpy as np
 import pytest
 
-from exact_oracles import count_line
-from milpregions.testing import constructions as C
+from milpregions.estimators.lines import (
+    boundary_distances,
+    count_segment,
+    face_distances,
+    intrinsic_volumes,
+    kappa,
+    lambda_from_distance,
+    poisson_cells,
+    random_chords,
+    run_lines,
+    segment_regions,
+)
 from milpregions.ir.domain import Box
-from milpregions.estimators.lines import (boundary_distances, count_segment, face_distances, intrinsic_volumes,
-                               kappa, lambda_from_distance, poisson_cells, random_chords, run_lines,
-                               segment_regions)
 from milpregions.ir.network import Affine, Layer, MaxLayer, Network, mlp
+from milpregions.testing import constructions as C
+
+from exact_oracles import count_line
 
 
 def _random_net(rng, trial):

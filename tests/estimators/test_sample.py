@@ -7,13 +7,19 @@ import math
 import numpy as np
 import pytest
 
-from milpregions.testing import constructions as C
 from milpregions.api import count_regions
-from milpregions.ir.domain import Box
 from milpregions.errors import InputError
+from milpregions.estimators.sample import (
+    FrequencyCounter,
+    PatternHasher,
+    chao1,
+    good_turing,
+    parse_dist,
+    sample_patterns,
+)
+from milpregions.ir.domain import Box
 from milpregions.ir.network import Affine, MaxLayer, Network
-from milpregions.estimators.sample import (FrequencyCounter, PatternHasher, chao1, good_turing, parse_dist,
-                                sample_patterns)
+from milpregions.testing import constructions as C
 
 
 def test_distinct_patterns_never_exceed_the_exact_count_and_reach_it():

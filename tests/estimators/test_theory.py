@@ -7,11 +7,18 @@ from math import comb
 import numpy as np
 import pytest
 
-from milpregions.testing import constructions as C
 from milpregions.api import count_regions
+from milpregions.estimators.theory import (
+    architecture_bounds,
+    format_bounds,
+    montufar_lower,
+    product_upper,
+    serra_lower,
+    serra_upper,
+    zaslavsky,
+)
 from milpregions.ir.network import Affine, MaxLayer, Network, mlp
-from milpregions.estimators.theory import (architecture_bounds, format_bounds, montufar_lower, product_upper,
-                                serra_lower, serra_upper, zaslavsky)
+from milpregions.testing import constructions as C
 
 
 def test_zaslavsky():

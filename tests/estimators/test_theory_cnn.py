@@ -12,9 +12,10 @@ import itertools
 import numpy as np
 import pytest
 
-from milpregions.testing import constructions as C
 from milpregions.api import count_regions
 from milpregions.ir.network import mlp
+from milpregions.testing import cnn as C
+from milpregions.testing import constructions
 
 # (input_shape, kernel_shape, stride, filters, expected count)
 CNN_CASES = [
@@ -55,9 +56,9 @@ def test_xiong_count_matches_counter(case):
 def test_known_check_1x3_kernel2_three_filters_vs_dense():
     """Input 1x3, kernel 1x2, stride 1, 3 filters: 40 regions; 6 dense units on R^3: 42."""
     assert C.xiong_count((1, 3), (1, 2), 1, 3) == 40
-    dense = C.general_position_layer(3, 6, seed=0)
+    dense = constructions.general_position_layer(3, 6, seed=0)
     assert count_regions(dense, (dense.info["box_lo"], dense.info["box_hi"])).regions == 42
-    assert C.zaslavsky_count(3, 6) == 42
+    assert constructions.zaslavsky_count(3, 6) == 42
 
 
 @pytest.mark.parametrize("case", [c for c in CNN_CASES if c[0][0] == 1 and len(c[0]) == 2],
@@ -68,9 +69,9 @@ def test_dense_layer_same_width_gives_zaslavsky(case):
     shape, kernel, stride, filters, expected = case
     net = C.xiong_one_layer_cnn(shape, kernel, stride, filters, seed=0)
     n0, n = net.input_dim, net.widths[0]
-    dense = C.general_position_layer(n0, n, seed=1)
+    dense = constructions.general_position_layer(n0, n, seed=1)
     res = count_regions(dense, (dense.info["box_lo"], dense.info["box_hi"]))
-    assert res.regions == C.zaslavsky_count(n0, n) >= expected
+    assert res.regions == constructions.zaslavsky_count(n0, n) >= expected
 
 
 def test_milp_method_agrees_on_the_known_check():
@@ -131,8 +132,8 @@ def test_one_channel_2d_weight_sharing_dependency():
     with pytest.raises(RuntimeError, match="weight sharing"):
         C.xiong_one_layer_cnn((3, 3), (2, 2), 1, 2, seed=0, max_tries=3)
     rng = np.random.default_rng(0)
-    K = C._f32(rng.standard_normal((2, 2, 2)))
-    bias = C._f32(rng.standard_normal(2))
+    K = constructions._f32(rng.standard_normal((2, 2, 2)))
+    bias = constructions._f32(rng.standard_normal(2))
     W = np.zeros((8, 9))
     for f in range(2):
         for p, (i, j) in enumerate(itertools.product(range(2), range(2))):

@@ -7,13 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from exact_oracles import count_line, count_plane, regions_line
-from milpregions.testing import constructions as C
 from milpregions.api import count_regions
+from milpregions.errors import InputError
 from milpregions.inputs import line_domain, make_domain, slice_domain
 from milpregions.ir.domain import Domain
-from milpregions.errors import InputError
 from milpregions.ir.network import mlp
+from milpregions.testing import constructions as C
+
+from exact_oracles import count_line, count_plane, regions_line
 
 
 def _net(seed, n0=3, widths=(6, 5), zero_bias=False):

@@ -7,14 +7,12 @@ from math import comb
 
 import numpy as np
 import pytest
-
 import scipy.sparse as sp
 
 from milpregions.bounds import interval_bounds, lp_tighten
 from milpregions.errors import InputError
-from milpregions.milp import (DELTA, build_milp, count_milp, export_milp, simplex_inradius,
-                              simplex_vertices)
 from milpregions.ir.network import Affine, Layer, MaxLayer, Network, mlp
+from milpregions.milp import DELTA, build_milp, count_milp, export_milp, simplex_inradius, simplex_vertices
 
 
 def count(net, **kw):

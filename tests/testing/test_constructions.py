@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from milpregions.testing import constructions as C
 from milpregions.ir.network import Affine, Layer, Network
 from milpregions.onnx.export import to_onnx
+from milpregions.testing import constructions as C
 
 ROOT = Path(__file__).resolve().parents[2]
 

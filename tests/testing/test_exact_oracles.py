@@ -10,8 +10,7 @@ import pytest
 
 from milpregions.ir.network import Affine, Layer, Network, mlp
 
-from exact_oracles import (count_1d, count_2d, count_line, count_plane, regions_1d, regions_2d,
-                           regions_line)
+from exact_oracles import count_1d, count_2d, count_line, count_plane, regions_1d, regions_2d, regions_line
 
 
 def one_layer(W, b, neg_slope=0.0):
