@@ -31,7 +31,10 @@ def run(args, out, err) -> int:
         raise InputError(f"--points must be at least 1, got {args.points}")
     if args.batch is not None and args.batch < 1:
         raise InputError(f"--batch must be at least 1, got {args.batch}")
-    parse_dist(args.dist)
+    try:
+        parse_dist(args.dist)
+    except InputError as e:                      # the library names its argument "dist"
+        raise InputError(f"--{e}") from None
     problem = problem_from_args(args)
     r = sample_patterns(problem.restricted, problem.box, args.points, dist=args.dist,
                         seed=args.seed, batch=args.batch)

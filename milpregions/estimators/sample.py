@@ -86,9 +86,9 @@ def parse_dist(text: str) -> tuple[str, float]:
         except ValueError:
             std = float("nan")
         if not (math.isfinite(std) and std > 0):
-            raise InputError(f"--dist {text!r}: gauss:STD needs a positive standard deviation")
+            raise InputError(f"dist {text!r}: gauss:STD needs a positive standard deviation")
         return "gauss", std
-    raise InputError(f"--dist {text!r}: expected uniform or gauss:STD (e.g. gauss:0.1)")
+    raise InputError(f"dist {text!r}: expected uniform or gauss:STD (e.g. gauss:0.1)")
 
 
 class PatternHasher:

@@ -17,10 +17,11 @@ from collections.abc import Callable
 import numpy as np
 
 from ..bounds import Bounds
-from ..errors import InputError, SolverError
+from ..errors import SolverError
 from ..ir.network import Network
 from ..ir.pattern import concat_pattern, verify_patterns
 from ..ir.result import CountResult
+from ..settings import Settings
 from ..solver.pyomo_highs import Status, make_solver, solve_status
 from .formulation import (
     DELTA,
@@ -61,10 +62,7 @@ def count_milp(net: Network, bounds: Bounds, *, delta: float = DELTA, eps: float
     ``unstable_units`` in the result counts unstable two-piece units plus unfixed max groups.
     """
     _check_args(net, bounds, delta, eps)
-    if time_limit is not None and time_limit < 0:
-        raise InputError(f"time_limit must be >= 0, got {time_limit!r}")
-    if max_regions is not None and max_regions < 0:
-        raise InputError(f"max_regions must be >= 0, got {max_regions!r}")
+    Settings(method="milp", time_limit=time_limit, max_regions=max_regions)   # the same checks
     t0 = time.perf_counter()
     n0 = net.input_dim
     V = simplex_vertices(n0)
@@ -81,8 +79,6 @@ def count_milp(net: Network, bounds: Bounds, *, delta: float = DELTA, eps: float
                            margin=eps, input_dim=n0, widths=list(net.widths),
                            unstable_units=len(unstable) + n_groups, bound_lps=bounds.lps)
 
-    if max_regions == 0:
-        return result(0, 0, "max-regions")
     if not unstable and not mbin:
         # One pattern on the whole box: the box itself is the region (ball of radius 1 at 0).
         witness = np.zeros(n0)
