@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.network import Affine, MaxLayer, Network
-from ..solver.highs import GrowingLP
+from ..solver.highs import GrowingLP, Minimum
 from .interval import (
     Bounds,
     _affine_interval,
@@ -131,8 +131,9 @@ class _Relaxation:
         self._add_rows(rlo, rhi, rows)
         self.src.append(hc)
 
-    def optimize(self, col: int, sign: float) -> float | None:
-        """min of ``sign * v_col`` over the relaxation (warm re-solve), or None if not optimal."""
+    def optimize(self, col: int, sign: float) -> Minimum:
+        """min of ``sign * v_col`` over the relaxation (warm re-solve): HiGHS's optimum and a
+        safe lower bound (``solver.highs.GrowingLP``)."""
         return self.lp.minimize(col, sign)
 
 
@@ -160,10 +161,12 @@ def lp_tighten(net: Network, bounds: Bounds, *, time_limit: float | None = None)
     recomputed from the tightened earlier layers. A layer reading only the input gets no LP:
     its interval bounds are already exact.
 
-    Sound: an LP value is used only when HiGHS reports optimal, and is widened by
-    ``LP_SLACK * (1 + |value|)``; no bound is ever looser than the given one or the recomputed
-    interval one. With ``time_limit`` (seconds) the remaining LPs are skipped once it is
-    exceeded; later layers then still get the (propagated) interval bounds.
+    Sound whatever HiGHS does with tiny coefficients or tolerances: a bound is the *safe*
+    lower bound of ``GrowingLP.minimize`` (weak duality with the rows exactly as added, float
+    error subtracted), capped by HiGHS's optimum widened by ``LP_SLACK * (1 + |value|)``; no
+    bound is ever looser than the given one or the recomputed interval one. With ``time_limit``
+    (seconds) the remaining LPs are skipped once it is exceeded; later layers then still get
+    the (propagated) interval bounds.
     """
     import time
 
@@ -195,16 +198,19 @@ def lp_tighten(net: Network, bounds: Bounds, *, time_limit: float | None = None)
                 for sign in (1.0, -1.0):
                     if deadline is not None and time.perf_counter() > deadline:
                         break
-                    value = relax.optimize(int(zc[j]), sign)
+                    m = relax.optimize(int(zc[j]), sign)
                     lps += 1
-                    if value is None:
+                    # min sign*z_j >= m.safe is proven by weak duality with every coefficient;
+                    # HiGHS's widened optimum caps it, so no bound is tighter than HiGHS says
+                    best = m.safe
+                    if m.value is not None:
+                        best = min(best, m.value - LP_SLACK * (1.0 + abs(m.value)))
+                    if not np.isfinite(best):
                         continue
-                    v = sign * value
-                    slack = LP_SLACK * (1.0 + abs(v))
                     if sign > 0:
-                        lo[j] = max(lo[j], v - slack)
+                        lo[j] = max(lo[j], best)
                     else:
-                        hi[j] = min(hi[j], v + slack)
+                        hi[j] = min(hi[j], -best)
             # the LP's own column bounds of z follow the tightened values
             relax.lp.set_col_bounds(zc, lo, hi)
             relax.add_layer(layer, lo, hi)

@@ -16,10 +16,12 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
 R_MIN = -4.0  # lower bound of r: keeps the LP bounded when P is empty
+SMALL_MATRIX_VALUE = 1e-12  # the smallest HiGHS accepts
 
 
 @contextmanager
@@ -52,6 +54,9 @@ def new_highs(threads: int = 1):
     h.setOptionValue("threads", threads)
     h.setOptionValue("primal_feasibility_tolerance", 1e-10)
     h.setOptionValue("dual_feasibility_tolerance", 1e-10)
+    # HiGHS drops matrix entries below small_matrix_value (default 1e-9): keep all down to its
+    # smallest allowed value; the bound tightening does not rely on it (safe bounds)
+    h.setOptionValue("small_matrix_value", SMALL_MATRIX_VALUE)
     return h
 
 
@@ -146,11 +151,26 @@ def _packed(rows: list[tuple[list[int], list[float]]]):
     return starts, np.asarray(idx, dtype=np.int32), np.asarray(val, dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class Minimum:
+    """One minimisation of the growing LP: HiGHS's ``value`` (None unless optimal) and ``safe``,
+    a lower bound of the true minimum that rests on weak duality alone (see ``GrowingLP``)."""
+
+    value: float | None
+    safe: float
+
+
 class GrowingLP:
     """An LP that only grows: columns and rows are appended, objectives are single columns.
 
     Used by the bound tightening: every ``minimize`` is a warm-started re-solve of one
-    persistent Highs.
+    persistent Highs. HiGHS may drop tiny coefficients (``small_matrix_value``) and solves to a
+    tolerance, so its optimum is not a proof. ``minimize`` therefore also returns a *safe* lower
+    bound (Neumaier and Shcherbina 2004): for any row multipliers y, the true minimum of
+    ``c.x`` over ``L <= A x <= U, l <= x <= u`` is at least
+    ``sum_i min(y_i L_i, y_i U_i) + sum_j min(r_j l_j, r_j u_j)`` with ``r = c - A^T y``, evaluated
+    with the rows exactly as they were added (every coefficient), multipliers whose needed row
+    side is infinite set to 0, and the float error of the sums bounded and subtracted.
     """
 
     def __init__(self):
@@ -160,6 +180,13 @@ class GrowingLP:
         self.inf = self.h.getInfinity()
         self._optimal = highspy.HighsModelStatus.kOptimal
         self.ncols = 0
+        self._col_lo: list[np.ndarray] = []
+        self._col_hi: list[np.ndarray] = []
+        self._rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (starts, idx, val)
+        self._row_lo: list[np.ndarray] = []
+        self._row_hi: list[np.ndarray] = []
+        self._nrows = 0
+        self._cache = None        # (A csr, |A| csr, row lo, row hi, col lo, col hi)
 
     def add_cols(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Columns with bounds [lo, hi] and cost 0; returns their indices."""
@@ -168,6 +195,9 @@ class GrowingLP:
         self.h.addCols(n, np.zeros(n), lo, hi, 0, empty_i, empty_i, np.zeros(0))
         ids = np.arange(self.ncols, self.ncols + n, dtype=np.int32)
         self.ncols += n
+        self._col_lo.append(np.array(lo, dtype=np.float64))
+        self._col_hi.append(np.array(hi, dtype=np.float64))
+        self._cache = None
         return ids
 
     def add_rows(self, lo, hi, rows: list[tuple[list[int], list[float]]]) -> None:
@@ -175,18 +205,73 @@ class GrowingLP:
         if not rows:
             return
         starts, idx, val = _packed(rows)
-        self.h.addRows(len(rows), np.asarray(lo, float), np.asarray(hi, float), idx.size,
-                       starts, idx, val)
+        lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+        self.h.addRows(len(rows), lo, hi, idx.size, starts, idx, val)
+        self._rows.append((starts, idx, val))
+        self._row_lo.append(lo)
+        self._row_hi.append(hi)
+        self._nrows += len(rows)
+        self._cache = None
 
     def set_col_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         self.h.changeColsBounds(cols.size, cols, lo, hi)
+        clo, chi = self._bounds_arrays()
+        clo[cols], chi[cols] = lo, hi
 
-    def minimize(self, col: int, sign: float) -> float | None:
-        """min of ``sign * x_col`` (warm re-solve), or None if HiGHS does not report optimal."""
+    def _bounds_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if len(self._col_lo) != 1:
+            self._col_lo = [np.concatenate(self._col_lo) if self._col_lo else np.zeros(0)]
+            self._col_hi = [np.concatenate(self._col_hi) if self._col_hi else np.zeros(0)]
+        return self._col_lo[0], self._col_hi[0]
+
+    def _matrix(self):
+        if self._cache is None:
+            import scipy.sparse as sp
+
+            clo, chi = self._bounds_arrays()
+            starts = [st + off for (st, _, _), off in zip(self._rows, np.cumsum(
+                [0] + [ix.size for _, ix, _ in self._rows[:-1]]))]
+            nnz = sum(ix.size for _, ix, _ in self._rows)
+            indptr = np.append(np.concatenate(starts), nnz) if starts else np.zeros(1, int)
+            idx = np.concatenate([ix for _, ix, _ in self._rows]) if self._rows else np.zeros(0, int)
+            val = np.concatenate([v for _, _, v in self._rows]) if self._rows else np.zeros(0)
+            A = sp.csr_array((val, idx, indptr), shape=(self._nrows, self.ncols))
+            rlo = np.concatenate(self._row_lo) if self._row_lo else np.zeros(0)
+            rhi = np.concatenate(self._row_hi) if self._row_hi else np.zeros(0)
+            self._cache = (A, abs(A), rlo, rhi)
+        return self._cache
+
+    def _safe_bound(self, col: int, sign: float, y: np.ndarray) -> float:
+        A, absA, rlo, rhi = self._matrix()
+        clo, chi = self._bounds_arrays()
+        big = self.inf
+        y = np.where(((y > 0) & (rlo > -big)) | ((y < 0) & (rhi < big)), y, 0.0)
+        r = -(A.T @ y)
+        r[col] += sign
+        row_terms = np.where(y > 0, y * np.where(rlo > -big, rlo, 0.0),
+                             y * np.where(rhi < big, rhi, 0.0))
+        col_terms = np.minimum(r * clo, r * chi)
+        # float error of r (|c| + |A|^T |y| per column, times the column's reach) and of the sums
+        reach = np.maximum(np.abs(clo), np.abs(chi))
+        r_err = (absA.T @ np.abs(y))
+        r_err[col] += 1.0
+        n = A.nnz + r.size + y.size + 2
+        gamma = 2.0 * n * np.finfo(float).eps
+        err = gamma * (float(np.abs(row_terms).sum()) + float((r_err * reach).sum()))
+        bound = float(row_terms.sum() + col_terms.sum()) - err
+        return bound if np.isfinite(bound) else -np.inf
+
+    def minimize(self, col: int, sign: float) -> Minimum:
+        """min of ``sign * x_col`` (warm re-solve): HiGHS's optimum (None unless optimal) and a
+        safe lower bound of the true minimum (-inf when HiGHS gave no usable multipliers)."""
         h = self.h
         h.changeColsCost(1, np.array([col], dtype=np.int32), np.array([sign]))
         h.run()
         ok = h.getModelStatus() == self._optimal
         value = h.getObjectiveValue() if ok else None
+        sol = h.getSolution()
+        safe = -np.inf
+        if sol.dual_valid:
+            safe = self._safe_bound(col, sign, np.array(sol.row_dual, dtype=np.float64))
         h.changeColsCost(1, np.array([col], dtype=np.int32), np.array([0.0]))
-        return value
+        return Minimum(value, safe)

@@ -14,6 +14,7 @@ HIGHS_OPTIONS = {
     "mip_feasibility_tolerance": 1e-9,
     "primal_feasibility_tolerance": 1e-9,
     "dual_feasibility_tolerance": 1e-9,
+    "small_matrix_value": 1e-12,       # keep small coefficients (HiGHS drops those below 1e-9)
 }
 
 
