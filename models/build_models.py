@@ -3,7 +3,7 @@
     python models/build_models.py [OUTDIR]      # default: the folder of this script
 
 Deterministic: the same milpregions/onnx versions write byte-identical files (seeded
-numpy default_rng, no torch). Every network comes from milpregions.constructions, whose
+numpy default_rng, no torch). Every network comes from milpregions.testing.constructions, whose
 parameters are float32-representable, so each .onnx file holds exactly the constructed
 network and the analytic counts hold for the file itself.
 """
@@ -84,7 +84,7 @@ README_HEAD = """# Committed models
 
 Small ONNX models (opset 17, float32, symbolic batch axis) with known or reference region
 counts. Regenerate with `python models/build_models.py` (byte-identical output); the
-constructions live in `milpregions/constructions.py`, whose docstrings derive each count.
+constructions live in `milpregions/testing/constructions.py`, whose docstrings derive each count.
 
 "Count" is the number of full-dimensional activation regions inside the box (see DESIGN.md);
 for the Montufar, Zaslavsky and Serra nets it equals the number of linear regions too.

@@ -2,15 +2,15 @@
 
 For one network and one box: the exact count (``api.count_regions``, the tree enumerator) and
 
-- **sampling** (``milpregions.sample``): one stream of uniform random points, read at each
+- **sampling** (``milpregions.estimators.sample``): one stream of uniform random points, read at each
   budget (the budgets are nested: the 10^4-point sample contains the 10^3-point one), reporting
   the distinct patterns seen (a lower bound), Chao1 and the Good-Turing estimate;
-- **lines** (``milpregions.lines``): exact region counts along K random chords, extrapolated to
+- **lines** (``milpregions.estimators.lines``): exact region counts along K random chords, extrapolated to
   the box with the isotropic Poisson hyperplane model;
 - **distance**: the exact distance from M random points to the nearest region boundary,
   extrapolated with the same model;
-- **hash** (optional, slow): the MIPBound probabilistic lower bound (``milpregions.hashing``);
-- **theory**: the architecture bounds of ``milpregions.theory`` (upper bounds hold for every
+- **hash** (optional, slow): the MIPBound probabilistic lower bound (``milpregions.estimators.hashing``);
+- **theory**: the architecture bounds of ``milpregions.estimators.theory`` (upper bounds hold for every
   network of the architecture; the lower bounds are about the *best* weights; the
   Hanin-Rolnick N^n0/n0! is an order of magnitude).
 

@@ -1,6 +1,6 @@
 """ONNX in (``load_onnx``, ``import_model``) and out (``to_onnx``, in ``export``).
 
-Import turns an ONNX model into a piecewise-linear :class:`~milpregions.network.Network`.
+Import turns an ONNX model into a piecewise-linear :class:`~milpregions.ir.network.Network`.
 
 The graph is walked in topological order. Every tensor holds either a constant (a numpy array)
 or an :class:`AffineTensor`: a tensor whose value is an affine function of the sources (the
@@ -8,11 +8,11 @@ flattened network input, source 0, and the outputs of the layers created so far,
 ...). Ops whose inputs are all constant are folded (Shape/Gather/Concat arithmetic, casts of
 weights, ...). Affine ops (Gemm, MatMul, Add, BatchNormalization, Reshape, ...) map affine tensors
 to affine tensors, so chains of them fuse into one affine map. An activation op (Relu, LeakyRelu,
-PRelu, Abs) on an affine tensor creates a new :class:`~milpregions.network.Layer` whose
+PRelu, Abs) on an affine tensor creates a new :class:`~milpregions.ir.network.Layer` whose
 pre-activation is that affine map; its output becomes the affine tensor "identity on the new
 layer". Clip and HardSigmoid become ReLU layers (``clip(z, a, b) = a + relu(z - a) -
 relu(z - b)``, the combination folded into the next affine map). MaxPool, GlobalMaxPool and the
-elementwise Max/Min of tensors create a :class:`~milpregions.network.MaxLayer` whose
+elementwise Max/Min of tensors create a :class:`~milpregions.ir.network.MaxLayer` whose
 pre-activation stacks the pieces.
 
 Conv, ConvTranspose, AveragePool, GlobalAveragePool and Pad are exact linear maps on the

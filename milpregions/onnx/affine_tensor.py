@@ -93,7 +93,7 @@ class AffineTensor:
         self.bias = bias
 
     @classmethod
-    def constant(cls, value: np.ndarray) -> "AffineTensor":
+    def constant(cls, value: np.ndarray) -> AffineTensor:
         return cls({}, np.asarray(value, dtype=np.float64))
 
     @property
@@ -112,7 +112,7 @@ class AffineTensor:
         """Per source, the (size, n_s) coefficient matrix (dense view or csr_array)."""
         return {s: _mat(t, self.size) for s, t in self.terms.items()}
 
-    def linear(self, fn: Callable[[np.ndarray], np.ndarray], index: bool = False) -> "AffineTensor":
+    def linear(self, fn: Callable[[np.ndarray], np.ndarray], index: bool = False) -> AffineTensor:
         """Apply a linear map ``fn`` that acts on arrays with one leading (batch) axis.
 
         ``index=True`` declares that ``fn`` only moves, copies or drops elements (reshape,
@@ -135,7 +135,7 @@ class AffineTensor:
             start += t.shape[0]
         return AffineTensor(terms, bias)
 
-    def _linear_blocks(self, fn) -> "AffineTensor":
+    def _linear_blocks(self, fn) -> AffineTensor:
         with np.errstate(all="ignore"):
             bias = np.asarray(fn(self.bias[None]))[0]
         n, shape, terms = self.size, self.shape, {}
@@ -154,7 +154,7 @@ class AffineTensor:
             terms[s] = _term(sp.hstack(blocks, format="csr"), bias.shape)
         return AffineTensor(terms, bias)
 
-    def take(self, idx: np.ndarray) -> "AffineTensor":
+    def take(self, idx: np.ndarray) -> AffineTensor:
         """The tensor of shape ``idx.shape`` whose element e is element ``idx[e]`` of the
         flattened tensor (0 where ``idx[e] == -1``)."""
         idx = np.asarray(idx, dtype=np.int64)
@@ -174,7 +174,7 @@ class AffineTensor:
                 terms[s] = _renormalize(d.reshape((t.shape[0],) + idx.shape), idx.shape)
         return AffineTensor(terms, bias)
 
-    def map(self, M, shape: tuple[int, ...]) -> "AffineTensor":
+    def map(self, M, shape: tuple[int, ...]) -> AffineTensor:
         """Apply the matrix ``M`` (out_size, size), dense or sparse, to the flattened tensor."""
         shape = tuple(int(d) for d in shape)
         with np.errstate(all="ignore"):
@@ -183,7 +183,7 @@ class AffineTensor:
                      for s, m in self.matrices().items()}
         return AffineTensor(terms, bias)
 
-    def scale(self, c: np.ndarray) -> "AffineTensor":
+    def scale(self, c: np.ndarray) -> AffineTensor:
         """Elementwise product with a constant ``c`` of the tensor's shape."""
         c = np.broadcast_to(np.asarray(c, dtype=np.float64), self.shape)
         terms = {}

@@ -1,4 +1,4 @@
-"""Export a :class:`~milpregions.network.Network` to a real ONNX model (opset 17, float32).
+"""Export a :class:`~milpregions.ir.network.Network` to a real ONNX model (opset 17, float32).
 
 The graph looks like what an exporter writes: per layer a ``Gemm`` (transB=1) reading the
 previous layer, or, for a layer reading several sources (residual / dense connections), one
@@ -8,7 +8,7 @@ slopes). The output map is built the same way without an activation. The batch a
 symbolic dimension ``"batch"``.
 
 Weights are stored as float32, so the exported function equals ``net.forward`` up to float32
-rounding (exactly, for the networks of :mod:`milpregions.constructions`, whose parameters are
+rounding (exactly, for the networks of :mod:`milpregions.testing.constructions`, whose parameters are
 float32-representable). String-valued or numeric ``net.info`` entries are kept as
 ``metadata_props``.
 """

@@ -1,4 +1,4 @@
-"""Import an ONNX model as a piecewise-linear :class:`~milpregions.network.Network`: reading the
+"""Import an ONNX model as a piecewise-linear :class:`~milpregions.ir.network.Network`: reading the
 file, the graph walk, constant folding and the creation of layers.
 
 The nodes that some graph output depends on are walked in topological order (the tensor

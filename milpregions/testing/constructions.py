@@ -1,6 +1,6 @@
 """Networks whose number of activation regions in a box is known: ground truth for the counter.
 
-Every function returns a float64 :class:`~milpregions.network.Network` whose ``info`` holds
+Every function returns a float64 :class:`~milpregions.ir.network.Network` whose ``info`` holds
 ``construction``, ``box_lo``/``box_hi`` (the box the count refers to) and, where a formula
 exists, ``count`` (the number of full-dimensional activation regions in that box).
 

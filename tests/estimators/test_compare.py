@@ -1,4 +1,4 @@
-"""Tests of ``milpregions.compare``: every estimator next to the exact count."""
+"""Tests of ``milpregions.estimators.compare``: every estimator next to the exact count."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MIPBound (``milpregions.hashing``): parity encoding, statistics, and bounds vs exact counts."""
+"""MIPBound (``milpregions.estimators.hashing``): parity encoding, statistics, and bounds vs exact counts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Random-point pattern sampling (``milpregions.sample``)."""
+"""Random-point pattern sampling (``milpregions.estimators.sample``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Architecture bounds (``milpregions.theory``): values from the papers, and exact counts below them."""
+"""Architecture bounds (``milpregions.estimators.theory``): values from the papers, and exact counts below them."""
 
 from __future__ import annotations
 

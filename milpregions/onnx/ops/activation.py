@@ -1,8 +1,8 @@
 """Handlers of the piecewise-linear activations: each creates a layer.
 
-Relu, LeakyRelu, PRelu and Abs become a :class:`~milpregions.network.Layer` (via
+Relu, LeakyRelu, PRelu and Abs become a :class:`~milpregions.ir.network.Layer` (via
 ``_Importer.activate``); Clip and HardSigmoid become ReLU layers; the elementwise Max/Min a
-:class:`~milpregions.network.MaxLayer` (via ``_Importer.max_layer``). Softmax, LogSoftmax and
+:class:`~milpregions.ir.network.MaxLayer` (via ``_Importer.max_layer``). Softmax, LogSoftmax and
 Sigmoid are dropped with a notice when they only reach the graph output.
 """
 

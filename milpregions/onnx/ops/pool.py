@@ -1,5 +1,5 @@
 """Handlers of the pooling ops: AveragePool/GlobalAveragePool are a sparse linear map on the
-flattened tensor; MaxPool/GlobalMaxPool create a :class:`~milpregions.network.MaxLayer`.
+flattened tensor; MaxPool/GlobalMaxPool create a :class:`~milpregions.ir.network.MaxLayer`.
 """
 
 from __future__ import annotations
