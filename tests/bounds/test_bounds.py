@@ -341,3 +341,40 @@ def test_sparse_weights_give_the_same_bounds(name):
         assert sb.n_unstable == b.n_unstable and sb.lps == b.lps
         for a, c in zip(output_interval(snet, sb), output_interval(net, b)):
             np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+
+
+def _tiny_weight_net() -> Network:
+    """z2 = 5e-10 * relu(1e6 x) - 2.5e-4: a weight HiGHS drops by default (small_matrix_value
+    1e-9) reading an activation of size 1e6; z2 > 0 exactly for x > 0.5."""
+    return mlp([np.array([[1e6], [-1.0]]), np.array([[5e-10, 0.0]]), np.array([[1.0]])],
+               [np.zeros(2), np.array([-2.5e-4]), np.zeros(1)])
+
+
+def test_lp_tighten_is_sound_when_a_tiny_weight_reads_a_huge_activation():
+    net = _tiny_weight_net()
+    tb = lp_tighten(net, interval_bounds(net))
+    assert_sound(net, tb)
+    assert tb.hi[1][0] >= 2.5e-4 and tb.unstable(1)[0]      # z2 reaches 2.5e-4 at x = 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lp_tighten_is_sound_with_weights_from_1e_minus_4_to_1e4(seed):
+    rng = np.random.default_rng(seed)
+    sizes = [2, 8, 8, 6, 1]
+    Ws = [rng.normal(size=(b, a)) * 10.0 ** rng.uniform(-4, 4, size=(b, a))
+          for a, b in zip(sizes, sizes[1:])]
+    bs = [rng.normal(size=b) * 10.0 ** rng.uniform(-4, 4, size=b) for b in sizes[1:]]
+    net = mlp(Ws, bs)
+    tb = lp_tighten(net, interval_bounds(net))
+    assert_sound(net, tb, seed=seed)
+
+
+def test_tiny_weight_net_counts_exactly_with_tightened_bounds():
+    from exact_oracles import count_1d
+
+    from milpregions.api import count_regions
+
+    net = _tiny_weight_net()
+    assert count_1d(net, -1.0, 1.0) == 3
+    for vertex_dim in (6, 0):
+        assert count_regions(net, (-1, 1), vertex_dim=vertex_dim).regions == 3
