@@ -32,7 +32,15 @@ def make_solver(new_vars: bool = False):
     """
     from pyomo.contrib.appsi.solvers import Highs
 
-    solver = Highs()
+    class KeepSmallCoefficients(Highs):
+        """Pyomo's persistent HiGHS sets its options only at solve time, but HiGHS drops matrix
+        entries below ``small_matrix_value`` when the rows are loaded: set it first."""
+
+        def add_block(self, block):
+            self._solver_model.setOptionValue("small_matrix_value", HIGHS_OPTIONS["small_matrix_value"])
+            super().add_block(block)
+
+    solver = KeepSmallCoefficients()
     if not solver.available():
         raise SolverError("HiGHS is not available to Pyomo (pip install highspy)")
     solver.config.load_solution = False

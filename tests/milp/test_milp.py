@@ -399,3 +399,15 @@ def test_rounding_noise_between_equal_max_pieces_is_tolerated():
     found = []
     res = count_milp(net, interval_bounds(net), on_region=lambda p, w, r: found.append(p[1]))
     assert res.regions == 2 and [p.tolist() for p in found] == [[0], [0]]
+
+
+def test_milp_keeps_a_tiny_weight_that_reads_a_huge_activation():
+    # z2 = 5e-10 * relu(1e6 x) - 2.5e-4 splits [-1, 1] at x = 0.5: 3 regions. HiGHS drops
+    # matrix entries below 1e-9 by default when the rows are loaded, which lost the third.
+    from exact_oracles import count_1d
+
+    net = mlp([np.array([[1e6], [-1.0]]), np.array([[5e-10, 0.0]]), np.array([[1.0]])],
+              [np.zeros(2), np.array([-2.5e-4]), np.zeros(1)])
+    assert count_1d(net, -1.0, 1.0) == 3
+    assert count(net).regions == 3
+    assert count_milp(net, lp_tighten(net, interval_bounds(net))).regions == 3
