@@ -797,7 +797,7 @@ def test_lp_path_with_more_splitting_units_than_evidence_points(monkeypatch):
     # When proving every split of a node needs more evidence points than a node keeps
     # (MAX_POINTS), the LP path once dropped evidence it had just found and cycled for ever
     # (seen on the digits CNN). With room for only 2 points it must still count exactly.
-    import milpregions.enumerator.tree as E
+    import milpregions.enumerator.lp_path as E
 
     monkeypatch.setattr(E, "MAX_POINTS", 2)
     net = C.he_mlp(4, [8, 8], 3)

@@ -1,0 +1,72 @@
+"""Limits and statistics of one enumeration: node ticks, time and region limits, LP calls.
+
+Both cell paths and the driver report here, so the limits are checked in one place: the time
+limit every 256 nodes and before every LP (a node may need many LPs), the region limit before
+a region is counted. A limit that is hit raises ``Stop``; the driver turns it into a lower
+bound.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..solver.highs import ChebyshevLP
+
+ProgressCallback = Callable[[int, int, int, float], None]
+
+
+@dataclass
+class Stats:
+    nodes: int = 0
+    regions: int = 0
+    near_margin: int = 0
+    dead_leaves: int = 0
+    start: float = field(default_factory=time.perf_counter)
+
+
+class Stop(Exception):
+    """A limit stopped the enumeration; ``why`` is "time-limit" or "max-regions"."""
+
+    def __init__(self, why: str):
+        self.why = why
+
+
+class Budget:
+    """The LP of the run, its limits, its statistics and the progress callback."""
+
+    def __init__(self, lp: ChebyshevLP, *, time_limit: float | None, max_regions: int | None,
+                 progress: ProgressCallback | None):
+        self.lp = lp
+        self.time_limit = time_limit
+        self.max_regions = max_regions
+        self.progress = progress
+        self.stats = Stats()
+
+    def solve(self, ids, F: np.ndarray, extra: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
+        """A Chebyshev LP; the time limit is checked here too (a node may need many LPs)."""
+        if self.time_limit is not None and time.perf_counter() - self.stats.start > self.time_limit:
+            raise Stop("time-limit")
+        return self.lp.solve(ids, F, extra=extra)
+
+    def tick(self) -> None:
+        """One node of the tree; every 256 nodes: the time limit and the progress callback."""
+        st = self.stats
+        st.nodes += 1
+        if st.nodes & 255 == 0:
+            elapsed = time.perf_counter() - st.start
+            if self.time_limit is not None and elapsed > self.time_limit:
+                raise Stop("time-limit")
+            if self.progress is not None:
+                self.progress(st.regions, st.nodes, self.lp.solves, elapsed)
+
+    def region(self) -> None:
+        """One more region, unless the region limit is reached."""
+        st = self.stats
+        if self.max_regions is not None and st.regions >= self.max_regions:
+            # a region beyond the limit exists: stop, the count is a lower bound
+            raise Stop("max-regions")
+        st.regions += 1

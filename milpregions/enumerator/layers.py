@@ -1,0 +1,175 @@
+"""Layer algebra of the enumeration tree, shared by the vertex path and the LP path.
+
+On a node every fixed layer is affine, so the next layer's pre-activations are ``A u + c``
+(``layer_affine``); a choice of bits or argmax pieces turns them into the layer's output map
+(``output_map``). ``unit_rows`` and ``group_geometry`` reduce a layer to what a path has to
+decide on the node: unit-normal rows of the units or piece pairs that are not settled yet.
+The tolerances of both paths are defined here, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from ..bounds import Bounds
+from ..ir.network import MaxLayer, Network
+
+VERTEX_TOL = 1e-10      # a vertex this close to a hyperplane lies on it
+CONST_TOL = 1e-11       # relative size of a gradient that counts as zero
+THIN = -1e-9            # an LP radius above this means a nonempty (if thin) set
+
+Maps = list[tuple[np.ndarray, np.ndarray]]   # per source s: the affine map (A_s, c_s) of u
+
+
+def _row_norms(W) -> np.ndarray:
+    if isinstance(W, np.ndarray):
+        return np.linalg.norm(W, axis=1)
+    return np.sqrt(np.asarray(abs(W).power(2).sum(axis=1)).ravel())
+
+
+@dataclass
+class Units:
+    """A two-piece layer: units, their global stability, slopes."""
+
+    sources: list            # [(s, W)]
+    b: np.ndarray
+    neg_slope: np.ndarray
+    fixed: np.ndarray        # pattern of globally stable units (unstable ones: 0)
+    cand: np.ndarray         # indices of globally unstable units
+    wnorm: np.ndarray        # weight row norms of the candidates
+
+
+@dataclass
+class Groups:
+    """A max layer: groups of pieces, and the groups fixed on the whole box."""
+
+    sources: list
+    b: np.ndarray
+    groups: np.ndarray       # (n_groups, k), -1 padded
+    fixed: np.ndarray        # per group the fixed argmax, -1 where not fixed
+    live: np.ndarray         # indices of groups not fixed
+    cand: np.ndarray         # (n_groups, k) pieces that the bounds allow to win somewhere
+
+
+TreeLayer = Units | Groups
+
+
+def build_layers(net: Network, bounds: Bounds) -> list[TreeLayer]:
+    """The network's layers with what the global bounds fixed on the whole box."""
+    layers: list[TreeLayer] = []
+    for k, layer in enumerate(net.layers):
+        sources = sorted(layer.affine.W.items())
+        if isinstance(layer, MaxLayer):
+            fixed = bounds.fixed_argmax(k).astype(np.int16)
+            layers.append(Groups(sources, layer.affine.b, layer.groups, fixed,
+                                 np.flatnonzero(fixed < 0), bounds.candidates(k)))
+            continue
+        cand = np.flatnonzero(bounds.unstable(k))
+        wn = sum(_row_norms(W) ** 2 for _, W in sources) ** 0.5
+        layers.append(Units(sources, layer.affine.b, layer.neg_slope,
+                            bounds.active(k).astype(np.int16), cand, wn[cand]))
+    return layers
+
+
+def layer_affine(L: TreeLayer, maps: Maps) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Pre-activations of a layer on the node: (A, c), and the sizes of what fed them."""
+    A = None
+    c = L.b.copy()
+    scale = cscale = 0.0
+    for s, W in L.sources:
+        As, cs = maps[s]
+        term = W @ As
+        A = term if A is None else A + term
+        c += W @ cs
+        scale += float(np.linalg.norm(As))
+        cscale += float(np.linalg.norm(cs))
+    return np.asarray(A), np.asarray(c), scale, cscale
+
+
+def output_map(L: TreeLayer, choice: np.ndarray, A: np.ndarray,
+               c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The layer's outputs as an affine map of u, once its bits / argmax pieces are chosen."""
+    if isinstance(L, Units):
+        slope = np.where(choice > 0, 1.0, L.neg_slope)
+        return slope[:, None] * A, slope * c
+    idx = L.groups[np.arange(L.groups.shape[0]), choice]
+    return A[idx], c[idx]
+
+
+def unit_rows(L: Units, A: np.ndarray, c: np.ndarray, scale: float, cscale: float):
+    """Bits of units constant on the node, and the unit-normal rows of the live units.
+
+    Returns ``(bits, cand, An, cn)``: ``bits`` a fresh pattern of the layer (the caller owns
+    it), ``cand`` the live units, ``An u + cn`` their signed distances (None when no unit of
+    the layer is globally unstable).
+    """
+    bits = L.fixed.copy()
+    cand = L.cand
+    if cand.size == 0:
+        return bits, cand, None, None
+    a = A[cand]
+    nrm = np.linalg.norm(a, axis=1)
+    const = nrm <= CONST_TOL * L.wnorm * scale
+    if const.any():
+        cc = c[cand[const]]
+        ctol = CONST_TOL * (np.abs(L.b[cand[const]]) + L.wnorm[const] * cscale)
+        bits[cand[const]] = cc > ctol
+        live = ~const
+        cand, a, nrm = cand[live], a[live], nrm[live]
+    An, cn = a / nrm[:, None], c[cand] / nrm
+    # one-signed on the whole box [-1,1]^d with this node's maps (hence on the node)
+    reach = np.abs(An).sum(axis=1)
+    on, off = cn - reach > VERTEX_TOL, cn + reach < -VERTEX_TOL
+    if on.any() or off.any():
+        bits[cand[on]] = 1
+        live = ~(on | off)
+        cand, An, cn = cand[live], An[live], cn[live]
+    return bits, cand, An, cn
+
+
+class GroupGeometry(NamedTuple):
+    """The live groups of a max layer on a node (see ``group_geometry``)."""
+
+    G: np.ndarray            # (g, k) piece indices, -1 padded
+    Ap: np.ndarray           # (g, k, d) piece gradients
+    cp: np.ndarray           # (g, k) piece constants
+    possible: np.ndarray     # (g, k) pieces that can win somewhere on the node
+    active: np.ndarray       # (g, k, k) pairs whose difference is not constant on the node
+    inv: np.ndarray          # (g, k, k) 1 / |grad(z_i - z_m)| on active pairs, else 0
+    R: np.ndarray            # (g, k, k, d) unit-normal rows of z_i - z_m >= 0
+    rc: np.ndarray           # (g, k, k) their constants
+
+
+def group_geometry(L: Groups, A: np.ndarray, c: np.ndarray, scale: float) -> GroupGeometry:
+    """For the live groups: piece maps, which pieces can win at all, and unit-normal pair rows.
+
+    ``R[g, i, m], rc[g, i, m]``: the unit-normal row of ``z_i - z_m >= 0``; ``active`` marks
+    the pairs whose difference is not constant on the node.
+    """
+    G = L.groups[L.live]
+    valid = G >= 0
+    Gs = np.maximum(G, 0)
+    Ap, cp = A[Gs], c[Gs]                                        # (g, k, d), (g, k)
+    D = Ap[:, :, None, :] - Ap[:, None, :, :]                    # (g, k, k, d): i - m
+    N = np.linalg.norm(D, axis=3)
+    dc = cp[:, :, None] - cp[:, None, :]
+    pn = np.linalg.norm(Ap, axis=2)
+    k = G.shape[1]
+    pair = valid[:, :, None] & valid[:, None, :] & ~np.eye(k, dtype=bool)
+    const = N <= CONST_TOL * (pn[:, :, None] + pn[:, None, :] + scale)
+    ctol = CONST_TOL * (np.abs(cp)[:, :, None] + np.abs(cp)[:, None, :] + 1.0)
+    earlier = np.tril(np.ones((k, k), dtype=bool), -1)           # m < i
+    wins = np.where(earlier, dc > ctol, dc >= -ctol)
+    possible = valid & L.cand[L.live] & ~(pair & const & ~wins).any(axis=2)
+    active = pair & ~const
+    inv = np.where(active, 1.0 / np.where(active, N, 1.0), 0.0)
+    # a piece that another piece beats on the whole box [-1,1]^d (with this node's maps)
+    # never wins on the node: the range of z_i - z_m over the box is dc -+ |D|_1
+    beaten = (dc + np.abs(D).sum(axis=3) < -ctol) & pair
+    possible &= ~beaten.any(axis=2)
+    R = D * inv[..., None]
+    rc = dc * inv
+    return GroupGeometry(G, Ap, cp, possible, active, inv, R, rc)
