@@ -9,8 +9,8 @@ are the last resort, which either find a point or prove that a side holds no bal
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 

@@ -7,7 +7,7 @@ vertex-centroid ball is too small to certify them.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

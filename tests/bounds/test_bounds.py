@@ -370,9 +370,9 @@ def test_lp_tighten_is_sound_with_weights_from_1e_minus_4_to_1e4(seed):
 
 
 def test_tiny_weight_net_counts_exactly_with_tightened_bounds():
-    from exact_oracles import count_1d
-
     from milpregions.api import count_regions
+
+    from exact_oracles import count_1d
 
     net = _tiny_weight_net()
     assert count_1d(net, -1.0, 1.0) == 3

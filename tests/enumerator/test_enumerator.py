@@ -1,4 +1,4 @@
-"""The tree counter (enumerator.py, via ``count_regions``) against numbers that can be wrong.
+"""The tree counter (the enumerator, via ``count_regions``) against numbers that can be wrong.
 
 Ground truth comes from three independent places: analytic constructions (constructions.py),
 the exact rational 1-D/2-D oracles (tests/exact_oracles.py), and the slow MILP method

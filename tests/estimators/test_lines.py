@@ -1,4 +1,4 @@
-"""Line counts and boundary distances (``milpregions.estimators.lines``) against exact / brute-force checks."""
+"""Line counts and boundary distances (``milpregions.estimators.lines``) against exact checks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Architecture bounds (``milpregions.estimators.theory``): values from the papers, and exact counts below them."""
+"""Architecture bounds (``milpregions.estimators.theory``): values from the papers, exact counts below."""
 
 from __future__ import annotations
 
