@@ -21,8 +21,10 @@ def count(problem: Problem, *, on_region: Callable[[Region], None] | None = None
     """
     callback = None
     if on_region is not None:
+        slack = problem.witness_slack
+
         def callback(pattern, u, r):
-            on_region(Region(pattern, problem.to_input(u), float(r)))
+            on_region(Region(pattern, problem.to_input(u), float(r) - slack))
     s = problem.settings
     if s.method == "milp":
         from .milp import count_milp

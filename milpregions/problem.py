@@ -16,7 +16,7 @@ import numpy as np
 from .bounds import Bounds, compute_bounds
 from .errors import InputError
 from .inputs import as_domain
-from .ir.domain import Box, Domain, normalize
+from .ir.domain import Ball, Box, Domain, normalize
 from .ir.network import Network
 from .settings import Settings
 
@@ -66,6 +66,22 @@ class Problem:
     def to_input(self, U: np.ndarray) -> np.ndarray:
         """Normalised points (..., dim) -> input points (..., n0)."""
         return self.domain.to_input(self.box.from_unit(U))
+
+    @cached_property
+    def witness_slack(self) -> float:
+        """How far (normalised units) rounding may move a witness on its way to input space:
+        a ball certified around u holds around ``to_input(u)`` once shrunk by this much (in a
+        box of half-width 1e-6 around 2, the input coordinates resolve u only to ~4e-10)."""
+        eps = float(np.finfo(np.float64).eps)
+        box = self.box
+        d = box.dim
+        if isinstance(self.domain, (Box, Ball)):
+            return 4 * eps * float(np.max((np.abs(box.center) + box.halfwidth) / box.halfwidth)) * d
+        D = self.domain.directions * box.halfwidth[None, :]          # input change per unit of u
+        reach = np.abs(self.domain.origin) + np.abs(self.domain.directions) @ (
+            np.abs(box.center) + box.halfwidth)
+        sv = np.linalg.svd(D, compute_uv=False)
+        return 4 * eps * float(np.linalg.norm(reach)) / float(sv[-1]) * d
 
 
 def prepare(model, domain=None, settings: Settings | None = None, *, slice=None, line=None,

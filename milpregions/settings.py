@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from .errors import InputError
 
 #: A region counts when a ball of this radius (normalised coordinates, the box scaled to
-#: [-1, 1]^d) fits strictly inside it.
-DEFAULT_MARGIN = 1e-7
+#: [-1, 1]^d) fits strictly inside it. Chosen on evidence: 1e-7 dropped real cells of
+#: He-initialised nets (he_mlp(3, [32, 32], 0): 40,139 regions at 1e-7, 40,141 at 1e-9, 1e-10
+#: and 1e-11, on both paths); 1e-10 is the vertex tolerance, so nothing thicker is lost.
+DEFAULT_MARGIN = 1e-10
 METHODS = ("tree", "milp")
 
 

@@ -80,7 +80,12 @@ def format_stats(result) -> list[str]:
         f"unstable units: {result.unstable_units} of {sum(result.widths)}",
         f"bound-tightening LPs: {result.bound_lps}",
         f"near-margin regions: {result.near_margin} (inradius <= 10 x margin {result.margin:g})",
-    ]
+    ] + ([] if result.method != "tree" else [
+        "smallest certified inradius: " + ("n/a" if result.min_radius is None
+                                           else f"{result.min_radius:.3g}"),
+        f"dropped as thinner than the margin: {result.thin_dropped} leaf cells"
+        + (f" (the thickest {result.thickest_dropped:.3g})" if result.thin_dropped else ""),
+    ])
 
 
 def run(args, out, err) -> int:

@@ -25,7 +25,16 @@ class Stats:
     regions: int = 0
     near_margin: int = 0
     dead_leaves: int = 0
+    thin_dropped: int = 0                 # leaves with a ball of radius in (0, margin] only
+    thickest_dropped: float = 0.0         # the largest such radius
+    min_radius: float = float("inf")      # the smallest certified radius of a counted region
     start: float = field(default_factory=time.perf_counter)
+
+    def dropped(self, depth: float) -> None:
+        """A cell of positive ``depth`` (an upper bound of its inradius) <= margin was dropped."""
+        if depth > 0:
+            self.thin_dropped += 1
+            self.thickest_dropped = max(self.thickest_dropped, float(depth))
 
 
 class Stop(Exception):

@@ -18,7 +18,8 @@ from ..bounds import Bounds
 from ..ir.network import MaxLayer, Network
 
 VERTEX_TOL = 1e-10      # a vertex this close to a hyperplane lies on it
-CONST_TOL = 1e-11       # relative size of a gradient that counts as zero
+CONST_TOL = 1e-11       # a generous first filter for gradients that may be zero (see unit_rows)
+EPS = float(np.finfo(np.float64).eps)
 THIN = -1e-9            # an LP radius above this means a nonempty (if thin) set
 
 Maps = list[tuple[np.ndarray, np.ndarray]]   # per source s: the affine map (A_s, c_s) of u
@@ -40,6 +41,7 @@ class Units:
     fixed: np.ndarray        # pattern of globally stable units (unstable ones: 0)
     cand: np.ndarray         # indices of globally unstable units
     wnorm: np.ndarray        # weight row norms of the candidates
+    rtol: float              # relative rounding level of this layer's maps (see ``rounding_level``)
 
 
 @dataclass
@@ -52,26 +54,55 @@ class Groups:
     fixed: np.ndarray        # per group the fixed argmax, -1 where not fixed
     live: np.ndarray         # indices of groups not fixed
     cand: np.ndarray         # (n_groups, k) pieces that the bounds allow to win somewhere
+    rtol: float              # relative rounding level of this layer's maps
 
 
 TreeLayer = Units | Groups
 
 
+def rounding_level(net: Network) -> list[float]:
+    """Per layer, a relative bound on the rounding error of its pre-activation maps on a node:
+    ``8 eps`` times the number of products summed along every path from the input (each layer
+    adds its fan-in). A computed gradient or constant below this fraction of the sum of the
+    absolute values of its terms cannot be told from zero."""
+    levels, depth = [], [0.0]
+    for layer in net.layers:
+        n = max(depth[s] + W.shape[1] for s, W in layer.affine.W.items()) if layer.affine.W else 1
+        depth.append(float(n))
+        levels.append(max(1e-14, 8.0 * EPS * n))
+    return levels
+
+
 def build_layers(net: Network, bounds: Bounds) -> list[TreeLayer]:
     """The network's layers with what the global bounds fixed on the whole box."""
     layers: list[TreeLayer] = []
-    for k, layer in enumerate(net.layers):
+    for k, (layer, rtol) in enumerate(zip(net.layers, rounding_level(net))):
         sources = sorted(layer.affine.W.items())
         if isinstance(layer, MaxLayer):
             fixed = bounds.fixed_argmax(k).astype(np.int16)
             layers.append(Groups(sources, layer.affine.b, layer.groups, fixed,
-                                 np.flatnonzero(fixed < 0), bounds.candidates(k)))
+                                 np.flatnonzero(fixed < 0), bounds.candidates(k), rtol))
             continue
         cand = np.flatnonzero(bounds.unstable(k))
         wn = sum(_row_norms(W) ** 2 for _, W in sources) ** 0.5
         layers.append(Units(sources, layer.affine.b, layer.neg_slope,
-                            bounds.active(k).astype(np.int16), cand, wn[cand]))
+                            bounds.active(k).astype(np.int16), cand, wn[cand], rtol))
     return layers
+
+
+def _abs_terms(L: TreeLayer, rows: np.ndarray, maps: Maps) -> tuple[np.ndarray, np.ndarray]:
+    """For the pre-activations ``rows`` of layer L: the sums of the absolute values of the terms
+    of their gradients (``sum_s |W_s| @ |A_s|``, per coordinate) and of their constants
+    (``|b| + sum_s |W_s| @ |c_s|``): the scale that their rounding errors are relative to."""
+    ga = None
+    gc = np.abs(L.b[rows])
+    for s, W in L.sources:
+        As, cs = maps[s]
+        Wr = abs(W[rows])
+        t = Wr @ np.abs(As)
+        ga = t if ga is None else ga + t
+        gc = gc + Wr @ np.abs(cs)
+    return np.asarray(ga), np.asarray(gc).ravel()
 
 
 def layer_affine(L: TreeLayer, maps: Maps) -> tuple[np.ndarray, np.ndarray, float, float]:
@@ -99,8 +130,14 @@ def output_map(L: TreeLayer, choice: np.ndarray, A: np.ndarray,
     return A[idx], c[idx]
 
 
-def unit_rows(L: Units, A: np.ndarray, c: np.ndarray, scale: float, cscale: float):
+def unit_rows(L: Units, A: np.ndarray, c: np.ndarray, scale: float, cscale: float,
+              maps: Maps):
     """Bits of units constant on the node, and the unit-normal rows of the live units.
+
+    A unit is constant on the node when its computed gradient is within rounding of zero,
+    relative to the terms it was summed from (``_abs_terms``), never to the norms of
+    unrelated weights: a gradient 1e-8 next to a weight 1e4 on a unit that is off on the node
+    is a real slope. Its bit is then the sign of its constant, decided the same way.
 
     Returns ``(bits, cand, An, cn)``: ``bits`` a fresh pattern of the layer (the caller owns
     it), ``cand`` the live units, ``An u + cn`` their signed distances (None when no unit of
@@ -112,11 +149,10 @@ def unit_rows(L: Units, A: np.ndarray, c: np.ndarray, scale: float, cscale: floa
         return bits, cand, None, None
     a = A[cand]
     nrm = np.linalg.norm(a, axis=1)
-    const = nrm <= CONST_TOL * L.wnorm * scale
+    const = _constant(L, cand, nrm, L.wnorm, scale, maps)
     if const.any():
-        cc = c[cand[const]]
-        ctol = CONST_TOL * (np.abs(L.b[cand[const]]) + L.wnorm[const] * cscale)
-        bits[cand[const]] = cc > ctol
+        _, gc = _abs_terms(L, cand[const], maps)
+        bits[cand[const]] = c[cand[const]] > L.rtol * gc
         live = ~const
         cand, a, nrm = cand[live], a[live], nrm[live]
     An, cn = a / nrm[:, None], c[cand] / nrm
@@ -143,7 +179,8 @@ class GroupGeometry(NamedTuple):
     rc: np.ndarray           # (g, k, k) their constants
 
 
-def group_geometry(L: Groups, A: np.ndarray, c: np.ndarray, scale: float) -> GroupGeometry:
+def group_geometry(L: Groups, A: np.ndarray, c: np.ndarray, scale: float,
+                   maps: Maps) -> GroupGeometry:
     """For the live groups: piece maps, which pieces can win at all, and unit-normal pair rows.
 
     ``R[g, i, m], rc[g, i, m]``: the unit-normal row of ``z_i - z_m >= 0``; ``active`` marks
@@ -159,8 +196,16 @@ def group_geometry(L: Groups, A: np.ndarray, c: np.ndarray, scale: float) -> Gro
     pn = np.linalg.norm(Ap, axis=2)
     k = G.shape[1]
     pair = valid[:, :, None] & valid[:, None, :] & ~np.eye(k, dtype=bool)
+    # pieces identical on the node: their difference is within rounding of zero, relative to
+    # the terms both were summed from (a cheap generous filter first)
     const = N <= CONST_TOL * (pn[:, :, None] + pn[:, None, :] + scale)
-    ctol = CONST_TOL * (np.abs(cp)[:, :, None] + np.abs(cp)[:, None, :] + 1.0)
+    ctol = btol = CONST_TOL * (np.abs(cp)[:, :, None] + np.abs(cp)[:, None, :] + 1.0)
+    if const.any():
+        ga, gc = _abs_terms(L, Gs.ravel(), maps)
+        gn = np.linalg.norm(ga, axis=1).reshape(Gs.shape)
+        gc = gc.reshape(Gs.shape)
+        const &= N <= L.rtol * (gn[:, :, None] + gn[:, None, :])
+        ctol = L.rtol * (gc[:, :, None] + gc[:, None, :])
     earlier = np.tril(np.ones((k, k), dtype=bool), -1)           # m < i
     wins = np.where(earlier, dc > ctol, dc >= -ctol)
     possible = valid & L.cand[L.live] & ~(pair & const & ~wins).any(axis=2)
@@ -168,8 +213,75 @@ def group_geometry(L: Groups, A: np.ndarray, c: np.ndarray, scale: float) -> Gro
     inv = np.where(active, 1.0 / np.where(active, N, 1.0), 0.0)
     # a piece that another piece beats on the whole box [-1,1]^d (with this node's maps)
     # never wins on the node: the range of z_i - z_m over the box is dc -+ |D|_1
-    beaten = (dc + np.abs(D).sum(axis=3) < -ctol) & pair
+    beaten = (dc + np.abs(D).sum(axis=3) < -btol) & pair
     possible &= ~beaten.any(axis=2)
     R = D * inv[..., None]
     rc = dc * inv
     return GroupGeometry(G, Ap, cp, possible, active, inv, R, rc)
+
+
+def _constant(L: TreeLayer, rows: np.ndarray, nrm: np.ndarray, wnorm, scale: float,
+              maps: Maps) -> np.ndarray:
+    """Which of the pre-activations ``rows`` (gradient norms ``nrm``) are constant on the node:
+    within rounding of zero relative to the terms they were summed from (``_abs_terms``),
+    after a cheap generous filter. ``unit_rows`` decides constants the same way."""
+    maybe = nrm <= max(CONST_TOL, L.rtol) * wnorm * scale
+    const = np.zeros(rows.size, dtype=bool)
+    if maybe.any():
+        ga, _ = _abs_terms(L, rows[maybe], maps)
+        const[maybe] = nrm[maybe] <= L.rtol * np.linalg.norm(ga, axis=1)
+    return const
+
+
+def region_rows(layers: list[TreeLayer], frames, pattern: np.ndarray, d: int) -> np.ndarray:
+    """The rows ``[a, b]`` (unit ``a``) of the region of ``pattern`` on the node of the last
+    frame: every unstable unit on its side and every chosen max piece above the other pieces
+    of its group, as affine functions of u with the maps of ``frames`` (one per layer).
+    Units constant on the region and pieces identical to the chosen one give no row."""
+    out = [np.zeros((0, d + 1))]
+    col = 0
+    for f in frames:
+        L = layers[f.k]
+        n = L.fixed.size
+        choice = pattern[col:col + n]
+        col += n
+        if isinstance(L, Units):
+            cand = L.cand
+            if not cand.size:
+                continue
+            a, cc = f.A[cand], f.c[cand]
+            nrm = np.linalg.norm(a, axis=1)
+            live = ~_constant(L, cand, nrm, L.wnorm, f.scale, f.maps)
+            sgn = np.where(choice[cand[live]] > 0, 1.0, -1.0) / nrm[live]
+            out.append(np.column_stack([a[live] * sgn[:, None], cc[live] * sgn]))
+            continue
+        if not L.live.size:
+            continue
+        G = L.groups[L.live]
+        chosen = G[np.arange(G.shape[0]), choice[L.live]]           # (g,) the winning entries
+        others = np.where(G >= 0, G, chosen[:, None])               # padding: the chosen itself
+        i_rows = np.repeat(chosen, G.shape[1])
+        m_rows = others.ravel()
+        keep = i_rows != m_rows
+        i_rows, m_rows = i_rows[keep], m_rows[keep]
+        if not i_rows.size:
+            continue
+        D = f.A[i_rows] - f.A[m_rows]
+        dc = f.c[i_rows] - f.c[m_rows]
+        N = np.linalg.norm(D, axis=1)
+        ga, _ = _abs_terms(L, np.concatenate([i_rows, m_rows]), f.maps)
+        gn = np.linalg.norm(ga, axis=1)
+        same = N <= L.rtol * (gn[:i_rows.size] + gn[i_rows.size:])
+        live = ~same
+        inv = 1.0 / N[live]
+        out.append(np.column_stack([D[live] * inv[:, None], dc[live] * inv]))
+    return np.vstack(out)
+
+
+def certified_radius(H: np.ndarray, u: np.ndarray) -> float:
+    """The radius of the largest ball around u inside [-1, 1]^d and every row of H (unit
+    normals): evaluated directly, so it holds up to the rounding of these few products."""
+    r = 1.0 - float(np.abs(u).max(initial=0.0))
+    if H.shape[0]:
+        r = min(r, float((H[:, :-1] @ u + H[:, -1]).min()))
+    return r

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .budget import Budget
-from .layers import THIN, Groups, Units, group_geometry, unit_rows
+from .layers import THIN, Groups, Maps, Units, group_geometry, unit_rows
 from .polytope import new_row_id
 
 MAX_POINTS = 12         # evidence points kept per node in the LP path
@@ -55,7 +55,7 @@ class LPPath:
         return LPNode(np.zeros((0, d + 1)), (), np.zeros((1, d)), np.ones(1))
 
     def unit_cells(self, L: Units, node: LPNode, A: np.ndarray, c: np.ndarray, scale: float,
-                   cscale: float) -> Iterator[tuple[LPNode, np.ndarray]]:
+                   cscale: float, maps: Maps) -> Iterator[tuple[LPNode, np.ndarray]]:
         """The cells of a unit layer in the node that hold a ball of radius > margin, with bits.
 
         ``sub`` is a stack of (node, live units, bits); each bits array belongs to its entry
@@ -64,7 +64,7 @@ class LPPath:
         """
         margin = self.margin
         tick = self.budget.tick
-        bits0, cand, An, cn = unit_rows(L, A, c, scale, cscale)
+        bits0, cand, An, cn = unit_rows(L, A, c, scale, cscale, maps)
         sub = [(node, np.arange(cand.size), bits0)]
         while sub:
             node, U, bits = sub.pop()
@@ -134,6 +134,7 @@ class LPPath:
                         settled[i] = True
                         if r > THIN:
                             # a sliver of depth <= margin on the probed side: cut it off
+                            self.budget.stats.dropped(r)
                             cut = self._add_rows(LPNode(F, ids, pts, rad), (keep * row)[None, :])
                             if cut is None:
                                 return None
@@ -168,7 +169,7 @@ class LPPath:
         return LPNode(F, ids, pts, rad)
 
     def group_cells(self, L: Groups, node: LPNode, A: np.ndarray, c: np.ndarray,
-                    scale: float) -> Iterator[tuple[LPNode, np.ndarray]]:
+                    scale: float, maps: Maps) -> Iterator[tuple[LPNode, np.ndarray]]:
         """The cells of a max layer in the node that hold a ball of radius > margin, with argmaxes.
 
         ``sub`` is a stack of (node, live groups, choice); each child gets its own copy of the
@@ -180,7 +181,7 @@ class LPPath:
         if not L.live.size:
             yield node, choice0
             return
-        G, Ap, cp, possible, active, inv, R, rc = group_geometry(L, A, c, scale)
+        G, Ap, cp, possible, active, inv, R, rc = group_geometry(L, A, c, scale, maps)
         sub = [(node, np.arange(G.shape[0]), choice0)]
         while sub:
             node, U, choice = sub.pop()
@@ -199,6 +200,8 @@ class LPPath:
                     if r > margin:
                         cert[i] = True
                         pts, rad = np.vstack([pts, u]), np.append(rad, r)
+                    else:
+                        self.budget.stats.dropped(r)
                 node = LPNode(F, ids, pts, rad)
                 alive = np.flatnonzero(cert)
                 if alive.size != 1:
@@ -229,12 +232,11 @@ class LPPath:
                 sub.append((child, rest, ch))
 
     def leaf(self, node: LPNode) -> tuple[np.ndarray, float]:
-        """The deepest evidence point of the region and its radius (always > margin here)."""
+        """A witness of the region, its deepest evidence point, and a radius that holds there:
+        its certified radius less -THIN (a unit settled because its other side held no ball
+        may still reach into the region by that much)."""
         best = int(np.argmax(node.rad))
-        u, r = node.pts[best], float(node.rad[best])
-        if r <= 10 * self.margin:
-            self.budget.stats.near_margin += 1
-        return u, r
+        return node.pts[best], float(node.rad[best]) + THIN
 
 
 def _cell_depths(pts, rad, g, Ap, cp, active, inv) -> np.ndarray:

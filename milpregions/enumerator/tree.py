@@ -43,7 +43,17 @@ from ..ir.result import CountResult
 from ..settings import DEFAULT_MARGIN
 from ..solver.highs import ChebyshevLP
 from .budget import Budget, ProgressCallback, Stop
-from .layers import Groups, Maps, TreeLayer, Units, build_layers, layer_affine, output_map
+from .layers import (
+    Groups,
+    Maps,
+    TreeLayer,
+    Units,
+    build_layers,
+    certified_radius,
+    layer_affine,
+    output_map,
+    region_rows,
+)
 from .lp_path import LPPath
 from .vertex_path import VertexPath
 
@@ -57,12 +67,12 @@ class CellPath(Protocol):
     def root(self): ...
 
     def unit_cells(self, L: Units, node, A: np.ndarray, c: np.ndarray, scale: float,
-                   cscale: float) -> Iterator[tuple[object, np.ndarray]]: ...
+                   cscale: float, maps: Maps) -> Iterator[tuple[object, np.ndarray]]: ...
 
     def group_cells(self, L: Groups, node, A: np.ndarray, c: np.ndarray,
-                    scale: float) -> Iterator[tuple[object, np.ndarray]]: ...
+                    scale: float, maps: Maps) -> Iterator[tuple[object, np.ndarray]]: ...
 
-    def leaf(self, node) -> tuple[np.ndarray, float] | None: ...
+    def leaf(self, node) -> tuple[np.ndarray, float]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +89,7 @@ class Frame:
     prefix: np.ndarray
     A: np.ndarray               # layer k's pre-activations on the node: A u + c
     c: np.ndarray
+    scale: float                # the sizes of what fed A (see ``layers.layer_affine``)
 
 
 class TreeCounter:
@@ -117,7 +128,9 @@ class TreeCounter:
             regions=st.regions, exact=stopped is None, method="tree",
             seconds=time.perf_counter() - st.start, nodes=st.nodes, lps=self.budget.lp.solves,
             stopped=stopped, margin=self.margin, near_margin=st.near_margin, input_dim=self.d,
-            widths=self.net.widths, unstable_units=self.n_unstable, bound_lps=self.bound_lps)
+            widths=self.net.widths, unstable_units=self.n_unstable, bound_lps=self.bound_lps,
+            thin_dropped=st.thin_dropped, thickest_dropped=st.thickest_dropped,
+            min_radius=None if st.regions == 0 else st.min_radius)
 
     def _run(self) -> None:
         """Depth first across layers: one generator of cells per layer on the stack, so memory
@@ -136,7 +149,7 @@ class TreeCounter:
         maps0, prefix0 = [(np.eye(d), np.zeros(d))], np.zeros(0, dtype=np.int16)
         last = len(self.layers)
         if last == 0:
-            self._leaf(root, prefix0)
+            self._leaf(root, prefix0, [])
             return
         stack = [self._frame(0, root, maps0, prefix0)]
         while stack:
@@ -151,23 +164,51 @@ class TreeCounter:
                 out = output_map(self.layers[f.k], choice, f.A, f.c)
                 stack.append(self._frame(f.k + 1, cell, f.maps + [out], pre))
             else:
-                self._leaf(cell, pre)
+                self._leaf(cell, pre, stack)
 
     def _frame(self, k: int, node, maps: Maps, prefix: np.ndarray) -> Frame:
         """The stack frame of layer k inside ``node``."""
         L = self.layers[k]
         A, c, scale, cscale = layer_affine(L, maps)
         if isinstance(L, Units):
-            cells = self.path.unit_cells(L, node, A, c, scale, cscale)
+            cells = self.path.unit_cells(L, node, A, c, scale, cscale, maps)
         else:
-            cells = self.path.group_cells(L, node, A, c, scale)
-        return Frame(k, cells, maps, prefix, A, c)
+            cells = self.path.group_cells(L, node, A, c, scale, maps)
+        return Frame(k, cells, maps, prefix, A, c, scale)
 
     # ------------------------------------------------------------------ leaves
-    def _leaf(self, node, pattern: np.ndarray) -> None:
-        found = self.path.leaf(node)
-        if found is not None:
-            self._count(*found, pattern)
+    def _leaf(self, node, pattern: np.ndarray, stack: list[Frame]) -> None:
+        """Count the region of ``pattern`` iff a ball of radius > margin is certified in it.
+
+        Far from the margin the path's radius decides (the node's own rows, less the path's
+        tolerance). Near it the radius is evaluated on the region's own rows (every unstable
+        unit of every layer on its side, the chosen max pieces above the others, the box), so
+        no tolerance of the search (vertices within ``VERTEX_TOL``, LP feasibility) enters it:
+        the margin is honoured as it is given, on both paths.
+        """
+        margin = self.margin
+        st = self.budget.stats
+        u, r = self.path.leaf(node)
+        if r > 10 * margin:                 # far from the margin: the path's own radius holds
+            st.min_radius = min(st.min_radius, r)
+            self._count(u, r, pattern)
+            return
+        H = region_rows(self.layers, stack, pattern, self.d)
+        r = certified_radius(H, u)
+        if r <= margin:
+            r_lp, u_lp = self.budget.solve((), np.zeros((0, self.d + 1)), extra=H)
+            if r_lp <= margin:
+                if r_lp > 0:
+                    st.thin_dropped += 1
+                    st.thickest_dropped = max(st.thickest_dropped, r_lp)
+                else:
+                    st.dead_leaves += 1
+                return
+            u, r = u_lp, r_lp
+        if r <= 10 * margin:
+            st.near_margin += 1
+        st.min_radius = min(st.min_radius, r)
+        self._count(u, r, pattern)
 
     def _count(self, u: np.ndarray, r: float, pattern: np.ndarray) -> None:
         self.budget.region()

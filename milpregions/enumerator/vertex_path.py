@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from .budget import Budget
-from .layers import VERTEX_TOL, Groups, Units, group_geometry, unit_rows
+from .layers import VERTEX_TOL, Groups, Maps, Units, group_geometry, unit_rows
 from .polytope import VPoly
 
 
@@ -22,21 +22,24 @@ class VertexPath:
     def __init__(self, d: int, margin: float, budget: Budget):
         self.d = d
         self.margin = margin
+        # a vertex within vtol of a hyperplane lies on it; what that drops is thinner than vtol,
+        # so it may not exceed the margin
+        self.vtol = min(VERTEX_TOL, margin)
         self.budget = budget
 
     def root(self) -> VPoly:
         return VPoly.box(self.d)
 
     def unit_cells(self, L: Units, P: VPoly, A: np.ndarray, c: np.ndarray, scale: float,
-                   cscale: float) -> Iterator[tuple[VPoly, np.ndarray]]:
+                   cscale: float, maps: Maps) -> Iterator[tuple[VPoly, np.ndarray]]:
         """The cells of a unit layer in P that hold a ball of radius > margin, with their bits.
 
         ``sub`` is a stack of (polytope, live units, bits); each bits array belongs to its entry
         alone: the plus child takes over its parent's array, the minus child gets a copy.
         """
-        margin = self.margin
+        margin, vtol = self.margin, self.vtol
         tick = self.budget.tick
-        bits0, cand, An, cn = unit_rows(L, A, c, scale, cscale)
+        bits0, cand, An, cn = unit_rows(L, A, c, scale, cscale, maps)
         sub = [(P, np.arange(cand.size), bits0)]
         while sub:
             P, U, bits = sub.pop()
@@ -45,8 +48,8 @@ class VertexPath:
                 vals = P.V @ An[U].T + cn[U]
                 vmin = vals.min(axis=0)
                 vmax = vals.max(axis=0)
-                on = vmin >= -VERTEX_TOL
-                off = (vmax <= VERTEX_TOL) & ~on
+                on = vmin >= -vtol
+                off = (vmax <= vtol) & ~on
                 if on.any():
                     bits[cand[U[on]]] = 1
                 live = ~(on | off)
@@ -56,11 +59,13 @@ class VertexPath:
                 continue
             j = U[0]
             s = vals[:, 0]
-            plus, minus = P.cut(np.append(An[j], cn[j]), s, VERTEX_TOL)
+            plus, minus = P.cut(np.append(An[j], cn[j]), s, vtol)
             if minus is not None and s.min() >= -margin:
                 minus = None
+                self.budget.stats.dropped(-s.min())
             if plus is not None and s.max() <= margin:
                 plus = None
+                self.budget.stats.dropped(s.max())
             rest = U[1:]
             if minus is not None:
                 b0 = bits.copy()
@@ -71,19 +76,19 @@ class VertexPath:
                 sub.append((plus, rest, bits))
 
     def group_cells(self, L: Groups, P: VPoly, A: np.ndarray, c: np.ndarray,
-                    scale: float) -> Iterator[tuple[VPoly, np.ndarray]]:
+                    scale: float, maps: Maps) -> Iterator[tuple[VPoly, np.ndarray]]:
         """The cells of a max layer in P that hold a ball of radius > margin, with their argmaxes.
 
         ``sub`` is a stack of (polytope, live groups, choice); each child gets its own copy of
         the choice array, so an entry may write into the one it popped.
         """
-        margin = self.margin
+        margin, vtol = self.margin, self.vtol
         tick = self.budget.tick
         choice0 = L.fixed.copy()
         if not L.live.size:
             yield P, choice0
             return
-        G, Ap, cp, possible, active, inv, R, rc = group_geometry(L, A, c, scale)
+        G, Ap, cp, possible, active, inv, R, rc = group_geometry(L, A, c, scale, maps)
         d = self.d
         sub = [(P, np.arange(G.shape[0]), choice0)]
         while sub:
@@ -95,7 +100,7 @@ class VertexPath:
             n, k = U.size, G.shape[1]
             Z = (P.V @ Ap[U].reshape(n * k, d).T + cp[U].ravel()).reshape(-1, n, k)
             Smax = ((Z[:, :, :, None] - Z[:, :, None, :]) * inv[U]).max(axis=0)   # (n, k, k)
-            dominated = (active[U] & (Smax <= VERTEX_TOL)).any(axis=2)
+            dominated = (active[U] & (Smax <= vtol)).any(axis=2)
             cand = possible[U] & ~dominated
             ncand = cand.sum(axis=1)
             single = ncand <= 1
@@ -116,7 +121,12 @@ class VertexPath:
                         continue
                     row = np.append(R[g, i, m], rc[g, i, m])
                     s = Q.V @ row[:-1] + row[-1]
-                    Q = None if s.max() <= margin else Q.clip(row, s, VERTEX_TOL)
+                    if s.max() <= margin:
+                        if s.max() > vtol:
+                            self.budget.stats.dropped(s.max())
+                        Q = None
+                        break
+                    Q = Q.clip(row, s, vtol)
                     if Q is None:
                         break
                 if Q is not None:
@@ -124,23 +134,9 @@ class VertexPath:
                     ch[L.live[g]] = i
                     sub.append((Q, rest, ch))
 
-    def leaf(self, P: VPoly) -> tuple[np.ndarray, float] | None:
-        """The witness of the region P and its certified radius; None when no ball of radius >
-        margin is certified (a dead leaf)."""
-        margin = self.margin
-        st = self.budget.stats
-        # a hyperplane within VERTEX_TOL of a vertex was not cut: it may clip the region
-        # by that much, so the certified ball is smaller by that much
+    def leaf(self, P: VPoly) -> tuple[np.ndarray, float]:
+        """A witness of the region P, its vertex centroid, and a radius that holds there: the
+        centroid's distance to P's facets less ``vtol`` (a hyperplane within vtol of a vertex
+        was not cut, so it may clip the region by that much)."""
         u, r = P.centroid_radius()
-        r -= VERTEX_TOL
-        if r <= 10 * margin:
-            r_lp, u_lp = self.budget.solve(P.ids, P.F)
-            r_lp -= VERTEX_TOL
-            if r_lp <= 10 * margin:
-                if r_lp <= margin:
-                    st.dead_leaves += 1
-                    return None
-                st.near_margin += 1
-            if r_lp > r:
-                u, r = u_lp, r_lp
-        return u, r
+        return u, r - self.vtol

@@ -118,8 +118,10 @@ class ChebyshevLP:
               extra: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
         """(r*, u*) for the rows (each [a, b], unit a), plus optional extra rows not kept loaded.
 
-        ``ids`` name the rows so that a later call sharing a prefix of them re-uses the loaded
-        rows. Returns (-inf, None) if HiGHS does not report optimal.
+        r* is the radius of the largest ball around u* inside the box and every row, evaluated
+        at u* (never more than the LP optimum). ``ids`` name the rows so that a later call
+        sharing a prefix of them re-uses the loaded rows. Returns (-inf, None) if HiGHS does not
+        report optimal.
         """
         self._sync(ids, rows)
         extra_rows = () if extra is None else np.atleast_2d(extra)
@@ -129,8 +131,16 @@ class ChebyshevLP:
         self.solves += 1
         status = self.h.getModelStatus()
         if status == self._optimal:
-            r = self.h.getObjectiveValue()
-            u = np.array(self.h.getSolution().col_value[: self.dim])
+            ua = np.ones(self.dim + 1)
+            ua[: self.dim] = self.h.getSolution().col_value[: self.dim]
+            u = ua[: self.dim]
+            # the radius the point really has, evaluated on every row: HiGHS meets rows only to
+            # its feasibility tolerance, so its objective may exceed it by that much
+            r = min(self.h.getObjectiveValue(), 1.0 - float(np.abs(u).max(initial=0.0)))
+            if len(ids):
+                r = min(r, float((rows @ ua).min()))
+            if len(extra_rows):
+                r = min(r, float((extra_rows @ ua).min()))
         else:
             r, u = -np.inf, None
         if len(extra_rows):

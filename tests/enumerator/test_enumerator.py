@@ -766,21 +766,39 @@ def test_thin_regions_and_margin(d, vertex_dim):
         return one_layer(np.eye(d)[[0, 0]], [0.0, -w])
 
     # w = 4e-7: inradius 2e-7 > margin 1e-7: counted, flagged as near the margin
-    res = tree(net(4e-7), vertex_dim=vertex_dim)
+    res = tree(net(4e-7), vertex_dim=vertex_dim, margin=1e-7)
     assert res.regions == 3 and res.near_margin == 1
     # w = 1e-4: far from the margin
-    res = tree(net(1e-4), vertex_dim=vertex_dim)
+    res = tree(net(1e-4), vertex_dim=vertex_dim, margin=1e-7)
     assert res.regions == 3 and res.near_margin == 0
     # w = 1e-7: inradius 5e-8 <= margin: not counted (the oracle, with no margin, sees it)
-    assert ntree(net(1e-7), vertex_dim=vertex_dim) == 2
+    assert ntree(net(1e-7), vertex_dim=vertex_dim, margin=1e-7) == 2
     if d <= 2:
         assert (count_1d if d == 1 else count_2d)(net(1e-7), -1.0, 1.0) == 3
+    # the default margin (1e-10) counts it
+    assert ntree(net(1e-7), vertex_dim=vertex_dim) == 3
     # a larger margin drops the slab of width 1e-4; the witnesses of the rest stay valid
     regions = []
     res = tree(net(1e-4), vertex_dim=vertex_dim, margin=1e-3, on_region=regions.append)
     assert res.exact and res.regions == 2
     check_witnesses(net(1e-4), (-1.0, 1.0), res, regions)
     assert all(r.radius > 1e-3 for r in regions)
+
+
+@pytest.mark.parametrize("vertex_dim", PATHS)
+@pytest.mark.parametrize("exponent", [20, 25, 30, 33])
+def test_margin_is_honoured_exactly(exponent, vertex_dim):
+    # a slab of width w = 2^-exponent (inradius w/2, from 4.8e-7 down to 5.8e-11): counted iff
+    # w/2 > margin, for margins just below and just above w/2; a dropped one is reported
+    w = 2.0 ** -exponent
+    net = one_layer(np.eye(2)[[0, 0]], [0.0, -w])
+    assert count_2d(net, -1.0, 1.0) == 3
+    below = tree(net, vertex_dim=vertex_dim, margin=0.9 * w / 2)
+    assert below.regions == 3 and below.thin_dropped == 0
+    assert below.min_radius is not None and 0.9 * w / 2 < below.min_radius <= w / 2
+    above = tree(net, vertex_dim=vertex_dim, margin=1.1 * w / 2)
+    assert above.regions == 2 and above.thin_dropped >= 1
+    assert 0 < above.thickest_dropped <= 1.1 * w / 2
 
 
 # ============================================================================================

@@ -1,0 +1,100 @@
+"""Zero tests that are relative to what they compare: units with tiny but real slopes next to
+huge weights, near-identical max pieces, weights from 1e-4 to 1e4, tiny and huge boxes, and
+the same nets embedded into 7 inputs (the LP path). Counts from the exact rational oracles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from milpregions.api import count_regions
+from milpregions.ir.network import Affine, Layer, MaxLayer, Network, mlp
+
+from exact_oracles import count_1d, count_2d
+
+PATHS = [pytest.param(6, id="vertex"), pytest.param(0, id="lp")]
+
+
+def tiny_slope_net() -> Network:
+    """On x0 in (0, 0.9) unit A = relu(x0 - 0.9) is off, and the layer-2 unit reads it with
+    weight 1e4 next to 1e-8 * relu(x0): its pre-activation there is 1e-8 x0 - 5e-9, a real
+    split at x0 = 0.5 that a zero test relative to |w| |A| took for a constant."""
+    W1 = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    b1 = np.array([-0.9, 0.0, 0.0])
+    return mlp([W1, np.array([[1e4, 1e-8, 0.0]]), np.ones((1, 1))],
+               [b1, np.array([-5e-9]), np.zeros(1)])
+
+
+def near_identical_pieces() -> Network:
+    """max(1e5 x + 1e-7 y, 1e5 x - 1e-7 y): the pieces differ by 2e-7 y, two regions."""
+    L = MaxLayer(Affine({0: np.array([[1e5, 1e-7], [1e5, -1e-7]])}, np.zeros(2)), np.array([[0, 1]]))
+    return Network(2, (L,), Affine({1: np.ones((1, 1))}, np.zeros(1)))
+
+
+def mixed_magnitudes(seed: int, n0: int = 2, widths=(6, 5)) -> Network:
+    rng = np.random.default_rng(seed)
+    sizes = [n0, *widths, 1]
+    Ws = [rng.normal(size=(b, a)) * 10.0 ** rng.uniform(-4, 4, size=(b, a))
+          for a, b in zip(sizes, sizes[1:])]
+    bs = [rng.normal(size=b) * 10.0 ** rng.uniform(-4, 4, size=b) for b in sizes[1:]]
+    bs[0] = rng.uniform(-0.9, 0.9, size=sizes[1]) * np.abs(Ws[0]).sum(axis=1)  # cut the box
+    return mlp(Ws, bs)
+
+
+def embed(net: Network, extra: int) -> Network:
+    """The same network reading ``extra`` more inputs with zero weights: the same regions
+    times the extra box, so the same count, on the LP path."""
+    layers = []
+    for layer in net.layers:
+        W = dict(layer.affine.W)
+        if 0 in W:
+            W[0] = np.hstack([W[0], np.zeros((W[0].shape[0], extra))])
+        aff = Affine(W, layer.affine.b)
+        layers.append(MaxLayer(aff, layer.groups) if isinstance(layer, MaxLayer)
+                      else Layer(aff, layer.neg_slope))
+    return Network(net.input_dim + extra, tuple(layers), net.output)
+
+
+@pytest.mark.parametrize("vertex_dim", PATHS)
+def test_tiny_real_slope_next_to_a_huge_weight(vertex_dim):
+    net = tiny_slope_net()
+    want = count_2d(net, [-1, -1], [1, 1])
+    assert want == 8
+    assert count_regions(net, (-1, 1), vertex_dim=vertex_dim).regions == want
+
+
+@pytest.mark.parametrize("vertex_dim", PATHS)
+def test_near_identical_max_pieces_are_two_regions(vertex_dim):
+    assert count_regions(near_identical_pieces(), (-1, 1), vertex_dim=vertex_dim).regions == 2
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_weights_from_1e_minus_4_to_1e4(seed):
+    net = mixed_magnitudes(seed)
+    want = count_2d(net, [-1, -1], [1, 1])
+    for vertex_dim in (6, 0):
+        res = count_regions(net, (-1, 1), vertex_dim=vertex_dim, time_limit=60)
+        assert res.exact and res.regions == want, (vertex_dim, res.regions, want)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_embedded_into_7_inputs_lp_path(seed):
+    net = mixed_magnitudes(seed)
+    want = count_2d(net, [-1, -1], [1, 1])
+    res = count_regions(embed(net, 5), (-1, 1), time_limit=60)
+    assert res.exact and res.regions == want
+
+
+@pytest.mark.parametrize("half", [1e-12, 1e-6, 1e6, 1e12])
+@pytest.mark.parametrize("vertex_dim", PATHS)
+def test_tiny_and_huge_boxes_behave_like_the_unit_box(half, vertex_dim):
+    # the Zaslavsky-like 1-D arrangement scaled into a box of half-width ``half`` around 3
+    rng = np.random.default_rng(0)
+    w = rng.uniform(0.5, 2.0, size=7)
+    t = np.sort(rng.uniform(-0.9, 0.9, size=7))              # breakpoints in [-1, 1]
+    W1 = (w / half)[:, None]
+    b1 = -w * (3.0 / half + t)
+    net = mlp([W1, rng.normal(size=(4, 7)), np.ones((1, 4))], [b1, rng.normal(size=4), np.zeros(1)])
+    want = count_1d(net, 3.0 - half, 3.0 + half)
+    res = count_regions(net, (3.0 - half, 3.0 + half), vertex_dim=vertex_dim)
+    assert res.regions == want
