@@ -117,10 +117,21 @@ class LPPath:
                     j = U[i]
                     row = np.append(An[j], cn[j])
                     side = 1.0 if posr[i] <= margin else -1.0
+                    # a point proves a side only with its distance to this unit's hyperplane,
+                    # computed as below for posr/negr: so an accepted point always makes
+                    # progress (no loop can revisit the unit without a new proof or settling)
                     u, r = _probe(F, pts, rad, side * row) if pts.shape[0] else (None, -np.inf)
+                    if u is not None and r > margin:
+                        s_new = u @ An[U].T + cn[U]
+                        r = min(r, side * float(s_new[i]))
                     if r <= margin:
                         r_lp, u_lp = solve(ids, F, extra=side * row)
-                        u, r = (u_lp, r_lp) if r_lp > margin else (None, r_lp)
+                        u, r = None, r_lp
+                        if r_lp > margin:
+                            s_new = u_lp @ An[U].T + cn[U]
+                            r = min(r_lp, side * float(s_new[i]))
+                            if r > margin:
+                                u = u_lp
                     if u is None:
                         keep = -side
                         if (negr[i] if keep < 0 else posr[i]) <= margin:
@@ -143,7 +154,6 @@ class LPPath:
                             break
                         continue
                     pts, rad = np.vstack([pts, u]), np.append(rad, r)
-                    s_new = u @ An[U].T + cn[U]
                     posr = np.maximum(posr, np.minimum(r, s_new))
                     negr = np.maximum(negr, np.minimum(r, -s_new))
                 if restart:
