@@ -349,3 +349,38 @@ def regions_2d(net: Network, lo, hi) -> list[tuple[tuple, Pattern]]:
 def count_2d(net: Network, lo, hi) -> int:
     """Exact number of activation regions of a 2-input network in the box [lo, hi]."""
     return len({pat for _, pat in regions_2d(net, lo, hi)})
+
+
+def inradii_2d(net: Network, lo, hi) -> dict[Pattern, float]:
+    """Per activation region of a 2-input network in the box [lo, hi] (scalars), the radius of
+    the largest disc inside it, in box-normalised units (the box scaled to [-1, 1]^2). The
+    polygons are exact; the radius is a float LP over their edges (scipy), for tests that must
+    tell regions thicker than a counting margin from thinner ones."""
+    from scipy.optimize import linprog
+
+    lo, hi = float(lo), float(hi)
+    half, mid = (hi - lo) / 2, (hi + lo) / 2
+    out: dict[Pattern, float] = {}
+    for poly, pat in regions_2d(net, lo, hi):
+        V = np.array([[(float(x) - mid) / half, (float(y) - mid) / half] for x, y in poly])
+        n = len(V)
+        A, b = [], []
+        area2 = sum(V[i, 0] * V[(i + 1) % n, 1] - V[(i + 1) % n, 0] * V[i, 1] for i in range(n))
+        orient = 1.0 if area2 > 0 else -1.0
+        for i in range(n):
+            p, q = V[i], V[(i + 1) % n]
+            e = q - p
+            nrm = np.hypot(*e)
+            if nrm == 0:
+                continue
+            inward = orient * np.array([-e[1], e[0]]) / nrm      # left normal of a ccw edge
+            A.append([-inward[0], -inward[1], 1.0])              # r <= inward . (x - p)
+            b.append(-inward @ p)
+        if len(A) < 3:          # thinner than float resolution: its vertices coincide as floats
+            r = 0.0
+        else:
+            res = linprog([0, 0, -1], A_ub=np.array(A), b_ub=np.array(b),
+                          bounds=[(-1, 1), (-1, 1), (0, None)], method="highs")
+            r = float(res.x[2]) if res.status == 0 else 0.0
+        out[pat] = max(out.get(pat, 0.0), r)
+    return out

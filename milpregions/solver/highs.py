@@ -22,6 +22,7 @@ import numpy as np
 
 R_MIN = -4.0  # lower bound of r: keeps the LP bounded when P is empty
 SMALL_MATRIX_VALUE = 1e-12  # the smallest HiGHS accepts
+INCONSISTENT = 1e-9  # an LP point whose evaluated radius is this far below the optimum is no answer
 
 
 @contextmanager
@@ -114,6 +115,25 @@ class ChebyshevLP:
         vals[self.dim] = -1.0
         self.h.addRow(-float(row[self.dim]), self._inf, self.dim + 1, self._idx, vals)
 
+    def _run(self, ids, rows: np.ndarray, extra_rows) -> tuple[float, np.ndarray | None]:
+        self.h.run()
+        self.solves += 1
+        if self.h.getModelStatus() != self._optimal:
+            self._last_objective = -np.inf
+            return -np.inf, None
+        ua = np.ones(self.dim + 1)
+        ua[: self.dim] = self.h.getSolution().col_value[: self.dim]
+        u = ua[: self.dim]
+        # the radius the point really has, evaluated on every row: HiGHS meets rows only to
+        # its feasibility tolerance, so its objective may exceed it by that much
+        self._last_objective = self.h.getObjectiveValue()
+        r = min(self._last_objective, 1.0 - float(np.abs(u).max(initial=0.0)))
+        if len(ids):
+            r = min(r, float((rows @ ua).min()))
+        if len(extra_rows):
+            r = min(r, float((extra_rows @ ua).min()))
+        return r, u
+
     def solve(self, ids, rows: np.ndarray,
               extra: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
         """(r*, u*) for the rows (each [a, b], unit a), plus optional extra rows not kept loaded.
@@ -127,22 +147,12 @@ class ChebyshevLP:
         extra_rows = () if extra is None else np.atleast_2d(extra)
         for row in extra_rows:
             self._add(row)
-        self.h.run()
-        self.solves += 1
-        status = self.h.getModelStatus()
-        if status == self._optimal:
-            ua = np.ones(self.dim + 1)
-            ua[: self.dim] = self.h.getSolution().col_value[: self.dim]
-            u = ua[: self.dim]
-            # the radius the point really has, evaluated on every row: HiGHS meets rows only to
-            # its feasibility tolerance, so its objective may exceed it by that much
-            r = min(self.h.getObjectiveValue(), 1.0 - float(np.abs(u).max(initial=0.0)))
-            if len(ids):
-                r = min(r, float((rows @ ua).min()))
-            if len(extra_rows):
-                r = min(r, float((extra_rows @ ua).min()))
-        else:
-            r, u = -np.inf, None
+        r, u = self._run(ids, rows, extra_rows)
+        if u is not None and r < self._last_objective - INCONSISTENT:
+            # a warm start can end "optimal" at a point that violates rows by far more than
+            # the tolerance (seen after rows were deleted and added): solve again from scratch
+            self.h.clearSolver()
+            r, u = self._run(ids, rows, extra_rows)
         if len(extra_rows):
             first = self._base + len(self._loaded)
             drop = np.arange(first, first + len(extra_rows), dtype=np.int32)

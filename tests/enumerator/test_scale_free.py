@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from milpregions.api import count_regions
 from milpregions.ir.network import Affine, Layer, MaxLayer, Network, mlp
 
-from exact_oracles import count_1d, count_2d
+from exact_oracles import count_1d, count_2d, inradii_2d
 
 PATHS = [pytest.param(6, id="vertex"), pytest.param(0, id="lp")]
 
@@ -98,3 +100,62 @@ def test_tiny_and_huge_boxes_behave_like_the_unit_box(half, vertex_dim):
     want = count_1d(net, 3.0 - half, 3.0 + half)
     res = count_regions(net, (3.0 - half, 3.0 + half), vertex_dim=vertex_dim)
     assert res.regions == want
+
+
+magnitude = st.floats(min_value=-4.0, max_value=4.0, allow_nan=False)
+
+
+@st.composite
+def mixed_nets(draw):
+    """Small 2-D ReLU nets whose weights and biases span 1e-4 .. 1e4 (signs and magnitudes drawn
+    separately), the first layer cutting the box."""
+    widths = [draw(st.integers(1, 4)), draw(st.integers(1, 4))]
+    sizes = [2, *widths, 1]
+    Ws, bs = [], []
+    for a, b in zip(sizes, sizes[1:]):
+        e = np.array(draw(st.lists(magnitude, min_size=a * b, max_size=a * b))).reshape(b, a)
+        sgn = np.array(draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=a * b,
+                                     max_size=a * b))).reshape(b, a)
+        Ws.append(sgn * 10.0 ** e)
+        eb = np.array(draw(st.lists(magnitude, min_size=b, max_size=b)))
+        bs.append(np.array(draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=b, max_size=b)))
+                  * 10.0 ** eb)
+    t = np.array(draw(st.lists(st.floats(-0.9, 0.9), min_size=widths[0], max_size=widths[0])))
+    bs[0] = t * np.abs(Ws[0]).sum(axis=1)
+    return mlp(Ws, bs)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mixed_nets())
+def test_property_tree_equals_the_exact_oracle_with_mixed_magnitudes(net):
+    # every region of the exact oracle thicker than the margin is counted, none thinner; the
+    # oracle's float inradii leave a factor of 2 around the margin undecided
+    margin = 1e-10
+    radii = inradii_2d(net, -1.0, 1.0)
+    assert len(radii) == count_2d(net, [-1, -1], [1, 1])
+    surely = sum(r > 2 * margin for r in radii.values())
+    maybe = sum(r > margin / 2 for r in radii.values())
+    for vertex_dim in (6, 0):
+        res = count_regions(net, (-1, 1), vertex_dim=vertex_dim, tighten=vertex_dim == 6,
+                            margin=margin, time_limit=60)
+        assert res.exact and surely <= res.regions <= maybe, (vertex_dim, res.regions, radii)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e-12, 1e-9, 1e-6])
+@pytest.mark.parametrize("vertex_dim", PATHS)
+def test_hyperplane_offset_from_a_vertex_of_the_arrangement(offset, vertex_dim):
+    # x = 0.3 and y = -0.2 meet at (0.3, -0.2); a third line passes ``offset`` from that vertex
+    # (0: through it up to float rounding, so the stored net may keep a triangle of inradius
+    # ~1e-17): a triangle of inradius ~offset/3.4 that counts iff it is thicker than the margin
+    n = np.array([1.0, 1.0]) / np.sqrt(2)
+    W1 = np.array([[1.0, 0.0], [0.0, 1.0], n])
+    b1 = np.array([-0.3, 0.2, -(n @ [0.3, -0.2]) - offset])
+    net = mlp([W1, np.ones((1, 3))], [b1, np.zeros(1)])
+    radii = inradii_2d(net, -1.0, 1.0)
+    margin = 1e-10
+    surely = sum(r > 2 * margin for r in radii.values())
+    maybe = sum(r > margin / 2 for r in radii.values())
+    assert len(radii) == (7 if offset > 0 else len(radii)) and len(radii) in (6, 7)
+    res = count_regions(net, (-1, 1), vertex_dim=vertex_dim, margin=margin)
+    assert surely <= res.regions <= maybe
+    assert res.regions == (7 if offset >= 1e-9 else 6)
