@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from .enumerator import TreeCounter
 from .ir.result import CountResult, Region
 from .problem import Problem, prepare
@@ -20,11 +22,33 @@ def count(problem: Problem, *, on_region: Callable[[Region], None] | None = None
     slice or line); ``progress(regions, nodes, lps, seconds)`` is called now and then (tree).
     """
     callback = None
-    if on_region is not None:
+    s = problem.settings
+    found: list = []
+    if on_region is not None or s.certify:
         slack = problem.witness_slack
 
         def callback(pattern, u, r):
-            on_region(Region(pattern, problem.to_input(u), float(r) - slack))
+            if s.certify:
+                found.append(([p.copy() for p in pattern], np.array(u)))
+            if on_region is not None:
+                on_region(Region(pattern, problem.to_input(u), float(r) - slack))
+    result = _search(problem, callback, progress)
+    if s.certify:
+        _certify(problem, result, found)
+    return result
+
+
+def _certify(problem: Problem, result: CountResult, found: list) -> None:
+    from .certify import certify
+
+    if not result.exact:
+        result.certified, result.certify_note = False, "the count was stopped by a limit"
+        return
+    c = certify(problem, found)
+    result.certified, result.certify_note = c.certified, c.why
+
+
+def _search(problem: Problem, callback, progress) -> CountResult:
     s = problem.settings
     if s.method == "milp":
         from .milp import count_milp
@@ -42,7 +66,8 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
                   tighten: bool = True, vertex_dim: int = 6,
                   on_region: Callable[[Region], None] | None = None,
                   progress: ProgressCallback | None = None,
-                  slice=None, line=None, center=None, radius: float | None = None) -> CountResult:
+                  slice=None, line=None, center=None, radius: float | None = None,
+                  certify: bool = False) -> CountResult:
     """Count the full-dimensional activation regions of a network inside a domain.
 
     ``model``: an ONNX path, an ``onnx.ModelProto``, a ``Network``, or a prepared ``Problem``
@@ -53,10 +78,12 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
     of the plane ``P0 + s (P1-P0) + t (P2-P0)`` / segment ``P0 + t (P1-P0)`` instead; ``box`` is
     then the parameter box (default [0, 1]^k).
     The result's ``regions`` is exact unless ``exact`` is False (a limit stopped the run).
+    ``certify``: also check the count in exact rational arithmetic (``result.certified``).
     """
     if isinstance(model, Problem):
         return count(model, on_region=on_region, progress=progress)
     settings = Settings(method=method, margin=margin, time_limit=time_limit,
-                        max_regions=max_regions, tighten=tighten, vertex_dim=vertex_dim)
+                        max_regions=max_regions, tighten=tighten, vertex_dim=vertex_dim,
+                        certify=certify)
     problem = prepare(model, box, settings, slice=slice, line=line, center=center, radius=radius)
     return count(problem, on_region=on_region, progress=progress)

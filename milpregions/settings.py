@@ -30,7 +30,8 @@ class Settings:
     """How to count: ``method`` tree (branch and bound) or milp (no-good cuts, a cross-check);
     ``margin`` (tree); limits ``time_limit`` (seconds) and ``max_regions``, which make the
     count a lower bound when they stop it; ``tighten`` the interval bounds by LPs;
-    ``vertex_dim``: inputs up to this dimension take the vertex path, higher ones the LP path."""
+    ``vertex_dim``: inputs up to this dimension take the vertex path, higher ones the LP path;
+    ``certify``: check every region and (1-D/2-D) completeness in exact rational arithmetic."""
 
     method: str = "tree"
     margin: float = DEFAULT_MARGIN
@@ -38,6 +39,7 @@ class Settings:
     max_regions: int | None = None
     tighten: bool = True
     vertex_dim: int = 6
+    certify: bool = False          # check the count exactly (``milpregions.certify``)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

@@ -3,7 +3,8 @@
 Exit status: 0 exact count (or the command succeeded); 3 a limit stopped the count (the number
 is a lower bound and says so); 2 bad input, one line ``milpregions: <message>``; 1 internal
 error (a witness failed its check, or anything unexpected), one line, and a traceback only with
-``MILPREGIONS_DEBUG=1``; 130 interrupted (Ctrl-C).
+``MILPREGIONS_DEBUG=1``; 4 ``count --certify`` could not certify the count exactly (the number
+is the float count, and the output says what is missing); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_INPUT = 2
 EXIT_LOWER_BOUND = 3
+EXIT_UNCERTIFIED = 4
 EXIT_INTERRUPTED = 130
 
 PROG = "milpregions"

@@ -13,6 +13,7 @@ from .common import (
     EXIT_INTERRUPTED,
     EXIT_LOWER_BOUND,
     EXIT_OK,
+    EXIT_UNCERTIFIED,
     PROG,
     STOP_TEXT,
     Progress,
@@ -49,6 +50,10 @@ def add_parser(subs) -> None:
                    help="skip the LP tightening of the interval bounds")
     c.add_argument("--stats", action="store_true",
                    help="print nodes, LPs, rates, time and unstable units after the count")
+    c.add_argument("--certify", action="store_true",
+                   help="check the count in exact rational arithmetic: an exact certificate for "
+                        "every region and, on 1-D/2-D domains, that their exact measures fill "
+                        "the box (exit 4 when that cannot be shown)")
     c.add_argument("--quiet", action="store_true", help="no progress line and no notices")
     c.add_argument("--bounds", action="store_true",
                    help="also print the architecture bounds (Zaslavsky, Serra et al. 2018, "
@@ -62,7 +67,11 @@ def _plural(n: int) -> str:
 def format_count(result) -> str:
     """``8 regions``, or ``at least 3 regions (lower bound: stopped at --max-regions)``."""
     if result.exact:
-        return _plural(result.regions)
+        if result.certified is None:
+            return _plural(result.regions)
+        if result.certified:
+            return f"{_plural(result.regions)} (certified exactly, no margin)"
+        return f"{_plural(result.regions)} (not certified: {result.certify_note})"
     why = STOP_TEXT.get(result.stopped, f"stopped ({result.stopped})")
     return f"at least {_plural(result.regions)} (lower bound: {why})"
 
@@ -90,7 +99,8 @@ def format_stats(result) -> list[str]:
 
 def run(args, out, err) -> int:
     settings = Settings(method=args.method, margin=args.margin, time_limit=args.time_limit,
-                        max_regions=args.max_regions, tighten=not args.no_tighten)
+                        max_regions=args.max_regions, tighten=not args.no_tighten,
+                        certify=args.certify)
     problem = problem_from_args(args, settings)
     silence_banner()
     progress = None
@@ -132,4 +142,6 @@ def run(args, out, err) -> int:
         if args.bounds:
             b = architecture_bounds(problem.restricted)
             out.write("\n".join(format_bounds(b, result.regions)) + "\n")
-    return EXIT_OK if result.exact else EXIT_LOWER_BOUND
+    if not result.exact:
+        return EXIT_LOWER_BOUND
+    return EXIT_UNCERTIFIED if result.certified is False else EXIT_OK
