@@ -122,8 +122,22 @@ class Box:
         return {"kind": self.kind, "lo": _floats(self.lo), "hi": _floats(self.hi)}
 
 
+class _OnParameterBox:
+    """``lo``/``hi`` of the parameter box, for domains that hold one as ``box``."""
+
+    box: Box
+
+    @property
+    def lo(self) -> np.ndarray:
+        return self.box.lo
+
+    @property
+    def hi(self) -> np.ndarray:
+        return self.box.hi
+
+
 @dataclass(frozen=True)
-class Ball:
+class Ball(_OnParameterBox):
     """The L-inf ball of ``radius`` around ``center``: the box center -+ radius."""
 
     center: np.ndarray
@@ -146,14 +160,6 @@ class Ball:
         return cls(c, float(radius), Box.make(c - radius, c + radius, dim))
 
     @property
-    def lo(self) -> np.ndarray:
-        return self.box.lo
-
-    @property
-    def hi(self) -> np.ndarray:
-        return self.box.hi
-
-    @property
     def dim(self) -> int:
         return self.box.dim
 
@@ -173,7 +179,7 @@ class Ball:
 
 
 @dataclass(frozen=True)
-class _Affine:
+class _Affine(_OnParameterBox):
     """The affine map ``u -> origin + directions @ u`` on the parameter box ``box``."""
 
     origin: np.ndarray             # (n0,)
@@ -188,14 +194,6 @@ class _Affine:
     @property
     def input_dim(self) -> int:
         return int(self.directions.shape[0])
-
-    @property
-    def lo(self) -> np.ndarray:
-        return self.box.lo
-
-    @property
-    def hi(self) -> np.ndarray:
-        return self.box.hi
 
     def restrict(self, net: Network) -> Network:
         """The network ``u -> F(origin + directions @ u)`` (k inputs)."""
