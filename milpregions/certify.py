@@ -79,8 +79,9 @@ def _input_forms(problem: Problem) -> list[Form]:
     return forms
 
 
-def _dense_rows(W) -> np.ndarray:
-    return W if isinstance(W, np.ndarray) else W.toarray()
+def _dense_row(W, j: int) -> np.ndarray:
+    """Row j of a dense or scipy.sparse weight matrix."""
+    return W[j] if isinstance(W, np.ndarray) else W[[j]].toarray()[0]
 
 
 def _region_forms(net: Network, inputs: list[Form], pattern: list[np.ndarray]):
@@ -95,7 +96,7 @@ def _region_forms(net: Network, inputs: list[Form], pattern: list[np.ndarray]):
             f = [Fraction(0)] * d1
             f[-1] = _fr(aff.b[j])
             for s, W in aff.W.items():
-                row = _dense_rows(W)[j] if isinstance(W, np.ndarray) else _dense_rows(W[[j]])[0]
+                row = _dense_row(W, j)
                 for i in np.flatnonzero(row):
                     w = _fr(row[i])
                     src = values[s][i]

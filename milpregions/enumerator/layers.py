@@ -105,19 +105,18 @@ def _abs_terms(L: TreeLayer, rows: np.ndarray, maps: Maps) -> tuple[np.ndarray, 
     return np.asarray(ga), np.asarray(gc).ravel()
 
 
-def layer_affine(L: TreeLayer, maps: Maps) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Pre-activations of a layer on the node: (A, c), and the sizes of what fed them."""
+def layer_affine(L: TreeLayer, maps: Maps) -> tuple[np.ndarray, np.ndarray, float]:
+    """Pre-activations of a layer on the node: (A, c), and the size of the maps that fed A."""
     A = None
     c = L.b.copy()
-    scale = cscale = 0.0
+    scale = 0.0
     for s, W in L.sources:
         As, cs = maps[s]
         term = W @ As
         A = term if A is None else A + term
         c += W @ cs
         scale += float(np.linalg.norm(As))
-        cscale += float(np.linalg.norm(cs))
-    return np.asarray(A), np.asarray(c), scale, cscale
+    return np.asarray(A), np.asarray(c), scale
 
 
 def output_map(L: TreeLayer, choice: np.ndarray, A: np.ndarray,
@@ -130,8 +129,7 @@ def output_map(L: TreeLayer, choice: np.ndarray, A: np.ndarray,
     return A[idx], c[idx]
 
 
-def unit_rows(L: Units, A: np.ndarray, c: np.ndarray, scale: float, cscale: float,
-              maps: Maps):
+def unit_rows(L: Units, A: np.ndarray, c: np.ndarray, scale: float, maps: Maps):
     """Bits of units constant on the node, and the unit-normal rows of the live units.
 
     A unit is constant on the node when its computed gradient is within rounding of zero,

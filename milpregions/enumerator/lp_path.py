@@ -55,7 +55,7 @@ class LPPath:
         return LPNode(np.zeros((0, d + 1)), (), np.zeros((1, d)), np.ones(1))
 
     def unit_cells(self, L: Units, node: LPNode, A: np.ndarray, c: np.ndarray, scale: float,
-                   cscale: float, maps: Maps) -> Iterator[tuple[LPNode, np.ndarray]]:
+                   maps: Maps) -> Iterator[tuple[LPNode, np.ndarray]]:
         """The cells of a unit layer in the node that hold a ball of radius > margin, with bits.
 
         ``sub`` is a stack of (node, live units, bits); each bits array belongs to its entry
@@ -64,7 +64,7 @@ class LPPath:
         """
         margin = self.margin
         tick = self.budget.tick
-        bits0, cand, An, cn = unit_rows(L, A, c, scale, cscale, maps)
+        bits0, cand, An, cn = unit_rows(L, A, c, scale, maps)
         sub = [(node, np.arange(cand.size), bits0)]
         while sub:
             node, U, bits = sub.pop()

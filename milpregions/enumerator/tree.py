@@ -67,7 +67,7 @@ class CellPath(Protocol):
     def root(self): ...
 
     def unit_cells(self, L: Units, node, A: np.ndarray, c: np.ndarray, scale: float,
-                   cscale: float, maps: Maps) -> Iterator[tuple[object, np.ndarray]]: ...
+                   maps: Maps) -> Iterator[tuple[object, np.ndarray]]: ...
 
     def group_cells(self, L: Groups, node, A: np.ndarray, c: np.ndarray,
                     scale: float, maps: Maps) -> Iterator[tuple[object, np.ndarray]]: ...
@@ -169,9 +169,9 @@ class TreeCounter:
     def _frame(self, k: int, node, maps: Maps, prefix: np.ndarray) -> Frame:
         """The stack frame of layer k inside ``node``."""
         L = self.layers[k]
-        A, c, scale, cscale = layer_affine(L, maps)
+        A, c, scale = layer_affine(L, maps)
         if isinstance(L, Units):
-            cells = self.path.unit_cells(L, node, A, c, scale, cscale, maps)
+            cells = self.path.unit_cells(L, node, A, c, scale, maps)
         else:
             cells = self.path.group_cells(L, node, A, c, scale, maps)
         return Frame(k, cells, maps, prefix, A, c, scale)

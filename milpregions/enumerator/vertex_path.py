@@ -31,7 +31,7 @@ class VertexPath:
         return VPoly.box(self.d)
 
     def unit_cells(self, L: Units, P: VPoly, A: np.ndarray, c: np.ndarray, scale: float,
-                   cscale: float, maps: Maps) -> Iterator[tuple[VPoly, np.ndarray]]:
+                   maps: Maps) -> Iterator[tuple[VPoly, np.ndarray]]:
         """The cells of a unit layer in P that hold a ball of radius > margin, with their bits.
 
         ``sub`` is a stack of (polytope, live units, bits); each bits array belongs to its entry
@@ -39,7 +39,7 @@ class VertexPath:
         """
         margin, vtol = self.margin, self.vtol
         tick = self.budget.tick
-        bits0, cand, An, cn = unit_rows(L, A, c, scale, cscale, maps)
+        bits0, cand, An, cn = unit_rows(L, A, c, scale, maps)
         sub = [(P, np.arange(cand.size), bits0)]
         while sub:
             P, U, bits = sub.pop()
