@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from fractions import Fraction
 
 import numpy as np
 
@@ -32,20 +34,33 @@ def count(problem: Problem, *, on_region: Callable[[Region], None] | None = None
                 found.append(([p.copy() for p in pattern], np.array(u)))
             if on_region is not None:
                 on_region(Region(pattern, problem.to_input(u), float(r) - slack))
+    start = time.perf_counter()
     result = _search(problem, callback, progress)
     if s.certify:
-        _certify(problem, result, found)
+        deadline = None if s.time_limit is None else start + s.time_limit
+        _certify(problem, result, found, deadline, on_region)
     return result
 
 
-def _certify(problem: Problem, result: CountResult, found: list) -> None:
+def _certify(problem: Problem, result: CountResult, found: list, deadline: float | None,
+             on_region: Callable[[Region], None] | None) -> None:
+    """Check and complete the count exactly; a certified count replaces the float one, and
+    the regions it added go to ``on_region`` too (their radius: the float estimate)."""
     from .certify import certify
 
     if not result.exact:
         result.certified, result.certify_note = False, "the count was stopped by a limit"
         return
-    c = certify(problem, found)
+    c = certify(problem, found, deadline)
     result.certified, result.certify_note = c.certified, c.why
+    result.certify_added, result.certify_rejected = len(c.added), c.rejected
+    result.certify_decisions = c.decisions
+    if c.certified:
+        result.regions = c.regions
+    if on_region is not None:
+        for pattern, (Q, D) in c.added:
+            u = np.array([float(Fraction(int(q), D)) for q in Q])
+            on_region(Region(pattern, problem.to_input(u), 0.0))
 
 
 def _search(problem: Problem, callback, progress) -> CountResult:

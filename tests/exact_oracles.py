@@ -351,36 +351,70 @@ def count_2d(net: Network, lo, hi) -> int:
     return len({pat for _, pat in regions_2d(net, lo, hi)})
 
 
+def _solve3(M, b):
+    """Gaussian elimination with partial pivoting (Decimal); None when singular."""
+    n = 3
+    R = [list(row) + [bv] for row, bv in zip(M, b)]
+    for col in range(n):
+        piv = max(range(col, n), key=lambda r: abs(R[r][col]))
+        if R[piv][col] == 0:
+            return None
+        R[col], R[piv] = R[piv], R[col]
+        for r in range(n):
+            if r != col:
+                f = R[r][col] / R[col][col]
+                R[r] = [a - f * b_ for a, b_ in zip(R[r], R[col])]
+    return [R[i][n] / R[i][i] for i in range(n)]
+
+
 def inradii_2d(net: Network, lo, hi) -> dict[Pattern, float]:
     """Per activation region of a 2-input network in the box [lo, hi] (scalars), the radius of
-    the largest disc inside it, in box-normalised units (the box scaled to [-1, 1]^2). The
-    polygons are exact; the radius is a float LP over their edges (scipy), for tests that must
-    tell regions thicker than a counting margin from thinner ones."""
-    from scipy.optimize import linprog
+    the largest disc inside it, in box-normalised units (the box scaled to [-1, 1]^2), for
+    tests that must tell regions thicker than a counting margin from thinner ones.
 
-    lo, hi = float(lo), float(hi)
+    The polygons are exact; the radius is computed in 60-digit decimals: the largest disc of
+    a convex polygon touches three of its edge lines, so it is the largest of the discs
+    tangent to three edges that stay inside all of them.
+    """
+    from decimal import Decimal, localcontext
+
+    lo, hi = Fraction(float(lo)), Fraction(float(hi))
     half, mid = (hi - lo) / 2, (hi + lo) / 2
     out: dict[Pattern, float] = {}
-    for poly, pat in regions_2d(net, lo, hi):
-        V = np.array([[(float(x) - mid) / half, (float(y) - mid) / half] for x, y in poly])
-        n = len(V)
-        A, b = [], []
-        area2 = sum(V[i, 0] * V[(i + 1) % n, 1] - V[(i + 1) % n, 0] * V[i, 1] for i in range(n))
-        orient = 1.0 if area2 > 0 else -1.0
-        for i in range(n):
-            p, q = V[i], V[(i + 1) % n]
-            e = q - p
-            nrm = np.hypot(*e)
-            if nrm == 0:
-                continue
-            inward = orient * np.array([-e[1], e[0]]) / nrm      # left normal of a ccw edge
-            A.append([-inward[0], -inward[1], 1.0])              # r <= inward . (x - p)
-            b.append(-inward @ p)
-        if len(A) < 3:          # thinner than float resolution: its vertices coincide as floats
-            r = 0.0
-        else:
-            res = linprog([0, 0, -1], A_ub=np.array(A), b_ub=np.array(b),
-                          bounds=[(-1, 1), (-1, 1), (0, None)], method="highs")
-            r = float(res.x[2]) if res.status == 0 else 0.0
-        out[pat] = max(out.get(pat, 0.0), r)
+    with localcontext() as ctx:
+        ctx.prec = 60
+
+        def dec(f: Fraction) -> Decimal:
+            return Decimal(f.numerator) / Decimal(f.denominator)
+
+        for poly, pat in regions_2d(net, lo, hi):
+            V = [((x - mid) / half, (y - mid) / half) for x, y in poly]
+            n = len(V)
+            area2 = sum(V[i][0] * V[(i + 1) % n][1] - V[(i + 1) % n][0] * V[i][1]
+                        for i in range(n))
+            orient = 1 if area2 > 0 else -1
+            lines = []                 # inward unit normal (a, b) and offset c: a x + b y + c
+            for i in range(n):
+                p, q = V[i], V[(i + 1) % n]
+                ex, ey = q[0] - p[0], q[1] - p[1]
+                if ex == 0 and ey == 0:
+                    continue
+                a, b = -orient * ey, orient * ex
+                c = -(a * p[0] + b * p[1])
+                nrm = (dec(a * a + b * b)).sqrt()
+                lines.append((dec(a) / nrm, dec(b) / nrm, dec(c) / nrm))
+            best = Decimal(0)
+            m = len(lines)
+            for i in range(m):
+                for j in range(i + 1, m):
+                    for k in range(j + 1, m):
+                        L = [lines[i], lines[j], lines[k]]
+                        sol = _solve3([[a, b, Decimal(-1)] for a, b, _ in L], [-c for *_, c in L])
+                        if sol is None or sol[2] <= best:
+                            continue
+                        x, y, r = sol
+                        if all(a * x + b * y + c >= r * (1 - Decimal(10) ** -40)
+                               for a, b, c in lines):
+                            best = r
+            out[pat] = max(out.get(pat, 0.0), float(best))
     return out

@@ -70,7 +70,13 @@ def format_count(result) -> str:
         if result.certified is None:
             return _plural(result.regions)
         if result.certified:
-            return f"{_plural(result.regions)} (certified exactly, no margin)"
+            fixed = []
+            if result.certify_added:
+                fixed.append(f"{result.certify_added} found by the exact search")
+            if result.certify_rejected:
+                fixed.append(f"{result.certify_rejected} float regions rejected")
+            more = "" if not fixed else "; " + ", ".join(fixed)
+            return f"{_plural(result.regions)} (certified exactly, no margin{more})"
         return f"{_plural(result.regions)} (not certified: {result.certify_note})"
     why = STOP_TEXT.get(result.stopped, f"stopped ({result.stopped})")
     return f"at least {_plural(result.regions)} (lower bound: {why})"

@@ -55,6 +55,9 @@ class CountResult:
     min_radius: float | None = None    # the smallest certified radius of a counted region
     certified: bool | None = None      # with --certify: True iff exact certificates prove the count
     certify_note: str = ""             # with --certify: what is missing when not certified
+    certify_added: int = 0             # with --certify: regions the float search missed
+    certify_rejected: int = 0          # with --certify: float regions that are no region
+    certify_decisions: int = 0         # with --certify: exact decisions (facets, non-facets)
 
     @property
     def lps_per_region(self) -> float:

@@ -1,0 +1,258 @@
+"""The network exactly as stored, in dyadic integer arithmetic.
+
+Every float is a dyadic rational m 2^e, and so is every sum and product of floats: a matrix of
+floats is held as one object array of Python ints and one exponent (``Dyadic``), and the
+pre-activations of a region, affine forms of the normalised coordinates u, are computed with
+integers only. Signs are all a certificate needs, and a positive scale never changes a sign,
+so rows of halfspaces drop their exponents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from ..ir.domain import Ball, Box
+from ..ir.network import MaxLayer, Network
+
+
+@dataclass(frozen=True)
+class Dyadic:
+    """The matrix ``M * 2**e``: M an object array of Python ints."""
+
+    M: np.ndarray
+    e: int
+
+    def shifted(self, e: int) -> np.ndarray:
+        """M scaled to exponent e <= self.e."""
+        k = self.e - e
+        return self.M if k == 0 else self.M * (1 << k)
+
+
+def _ratio(v: float) -> tuple[int, int]:
+    """(m, k) with v = m / 2**k exactly (k >= 0)."""
+    num, den = float(v).as_integer_ratio()
+    return num, den.bit_length() - 1
+
+
+def dyadic(a) -> Dyadic:
+    """A float array as a Dyadic, exactly."""
+    a = np.asarray(a, dtype=np.float64)
+    flat = [_ratio(v) for v in a.ravel()]
+    k = max((k for _, k in flat), default=0)
+    M = np.array([m << (k - kk) for m, kk in flat] or [], dtype=object).reshape(a.shape)
+    return Dyadic(M, -k)
+
+
+def add(parts: list[Dyadic]) -> Dyadic:
+    """The exact sum of Dyadics of one shape."""
+    e = min(p.e for p in parts)
+    out = parts[0].shifted(e)
+    for p in parts[1:]:
+        out = out + p.shifted(e)
+    return Dyadic(out, e)
+
+
+def matmul(W: Dyadic, V: Dyadic) -> Dyadic:
+    return Dyadic(W.M.dot(V.M), W.e + V.e)
+
+
+@dataclass(frozen=True)
+class ExactLayer:
+    """One layer of the network as stored: weights per source, bias, and slopes or groups."""
+
+    W: dict[int, Dyadic]
+    b: Dyadic
+    slopes: Dyadic | None       # per unit, the slope when off (None for a MaxLayer)
+    groups: np.ndarray | None   # the max groups (None for a unit layer)
+
+
+@dataclass(frozen=True)
+class ExactNetwork:
+    """The network and its input map u -> x, exactly: ``inputs`` holds the inputs as affine
+    forms of u (rows [g_1 .. g_d, c])."""
+
+    layers: list[ExactLayer]
+    inputs: Dyadic
+    dim: int
+
+
+def _dense(W) -> np.ndarray:
+    return W if isinstance(W, np.ndarray) else W.toarray()
+
+
+def _input_forms(problem) -> np.ndarray:
+    """The inputs as float affine forms of u: exact, since only halving and adding floats of
+    the domain enter (checked by the caller through ``Fraction``)."""
+    dom, box = problem.domain, problem.box
+    d = box.dim
+    lo, hi = [Fraction(float(v)) for v in box.lo], [Fraction(float(v)) for v in box.hi]
+    params = []
+    for k in range(d):                       # parameter k = lo + (hi - lo)(u_k + 1)/2
+        f = [Fraction(0)] * (d + 1)
+        f[k] = (hi[k] - lo[k]) / 2
+        f[d] = (hi[k] + lo[k]) / 2
+        params.append(f)
+    if isinstance(dom, (Box, Ball)):
+        return params
+    P = [[Fraction(float(v)) for v in p] for p in dom.points]
+    forms = []
+    for i in range(len(P[0])):
+        f = [Fraction(0)] * (d + 1)
+        f[d] = P[0][i]
+        for j in range(d):
+            dij = P[j + 1][i] - P[0][i]
+            for t in range(d + 1):
+                f[t] += dij * params[j][t]
+        forms.append(f)
+    return forms
+
+
+def _fraction_dyadic(rows: list[list[Fraction]]) -> Dyadic:
+    """Rows of dyadic Fractions as one Dyadic."""
+    k = max((f.denominator.bit_length() - 1 for r in rows for f in r), default=0)
+    M = np.array([[f.numerator * ((1 << k) // f.denominator) for f in r] for r in rows],
+                 dtype=object)
+    return Dyadic(M, -k)
+
+
+def exact_network(problem) -> ExactNetwork:
+    """The problem's network as stored and its input map, in dyadic integers."""
+    net: Network = problem.network
+    layers = []
+    for layer in net.layers:
+        aff = layer.affine
+        W = {s: dyadic(_dense(w)) for s, w in aff.W.items()}
+        if isinstance(layer, MaxLayer):
+            layers.append(ExactLayer(W, dyadic(aff.b), None, np.asarray(layer.groups)))
+        else:
+            layers.append(ExactLayer(W, dyadic(aff.b), dyadic(layer.neg_slope), None))
+    return ExactNetwork(layers, _fraction_dyadic(_input_forms(problem)), problem.dim)
+
+
+def region_forms(xn: ExactNetwork, pattern: list[np.ndarray]) -> list[np.ndarray]:
+    """Per layer: the integer pre-activation forms (rows [g, c], one positive scale per layer)
+    on the region of ``pattern``."""
+    d1 = xn.dim + 1
+    values = [xn.inputs]
+    out_forms = []
+    for L, p in zip(xn.layers, pattern):
+        parts = [matmul(W, values[s]) for s, W in L.W.items()]
+        bias = np.zeros((L.b.M.shape[0], d1), dtype=object)
+        bias[:, -1] = L.b.M
+        pre = add(parts + [Dyadic(bias, L.b.e)])
+        out_forms.append(pre.M)
+        if L.groups is not None:
+            pick = L.groups[np.arange(L.groups.shape[0]), np.asarray(p, dtype=np.int64)]
+            values.append(Dyadic(pre.M[pick], pre.e))
+        else:
+            on = np.asarray(p, dtype=bool)
+            values.append(Dyadic(pre.M * _on_slopes(L, on)[:, None], pre.e + L.slopes.e))
+    return out_forms
+
+
+@dataclass(frozen=True)
+class Halfspaces:
+    """A region as strict integer halfspaces ``A u + c > 0`` (the box included, units that
+    are identically zero on it left out); ``empty`` when a constant contradicts the pattern."""
+
+    A: np.ndarray      # (n, d) object ints
+    c: np.ndarray      # (n,) object ints
+    empty: bool
+
+
+def halfspaces(xn: ExactNetwork, forms: list[np.ndarray], pattern) -> Halfspaces:
+    """The region of ``pattern`` with its per-layer forms ``forms`` as halfspaces."""
+    d = xn.dim
+    rows: list[np.ndarray] = []
+    for L, pre, p in zip(xn.layers, forms, pattern):
+        if L.groups is not None:
+            G = L.groups
+            for g in range(G.shape[0]):
+                i = int(p[g])
+                for m in range(G.shape[1]):
+                    if m == i or G[g, m] < 0:
+                        continue
+                    diff = pre[G[g, i]] - pre[G[g, m]]
+                    if not any(diff):          # identical pieces: the earlier one wins
+                        if m < i:
+                            return Halfspaces(np.zeros((0, d), object), np.zeros(0, object), True)
+                        continue
+                    rows.append(diff)
+            continue
+        for j in range(pre.shape[0]):
+            f = pre[j]
+            if not any(f):                     # identically zero: off
+                if p[j]:
+                    return Halfspaces(np.zeros((0, d), object), np.zeros(0, object), True)
+                continue
+            rows.append(f if p[j] else -f)
+    for k in range(d):                         # the box: 1 + u_k > 0, 1 - u_k > 0
+        for s in (1, -1):
+            f = np.zeros(d + 1, dtype=object)
+            f[k], f[d] = s, 1
+            rows.append(f)
+    R = np.array(rows, dtype=object).reshape(len(rows), d + 1)
+    A, c = R[:, :d], R[:, d]
+    const = ~np.array([any(a) for a in A], dtype=bool)
+    if any(c[const] <= 0):
+        return Halfspaces(A[:0], c[:0], True)
+    return Halfspaces(A[~const], c[~const], False)
+
+
+def as_fraction_point(u) -> tuple[np.ndarray, int]:
+    """A float point as (Q, D): u = Q / D exactly, Q object ints, D a power of two."""
+    D = dyadic(np.asarray(u, dtype=np.float64))
+    return D.M, 1 << -D.e
+
+
+def strictly_inside(H: Halfspaces, Q: np.ndarray, D: int) -> bool:
+    """Every halfspace strictly holds at Q / D (D > 0)."""
+    return bool(np.all(H.A.dot(Q) + H.c * D > 0))
+
+
+def _on_slopes(L: ExactLayer, on: np.ndarray) -> np.ndarray:
+    """Per unit the slope of its piece (ints at exponent ``L.slopes.e``)."""
+    s = L.slopes.M.copy()
+    s[on] = 1 << -L.slopes.e
+    return s
+
+
+def pattern_near(xn: ExactNetwork, Q: np.ndarray, D: int, v: np.ndarray) -> list[np.ndarray]:
+    """The pattern at Q/D + eps v for every small enough eps > 0 (Q, v ints; D > 0).
+
+    Values and derivatives along v go forward together. A unit is on iff its value is
+    positive, or zero with a positive derivative (zero and zero: it is zero along the ray, and
+    off); a max group takes the first piece largest in (value, derivative).
+    """
+    QD = np.append(np.asarray(Q, dtype=object), D)
+    vals = [Dyadic(xn.inputs.M.dot(QD), xn.inputs.e)]
+    ders = [Dyadic(xn.inputs.M[:, :-1].dot(np.asarray(v, dtype=object)), xn.inputs.e)]
+    out: list[np.ndarray] = []
+    for L in xn.layers:
+        bias = Dyadic(L.b.M * D, L.b.e)
+        z = add([matmul(W, vals[s]) for s, W in L.W.items()] + [bias])
+        dz = add([matmul(W, ders[s]) for s, W in L.W.items()])
+        if L.groups is not None:
+            G = L.groups
+            choice = np.zeros(G.shape[0], dtype=np.int64)
+            for g in range(G.shape[0]):
+                best = None
+                for m in range(G.shape[1]):
+                    if G[g, m] >= 0:
+                        key = (z.M[G[g, m]], dz.M[G[g, m]])
+                        if best is None or key > best:
+                            best, choice[g] = key, m
+            pick = G[np.arange(G.shape[0]), choice]
+            out.append(choice)
+            vals.append(Dyadic(z.M[pick], z.e))
+            ders.append(Dyadic(dz.M[pick], dz.e))
+        else:
+            on = np.array([a > 0 or (a == 0 and b > 0) for a, b in zip(z.M, dz.M)], dtype=bool)
+            s = _on_slopes(L, on)
+            out.append(on)
+            vals.append(Dyadic(z.M * s, z.e + L.slopes.e))
+            ders.append(Dyadic(dz.M * s, dz.e + L.slopes.e))
+    return out
