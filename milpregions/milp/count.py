@@ -6,6 +6,10 @@ max groups) and repeats until the model is infeasible (Serra et al. 2018 style).
 MILP per region) and serves as an independent check of the enumerator.
 
 Every witness goes through ``ir.pattern.verify_patterns``, the certificate check of the tree.
+HiGHS meets rows only to its tolerance, so a solution's point may not have the solution's
+pattern (a unit that should be on by eps sits a hair below zero): the pattern is then decided
+on the region's own rows by a Chebyshev LP, counted with that LP's centre as its witness if the
+region holds a ball, and cut without being counted otherwise (``rejected``).
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from collections.abc import Callable
 import numpy as np
 
 from ..bounds import Bounds
-from ..errors import SolverError
-from ..ir.network import Network
+from ..errors import CertificateError, SolverError
+from ..ir.network import MaxLayer, Network
 from ..ir.pattern import concat_pattern, verify_patterns
 from ..ir.result import CountResult
 from ..settings import Settings
+from ..solver.highs import ChebyshevLP
 from ..solver.pyomo_highs import Status, make_solver, solve_status
 from .formulation import (
     DELTA,
@@ -44,6 +49,57 @@ def _stable_pattern(net: Network, bounds: Bounds) -> list[np.ndarray]:
     ginfo = max_groups(net, bounds)
     return [ginfo[l][0].astype(np.int64) if l in ginfo
             else np.asarray(bounds.active(l), dtype=bool).copy() for l in range(len(net.layers))]
+
+
+def _holds(net: Network, u: np.ndarray, pattern: list[np.ndarray]) -> bool:
+    try:
+        verify_patterns(net, u[None, :], concat_pattern(pattern)[None, :])
+    except CertificateError:
+        return False
+    return True
+
+
+def _region_rows(net: Network, pattern: list[np.ndarray]) -> np.ndarray | None:
+    """The region of ``pattern`` as unit-normal rows [a, c] (a . u + c >= 0) in float; None
+    when a constant pre-activation contradicts the pattern."""
+    d = net.input_dim
+    values = [np.hstack([np.eye(d), np.zeros((d, 1))])]
+    rows = []
+    for layer, p in zip(net.layers, pattern):
+        aff = layer.affine
+        pre = np.zeros((aff.size, d + 1))
+        pre[:, d] = aff.b
+        for s_, W in aff.W.items():
+            pre += W @ values[s_]
+        if isinstance(layer, MaxLayer):
+            G = layer.groups
+            pick = G[np.arange(G.shape[0]), np.asarray(p, dtype=np.int64)]
+            for g, i in enumerate(pick):
+                for j in G[g][G[g] >= 0]:
+                    if j != i:
+                        rows.append(pre[i] - pre[j])
+            values.append(pre[pick])
+        else:
+            on = np.asarray(p, dtype=bool)
+            rows.extend(np.where(on[:, None], pre, -pre))
+            slope = np.where(on, 1.0, layer.neg_slope)
+            values.append(pre * slope[:, None])
+    R = np.array(rows).reshape(-1, d + 1)
+    norm = np.linalg.norm(R[:, :d], axis=1)
+    flat = norm <= 1e-12 * np.abs(R).max(axis=1, initial=0.0)
+    if np.any(R[flat, d] < 0):
+        return None
+    R = R[~flat]
+    return R / norm[~flat, None]
+
+
+def _chebyshev(lp: ChebyshevLP, net: Network, pattern) -> tuple[float, np.ndarray | None]:
+    """The largest ball in the region of ``pattern`` (radius, centre), or (0, None)."""
+    R = _region_rows(net, pattern)
+    if R is None:
+        return 0.0, None
+    r, u = lp.solve((), np.zeros((0, net.input_dim + 1)), extra=R)
+    return (r, u) if u is not None and r > 0 else (0.0, None)
 
 
 def count_milp(net: Network, bounds: Bounds, *, delta: float = DELTA, eps: float = EPS,
@@ -91,7 +147,8 @@ def count_milp(net: Network, bounds: Bounds, *, delta: float = DELTA, eps: float
 
     m = build_milp(net, bounds, delta, eps)
     solver = make_solver()
-    regions = solves = 0
+    lp = ChebyshevLP(n0)
+    regions = solves = rejected = 0
     shift = delta * V.mean(axis=0)
     while True:
         if time_limit is not None:
@@ -123,11 +180,18 @@ def count_milp(net: Network, bounds: Bounds, *, delta: float = DELTA, eps: float
             raise SolverError("MILP solution has a max group without a chosen piece")
         # an input that no unit reads appears in no constraint and gets no value: any is fine
         x = np.array([pe.value(m.x[i], exception=False) or 0.0 for i in range(n0)], dtype=np.float64)
-        witness = x + shift
-        verify_patterns(net, witness[None, :], concat_pattern(pattern)[None, :])
-        regions += 1
-        if on_region is not None:
-            on_region(pattern, witness, radius)
+        witness, r = x + shift, radius
+        if not _holds(net, witness, pattern):
+            # the solver met a row only to its tolerance: the region's own rows decide
+            r, witness = _chebyshev(lp, net, pattern)
+            if witness is None or not _holds(net, witness, pattern):
+                rejected += 1
+                log.debug("milp: solution %d is no region (solver tolerance): cut", solves)
+        if witness is not None:
+            verify_patterns(net, witness[None, :], concat_pattern(pattern)[None, :])
+            regions += 1
+            if on_region is not None:
+                on_region(pattern, witness, r)
         m.cuts.add(pe.quicksum([(1 - m.d[u]) if b else m.d[u] for u, b in bits.items()]
                                + [(1 - m.dmax[u]) if b else m.dmax[u] for u, b in gbits.items()])
                    >= 1)

@@ -56,6 +56,13 @@ candidate positions C gets binaries ``dmax[l, g, p]``, p in C, shared by all cop
 
 Weights W_s may be dense numpy arrays or scipy.sparse (CNN layers); rows are read from CSR.
 
+Scaling: every ``z`` and ``h`` variable is held in units of its own bound scale
+(``max(|L|, |U|)``, so its value lies in [-1, 1]) and every row is divided by the scale of the
+unit or group it belongs to. Rows of a net whose pre-activations range over 1e-4 .. 1e8 then
+have coefficients near 1 (unscaled, HiGHS reported such models infeasible with regions left).
+``eps`` stays absolute; in a variable's own units it may fall below the solver's tolerance, so
+``count`` never trusts a solution's pattern at its point alone (see there).
+
 Objective: the constant 0 (a feasibility problem).
 
 Why this counts exactly what we want: a feasible point puts every vertex x_k in the set of
@@ -148,6 +155,12 @@ def _max_binaries(groups_info) -> list[tuple[int, int, int]]:
             for g in np.flatnonzero(fixed < 0) for p in np.flatnonzero(cand[g])]
 
 
+def _scale(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Per variable the larger of its bounds' magnitudes (1 for a variable fixed at 0)."""
+    s = np.maximum(np.abs(lo), np.abs(hi)).astype(np.float64)
+    return np.where(s > 0, s, 1.0)
+
+
 def build_milp(net: Network, bounds: Bounds, delta: float = DELTA, eps: float = EPS):
     """The Pyomo ConcreteModel of the module docstring (objective 0: a feasibility problem).
 
@@ -183,25 +196,39 @@ def build_milp(net: Network, bounds: Bounds, delta: float = DELTA, eps: float = 
     lo = [np.asarray(a, dtype=np.float64) for a in bounds.lo]
     hi = [np.asarray(a, dtype=np.float64) for a in bounds.hi]
     h_rng = [layer_range(layer, lo[l], hi[l]) for l, layer in enumerate(layers)]
+    # every z and h is held in units of its own bound scale (|value| <= 1), and every row is
+    # divided by the scale of the unit or group it belongs to: a net whose pre-activations
+    # range over 1e-4 .. 1e8 gives HiGHS rows with coefficients near 1, and eps is relative
+    z_scale = [_scale(lo[l], hi[l]) for l in range(len(layers))]
+    h_scale = [_scale(*h_rng[l]) for l in range(len(layers))]
     zidx = [(k, l, j) for k in copies for l, layer in enumerate(layers)
             for j in range(layer.affine.size)]
     hidx = [(k, l, j) for k in copies for l, layer in enumerate(layers) for j in range(layer.size)]
-    m.z = pe.Var(zidx, bounds=lambda _, k, l, j: (float(lo[l][j]), float(hi[l][j])))
-    m.h = pe.Var(hidx, bounds=lambda _, k, l, j: (float(h_rng[l][0][j]), float(h_rng[l][1][j])))
+    m.z = pe.Var(zidx, bounds=lambda _, k, l, j: (float(lo[l][j] / z_scale[l][j]),
+                                                  float(hi[l][j] / z_scale[l][j])))
+    m.h = pe.Var(hidx, bounds=lambda _, k, l, j: (float(h_rng[l][0][j] / h_scale[l][j]),
+                                                  float(h_rng[l][1][j] / h_scale[l][j])))
+
+    def Z(k, l, j):             # the pre-activation, in its own units
+        return float(z_scale[l][j]) * m.z[k, l, j]
+
+    def H(k, l, j):
+        return float(h_scale[l][j]) * m.h[k, l, j]
 
     rows = [[(s, csr_rows(W)) for s, W in layer.affine.W.items()] for layer in layers]
 
     def affine_rule(_, k, l, j):
+        inv = 1.0 / float(z_scale[l][j])
         terms, const = [], float(layers[l].affine.b[j])
         for s, A in rows[l]:
             a, b = A.indptr[j], A.indptr[j + 1]
             for i, c in zip(A.indices[a:b].tolist(), A.data[a:b].tolist()):
                 if s == 0:
-                    terms.append(c * m.x[i])
+                    terms.append(c * inv * m.x[i])
                     const += c * delta * float(V[k, i])
                 else:
-                    terms.append(c * m.h[k, s - 1, i])
-        return m.z[k, l, j] == pe.quicksum(terms) + const
+                    terms.append(c * float(h_scale[s - 1][i]) * inv * m.h[k, s - 1, i])
+        return m.z[k, l, j] == pe.quicksum(terms) + const * inv
 
     m.affine = pe.Constraint(zidx, rule=affine_rule)
 
@@ -210,42 +237,51 @@ def build_milp(net: Network, bounds: Bounds, delta: float = DELTA, eps: float = 
     unst_idx = [(k, l, j) for (k, l, j) in tp_idx if (l, j) in unstable_set]
 
     def stable_rule(_, k, l, j):
+        inv = 1.0 / float(z_scale[l][j])
         if lo[l][j] > 0:
-            return m.h[k, l, j] == m.z[k, l, j]
-        return m.h[k, l, j] == float(layers[l].neg_slope[j]) * m.z[k, l, j]
+            return H(k, l, j) * inv == m.z[k, l, j]
+        return H(k, l, j) * inv == float(layers[l].neg_slope[j]) * m.z[k, l, j]
 
     m.stable = pe.Constraint(stable_idx, rule=stable_rule)
 
     def s_of(l, j):
         return float(layers[l].neg_slope[j])
 
-    def on_lo(_, k, l, j):
+    def unit(rule):
+        """A unit's row, divided by the unit's scale."""
+        def scaled(_, k, l, j):
+            return rule(k, l, j, 1.0 / float(z_scale[l][j]))
+        return scaled
+
+    def on_lo(k, l, j, inv):
         c = min(0.0, (s_of(l, j) - 1.0) * lo[l][j])
-        return m.h[k, l, j] - m.z[k, l, j] >= c * (1 - m.d[l, j])
+        return H(k, l, j) * inv - m.z[k, l, j] >= c * inv * (1 - m.d[l, j])
 
-    def on_hi(_, k, l, j):
+    def on_hi(k, l, j, inv):
         c = max(0.0, (s_of(l, j) - 1.0) * lo[l][j])
-        return m.h[k, l, j] - m.z[k, l, j] <= c * (1 - m.d[l, j])
+        return H(k, l, j) * inv - m.z[k, l, j] <= c * inv * (1 - m.d[l, j])
 
-    def off_lo(_, k, l, j):
+    def off_lo(k, l, j, inv):
         c = min(0.0, (1.0 - s_of(l, j)) * hi[l][j])
-        return m.h[k, l, j] - s_of(l, j) * m.z[k, l, j] >= c * m.d[l, j]
+        return H(k, l, j) * inv - s_of(l, j) * m.z[k, l, j] >= c * inv * m.d[l, j]
 
-    def off_hi(_, k, l, j):
+    def off_hi(k, l, j, inv):
         c = max(0.0, (1.0 - s_of(l, j)) * hi[l][j])
-        return m.h[k, l, j] - s_of(l, j) * m.z[k, l, j] <= c * m.d[l, j]
+        return H(k, l, j) * inv - s_of(l, j) * m.z[k, l, j] <= c * inv * m.d[l, j]
 
-    def sign_on(_, k, l, j):
-        return m.z[k, l, j] >= eps * m.d[l, j] + float(lo[l][j]) * (1 - m.d[l, j])
+    def sign_on(k, l, j, inv):
+        # eps is absolute (in the unit's own units eps / scale, which may be below the
+        # solver's tolerance: ``count`` then checks the region on its own rows)
+        return m.z[k, l, j] >= eps * inv * m.d[l, j] + float(lo[l][j]) * inv * (1 - m.d[l, j])
 
-    def sign_off(_, k, l, j):
-        return m.z[k, l, j] <= float(hi[l][j]) * m.d[l, j]
+    def sign_off(k, l, j, inv):
+        return m.z[k, l, j] <= float(hi[l][j]) * inv * m.d[l, j]
 
     for name, rule in (("on_lo", on_lo), ("on_hi", on_hi), ("off_lo", off_lo),
                        ("off_hi", off_hi), ("sign_on", sign_on), ("sign_off", sign_off)):
-        setattr(m, name, pe.Constraint(unst_idx, rule=rule))
+        setattr(m, name, pe.Constraint(unst_idx, rule=unit(rule)))
 
-    # max groups
+    # max groups: rows divided by the group's output scale
     def piece(l, g, p) -> int:
         return int(layers[l].groups[g, p])
 
@@ -257,26 +293,32 @@ def build_milp(net: Network, bounds: Bounds, delta: float = DELTA, eps: float = 
     pair_idx = [(k, l, g, p, q) for k in copies for (l, g) in unfixed
                 for p in cands[l, g] for q in cands[l, g] if q != p]
 
+    def ginv(l, g):
+        return 1.0 / float(h_scale[l][g])
+
     m.max_one = pe.Constraint(unfixed, rule=lambda _, l, g: pe.quicksum(
         m.dmax[l, g, p] for p in cands[l, g]) == 1)
     m.max_fixed = pe.Constraint(fixed_idx, rule=lambda _, k, l, g: (
-        m.h[k, l, g] == m.z[k, l, piece(l, g, int(ginfo[l][0][g]))]))
+        m.h[k, l, g] == Z(k, l, piece(l, g, int(ginfo[l][0][g]))) * ginv(l, g)))
     m.max_ge = pe.Constraint(piece_idx, rule=lambda _, k, l, g, p: (
-        m.h[k, l, g] >= m.z[k, l, piece(l, g, p)]))
+        m.h[k, l, g] >= Z(k, l, piece(l, g, p)) * ginv(l, g)))
 
     def max_le(_, k, l, g, p):
         j = piece(l, g, p)
         big = max(0.0, float(h_rng[l][1][g] - lo[l][j]))
-        return m.h[k, l, g] <= m.z[k, l, j] + big * (1 - m.dmax[l, g, p])
+        inv = ginv(l, g)
+        return m.h[k, l, g] <= Z(k, l, j) * inv + big * inv * (1 - m.dmax[l, g, p])
 
     m.max_le = pe.Constraint(piece_idx, rule=max_le)
 
     def max_order(_, k, l, g, p, q):
-        # dmax[p] = 1  =>  z_p >= z_q + eps (q earlier), z_p >= z_q (q later): first index on ties
+        # dmax[p] = 1  =>  z_p >= z_q + eps (q earlier), z_p >= z_q (q later): first index on
+        # ties; eps relative to the larger of the two pieces' scales
         jp, jq = piece(l, g, p), piece(l, g, q)
-        e = eps if q < p else 0.0
-        big = max(0.0, e + float(hi[l][jq] - lo[l][jp]))
-        return m.z[k, l, jp] - m.z[k, l, jq] >= e - big * (1 - m.dmax[l, g, p])
+        sc = max(float(z_scale[l][jp]), float(z_scale[l][jq]))
+        e = eps / sc if q < p else 0.0
+        big = max(0.0, e + float(hi[l][jq] - lo[l][jp]) / sc)
+        return (Z(k, l, jp) - Z(k, l, jq)) / sc >= e - big * (1 - m.dmax[l, g, p])
 
     m.max_order = pe.Constraint(pair_idx, rule=max_order)
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import SolverError
+
 R_MIN = -4.0  # lower bound of r: keeps the LP bounded when P is empty
 SMALL_MATRIX_VALUE = 1e-12  # the smallest HiGHS accepts
 INCONSISTENT = 1e-9  # an LP point whose evaluated radius is this far below the optimum is no answer
@@ -42,8 +44,13 @@ def _quiet_stdout():
         os.close(saved)
 
 
-def new_highs(threads: int = 1):
-    """A silent ``highspy.Highs`` configured for many tiny warm-started LPs."""
+def new_highs():
+    """A silent ``highspy.Highs`` configured for many tiny warm-started LPs.
+
+    ``threads`` is left at HiGHS's default: the thread scheduler is process-wide, and once any
+    Highs in the process has started it with another count, every run of a Highs that asks for
+    a different one fails (seen after a plain ``highspy.Highs().run()`` in the same process).
+    """
     import highspy
 
     with _quiet_stdout():
@@ -52,7 +59,6 @@ def new_highs(threads: int = 1):
     h.setOptionValue("log_to_console", False)
     h.setOptionValue("presolve", "off")
     h.setOptionValue("solver", "simplex")
-    h.setOptionValue("threads", threads)
     h.setOptionValue("primal_feasibility_tolerance", 1e-10)
     h.setOptionValue("dual_feasibility_tolerance", 1e-10)
     # HiGHS drops matrix entries below small_matrix_value (default 1e-9): keep all down to its
@@ -75,6 +81,7 @@ class ChebyshevLP:
         self.dim = dim
         self.h = new_highs()
         self._optimal = highspy.HighsModelStatus.kOptimal
+        self._infeasible = highspy.HighsModelStatus.kInfeasible
         d = dim
         # columns: u_0..u_{d-1} in [-1, 1], r in [R_MIN, 1]; objective max r
         lo = np.concatenate([-np.ones(d), [R_MIN]])
@@ -118,7 +125,12 @@ class ChebyshevLP:
     def _run(self, ids, rows: np.ndarray, extra_rows) -> tuple[float, np.ndarray | None]:
         self.h.run()
         self.solves += 1
-        if self.h.getModelStatus() != self._optimal:
+        status = self.h.getModelStatus()
+        if status != self._optimal:
+            # r >= R_MIN keeps the LP feasible unless a row is violated by more than 4
+            # everywhere: infeasible means empty; anything else is no answer, never "empty"
+            if status != self._infeasible:
+                raise SolverError(f"HiGHS stopped with {status.name} on a node LP")
             self._last_objective = -np.inf
             return -np.inf, None
         ua = np.ones(self.dim + 1)

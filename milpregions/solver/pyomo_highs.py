@@ -9,7 +9,6 @@ from ..errors import SolverError
 
 #: HiGHS options for every MILP solve (tolerances well below the MILP's eps).
 HIGHS_OPTIONS = {
-    "threads": 1,
     "output_flag": False,
     "mip_feasibility_tolerance": 1e-9,
     "primal_feasibility_tolerance": 1e-9,

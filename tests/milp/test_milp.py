@@ -8,11 +8,15 @@ from math import comb
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from scale_free_nets import mixed_magnitudes, near_identical_pieces, tiny_slope_net
 
+from milpregions.api import count_regions
 from milpregions.bounds import interval_bounds, lp_tighten
 from milpregions.errors import InputError
 from milpregions.ir.network import Affine, Layer, MaxLayer, Network, mlp
 from milpregions.milp import DELTA, build_milp, count_milp, export_milp, simplex_inradius, simplex_vertices
+
+from exact_oracles import count_2d, inradii_2d
 
 
 def count(net, **kw):
@@ -411,3 +415,52 @@ def test_milp_keeps_a_tiny_weight_that_reads_a_huge_activation():
     assert count_1d(net, -1.0, 1.0) == 3
     assert count(net).regions == 3
     assert count_milp(net, lp_tighten(net, interval_bounds(net))).regions == 3
+
+
+# mixed magnitudes: the MILP of record (scaled variables, solutions decided on their own rows)
+# against the exact oracle; it misses only regions too thin for its witness simplex
+@pytest.mark.parametrize("seed", range(8))
+def test_milp_on_weights_from_1e_minus_4_to_1e4(seed):
+    net = mixed_magnitudes(seed)
+    radii = np.array(list(inradii_2d(net, -1.0, 1.0).values()))
+    res = count_regions(net, (-1, 1), method="milp", time_limit=120)
+    assert res.exact
+    # every region that holds the witness simplex (inradius delta / n0 = 5e-7) with room
+    # to spare is found, and nothing that is not a region
+    assert (radii > 1e-5).sum() <= res.regions <= radii.size, (res.regions, np.sort(radii)[:5])
+    if radii.min() > 1e-5:
+        assert res.regions == radii.size
+
+
+def test_milp_finds_a_tiny_real_slope_and_near_identical_pieces():
+    net = tiny_slope_net()
+    assert count_regions(net, (-1, 1), method="milp").regions == count_2d(net, [-1, -1],
+                                                                          [1, 1]) == 8
+    assert count_regions(near_identical_pieces(), (-1, 1), method="milp").regions == 2
+
+
+def test_counts_survive_a_highs_run_elsewhere_in_the_process():
+    # HiGHS's thread scheduler is process-wide: once a Highs started it with 2 threads, any
+    # Highs asking for another count failed every run (the node LPs then looked empty); a
+    # fresh process makes the order certain
+    import subprocess
+    import sys
+
+    code = """
+import highspy, numpy as np
+h = highspy.Highs()
+h.setOptionValue("output_flag", False)
+h.setOptionValue("threads", 2)
+inf = highspy.kHighsInf
+h.addCols(1, np.ones(1), np.zeros(1), np.ones(1), 0, np.zeros(0, np.int32), np.zeros(0, np.int32),
+          np.zeros(0))
+h.run()
+from milpregions.api import count_regions
+from milpregions.testing.constructions import general_position_layer, zaslavsky_count
+net = general_position_layer(2, 5, seed=0)
+print(count_regions(net, (-1, 1), vertex_dim=0).regions,
+      count_regions(net, (-1, 1), method="milp").regions, zaslavsky_count(2, 5))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()[-1].split()
+    assert out == ["16", "16", "16"]
