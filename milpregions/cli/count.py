@@ -51,9 +51,10 @@ def add_parser(subs) -> None:
     c.add_argument("--stats", action="store_true",
                    help="print nodes, LPs, rates, time and unstable units after the count")
     c.add_argument("--certify", action="store_true",
-                   help="check the count in exact rational arithmetic: an exact certificate for "
-                        "every region and, on 1-D/2-D domains, that their exact measures fill "
-                        "the box (exit 4 when that cannot be shown)")
+                   help="prove the count exactly for the network as stored, with no margin: an "
+                        "exact witness for every region and every facet followed exactly; "
+                        "regions the float search missed are found (exit 4 when it cannot be "
+                        "shown within the time limit)")
     c.add_argument("--quiet", action="store_true", help="no progress line and no notices")
     c.add_argument("--bounds", action="store_true",
                    help="also print the architecture bounds (Zaslavsky, Serra et al. 2018, "
