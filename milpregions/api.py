@@ -68,12 +68,22 @@ def _search(problem: Problem, callback, progress) -> CountResult:
     if s.method == "milp":
         from .milp import count_milp
 
-        return count_milp(problem.unit_net, problem.bounds, time_limit=s.time_limit,
-                          max_regions=s.max_regions, on_region=callback)
-    counter = TreeCounter(problem.unit_net, problem.bounds, margin=s.margin,
+        t0 = time.perf_counter()
+        bounds = problem.bounds
+        seconds = time.perf_counter() - t0
+        result = count_milp(problem.unit_net, bounds, time_limit=s.time_limit,
+                            max_regions=s.max_regions, on_region=callback)
+        result.bounds_seconds = seconds
+        return result
+    t0 = time.perf_counter()
+    bounds = problem.tree_bounds
+    seconds = time.perf_counter() - t0
+    counter = TreeCounter(problem.unit_net, bounds, margin=s.margin,
                           vertex_dim=s.vertex_dim, time_limit=s.time_limit,
                           max_regions=s.max_regions, on_region=callback, progress=progress)
-    return counter.run()
+    result = counter.run()
+    result.bounds_seconds = seconds
+    return result
 
 
 def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFAULT_MARGIN,

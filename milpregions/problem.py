@@ -63,6 +63,16 @@ class Problem:
         """Pre-activation bounds of ``unit_net`` on [-1, 1]^dim (LP-tightened if the settings ask)."""
         return compute_bounds(self.unit_net, self.settings.tighten)
 
+    @cached_property
+    def tree_bounds(self) -> Bounds:
+        """The bounds the tree counts with: on the vertex path (``dim <= vertex_dim``) interval
+        bounds, since vertices decide every unit on every node exactly and LP tightening only
+        costs time (10 s of LPs against a 1 s count on a 3-layer width-100 net); elsewhere
+        ``bounds``."""
+        if self.dim <= self.settings.vertex_dim:
+            return compute_bounds(self.unit_net, False)
+        return self.bounds
+
     def to_input(self, U: np.ndarray) -> np.ndarray:
         """Normalised points (..., dim) -> input points (..., n0)."""
         return self.domain.to_input(self.box.from_unit(U))

@@ -95,6 +95,7 @@ def format_stats(result) -> list[str]:
         f"seconds: {result.seconds:.3f}",
         f"unstable units: {result.unstable_units} of {sum(result.widths)}",
         f"bound-tightening LPs: {result.bound_lps}",
+        f"bounds: {result.bounds_seconds:.3f} s",
         f"near-margin regions: {result.near_margin} (inradius <= 10 x margin {result.margin:g})",
     ] + ([] if result.method != "tree" else [
         "smallest certified inradius: " + ("n/a" if result.min_radius is None

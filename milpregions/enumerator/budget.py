@@ -72,6 +72,14 @@ class Budget:
             if self.progress is not None:
                 self.progress(st.regions, st.nodes, self.lp.solves, elapsed)
 
+    def check(self, nodes: int) -> None:
+        """After a block of compiled nodes: the time limit and the progress callback."""
+        elapsed = time.perf_counter() - self.stats.start
+        if self.time_limit is not None and elapsed > self.time_limit:
+            raise Stop("time-limit")
+        if self.progress is not None:
+            self.progress(self.stats.regions, nodes, self.lp.solves, elapsed)
+
     def region(self) -> None:
         """One more region, unless the region limit is reached."""
         st = self.stats

@@ -44,6 +44,7 @@ from ..settings import DEFAULT_MARGIN
 from ..solver.highs import ChebyshevLP
 from .budget import Budget, ProgressCallback, Stop
 from .layers import (
+    VERTEX_TOL,
     Groups,
     Maps,
     TreeLayer,
@@ -54,6 +55,7 @@ from .layers import (
     output_map,
     region_rows,
 )
+from .kernel_pack import compiled_layers
 from .lp_path import LPPath
 from .vertex_path import VertexPath
 
@@ -98,7 +100,8 @@ class TreeCounter:
     def __init__(self, net: Network, bounds: Bounds, *, margin: float = DEFAULT_MARGIN,
                  vertex_dim: int = 6, time_limit: float | None = None,
                  max_regions: int | None = None, on_region: RegionCallback | None = None,
-                 progress: ProgressCallback | None = None, verify_batch: int = 4096):
+                 progress: ProgressCallback | None = None, verify_batch: int = 4096,
+                 compiled: bool = True):
         self.net = net
         self.d = net.input_dim
         self.margin = float(margin)
@@ -112,6 +115,7 @@ class TreeCounter:
         self._buf_u: list[np.ndarray] = []
         self._buf_bits: list[np.ndarray] = []
         self.layers: list[TreeLayer] = build_layers(net, bounds)
+        self.compiled = compiled_layers(self.layers) if self.use_vertices and compiled else None
         self.n_unstable = bounds.n_unstable
         self.bound_lps = bounds.lps
 
@@ -133,6 +137,71 @@ class TreeCounter:
             min_radius=None if st.regions == 0 else st.min_radius)
 
     def _run(self) -> None:
+        if self.compiled is not None:
+            self._run_compiled()
+        else:
+            self._run_python()
+
+    def _run_compiled(self) -> None:
+        """The compiled walk (``kernel``): leaves come back in blocks; between blocks the
+        budget checks the time limit and reports progress."""
+        from . import kernel
+        from .polytope import VPoly
+
+        d, pack = self.d, self.compiled
+        st = self.budget.stats
+        box = VPoly.box(d)
+        C = np.ascontiguousarray
+        stack = kernel.new_stack(C(box.V), C(box.inc), C(box.F), pack)
+        width = sum(L.fixed.size for L in self.layers)
+        block = 4096
+        out_pat = np.zeros((block, width), dtype=np.int16)
+        out_u = np.zeros((block, d))
+        out_r = np.zeros(block)
+        stats = np.zeros(3)
+        vtol = min(VERTEX_TOL, self.margin)
+        far = 10 * self.margin
+        done = False
+        budget = 256                    # nodes per call, doubled up to 2^14: limits stay prompt
+        while not done:
+            self.budget.check(st.nodes)
+            n, done = kernel.walk(stack, pack, self.margin, vtol, budget, out_pat, out_u,
+                                  out_r, stats)
+            budget = min(2 * budget, 1 << 14)
+            st.nodes = int(stats[0])
+            st.thin_dropped, st.thickest_dropped = int(stats[1]), float(stats[2])
+            R = out_r[:n]
+            quick = R > far
+            if self.on_region is None and quick.all() and (
+                    self.budget.max_regions is None
+                    or st.regions + n <= self.budget.max_regions):
+                st.regions += n
+                if n:
+                    st.min_radius = min(st.min_radius, float(R.min()))
+                self._buf_u.extend(out_u[:n].copy())
+                self._buf_bits.extend(out_pat[:n].copy())
+                if len(self._buf_u) >= self.verify_batch:
+                    self._flush()
+            else:
+                for i in range(n):
+                    pat = out_pat[i].copy()
+                    self._settle_leaf(out_u[i].copy(), float(R[i]), pat,
+                                      lambda pat=pat: self._pattern_rows(pat))
+
+    def _pattern_rows(self, pattern: np.ndarray) -> np.ndarray:
+        """``region_rows`` of a pattern, its frames rebuilt from the pattern (compiled walk)."""
+        d = self.d
+        maps: Maps = [(np.eye(d), np.zeros(d))]
+        frames, col = [], 0
+        for k, L in enumerate(self.layers):
+            A, c, scale = layer_affine(L, maps)
+            frames.append(Frame(k, iter(()), maps, pattern[:col], A, c, scale))
+            n = L.fixed.size
+            maps = maps + [output_map(L, pattern[col:col + n], A, c)]
+            col += n
+        return region_rows(self.layers, frames, pattern, d)
+
+    def _run_python(self) -> None:
         """Depth first across layers: one generator of cells per layer on the stack, so memory
         stays proportional to the depth, and regions stream out from the start.
 
@@ -178,7 +247,12 @@ class TreeCounter:
 
     # ------------------------------------------------------------------ leaves
     def _leaf(self, node, pattern: np.ndarray, stack: list[Frame]) -> None:
-        """Count the region of ``pattern`` iff a ball of radius > margin is certified in it.
+        u, r = self.path.leaf(node)
+        self._settle_leaf(u, r, pattern, lambda: region_rows(self.layers, stack, pattern, self.d))
+
+    def _settle_leaf(self, u: np.ndarray, r: float, pattern: np.ndarray, rows) -> None:
+        """Count the region of ``pattern`` iff a ball of radius > margin is certified in it
+        (``u, r``: the path's witness and radius; ``rows()``: the region's own rows).
 
         Far from the margin the path's radius decides (the node's own rows, less the path's
         tolerance). Near it the radius is evaluated on the region's own rows (every unstable
@@ -188,12 +262,11 @@ class TreeCounter:
         """
         margin = self.margin
         st = self.budget.stats
-        u, r = self.path.leaf(node)
         if r > 10 * margin:                 # far from the margin: the path's own radius holds
             st.min_radius = min(st.min_radius, r)
             self._count(u, r, pattern)
             return
-        H = region_rows(self.layers, stack, pattern, self.d)
+        H = rows()
         r = certified_radius(H, u)
         if r <= margin:
             r_lp, u_lp = self.budget.solve((), np.zeros((0, self.d + 1)), extra=H)

@@ -50,6 +50,7 @@ class CountResult:
     widths: list[int] = field(default_factory=list)
     unstable_units: int = 0
     bound_lps: int = 0
+    bounds_seconds: float = 0.0       # the time the bounds took (before the count)
     thin_dropped: int = 0              # cells that hold a ball of radius in (0, margin] only
     thickest_dropped: float = 0.0      # the largest radius among them
     min_radius: float | None = None    # the smallest certified radius of a counted region

@@ -144,7 +144,7 @@ def test_stats(cli, capsys):
     assert lines[0] == "37 regions"
     keys = [line.split(":")[0] for line in lines[1:]]
     for key in ("nodes", "LPs", "LPs per region", "regions per second", "seconds",
-                "unstable units", "near-margin regions"):
+                "unstable units", "near-margin regions", "bounds"):
         assert key in keys
     assert "unstable units: 8 of 8" in lines
 

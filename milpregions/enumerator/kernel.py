@@ -1,0 +1,377 @@
+"""The compiled vertex path (numba): the whole depth-first walk for chains of two-piece layers.
+
+The same decisions as ``vertex_path`` + ``polytope`` + ``layers.unit_rows``, in the same
+order, on arrays: a node is a polytope (vertices ``V``, incidence ``inc``, facet rows ``F``), a
+stack entry is (layer, polytope, live units, bits, the node's unit rows). The walk stops after
+a node budget or when its output buffers are full and resumes from its stack, so the Python
+driver checks time limits, progress and the region limit between calls; leaves come out as
+arrays (pattern, vertex centroid, its radius less the vertex tolerance).
+
+Only for networks whose layers are all two-piece, dense, each reading the layer before it
+(``compiled_layers`` says when); everything else takes the Python path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numba.typed import List
+
+from .layers import CONST_TOL, VERTEX_TOL
+
+
+@njit(cache=True)
+def _tidy(V, inc, F):
+    """Drop rows tight at fewer than d vertices; is every vertex on exactly d facets?"""
+    nv, d = V.shape
+    m = inc.shape[1]
+    keep = np.zeros(m, dtype=np.bool_)
+    nk = 0
+    for r in range(m):
+        cnt = 0
+        for v in range(nv):
+            if inc[v, r]:
+                cnt += 1
+        if cnt >= d:
+            keep[r] = True
+            nk += 1
+    if nk < m:
+        inc2 = np.empty((nv, nk), dtype=np.bool_)
+        F2 = np.empty((nk, d + 1))
+        j = 0
+        for r in range(m):
+            if keep[r]:
+                inc2[:, j] = inc[:, r]
+                F2[j] = F[r]
+                j += 1
+        inc, F = inc2, F2
+    simple = 1
+    for v in range(nv):
+        cnt = 0
+        for r in range(inc.shape[1]):
+            if inc[v, r]:
+                cnt += 1
+        if cnt != d:
+            simple = 0
+            break
+    return inc, F, simple
+
+
+@njit(cache=True)
+def _part(V, inc, keep, zero, Vnew, inc_new, F, row, sign):
+    nv, d = V.shape
+    m = inc.shape[1]
+    nk = 0
+    for v in range(nv):
+        if keep[v]:
+            nk += 1
+    nn = Vnew.shape[0]
+    V2 = np.empty((nk + nn, d))
+    inc2 = np.zeros((nk + nn, m + 1), dtype=np.bool_)
+    j = 0
+    for v in range(nv):
+        if keep[v]:
+            V2[j] = V[v]
+            inc2[j, :m] = inc[v]
+            inc2[j, m] = zero[v]
+            j += 1
+    for t in range(nn):
+        V2[j] = Vnew[t]
+        inc2[j] = inc_new[t]
+        j += 1
+    F2 = np.empty((m + 1, d + 1))
+    F2[:m] = F
+    F2[m] = sign * row
+    return V2, inc2, F2
+
+
+@njit(cache=True)
+def cut(V, inc, F, simple, row, s, tol):
+    """``VPoly.cut``: (kind, plus, minus); kind 0: plus is P, no minus; 1: no plus, minus is P;
+    2: both new (the polytopes as (V, inc, F))."""
+    nv, d = V.shape
+    npos = 0
+    nneg = 0
+    for v in range(nv):
+        if s[v] > tol:
+            npos += 1
+        elif s[v] < -tol:
+            nneg += 1
+    if nneg == 0:
+        return 0, V, inc, F, simple, V, inc, F
+    if npos == 0:
+        return 1, V, inc, F, simple, V, inc, F
+    if simple < 0:
+        inc, F, simple = _tidy(V, inc, F)
+    m = inc.shape[1]
+    ip = np.empty(npos, dtype=np.int64)
+    ineg = np.empty(nneg, dtype=np.int64)
+    a = 0
+    b = 0
+    for v in range(nv):
+        if s[v] > tol:
+            ip[a] = v
+            a += 1
+        elif s[v] < -tol:
+            ineg[b] = v
+            b += 1
+    eu = List()
+    ev = List()
+    shared = np.empty(m, dtype=np.bool_)
+    for x in range(npos):
+        u = ip[x]
+        for y in range(nneg):
+            w = ineg[y]
+            cnt = 0
+            for r in range(m):
+                shared[r] = inc[u, r] and inc[w, r]
+                if shared[r]:
+                    cnt += 1
+            if simple == 1:
+                if cnt == d - 1:
+                    eu.append(u)
+                    ev.append(w)
+            elif cnt >= d - 1:
+                tight = 0
+                for z in range(nv):
+                    ok = True
+                    for r in range(m):
+                        if shared[r] and not inc[z, r]:
+                            ok = False
+                            break
+                    if ok:
+                        tight += 1
+                if tight == 2:
+                    eu.append(u)
+                    ev.append(w)
+    ne = len(eu)
+    Vnew = np.empty((ne, d))
+    inc_new = np.zeros((ne, m + 1), dtype=np.bool_)
+    for t in range(ne):
+        u = eu[t]
+        w = ev[t]
+        su = s[u]
+        sv = s[w]
+        f = su / (su - sv)
+        for k in range(d):
+            Vnew[t, k] = V[u, k] + f * (V[w, k] - V[u, k])
+        for r in range(m):
+            inc_new[t, r] = inc[u, r] and inc[w, r]
+        inc_new[t, m] = True
+    pos = s > tol
+    neg = s < -tol
+    zero = ~(pos | neg)
+    Vp, incp, Fp = _part(V, inc, pos | zero, zero, Vnew, inc_new, F, row, 1.0)
+    Vm, incm, Fm = _part(V, inc, neg | zero, zero, Vnew, inc_new, F, row, -1.0)
+    return 2, Vp, incp, Fp, -1, Vm, incm, Fm
+
+
+@njit(cache=True)
+def unit_rows(W, b, fixed, cand, wnorm, rtol, Ain, cin, scale):
+    """``layers.layer_affine`` + ``layers.unit_rows`` for one chain layer on a node: the
+    layer's pre-activations (A, c), its bits so far, and the live units with their
+    unit-normal rows."""
+    A = np.dot(W, Ain)
+    c = np.dot(W, cin) + b
+    bits = fixed.copy()
+    n = cand.size
+    d = Ain.shape[1]
+    if n == 0:
+        return A, c, bits, cand, np.empty((0, d)), np.empty(0)
+    nrm = np.empty(n)
+    for i in range(n):
+        j = cand[i]
+        t = 0.0
+        for k in range(d):
+            t += A[j, k] * A[j, k]
+        nrm[i] = np.sqrt(t)
+    live = np.ones(n, dtype=np.bool_)
+    lim = max(CONST_TOL, rtol) * scale
+    absAin = np.abs(Ain)
+    absc = np.abs(cin)
+    for i in range(n):
+        if nrm[i] <= lim * wnorm[i]:
+            j = cand[i]
+            wr = np.abs(W[j])
+            ga = np.dot(wr, absAin)
+            if nrm[i] <= rtol * np.sqrt(np.dot(ga, ga)):
+                live[i] = False
+                gc = abs(b[j]) + np.dot(wr, absc)
+                bits[j] = 1 if c[j] > rtol * gc else 0
+    nl = 0
+    for i in range(n):
+        if live[i]:
+            nl += 1
+    An = np.empty((nl, d))
+    cn = np.empty(nl)
+    cl = np.empty(nl, dtype=np.int64)
+    t = 0
+    for i in range(n):
+        if live[i]:
+            j = cand[i]
+            An[t] = A[j] / nrm[i]
+            cn[t] = c[j] / nrm[i]
+            cl[t] = j
+            t += 1
+    keep = np.ones(nl, dtype=np.bool_)
+    nk = 0
+    for t in range(nl):
+        reach = 0.0
+        for k in range(d):
+            reach += abs(An[t, k])
+        if cn[t] - reach > VERTEX_TOL:
+            bits[cl[t]] = 1
+            keep[t] = False
+        elif cn[t] + reach < -VERTEX_TOL:
+            keep[t] = False
+        else:
+            nk += 1
+    return A, c, bits, cl[keep], An[keep].copy(), cn[keep].copy()
+
+
+@njit(cache=True)
+def _node(k, V, inc, F, simple, net, Ain, cin, scale, prefix):
+    sizes, W_flat, W_off, b_flat, s_flat, fixed_flat, u_off, cand_flat, cand_off, wn_flat, rtols = net
+    n_in = Ain.shape[0]
+    W = W_flat[W_off[k]:W_off[k + 1]].reshape((sizes[k], n_in))
+    b = b_flat[u_off[k]:u_off[k + 1]]
+    fixed = fixed_flat[u_off[k]:u_off[k + 1]]
+    cand = cand_flat[cand_off[k]:cand_off[k + 1]]
+    wnorm = wn_flat[cand_off[k]:cand_off[k + 1]]
+    A, c, bits, cl, An, cn = unit_rows(W, b, fixed, cand, wnorm, rtols[k], Ain, cin, scale)
+    U = np.arange(cl.size)
+    return (k, V, inc, F, simple, U, bits, prefix, An, cn, cl, A, c)
+
+
+@njit(cache=True)
+def new_stack(V, inc, F, net):
+    """The walk's stack with the root: the box (V, inc, F), layer 0 with the identity map."""
+    d = V.shape[1]
+    eye = np.eye(d)
+    entry = _node(0, V, inc, F, 1, net, eye, np.zeros(d), np.sqrt(float(d)),
+                  np.zeros(0, dtype=np.int16))
+    stack = List()
+    stack.append(entry)
+    return stack
+
+
+@njit(cache=True)
+def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats):
+    """Advance the walk by up to ``node_budget`` nodes or until the output buffers are full.
+
+    Returns (leaves written, whether the walk is done). ``stats``: [nodes, thin_dropped,
+    thickest_dropped], updated in place.
+    """
+    sizes, W_flat, W_off, b_flat, s_flat, fixed_flat, u_off, cand_flat, cand_off, wn_flat, rtols = net
+    last = sizes.size - 1
+    d = out_u.shape[1]
+    n_out = 0
+    cap = out_u.shape[0]
+    nodes = 0
+    while len(stack) > 0 and nodes < node_budget and n_out < cap:
+        k, V, inc, F, simple, U, bits, prefix, An, cn, cl, A, c = stack.pop()
+        nodes += 1
+        if U.size:
+            nv = V.shape[0]
+            nu = U.size
+            AU = np.empty((nu, d))
+            cU = np.empty(nu)
+            for t in range(nu):
+                AU[t] = An[U[t]]
+                cU[t] = cn[U[t]]
+            vals = np.dot(V, AU.T)
+            keep = np.ones(nu, dtype=np.bool_)
+            nk = 0
+            for t in range(nu):
+                vmin = np.inf
+                vmax = -np.inf
+                for v in range(nv):
+                    x = vals[v, t] + cU[t]
+                    vals[v, t] = x
+                    if x < vmin:
+                        vmin = x
+                    if x > vmax:
+                        vmax = x
+                if vmin >= -vtol:
+                    bits[cl[U[t]]] = 1
+                    keep[t] = False
+                elif vmax <= vtol:
+                    keep[t] = False
+                else:
+                    nk += 1
+            if nk:
+                U2 = np.empty(nk, dtype=np.int64)
+                first = -1
+                t2 = 0
+                for t in range(nu):
+                    if keep[t]:
+                        if first < 0:
+                            first = t
+                        U2[t2] = U[t]
+                        t2 += 1
+                j = U2[0]
+                s = vals[:, first].copy()
+                row = np.empty(d + 1)
+                row[:d] = An[j]
+                row[d] = cn[j]
+                kind, Vp, incp, Fp, sp, Vm, incm, Fm = cut(V, inc, F, simple, row, s, vtol)
+                has_plus = kind != 1
+                has_minus = kind != 0
+                smin = s.min()
+                smax = s.max()
+                if has_minus and smin >= -margin:
+                    has_minus = False
+                    if -smin > 0:
+                        stats[1] += 1
+                        stats[2] = max(stats[2], -smin)
+                if has_plus and smax <= margin:
+                    has_plus = False
+                    if smax > 0:
+                        stats[1] += 1
+                        stats[2] = max(stats[2], smax)
+                rest = U2[1:].copy()
+                if has_minus:
+                    b0 = bits.copy()
+                    b0[cl[j]] = 0
+                    if kind == 2:
+                        stack.append((k, Vm, incm, Fm, -1, rest, b0, prefix, An, cn, cl, A, c))
+                    else:
+                        stack.append((k, Vm, incm, Fm, sp, rest, b0, prefix, An, cn, cl, A, c))
+                if has_plus:
+                    bits[cl[j]] = 1
+                    stack.append((k, Vp, incp, Fp, sp, rest, bits, prefix, An, cn, cl, A, c))
+                continue
+        # a cell of layer k: a leaf, or a node of layer k + 1
+        pat = np.empty(prefix.size + bits.size, dtype=np.int16)
+        pat[:prefix.size] = prefix
+        pat[prefix.size:] = bits
+        if k == last:
+            nv = V.shape[0]
+            u = np.zeros(d)
+            for v in range(nv):
+                u += V[v]
+            u /= nv
+            r = np.inf
+            for q in range(F.shape[0]):
+                x = F[q, d]
+                for t in range(d):
+                    x += F[q, t] * u[t]
+                if x < r:
+                    r = x
+            out_pat[n_out, :pat.size] = pat
+            out_u[n_out] = u
+            out_r[n_out] = r - vtol
+            n_out += 1
+            continue
+        sl = s_flat[u_off[k]:u_off[k + 1]]
+        n = bits.size
+        Aout = np.empty((n, d))
+        cout = np.empty(n)
+        for i in range(n):
+            f = 1.0 if bits[i] > 0 else sl[i]
+            Aout[i] = f * A[i]
+            cout[i] = f * c[i]
+        scale = np.sqrt(np.sum(Aout * Aout))
+        stack.append(_node(k + 1, V, inc, F, simple, net, Aout, cout, scale, pat))
+    stats[0] += nodes
+    return n_out, len(stack) == 0

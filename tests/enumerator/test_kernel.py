@@ -1,0 +1,99 @@
+"""The compiled vertex path (``enumerator.kernel``) against the Python vertex path: the same
+regions, patterns, witnesses' patterns, nodes and dropped cells, on every kind of chain net."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from milpregions.bounds import compute_bounds
+from milpregions.enumerator import TreeCounter
+from milpregions.enumerator.kernel_pack import compiled_layers
+from milpregions.enumerator.layers import build_layers
+from milpregions.ir.domain import Box, normalize
+from milpregions.ir.network import Affine, Layer, Network, mlp
+from milpregions.testing import constructions as C
+
+from scale_free_nets import mixed_magnitudes, tiny_slope_net
+
+
+def _both(net: Network, **kw):
+    unit = normalize(net, Box.make(-1.0, 1.0, net.input_dim))
+    bounds = compute_bounds(unit, False)
+    out = []
+    for compiled in (False, True):
+        found = []
+        counter = TreeCounter(unit, bounds, compiled=compiled,
+                              on_region=lambda p, u, r: found.append(
+                                  (np.concatenate([np.asarray(x, np.int64) for x in p]), u)),
+                              **kw)
+        assert (counter.compiled is not None) == compiled
+        out.append((counter.run(), found))
+    return out
+
+
+NETS = [
+    ("he_2d_16x16", lambda: C.he_mlp(2, [16, 16], 0)),
+    ("he_3d_8x8x8", lambda: C.he_mlp(3, [8, 8, 8], 1)),
+    ("he_5d_10", lambda: C.he_mlp(5, [10], 2)),
+    ("zaslavsky_3d", lambda: C.general_position_layer(3, 6, seed=0)),
+    ("concurrent", lambda: C.concurrent_layer(2, 8, seed=0)),
+    ("montufar", lambda: C.montufar_folding(2, 2, 2)),
+    ("serra", lambda: C.serra_zigzag([3, 3])),
+    ("leaky", lambda: mlp([np.array([[1.0, -0.5], [0.3, 1.0], [-1.0, 0.2]]), np.ones((2, 3)),
+                           np.ones((1, 2))], [np.array([0.1, -0.2, 0.05]), np.array([0.3, -0.1]),
+                                              np.zeros(1)], neg_slope=0.1)),
+    ("abs_like", lambda: mlp([np.array([[1.0, 0.0], [0.0, 1.0]]), np.ones((1, 2))],
+                             [np.array([0.2, -0.3]), np.zeros(1)], neg_slope=-1.0)),
+    ("duplicates", lambda: mlp([np.array([[1.0, 1.0], [1.0, 1.0], [2.0, 2.0], [1.0, -1.0]]),
+                                np.ones((1, 4))], [np.array([0.1, 0.1, 0.2, 0.0]), np.zeros(1)])),
+    ("tiny_slope", tiny_slope_net),
+    ("mixed", lambda: mixed_magnitudes(3)),
+    ("all_stable", lambda: C.all_stable(3, [4, 4], 0)),
+]
+
+
+@pytest.mark.parametrize("name,make", NETS, ids=[n for n, _ in NETS])
+def test_compiled_walk_equals_the_python_vertex_path(name, make):
+    (py, fp), (cc, fc) = _both(make())
+    assert cc.regions == py.regions and cc.exact and py.exact
+    assert cc.nodes == py.nodes
+    assert (cc.thin_dropped, cc.near_margin) == (py.thin_dropped, py.near_margin)
+    assert [p.tolist() for p, _ in fc] == [p.tolist() for p, _ in fp]     # same order too
+    assert np.allclose(np.array([u for _, u in fc]), np.array([u for _, u in fp]))
+
+
+def test_a_slab_near_the_margin_goes_through_the_own_rows_check():
+    # a slab of inradius 5e-9 with margin 1e-9: near the margin, so the leaf is certified on
+    # the region's rows rebuilt from its pattern (the compiled walk hands it back)
+    net = mlp([np.eye(2)[[0, 0]], np.ones((1, 2))], [np.array([0.0, -1e-8]), np.zeros(1)])
+    (py, _), (cc, _) = _both(net, margin=1e-9)
+    assert py.regions == cc.regions == 3 and cc.near_margin == py.near_margin == 1
+    (py, _), (cc, _) = _both(net, margin=1e-8)
+    assert py.regions == cc.regions == 2 and cc.thin_dropped == py.thin_dropped
+
+
+def test_region_and_time_limits_stop_the_compiled_walk():
+    net = C.he_mlp(3, [16, 16], 0)
+    unit = normalize(net, Box.make(-1.0, 1.0, 3))
+    bounds = compute_bounds(unit, False)
+    res = TreeCounter(unit, bounds, max_regions=100).run()
+    assert res.regions == 100 and res.stopped == "max-regions" and not res.exact
+    res = TreeCounter(unit, bounds, time_limit=1e-6).run()
+    assert res.stopped == "time-limit" and res.regions < 3524
+    calls = []
+    res = TreeCounter(unit, bounds, progress=lambda *a: calls.append(a)).run()
+    assert res.regions == 3524 and calls and calls[-1][0] <= 3524
+
+
+def test_which_networks_take_the_compiled_walk(models_dir):
+    from milpregions.onnx import load_onnx
+
+    def takes(net):
+        return compiled_layers(build_layers(net, compute_bounds(net, False))) is not None
+
+    assert takes(C.he_mlp(2, [4, 4], 0))
+    assert not takes(load_onnx(models_dir / "maxout_mlp.onnx"))      # max groups
+    L = Layer(Affine({0: np.eye(2)}, np.zeros(2)), np.zeros(2))
+    skip = Layer(Affine({0: np.eye(2), 1: np.eye(2)}, np.zeros(2)), np.zeros(2))
+    assert not takes(Network(2, (L, skip), Affine({2: np.ones((1, 2))}, np.zeros(1))))
