@@ -43,6 +43,7 @@ from ..ir.result import CountResult
 from ..settings import DEFAULT_MARGIN
 from ..solver.highs import ChebyshevLP
 from .budget import Budget, ProgressCallback, Stop
+from .kernel_pack import compiled_layers
 from .layers import (
     VERTEX_TOL,
     Groups,
@@ -55,7 +56,6 @@ from .layers import (
     output_map,
     region_rows,
 )
-from .kernel_pack import compiled_layers
 from .lp_path import LPPath
 from .vertex_path import VertexPath
 

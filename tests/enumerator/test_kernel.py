@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scale_free_nets import mixed_magnitudes, tiny_slope_net
 
 from milpregions.bounds import compute_bounds
 from milpregions.enumerator import TreeCounter
@@ -14,8 +15,6 @@ from milpregions.ir.domain import Box, normalize
 from milpregions.ir.network import Affine, Layer, Network, mlp
 from milpregions.testing import constructions as C
 
-from scale_free_nets import mixed_magnitudes, tiny_slope_net
-
 
 def _both(net: Network, **kw):
     unit = normalize(net, Box.make(-1.0, 1.0, net.input_dim))
@@ -24,7 +23,7 @@ def _both(net: Network, **kw):
     for compiled in (False, True):
         found = []
         counter = TreeCounter(unit, bounds, compiled=compiled,
-                              on_region=lambda p, u, r: found.append(
+                              on_region=lambda p, u, r, found=found: found.append(
                                   (np.concatenate([np.asarray(x, np.int64) for x in p]), u)),
                               **kw)
         assert (counter.compiled is not None) == compiled
