@@ -114,6 +114,11 @@ def run(args, out, err) -> int:
     progress = None
     if not args.quiet and is_terminal(err):
         progress = Progress(err)
+        from ..enumerator import kernel
+
+        if args.method == "tree" and not kernel.cache_is_warm():
+            err.write(f"{PROG}: compiling the counting kernel once (about 30 s; cached in "
+                      f"{kernel.cache_dir()})\n")
     found = [0]
     with ExitStack() as stack:
         on_region = None

@@ -20,37 +20,84 @@ from numba.typed import List
 from .layers import CONST_TOL, VERTEX_TOL
 
 
+def cache_dir() -> str:
+    """Where numba keeps the compiled walk (next to this module, or numba's user cache)."""
+    return str(walk._cache.cache_path)
+
+
+def cache_is_warm() -> bool:
+    """Whether the compiled walk is in the cache (else the first count compiles it, ~30 s)."""
+    from pathlib import Path
+
+    return any(Path(cache_dir()).glob("kernel.walk-*.nbi"))
+
+
+M1 = np.uint64(0x5555555555555555)
+M2 = np.uint64(0x3333333333333333)
+M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+H01 = np.uint64(0x0101010101010101)
+ONE = np.uint64(1)
+
+
+@njit(cache=True, inline="always")
+def _pop(x):
+    """The number of set bits of a uint64."""
+    x = x - ((x >> ONE) & M1)
+    x = (x & M2) + ((x >> np.uint64(2)) & M2)
+    x = (x + (x >> np.uint64(4))) & M4
+    return (x * H01) >> np.uint64(56)
+
+
+@njit(cache=True, inline="always")
+def _bit(inc, v, r):
+    return (inc[v, r >> 6] >> np.uint64(r & 63)) & ONE
+
+
+@njit(cache=True)
+def to_bits(inc_bool):
+    """Incidence (nv, m) bools as bitsets (nv, ceil(m / 64)) uint64."""
+    nv, m = inc_bool.shape
+    nw = max(1, (m + 63) // 64)
+    out = np.zeros((nv, nw), dtype=np.uint64)
+    for v in range(nv):
+        for r in range(m):
+            if inc_bool[v, r]:
+                out[v, r >> 6] |= ONE << np.uint64(r & 63)
+    return out
+
+
 @njit(cache=True)
 def _tidy(V, inc, F):
     """Drop rows tight at fewer than d vertices; is every vertex on exactly d facets?"""
     nv, d = V.shape
-    m = inc.shape[1]
+    m = F.shape[0]
     keep = np.zeros(m, dtype=np.bool_)
     nk = 0
     for r in range(m):
         cnt = 0
         for v in range(nv):
-            if inc[v, r]:
-                cnt += 1
+            cnt += _bit(inc, v, r)
         if cnt >= d:
             keep[r] = True
             nk += 1
     if nk < m:
-        inc2 = np.empty((nv, nk), dtype=np.bool_)
+        nw = max(1, (nk + 63) // 64)
+        inc2 = np.zeros((nv, nw), dtype=np.uint64)
         F2 = np.empty((nk, d + 1))
         j = 0
         for r in range(m):
             if keep[r]:
-                inc2[:, j] = inc[:, r]
+                for v in range(nv):
+                    if _bit(inc, v, r):
+                        inc2[v, j >> 6] |= ONE << np.uint64(j & 63)
                 F2[j] = F[r]
                 j += 1
         inc, F = inc2, F2
     simple = 1
     for v in range(nv):
         cnt = 0
-        for r in range(inc.shape[1]):
-            if inc[v, r]:
-                cnt += 1
+        for w in range(inc.shape[1]):
+            cnt += _pop(inc[v, w])
         if cnt != d:
             simple = 0
             break
@@ -59,21 +106,27 @@ def _tidy(V, inc, F):
 
 @njit(cache=True)
 def _part(V, inc, keep, zero, Vnew, inc_new, F, row, sign):
+    """One side of a cut: the kept vertices (their incidence gains the new row when they lie on
+    it) and the new ones; the new row is ``sign * row``."""
     nv, d = V.shape
-    m = inc.shape[1]
+    m = F.shape[0]
+    nw = inc_new.shape[1]
     nk = 0
     for v in range(nv):
         if keep[v]:
             nk += 1
     nn = Vnew.shape[0]
     V2 = np.empty((nk + nn, d))
-    inc2 = np.zeros((nk + nn, m + 1), dtype=np.bool_)
+    inc2 = np.zeros((nk + nn, nw), dtype=np.uint64)
+    bitm = ONE << np.uint64(m & 63)
+    wm = m >> 6
     j = 0
     for v in range(nv):
         if keep[v]:
             V2[j] = V[v]
-            inc2[j, :m] = inc[v]
-            inc2[j, m] = zero[v]
+            inc2[j, :inc.shape[1]] = inc[v]
+            if zero[v]:
+                inc2[j, wm] |= bitm
             j += 1
     for t in range(nn):
         V2[j] = Vnew[t]
@@ -88,7 +141,7 @@ def _part(V, inc, keep, zero, Vnew, inc_new, F, row, sign):
 @njit(cache=True)
 def cut(V, inc, F, simple, row, s, tol):
     """``VPoly.cut``: (kind, plus, minus); kind 0: plus is P, no minus; 1: no plus, minus is P;
-    2: both new (the polytopes as (V, inc, F))."""
+    2: both new (the polytopes as (V, incidence bitsets, F))."""
     nv, d = V.shape
     npos = 0
     nneg = 0
@@ -103,7 +156,8 @@ def cut(V, inc, F, simple, row, s, tol):
         return 1, V, inc, F, simple, V, inc, F
     if simple < 0:
         inc, F, simple = _tidy(V, inc, F)
-    m = inc.shape[1]
+    m = F.shape[0]
+    nw = inc.shape[1]
     ip = np.empty(npos, dtype=np.int64)
     ineg = np.empty(nneg, dtype=np.int64)
     a = 0
@@ -117,16 +171,15 @@ def cut(V, inc, F, simple, row, s, tol):
             b += 1
     eu = List()
     ev = List()
-    shared = np.empty(m, dtype=np.bool_)
+    sh = np.empty(nw, dtype=np.uint64)
     for x in range(npos):
         u = ip[x]
         for y in range(nneg):
             w = ineg[y]
             cnt = 0
-            for r in range(m):
-                shared[r] = inc[u, r] and inc[w, r]
-                if shared[r]:
-                    cnt += 1
+            for q in range(nw):
+                sh[q] = inc[u, q] & inc[w, q]
+                cnt += _pop(sh[q])
             if simple == 1:
                 if cnt == d - 1:
                     eu.append(u)
@@ -135,18 +188,23 @@ def cut(V, inc, F, simple, row, s, tol):
                 tight = 0
                 for z in range(nv):
                     ok = True
-                    for r in range(m):
-                        if shared[r] and not inc[z, r]:
+                    for q in range(nw):
+                        if (inc[z, q] & sh[q]) != sh[q]:
                             ok = False
                             break
                     if ok:
                         tight += 1
+                        if tight > 2:
+                            break
                 if tight == 2:
                     eu.append(u)
                     ev.append(w)
     ne = len(eu)
+    nw2 = (m + 1 + 63) // 64
     Vnew = np.empty((ne, d))
-    inc_new = np.zeros((ne, m + 1), dtype=np.bool_)
+    inc_new = np.zeros((ne, nw2), dtype=np.uint64)
+    bitm = ONE << np.uint64(m & 63)
+    wm = m >> 6
     for t in range(ne):
         u = eu[t]
         w = ev[t]
@@ -155,9 +213,9 @@ def cut(V, inc, F, simple, row, s, tol):
         f = su / (su - sv)
         for k in range(d):
             Vnew[t, k] = V[u, k] + f * (V[w, k] - V[u, k])
-        for r in range(m):
-            inc_new[t, r] = inc[u, r] and inc[w, r]
-        inc_new[t, m] = True
+        for q in range(nw):
+            inc_new[t, q] = inc[u, q] & inc[w, q]
+        inc_new[t, wm] |= bitm
     pos = s > tol
     neg = s < -tol
     zero = ~(pos | neg)
@@ -245,10 +303,11 @@ def _node(k, V, inc, F, simple, net, Ain, cin, scale, prefix):
 
 @njit(cache=True)
 def new_stack(V, inc, F, net):
-    """The walk's stack with the root: the box (V, inc, F), layer 0 with the identity map."""
+    """The walk's stack with the root: the box (V, incidence as bools, F), layer 0 with the
+    identity map."""
     d = V.shape[1]
     eye = np.eye(d)
-    entry = _node(0, V, inc, F, 1, net, eye, np.zeros(d), np.sqrt(float(d)),
+    entry = _node(0, V, to_bits(inc), F, 1, net, eye, np.zeros(d), np.sqrt(float(d)),
                   np.zeros(0, dtype=np.int16))
     stack = List()
     stack.append(entry)
