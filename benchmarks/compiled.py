@@ -8,10 +8,10 @@ Every row runs in a fresh subprocess per version (``PYTHONPATH`` points at that 
 checkout), so peak resident memory is the row's own: the child prints regions, the
 enumeration's seconds (``CountResult.seconds``), the whole ``count_regions`` call's seconds
 (bounds included), LPs, and ``ru_maxrss``; first a tiny count loads the compiled walk from
-its cache, timed apart as start-up (the load is paid once per process). Rows: ``constructions.he_mlp(n0, widths, 0)`` in
-[-1, 1]^n0 (the ladder), the 3-layer 2-D width-100 net (whole call), and the digits MLP in its
-pixel box [0, 16]^64 with a 60 s limit (a lower bound when it stops). The compiled walk's cache
-is warmed once before the timed rows.
+its cache, timed apart as start-up (the load is paid once per process).
+Rows: ``constructions.he_mlp(n0, widths, 0)`` in [-1, 1]^n0 (the ladder), the 3-layer 2-D
+width-100 net (whole call), and the digits MLP in its pixel box [0, 16]^64 with a 60 s limit
+(a lower bound when it stops). The compiled walk's cache is warmed once before the timed rows.
 """
 
 from __future__ import annotations
