@@ -169,8 +169,9 @@ def cut(V, inc, F, simple, row, s, tol):
         elif s[v] < -tol:
             ineg[b] = v
             b += 1
-    eu = List()
-    ev = List()
+    eu = np.empty(npos * nneg, dtype=np.int64)
+    ev = np.empty(npos * nneg, dtype=np.int64)
+    ne = 0
     sh = np.empty(nw, dtype=np.uint64)
     for x in range(npos):
         u = ip[x]
@@ -182,8 +183,9 @@ def cut(V, inc, F, simple, row, s, tol):
                 cnt += _pop(sh[q])
             if simple == 1:
                 if cnt == d - 1:
-                    eu.append(u)
-                    ev.append(w)
+                    eu[ne] = u
+                    ev[ne] = w
+                    ne += 1
             elif cnt >= d - 1:
                 tight = 0
                 for z in range(nv):
@@ -197,9 +199,9 @@ def cut(V, inc, F, simple, row, s, tol):
                         if tight > 2:
                             break
                 if tight == 2:
-                    eu.append(u)
-                    ev.append(w)
-    ne = len(eu)
+                    eu[ne] = u
+                    ev[ne] = w
+                    ne += 1
     nw2 = (m + 1 + 63) // 64
     Vnew = np.empty((ne, d))
     inc_new = np.zeros((ne, nw2), dtype=np.uint64)
@@ -333,19 +335,19 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats):
         if U.size:
             nv = V.shape[0]
             nu = U.size
-            AU = np.empty((nu, d))
-            cU = np.empty(nu)
-            for t in range(nu):
-                AU[t] = An[U[t]]
-                cU[t] = cn[U[t]]
-            vals = np.dot(V, AU.T)
+            vals = np.empty((nv, nu))
             keep = np.ones(nu, dtype=np.bool_)
             nk = 0
             for t in range(nu):
+                row_t = An[U[t]]
+                c_t = cn[U[t]]
                 vmin = np.inf
                 vmax = -np.inf
                 for v in range(nv):
-                    x = vals[v, t] + cU[t]
+                    x = 0.0
+                    for q in range(d):
+                        x += V[v, q] * row_t[q]
+                    x += c_t
                     vals[v, t] = x
                     if x < vmin:
                         vmin = x

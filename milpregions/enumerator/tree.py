@@ -112,8 +112,10 @@ class TreeCounter:
         path_type = VertexPath if self.use_vertices else LPPath
         self.path: CellPath = path_type(self.d, self.margin, self.budget)
         self.verify_batch = verify_batch
-        self._buf_u: list[np.ndarray] = []
+        self._buf_u: list[np.ndarray] = []      # witnesses to verify, one by one
         self._buf_bits: list[np.ndarray] = []
+        self._blocks: list[tuple[np.ndarray, np.ndarray]] = []   # and in blocks (compiled)
+        self._buffered = 0
         self.layers: list[TreeLayer] = build_layers(net, bounds)
         self.compiled = compiled_layers(self.layers) if self.use_vertices and compiled else None
         self.n_unstable = bounds.n_unstable
@@ -178,9 +180,9 @@ class TreeCounter:
                 st.regions += n
                 if n:
                     st.min_radius = min(st.min_radius, float(R.min()))
-                self._buf_u.extend(out_u[:n].copy())
-                self._buf_bits.extend(out_pat[:n].copy())
-                if len(self._buf_u) >= self.verify_batch:
+                self._blocks.append((out_u[:n].copy(), out_pat[:n].copy()))
+                self._buffered += n
+                if self._buffered >= self.verify_batch:
                     self._flush()
             else:
                 for i in range(n):
@@ -287,17 +289,23 @@ class TreeCounter:
         self.budget.region()
         self._buf_u.append(u)
         self._buf_bits.append(pattern)
+        self._buffered += 1
         if self.on_region is not None:
             self.on_region(split_pattern(self.net, pattern), u, r)
-        if len(self._buf_u) >= self.verify_batch:
+        if self._buffered >= self.verify_batch:
             self._flush()
 
     def _flush(self) -> None:
         """Re-check the buffered witnesses by a plain forward pass (raises on a mismatch)."""
-        if not self._buf_u:
+        if not self._buffered:
             return
-        U = np.array(self._buf_u)
-        B = np.array(self._buf_bits)
+        blocks = self._blocks
+        if self._buf_u:
+            blocks.append((np.array(self._buf_u), np.array(self._buf_bits)))
+        U = np.concatenate([u for u, _ in blocks])
+        B = np.concatenate([b for _, b in blocks])
         self._buf_u.clear()
         self._buf_bits.clear()
+        blocks.clear()
+        self._buffered = 0
         verify_patterns(self.net, U, B)
