@@ -436,3 +436,21 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats):
         stack.append(_node(k + 1, V, inc, F, simple, net, Aout, cout, scale, pat))
     stats[0] += nodes
     return n_out, len(stack) == 0
+
+
+def warm_up() -> None:
+    """Compile (first run after install) or load (from the cache) the walk on a one-unit net,
+    so that a count's clock starts after it."""
+    from .polytope import VPoly
+
+    sizes = np.array([1], dtype=np.int64)
+    one = np.ones(1)
+    net = (sizes, one.copy(), np.array([0, 1], dtype=np.int64), np.zeros(1), np.zeros(1),
+           np.zeros(1, dtype=np.int16), np.array([0, 1], dtype=np.int64),
+           np.zeros(1, dtype=np.int64), np.array([0, 1], dtype=np.int64), one.copy(),
+           np.array([1e-14]))
+    box = VPoly.box(1)
+    C = np.ascontiguousarray
+    stack = new_stack(C(box.V), C(box.inc), C(box.F), net)
+    walk(stack, net, 1e-10, 1e-10, 16, np.zeros((4, 1), dtype=np.int16), np.zeros((4, 1)),
+         np.zeros(4), np.zeros(3))

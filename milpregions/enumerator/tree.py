@@ -107,6 +107,12 @@ class TreeCounter:
         self.margin = float(margin)
         self.use_vertices = self.d <= vertex_dim
         self.on_region = on_region
+        self.layers: list[TreeLayer] = build_layers(net, bounds)
+        self.compiled = compiled_layers(self.layers) if self.use_vertices and compiled else None
+        if self.compiled is not None:
+            from . import kernel
+
+            kernel.warm_up()            # compile or load it before the clock starts
         self.budget = Budget(ChebyshevLP(self.d), time_limit=time_limit,
                              max_regions=max_regions, progress=progress)
         path_type = VertexPath if self.use_vertices else LPPath
@@ -116,8 +122,6 @@ class TreeCounter:
         self._buf_bits: list[np.ndarray] = []
         self._blocks: list[tuple[np.ndarray, np.ndarray]] = []   # and in blocks (compiled)
         self._buffered = 0
-        self.layers: list[TreeLayer] = build_layers(net, bounds)
-        self.compiled = compiled_layers(self.layers) if self.use_vertices and compiled else None
         self.n_unstable = bounds.n_unstable
         self.bound_lps = bounds.lps
 
