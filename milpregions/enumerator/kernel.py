@@ -438,6 +438,44 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats):
     return n_out, len(stack) == 0
 
 
+@njit(cache=True)
+def verify(net, U, P):
+    """``ir.pattern.verify_patterns`` for a chain of two-piece layers: does every point U[i]
+    have the pattern P[i] by a plain forward pass (a pre-activation within 1e-9 of the sum of
+    its terms' magnitudes may go either way)? True when all do."""
+    sizes, W_flat, W_off, b_flat, s_flat, fixed_flat, u_off, cand_flat, cand_off, wn_flat, rtols = net
+    N = U.shape[0]
+    vals = U.copy()
+    avals = np.abs(U)
+    for k in range(sizes.size):
+        n = sizes[k]
+        n_in = vals.shape[1]
+        W = W_flat[W_off[k]:W_off[k + 1]].reshape((n, n_in))
+        b = b_flat[u_off[k]:u_off[k + 1]]
+        sl = s_flat[u_off[k]:u_off[k + 1]]
+        z = np.dot(vals, W.T)
+        za = np.dot(avals, np.abs(W).T)
+        out = np.empty((N, n))
+        aout = np.empty((N, n))
+        col = u_off[k]
+        for i in range(N):
+            for j in range(n):
+                x = z[i, j] + b[j]
+                xa = za[i, j] + abs(b[j])
+                on = P[i, col + j] > 0
+                if on != (x > 0) and abs(x) > 1e-9 * (xa + 1e-300):
+                    return False
+                if on:
+                    out[i, j] = x
+                    aout[i, j] = xa
+                else:
+                    out[i, j] = sl[j] * x
+                    aout[i, j] = abs(sl[j]) * xa
+        vals = out
+        avals = aout
+    return True
+
+
 def warm_up() -> None:
     """Compile (first run after install) or load (from the cache) the walk on a one-unit net,
     so that a count's clock starts after it."""
@@ -454,3 +492,4 @@ def warm_up() -> None:
     stack = new_stack(C(box.V), C(box.inc), C(box.F), net)
     walk(stack, net, 1e-10, 1e-10, 16, np.zeros((4, 1), dtype=np.int16), np.zeros((4, 1)),
          np.zeros(4), np.zeros(3))
+    verify(net, np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int16))

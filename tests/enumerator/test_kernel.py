@@ -96,3 +96,27 @@ def test_which_networks_take_the_compiled_walk(models_dir):
     L = Layer(Affine({0: np.eye(2)}, np.zeros(2)), np.zeros(2))
     skip = Layer(Affine({0: np.eye(2), 1: np.eye(2)}, np.zeros(2)), np.zeros(2))
     assert not takes(Network(2, (L, skip), Affine({2: np.ones((1, 2))}, np.zeros(1))))
+
+
+def test_the_compiled_witness_check_agrees_with_the_numpy_one():
+    from milpregions.enumerator import kernel
+    from milpregions.errors import CertificateError
+    from milpregions.ir.pattern import verify_patterns
+
+    net = normalize(C.he_mlp(3, [8, 8], 0), Box.make(-1.0, 1.0, 3))
+    bounds = compute_bounds(net, False)
+    pack = compiled_layers(build_layers(net, bounds))
+    U = np.random.default_rng(0).uniform(-1, 1, size=(500, 3))
+    P = np.concatenate(net.pattern(U), axis=1).astype(np.int16)
+    verify_patterns(net, U, P)                      # the numpy check accepts them
+    assert kernel.verify(pack, U, P)
+    bad = P.copy()
+    bad[123, 5] ^= 1
+    assert not kernel.verify(pack, U, bad)
+    with pytest.raises(CertificateError):
+        verify_patterns(net, U, bad)
+    counter = TreeCounter(net, bounds)
+    counter._blocks.append((U, bad))
+    counter._buffered = U.shape[0]
+    with pytest.raises(CertificateError, match="witness"):
+        counter._flush()
