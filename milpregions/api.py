@@ -65,23 +65,20 @@ def _certify(problem: Problem, result: CountResult, found: list, deadline: float
 
 def _search(problem: Problem, callback, progress) -> CountResult:
     s = problem.settings
+    t0 = time.perf_counter()
+    # the MILP wants LP-tightened bounds; the tree takes what its path needs
+    bounds = problem.bounds if s.method == "milp" else problem.tree_bounds
+    seconds = time.perf_counter() - t0
     if s.method == "milp":
         from .milp import count_milp
 
-        t0 = time.perf_counter()
-        bounds = problem.bounds
-        seconds = time.perf_counter() - t0
         result = count_milp(problem.unit_net, bounds, time_limit=s.time_limit,
                             max_regions=s.max_regions, on_region=callback)
-        result.bounds_seconds = seconds
-        return result
-    t0 = time.perf_counter()
-    bounds = problem.tree_bounds
-    seconds = time.perf_counter() - t0
-    counter = TreeCounter(problem.unit_net, bounds, margin=s.margin,
-                          vertex_dim=s.vertex_dim, time_limit=s.time_limit,
-                          max_regions=s.max_regions, on_region=callback, progress=progress)
-    result = counter.run()
+    else:
+        result = TreeCounter(problem.unit_net, bounds, margin=s.margin,
+                             vertex_dim=s.vertex_dim, time_limit=s.time_limit,
+                             max_regions=s.max_regions, on_region=callback,
+                             progress=progress).run()
     result.bounds_seconds = seconds
     return result
 

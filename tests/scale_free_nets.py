@@ -4,6 +4,7 @@ tests): a tiny real slope next to a huge weight, near-identical max pieces, weig
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import strategies as st
 
 from milpregions.ir.network import Affine, MaxLayer, Network, mlp
 
@@ -32,3 +33,13 @@ def mixed_magnitudes(seed: int, n0: int = 2, widths=(6, 5)) -> Network:
     bs = [rng.normal(size=b) * 10.0 ** rng.uniform(-4, 4, size=b) for b in sizes[1:]]
     bs[0] = rng.uniform(-0.9, 0.9, size=sizes[1]) * np.abs(Ws[0]).sum(axis=1)  # cut the box
     return mlp(Ws, bs)
+
+
+def signed_magnitudes(draw, shape, exponents) -> np.ndarray:
+    """A hypothesis draw: an array of ``shape`` with entries +-10^e, e from ``exponents`` (signs
+    and exponents drawn separately, exponents first)."""
+    n = int(np.prod(shape))
+    e = np.array(draw(st.lists(exponents, min_size=n, max_size=n))).reshape(shape)
+    sgn = np.array(draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=n,
+                                 max_size=n))).reshape(shape)
+    return sgn * 10.0 ** e

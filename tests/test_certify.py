@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scale_free_nets import signed_magnitudes
 
 from milpregions.api import count_regions
 from milpregions.certify import certify
@@ -246,10 +247,7 @@ def mixed_nets_4d(draw):
         sizes = [2, draw(st.integers(1, 3)), draw(st.integers(1, 3)), 1]
         Ws, bs = [], []
         for a, b in zip(sizes, sizes[1:]):
-            e = np.array(draw(st.lists(mixed, min_size=a * b, max_size=a * b))).reshape(b, a)
-            s = np.array(draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=a * b,
-                                       max_size=a * b))).reshape(b, a)
-            Ws.append(s * 10.0 ** e)
+            Ws.append(signed_magnitudes(draw, (b, a), mixed))
             bs.append(np.array(draw(st.lists(mixed, min_size=b, max_size=b))))
         t = np.array(draw(st.lists(st.floats(-0.9, 0.9), min_size=sizes[1],
                                    max_size=sizes[1])))

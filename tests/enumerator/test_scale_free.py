@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scale_free_nets import mixed_magnitudes, near_identical_pieces, tiny_slope_net
+from scale_free_nets import (
+    mixed_magnitudes,
+    near_identical_pieces,
+    signed_magnitudes,
+    tiny_slope_net,
+)
 
 from milpregions.api import count_regions
 from milpregions.ir.network import Affine, Layer, MaxLayer, Network, mlp
@@ -88,13 +93,8 @@ def mixed_nets(draw):
     sizes = [2, *widths, 1]
     Ws, bs = [], []
     for a, b in zip(sizes, sizes[1:]):
-        e = np.array(draw(st.lists(magnitude, min_size=a * b, max_size=a * b))).reshape(b, a)
-        sgn = np.array(draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=a * b,
-                                     max_size=a * b))).reshape(b, a)
-        Ws.append(sgn * 10.0 ** e)
-        eb = np.array(draw(st.lists(magnitude, min_size=b, max_size=b)))
-        bs.append(np.array(draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=b, max_size=b)))
-                  * 10.0 ** eb)
+        Ws.append(signed_magnitudes(draw, (b, a), magnitude))
+        bs.append(signed_magnitudes(draw, (b,), magnitude))
     t = np.array(draw(st.lists(st.floats(-0.9, 0.9), min_size=widths[0], max_size=widths[0])))
     bs[0] = t * np.abs(Ws[0]).sum(axis=1)
     return mlp(Ws, bs)
