@@ -110,15 +110,11 @@ def run(args, out, err) -> int:
                         max_regions=args.max_regions, tighten=not args.no_tighten,
                         certify=args.certify)
     problem = problem_from_args(args, settings)
-    silence_banner()
+    if args.method == "milp":
+        silence_banner()                # Pyomo's Highs: the tree's own are silent already
     progress = None
     if not args.quiet and is_terminal(err):
-        progress = Progress(err)
-        from ..enumerator import kernel
-
-        if args.method == "tree" and not kernel.cache_is_warm():
-            err.write(f"{PROG}: compiling the counting kernel once (about 30 s; cached in "
-                      f"{kernel.cache_dir()})\n")
+        progress = Progress(err)      # the library's compile notice goes out with it
     found = [0]
     with ExitStack() as stack:
         on_region = None

@@ -9,17 +9,19 @@ import os
 import re
 import sys
 import traceback
+from importlib import import_module
 from types import ModuleType
 
 from ..errors import InputError
-from . import bounds, compare, count, export, hash, info, lines, sample
 from .common import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, PROG, Parser, configure_logging, one_line
 
-#: command name -> module with ``add_parser(subs)`` and ``run(args, out, err) -> int``
-COMMANDS: dict[str, ModuleType] = {
-    "count": count, "info": info, "export": export, "hash": hash,
-    "sample": sample, "lines": lines, "bounds": bounds, "compare": compare,
-}
+#: the commands, each a module ``cli.<name>`` with ``add_parser(subs)`` and
+#: ``run(args, out, err) -> int``; imported when used, so that a count imports no estimator
+COMMANDS = ("count", "info", "export", "hash", "sample", "lines", "bounds", "compare")
+
+
+def command_module(name: str) -> ModuleType:
+    return import_module(f".{name}", __package__)
 
 # Options whose value may start with '-' (e.g. --box -1,1, --margin -1e-3): argparse would read
 # such a value as an option, so ``join_negative_values`` glues it on as ``--box=-1,1``.
@@ -27,7 +29,8 @@ _VALUE_OPTIONS = ("--box", "--time-limit", "--margin", "--max-regions", "--radiu
 _NEGATIVE_VALUE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
 
 
-def build_parser() -> Parser:
+def build_parser(only: str | None = None) -> Parser:
+    """The parser of every command, or of the command ``only`` (what a run needs)."""
     from .. import __version__
 
     parser = Parser(prog=PROG, allow_abbrev=False,
@@ -36,8 +39,8 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     subs.required = True
-    for module in COMMANDS.values():
-        module.add_parser(subs)
+    for name in COMMANDS if only is None else (only,):
+        command_module(name).add_parser(subs)
     return parser
 
 
@@ -65,14 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     out, err = sys.stdout, sys.stderr
     debug = os.environ.get("MILPREGIONS_DEBUG", "") not in ("", "0")
     try:
-        args = build_parser().parse_args(join_negative_values(argv))
+        only = argv[0] if argv and argv[0] in COMMANDS else None
+        args = build_parser(only).parse_args(join_negative_values(argv))
     except SystemExit as e:  # --help, --version, usage errors (already printed)
         return e.code if isinstance(e.code, int) else (0 if e.code is None else EXIT_INPUT)
     args.debug = debug
     quiet = getattr(args, "quiet", False) or args.command == "info"  # info lists notices itself
     log, handler, level, propagate = configure_logging(quiet, debug)
     try:
-        return COMMANDS[args.command].run(args, out, err)
+        return command_module(args.command).run(args, out, err)
     except InputError as e:
         err.write(f"{PROG}: {one_line(e)}\n")
         return EXIT_INPUT

@@ -29,6 +29,7 @@ algebra both share and ``budget`` the limits and statistics.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from ..ir.result import CountResult
 from ..settings import DEFAULT_MARGIN
 from ..solver.highs import ChebyshevLP
 from .budget import Budget, ProgressCallback, Stop
-from .kernel_pack import compiled_layers
+from .kernel_pack import compiled_layers, worth_compiling
 from .layers import (
     VERTEX_TOL,
     Groups,
@@ -58,6 +59,8 @@ from .layers import (
 )
 from .lp_path import LPPath
 from .vertex_path import VertexPath
+
+log = logging.getLogger(__name__)
 
 RegionCallback = Callable[[list, np.ndarray, float], None]
 
@@ -101,17 +104,24 @@ class TreeCounter:
                  vertex_dim: int = 6, time_limit: float | None = None,
                  max_regions: int | None = None, on_region: RegionCallback | None = None,
                  progress: ProgressCallback | None = None, verify_batch: int = 4096,
-                 compiled: bool = True):
+                 compiled: bool | None = None):
         self.net = net
         self.d = net.input_dim
         self.margin = float(margin)
         self.use_vertices = self.d <= vertex_dim
         self.on_region = on_region
         self.layers: list[TreeLayer] = build_layers(net, bounds)
-        self.compiled = compiled_layers(self.layers) if self.use_vertices and compiled else None
+        # compiled: True / False force it (where the network allows); None: when it pays
+        pack = compiled_layers(self.layers) if self.use_vertices and compiled is not False else None
+        if pack is not None and compiled is None and not worth_compiling(self.layers, self.d):
+            pack = None
+        self.compiled = pack
         if self.compiled is not None:
             from . import kernel
 
+            if progress is not None and not kernel.cache_is_warm():   # someone is watching
+                log.info("compiling the counting kernel once (about 30 s; cached in %s)",
+                         kernel.cache_dir())
             kernel.warm_up()            # compile or load it before the clock starts
         self.budget = Budget(ChebyshevLP(self.d), time_limit=time_limit,
                              max_regions=max_regions, progress=progress)

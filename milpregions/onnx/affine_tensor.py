@@ -13,7 +13,8 @@ from collections.abc import Callable
 from math import prod
 
 import numpy as np
-import scipy.sparse as sp
+
+from ..ir.sparse import issparse
 
 # Dense and sparse coefficients: a term is dense, shape (n_s, *shape), unless it is large and
 # sparse; then it is a scipy.sparse csr_array of shape (size, n_s), oriented like a weight
@@ -26,7 +27,7 @@ _CHUNK_ENTRIES = 4_000_000       # dense working set of the generic sparse fallb
 
 def _mat(t, n: int):
     """A term as an (n_elements, n_s) matrix: the csr_array itself, or a view of the dense one."""
-    return t if sp.issparse(t) else t.reshape(t.shape[0], n).T
+    return t if issparse(t) else t.reshape(t.shape[0], n).T
 
 
 def _term(M, shape: tuple[int, ...]):
@@ -35,26 +36,34 @@ def _term(M, shape: tuple[int, ...]):
     them are nonzero (or more than DENSE_MAX_ENTRIES), dense otherwise."""
     n, n_s = M.shape
     entries = n * n_s
-    if sp.issparse(M):
+    if issparse(M):
+        import scipy.sparse as sp
+
         if entries <= SPARSE_MIN_ENTRIES or (M.nnz > SPARSE_MAX_DENSITY * entries
                                              and entries <= DENSE_MAX_ENTRIES):
             return np.ascontiguousarray(M.toarray().T).reshape((n_s,) + tuple(shape))
         return M if isinstance(M, sp.csr_array) else sp.csr_array(M)
     M = np.asarray(M)
     if entries > SPARSE_MIN_ENTRIES and np.count_nonzero(M) <= SPARSE_MAX_DENSITY * entries:
+        import scipy.sparse as sp
+
         return sp.csr_array(M)
     return np.ascontiguousarray(M.T).reshape((n_s,) + tuple(shape))
 
 
 def _renormalize(t, shape: tuple[int, ...]):
     """A dense term that grew large (e.g. by broadcasting) becomes sparse if it is sparse."""
-    if sp.issparse(t) or t.size <= SPARSE_MIN_ENTRIES:
+    if issparse(t) or t.size <= SPARSE_MIN_ENTRIES:
         return t
     return _term(_mat(t, prod(shape)), shape)
 
 
 def _is_eye(t) -> bool:
     """True for a sparse identity matrix (the output of a layer, read by the next op)."""
+    if not issparse(t):
+        return False
+    import scipy.sparse as sp
+
     if not isinstance(t, sp.csr_array) or t.shape[0] != t.shape[1] or t.nnz != t.shape[0]:
         return False
     r = np.arange(t.shape[0])
@@ -62,8 +71,10 @@ def _is_eye(t) -> bool:
                 and np.all(t.data == 1.0))
 
 
-def _selection(idx: np.ndarray, n: int) -> sp.csr_array:
+def _selection(idx: np.ndarray, n: int):
     """The 0/1 matrix (idx.size, n) whose row e picks element idx[e] (no element if -1)."""
+    import scipy.sparse as sp
+
     flat = idx.reshape(-1)
     rows = np.flatnonzero(flat >= 0)
     return sp.csr_array((np.ones(rows.size), (rows, flat[rows])), shape=(flat.size, n))
@@ -106,7 +117,7 @@ class AffineTensor:
 
     @property
     def is_sparse(self) -> bool:
-        return any(sp.issparse(t) for t in self.terms.values())
+        return any(issparse(t) for t in self.terms.values())
 
     def matrices(self) -> dict:
         """Per source, the (size, n_s) coefficient matrix (dense view or csr_array)."""
@@ -140,10 +151,12 @@ class AffineTensor:
             bias = np.asarray(fn(self.bias[None]))[0]
         n, shape, terms = self.size, self.shape, {}
         for s, t in self.terms.items():
-            if not sp.issparse(t):
+            if not issparse(t):
                 with np.errstate(all="ignore"):
                     terms[s] = _renormalize(fn(t), bias.shape)
                 continue
+            import scipy.sparse as sp
+
             step = max(1, _CHUNK_ENTRIES // max(n, 1))
             blocks = []
             for j in range(0, t.shape[1], step):
@@ -164,7 +177,7 @@ class AffineTensor:
         bias = np.where(valid, self.bias.reshape(-1)[safe], 0.0).reshape(idx.shape)
         terms, P = {}, None
         for s, t in self.terms.items():
-            if sp.issparse(t):
+            if issparse(t):
                 P = _selection(idx, self.size) if P is None else P
                 terms[s] = _term(P @ t, idx.shape)
             else:
@@ -189,7 +202,9 @@ class AffineTensor:
         terms = {}
         with np.errstate(all="ignore"):
             for s, t in self.terms.items():
-                if sp.issparse(t):
+                if issparse(t):
+                    import scipy.sparse as sp
+
                     terms[s] = _term(sp.diags_array(c.reshape(-1)) @ t, self.shape)
                 else:
                     terms[s] = t * c
@@ -197,15 +212,19 @@ class AffineTensor:
 
     def is_finite(self) -> bool:
         return bool(np.all(np.isfinite(self.bias))
-                    and all(np.all(np.isfinite(t.data if sp.issparse(t) else t))
+                    and all(np.all(np.isfinite(t.data if issparse(t) else t))
                             for t in self.terms.values()))
 
 
 def _identity(source: int, shape: tuple[int, ...]) -> AffineTensor:
     """The tensor whose elements are the units of ``source`` (row-major), shape ``shape``."""
     n = prod(shape)
-    eye = (sp.eye_array(n, format="csr") if n * n > SPARSE_MIN_ENTRIES
-           else np.eye(n).reshape((n,) + tuple(shape)))
+    if n * n > SPARSE_MIN_ENTRIES:
+        import scipy.sparse as sp
+
+        eye = sp.eye_array(n, format="csr")
+    else:
+        eye = np.eye(n).reshape((n,) + tuple(shape))
     return AffineTensor({source: eye}, np.zeros(shape))
 
 
@@ -214,13 +233,15 @@ def _stack(parts: list[AffineTensor]) -> AffineTensor:
     sizes = {}
     for p in parts:
         for s, t in p.terms.items():
-            sizes[s] = t.shape[1] if sp.issparse(t) else t.shape[0]
+            sizes[s] = t.shape[1] if issparse(t) else t.shape[0]
     bias = np.concatenate([p.bias.reshape(-1) for p in parts])
     total = bias.shape[0]
     terms = {}
     for s, n_s in sizes.items():
         mats = [p.matrices().get(s) for p in parts]
-        if any(m is not None and sp.issparse(m) for m in mats):
+        if any(m is not None and issparse(m) for m in mats):
+            import scipy.sparse as sp
+
             blocks = [sp.csr_array((p.size, n_s)) if m is None else sp.csr_array(m)
                       for p, m in zip(parts, mats)]
             terms[s] = _term(sp.vstack(blocks, format="csr"), (total,))
@@ -233,7 +254,7 @@ def _stack(parts: list[AffineTensor]) -> AffineTensor:
 def _weights(x: AffineTensor) -> dict:
     """Per source, the weight matrix (size, n_s) of the flattened tensor: a csr_array if the
     term is stored sparse, else a contiguous dense array."""
-    return {s: (t if sp.issparse(t) else np.ascontiguousarray(_mat(t, x.size)))
+    return {s: (t if issparse(t) else np.ascontiguousarray(_mat(t, x.size)))
             for s, t in x.terms.items()}
 
 

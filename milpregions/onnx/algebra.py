@@ -12,8 +12,8 @@ from collections.abc import Callable
 from math import prod
 
 import numpy as np
-import scipy.sparse as sp
 
+from ..ir.sparse import issparse
 from .affine_tensor import AffineTensor, Value, _mat, _term
 
 
@@ -67,11 +67,11 @@ def _add(a: Value, b: Value) -> Value:
     for s, t in b.terms.items():
         if s not in terms:
             terms[s] = t
-        elif sp.issparse(t) or sp.issparse(terms[s]):
+        elif issparse(t) or issparse(terms[s]):
             A, B = _mat(terms[s], a.size), _mat(t, a.size)
-            if sp.issparse(A) != sp.issparse(B):  # densify: no larger than the dense one
-                A = A.toarray() if sp.issparse(A) else A
-                B = B.toarray() if sp.issparse(B) else B
+            if issparse(A) != issparse(B):  # densify: no larger than the dense one
+                A = A.toarray() if issparse(A) else A
+                B = B.toarray() if issparse(B) else B
             terms[s] = _term(A + B, shape)
         else:
             terms[s] = terms[s] + t
@@ -124,6 +124,8 @@ def _matmul(a: Value, b: Value) -> Value:
 def _matmul_sparse(a: Value, b: Value) -> AffineTensor | None:
     """Matmul of a sparse affine tensor by a constant matrix as one sparse map on the flattened
     tensor, for the shapes exporters write (None for the other ones)."""
+    import scipy.sparse as sp
+
     if _is_affine(a):
         B = _f64(b)
         if B.ndim == 2 and len(a.shape) >= 1 and a.shape[-1] == B.shape[0]:

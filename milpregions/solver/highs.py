@@ -76,13 +76,17 @@ class ChebyshevLP:
     """Inradius and Chebyshev centre of {u in [-1,1]^d : a_i.u + b_i >= 0} with warm re-solves."""
 
     def __init__(self, dim: int):
+        self.dim = dim
+        self.solves = 0
+        self.h = None                   # built by the first solve: many counts need no LP
+
+    def _build(self) -> None:
         import highspy
 
-        self.dim = dim
         self.h = new_highs()
         self._optimal = highspy.HighsModelStatus.kOptimal
         self._infeasible = highspy.HighsModelStatus.kInfeasible
-        d = dim
+        d = self.dim
         # columns: u_0..u_{d-1} in [-1, 1], r in [R_MIN, 1]; objective max r
         lo = np.concatenate([-np.ones(d), [R_MIN]])
         hi = np.concatenate([np.ones(d), [1.0]])
@@ -100,7 +104,6 @@ class ChebyshevLP:
         self._inf = inf
         self._loaded: list[int] = []  # ids of the node rows currently loaded, in order
         self._idx = np.arange(d + 1, dtype=np.int32)
-        self.solves = 0
 
     def _sync(self, ids: list[int] | tuple[int, ...], rows: np.ndarray) -> None:
         loaded = self._loaded
@@ -155,6 +158,8 @@ class ChebyshevLP:
         sharing a prefix of them re-uses the loaded rows. Returns (-inf, None) if HiGHS does not
         report optimal.
         """
+        if self.h is None:
+            self._build()
         self._sync(ids, rows)
         extra_rows = () if extra is None else np.atleast_2d(extra)
         for row in extra_rows:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from math import prod
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..algebra import _add, _f64, _is_affine
 from ..context import _attrs, _const_arg
@@ -41,6 +40,8 @@ def _kernel_weight(imp, node, args, x, transpose: bool):
 def _conv(imp, node, args):
     """Conv as one sparse matrix: output (n, m, o) reads input (n, c, o * s - pad + k * dil)
     with weight W[m, c - g * C/G, k], for the input channels c of the group g of m."""
+    import scipy.sparse as sp
+
     x = args[0]
     if not _is_affine(x):  # the input is constant: the weight or the bias is not
         what = "weight" if _is_affine(args[1]) else "bias"
@@ -74,6 +75,8 @@ def _conv(imp, node, args):
 def _conv_transpose(imp, node, args):
     """ConvTranspose as one sparse matrix: input (n, c, p) adds W[c, m, k] times itself to
     output (n, g * M/G + m, p * s - pad + k * dil), g the group of c."""
+    import scipy.sparse as sp
+
     x = args[0]
     if not _is_affine(x):  # the input is constant: the weight or the bias is not
         what = "weight" if _is_affine(args[1]) else "bias"

@@ -7,7 +7,6 @@ from __future__ import annotations
 from math import prod
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..context import _attrs
 from .registry import register
@@ -40,6 +39,8 @@ def _pool_windows(imp, node, x, global_: bool):
 def _average_pool(imp, node, args):
     """Average over each window: count_include_pad=0 divides by the window's input elements,
     count_include_pad=1 by its elements inside the padded input."""
+    import scipy.sparse as sp
+
     x = args[0]
     N, C, out_sp, flat, inside, padded, at = _pool_windows(
         imp, node, x, node.op_type == "GlobalAveragePool")
