@@ -137,16 +137,22 @@ class _Relaxation:
         return self.lp.minimize(col, sign)
 
 
-def _to_tighten(layer, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Pre-activations worth an LP: unstable units, or candidate pieces of unfixed max groups."""
+def _to_tighten(layer, lo: np.ndarray, hi: np.ndarray, near: float | None) -> np.ndarray:
+    """Pre-activations worth an LP: unstable units, or candidate pieces of unfixed max groups;
+    with ``near``, only units whose zero lies within ``near * (hi - lo)`` of an end of their
+    bounds (the ones an LP might make stable)."""
     if isinstance(layer, MaxLayer):
         cand = max_candidates(layer.groups, lo, hi)
         cand &= (cand.sum(axis=1) > 1)[:, None]
         return np.unique(layer.groups[cand])
-    return np.flatnonzero((lo <= 0) & (hi > 0))
+    unstable = (lo <= 0) & (hi > 0)
+    if near is not None:
+        unstable &= np.minimum(-lo, hi) <= near * (hi - lo)
+    return np.flatnonzero(unstable)
 
 
-def lp_tighten(net: Network, bounds: Bounds, *, time_limit: float | None = None) -> Bounds:
+def lp_tighten(net: Network, bounds: Bounds, *, time_limit: float | None = None,
+               near: float | None = None) -> Bounds:
     """Tighten ``bounds`` (valid on [-1, 1]^d) by LPs over the triangle relaxation, layer by layer.
 
     For layer k, the LP holds the input u in [-1, 1]^d and, for every earlier layer, its
@@ -166,7 +172,8 @@ def lp_tighten(net: Network, bounds: Bounds, *, time_limit: float | None = None)
     error subtracted), capped by HiGHS's optimum widened by ``LP_SLACK * (1 + |value|)``; no
     bound is ever looser than the given one or the recomputed interval one. With ``time_limit``
     (seconds) the remaining LPs are skipped once it is exceeded; later layers then still get
-    the (propagated) interval bounds.
+    the (propagated) interval bounds. With ``near``, only the two-piece units near stability
+    get LPs (see ``_to_tighten``).
     """
     import time
 
@@ -181,7 +188,7 @@ def lp_tighten(net: Network, bounds: Bounds, *, time_limit: float | None = None)
         ilo, ihi = _widen(*_affine_interval(layer.affine, vlo, vhi))
         lo = np.maximum(bounds.lo[k], ilo)
         hi = np.minimum(bounds.hi[k], ihi)
-        unstable = _to_tighten(layer, lo, hi)
+        unstable = _to_tighten(layer, lo, hi, near)
         input_only = set(layer.affine.W) <= {0}
         out_of_time = deadline is not None and time.perf_counter() > deadline
         if out_of_time:

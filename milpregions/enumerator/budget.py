@@ -38,7 +38,8 @@ class Stats:
 
 
 class Stop(Exception):
-    """A limit stopped the enumeration; ``why`` is "time-limit" or "max-regions"."""
+    """A limit stopped the enumeration; ``why`` is "time-limit" or "max-regions" (or "trial":
+    a trial run outgrew its node limit, see ``TreeCounter``)."""
 
     def __init__(self, why: str):
         self.why = why
@@ -54,6 +55,7 @@ class Budget:
         self.max_regions = max_regions
         self.progress = progress
         self.stats = Stats()
+        self.node_limit: int | None = None     # a trial run (``TreeCounter``): Stop("trial")
 
     def solve(self, ids, F: np.ndarray, extra: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
         """A Chebyshev LP; the time limit is checked here too (a node may need many LPs)."""
@@ -69,6 +71,8 @@ class Budget:
             elapsed = time.perf_counter() - st.start
             if self.time_limit is not None and elapsed > self.time_limit:
                 raise Stop("time-limit")
+            if self.node_limit is not None and st.nodes > self.node_limit:
+                raise Stop("trial")
             if self.progress is not None:
                 self.progress(st.regions, st.nodes, self.lp.solves, elapsed)
 

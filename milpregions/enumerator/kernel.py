@@ -476,6 +476,11 @@ def verify(net, U, P):
     return True
 
 
+def is_loaded() -> bool:
+    """Whether this process has compiled or loaded the walk already."""
+    return bool(walk.overloads) and bool(verify.overloads) and bool(new_stack.overloads)
+
+
 def warm_up() -> None:
     """Compile (first run after install) or load (from the cache) the walk on a one-unit net,
     so that a count's clock starts after it."""

@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-from math import comb, prod
-
 import numpy as np
 
 from .layers import TreeLayer, Units
-
-#: below this many regions (an upper bound) the Python walk finishes before the compiled one
-#: has loaded: loading it from the cache costs ~0.8 s per process, which the Python vertex path
-#: spends on ~10,000 regions (benchmarks/README.md, "Start-up").
-COMPILE_MIN_REGIONS = 10_000
-
-
-def region_bound(layers: list[TreeLayer], d: int) -> int:
-    """An upper bound on the regions: per layer, the regions of an arrangement of its unstable
-    units in R^d (Zaslavsky), multiplied over the layers."""
-    return prod(sum(comb(L.cand.size, j) for j in range(min(d, L.cand.size) + 1))
-                for L in layers)
-
-
-def worth_compiling(layers: list[TreeLayer], d: int) -> bool:
-    """Whether the compiled walk pays for its loading on this network."""
-    return region_bound(layers, d) >= COMPILE_MIN_REGIONS
 
 
 def compiled_layers(layers: list[TreeLayer]):

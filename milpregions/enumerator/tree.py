@@ -30,6 +30,7 @@ algebra both share and ``budget`` the limits and statistics.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -43,8 +44,8 @@ from ..ir.pattern import split_pattern, verify_patterns
 from ..ir.result import CountResult
 from ..settings import DEFAULT_MARGIN
 from ..solver.highs import ChebyshevLP
-from .budget import Budget, ProgressCallback, Stop
-from .kernel_pack import compiled_layers, worth_compiling
+from .budget import Budget, ProgressCallback, Stats, Stop
+from .kernel_pack import compiled_layers
 from .layers import (
     VERTEX_TOL,
     Groups,
@@ -97,6 +98,18 @@ class Frame:
     scale: float                # the sizes of what fed A (see ``layers.layer_affine``)
 
 
+#: nodes the Python walk may take before a count switches to the compiled walk, when that is
+#: not loaded yet: about 1 s of Python, what loading it from numba's cache costs a process
+#: (benchmarks/README.md, "Start-up"); counts that finish within it never import numba
+TRIAL_NODES = 8192
+
+
+def _kernel_loaded() -> bool:
+    """Whether this process has the compiled walk loaded already (then it costs nothing)."""
+    kernel = sys.modules.get(f"{__package__}.kernel")
+    return kernel is not None and kernel.is_loaded()
+
+
 class TreeCounter:
     """One enumeration of a normalised network's regions in [-1, 1]^d."""
 
@@ -112,17 +125,15 @@ class TreeCounter:
         self.on_region = on_region
         self.layers: list[TreeLayer] = build_layers(net, bounds)
         # compiled: True / False force it (where the network allows); None: when it pays
-        pack = compiled_layers(self.layers) if self.use_vertices and compiled is not False else None
-        if pack is not None and compiled is None and not worth_compiling(self.layers, self.d):
-            pack = None
-        self.compiled = pack
+        self.compiled = compiled_layers(self.layers) \
+            if self.use_vertices and compiled is not False else None
+        self._kernel_ready = False
+        self.trial_nodes: int | None = None
         if self.compiled is not None:
-            from . import kernel
-
-            if progress is not None and not kernel.cache_is_warm():   # someone is watching
-                log.info("compiling the counting kernel once (about 30 s; cached in %s)",
-                         kernel.cache_dir())
-            kernel.warm_up()            # compile or load it before the clock starts
+            if compiled is None and not _kernel_loaded():
+                self.trial_nodes = TRIAL_NODES      # loading it costs ~1 s: try Python first
+            else:
+                self._load_kernel(progress)
         self.budget = Budget(ChebyshevLP(self.d), time_limit=time_limit,
                              max_regions=max_regions, progress=progress)
         path_type = VertexPath if self.use_vertices else LPPath
@@ -153,10 +164,56 @@ class TreeCounter:
             min_radius=None if st.regions == 0 else st.min_radius)
 
     def _run(self) -> None:
-        if self.compiled is not None:
-            self._run_compiled()
-        else:
+        if self.compiled is None:
             self._run_python()
+            return
+        if self.trial_nodes is not None:
+            if self._trial():
+                return
+            self._load_kernel(self.budget.progress)
+        self._run_compiled()
+
+    def _load_kernel(self, progress) -> None:
+        """Compile (first run after install) or load the compiled walk."""
+        from . import kernel
+
+        if progress is not None and not kernel.cache_is_warm():    # someone is watching
+            log.info("compiling the counting kernel once (about 30 s; cached in %s)",
+                     kernel.cache_dir())
+        kernel.warm_up()
+        self._kernel_ready = True
+
+    def _trial(self) -> bool:
+        """The Python walk with a node limit; True if it finished the count (or a limit
+        stopped it). Else everything it did is dropped, and the compiled walk starts over:
+        regions it found reach ``on_region`` only if it finished, so none is reported twice."""
+        real, held = self.on_region, []
+        if real is not None:
+            self.on_region = lambda *region: held.append(region)
+        self.budget.node_limit = self.trial_nodes
+        try:
+            self._run_python()
+        except Stop as stop:
+            if stop.why != "trial":
+                self._deliver(real, held)
+                raise
+            self.on_region = real
+            self.budget.node_limit = None
+            self.budget.stats = Stats(start=self.budget.stats.start)   # the time stays
+            self.budget.lp.solves = 0
+            self._buf_u.clear()
+            self._buf_bits.clear()
+            self._blocks.clear()
+            self._buffered = 0
+            return False
+        self._deliver(real, held)
+        return True
+
+    def _deliver(self, real, held: list) -> None:
+        self.on_region = real
+        self.budget.node_limit = None
+        for region in held:
+            real(*region)
 
     def _run_compiled(self) -> None:
         """The compiled walk (``kernel``): leaves come back in blocks; between blocks the
@@ -322,7 +379,7 @@ class TreeCounter:
         self._buf_bits.clear()
         blocks.clear()
         self._buffered = 0
-        if self.compiled is not None:
+        if self._kernel_ready:
             from . import kernel
 
             if kernel.verify(self.compiled, np.ascontiguousarray(U),

@@ -18,7 +18,7 @@ from milpregions.testing import constructions as C
 
 def _both(net: Network, **kw):
     unit = normalize(net, Box.make(-1.0, 1.0, net.input_dim))
-    bounds = compute_bounds(unit, False)
+    bounds = compute_bounds(unit, "none")
     out = []
     for compiled in (False, True):
         found = []
@@ -75,13 +75,13 @@ def test_a_slab_near_the_margin_goes_through_the_own_rows_check():
 def test_region_and_time_limits_stop_the_compiled_walk():
     net = C.he_mlp(3, [16, 16], 0)
     unit = normalize(net, Box.make(-1.0, 1.0, 3))
-    bounds = compute_bounds(unit, False)
-    res = TreeCounter(unit, bounds, max_regions=100).run()
+    bounds = compute_bounds(unit, "none")
+    res = TreeCounter(unit, bounds, max_regions=100, compiled=True).run()
     assert res.regions == 100 and res.stopped == "max-regions" and not res.exact
-    res = TreeCounter(unit, bounds, time_limit=1e-6).run()
+    res = TreeCounter(unit, bounds, time_limit=1e-6, compiled=True).run()
     assert res.stopped == "time-limit" and res.regions < 3524
     calls = []
-    res = TreeCounter(unit, bounds, progress=lambda *a: calls.append(a)).run()
+    res = TreeCounter(unit, bounds, progress=lambda *a: calls.append(a), compiled=True).run()
     assert res.regions == 3524 and calls and calls[-1][0] <= 3524
 
 
@@ -89,7 +89,7 @@ def test_which_networks_take_the_compiled_walk(models_dir):
     from milpregions.onnx import load_onnx
 
     def takes(net):
-        return compiled_layers(build_layers(net, compute_bounds(net, False))) is not None
+        return compiled_layers(build_layers(net, compute_bounds(net, "none"))) is not None
 
     assert takes(C.he_mlp(2, [4, 4], 0))
     assert not takes(load_onnx(models_dir / "maxout_mlp.onnx"))      # max groups
@@ -104,7 +104,7 @@ def test_the_compiled_witness_check_agrees_with_the_numpy_one():
     from milpregions.ir.pattern import verify_patterns
 
     net = normalize(C.he_mlp(3, [8, 8], 0), Box.make(-1.0, 1.0, 3))
-    bounds = compute_bounds(net, False)
+    bounds = compute_bounds(net, "none")
     pack = compiled_layers(build_layers(net, bounds))
     U = np.random.default_rng(0).uniform(-1, 1, size=(500, 3))
     P = np.concatenate(net.pattern(U), axis=1).astype(np.int16)
@@ -115,8 +115,58 @@ def test_the_compiled_witness_check_agrees_with_the_numpy_one():
     assert not kernel.verify(pack, U, bad)
     with pytest.raises(CertificateError):
         verify_patterns(net, U, bad)
-    counter = TreeCounter(net, bounds)
+    counter = TreeCounter(net, bounds, compiled=True)
     counter._blocks.append((U, bad))
     counter._buffered = U.shape[0]
     with pytest.raises(CertificateError, match="witness"):
         counter._flush()
+
+
+# ---- the trial: the Python walk first, the compiled one only when the count outgrows it ----
+
+
+def _counted(unit, bounds, trial_nodes, **kw):
+    found = []
+    counter = TreeCounter(unit, bounds, on_region=lambda p, u, r: found.append(
+        tuple(np.concatenate([np.asarray(x, np.int64) for x in p]).tolist())), **kw)
+    assert counter.compiled is not None
+    counter.trial_nodes = trial_nodes
+    return counter.run(), found
+
+
+@pytest.mark.parametrize("trial_nodes", [100, 10**6])
+def test_a_trial_that_stops_or_finishes_reports_every_region_once(trial_nodes):
+    """he_3d_16x16 takes 7,639 nodes: a 100-node trial is dropped and the compiled walk
+    counts; a 10^6-node one finishes. Either way: the Python path's count, nodes and regions,
+    each region reported exactly once."""
+    unit = normalize(C.he_mlp(3, [16, 16], 0), Box.make(-1.0, 1.0, 3))
+    bounds = compute_bounds(unit, "none")
+    py = TreeCounter(unit, bounds, compiled=False).run()
+    res, found = _counted(unit, bounds, trial_nodes)
+    assert res.regions == py.regions == 3524 and res.exact and res.nodes == py.nodes == 7639
+    assert len(found) == len(set(found)) == 3524
+
+
+def test_a_limit_inside_the_trial_is_the_count_s_limit():
+    unit = normalize(C.he_mlp(3, [16, 16], 0), Box.make(-1.0, 1.0, 3))
+    bounds = compute_bounds(unit, "none")
+    res, found = _counted(unit, bounds, 10**6, max_regions=50)
+    assert res.regions == 50 and res.stopped == "max-regions" and len(set(found)) == 50
+
+
+def test_a_small_count_never_imports_numba_and_a_large_one_does():
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from milpregions.api import count_regions
+from milpregions.testing.constructions import he_mlp
+small = count_regions(he_mlp(2, [8, 8], 0), (-1.0, 1.0)).regions
+loaded = "numba" in sys.modules
+large = count_regions(he_mlp(4, [16, 16], 0), (-1.0, 1.0))
+print(small, loaded, large.regions, large.nodes, "numba" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["102", "False", "25009", "52126", "True"]
