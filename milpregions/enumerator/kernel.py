@@ -439,40 +439,71 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats):
 
 
 @njit(cache=True)
+def _magnitude(net, u, pat, k, j):
+    """The sum of the magnitudes of the terms of unit j of layer k at the point u with the
+    pattern ``pat`` (what ``verify`` compares a pre-activation of the wrong sign against)."""
+    sizes, W_flat, W_off, b_flat, s_flat, fixed_flat, u_off, cand_flat, cand_off, wn_flat, rtols = net
+    avals = np.abs(u)
+    for m in range(k + 1):
+        n = sizes[m]
+        n_in = avals.size
+        W = W_flat[W_off[m]:W_off[m + 1]].reshape((n, n_in))
+        b = b_flat[u_off[m]:u_off[m + 1]]
+        if m == k:
+            t = abs(b[j])
+            for q in range(n_in):
+                t += abs(W[j, q]) * avals[q]
+            return t
+        sl = s_flat[u_off[m]:u_off[m + 1]]
+        out = np.empty(n)
+        for i in range(n):
+            t = abs(b[i])
+            for q in range(n_in):
+                t += abs(W[i, q]) * avals[q]
+            out[i] = t if pat[u_off[m] + i] > 0 else abs(sl[i]) * t
+        avals = out
+    return 0.0
+
+
+@njit(cache=True)
 def verify(net, U, P):
     """``ir.pattern.verify_patterns`` for a chain of two-piece layers: does every point U[i]
     have the pattern P[i] by a plain forward pass (a pre-activation within 1e-9 of the sum of
-    its terms' magnitudes may go either way)? True when all do."""
+    its terms' magnitudes may go either way)? True when all do.
+
+    Points go in chunks that stay in cache; the magnitudes are computed only for a
+    pre-activation whose sign disagrees with the pattern (rare)."""
     sizes, W_flat, W_off, b_flat, s_flat, fixed_flat, u_off, cand_flat, cand_off, wn_flat, rtols = net
     N = U.shape[0]
-    vals = U.copy()
-    avals = np.abs(U)
+    chunk = 256
+    Wts = List()
+    n_in = U.shape[1]
     for k in range(sizes.size):
-        n = sizes[k]
-        n_in = vals.shape[1]
-        W = W_flat[W_off[k]:W_off[k + 1]].reshape((n, n_in))
-        b = b_flat[u_off[k]:u_off[k + 1]]
-        sl = s_flat[u_off[k]:u_off[k + 1]]
-        z = np.dot(vals, W.T)
-        za = np.dot(avals, np.abs(W).T)
-        out = np.empty((N, n))
-        aout = np.empty((N, n))
-        col = u_off[k]
-        for i in range(N):
-            for j in range(n):
-                x = z[i, j] + b[j]
-                xa = za[i, j] + abs(b[j])
-                on = P[i, col + j] > 0
-                if on != (x > 0) and abs(x) > 1e-9 * (xa + 1e-300):
-                    return False
-                if on:
-                    out[i, j] = x
-                    aout[i, j] = xa
-                else:
-                    out[i, j] = sl[j] * x
-                    aout[i, j] = abs(sl[j]) * xa
-        vals = out
-        avals = aout
+        W = W_flat[W_off[k]:W_off[k + 1]].reshape((sizes[k], n_in))
+        Wts.append(np.ascontiguousarray(W.T))
+        n_in = sizes[k]
+    for start in range(0, N, chunk):
+        stop = min(N, start + chunk)
+        vals = U[start:stop].copy()
+        for k in range(sizes.size):
+            n = sizes[k]
+            b = b_flat[u_off[k]:u_off[k + 1]]
+            sl = s_flat[u_off[k]:u_off[k + 1]]
+            z = np.dot(vals, Wts[k])
+            col = u_off[k]
+            for i in range(stop - start):
+                for j in range(n):
+                    x = z[i, j] + b[j]
+                    on = P[start + i, col + j] > 0
+                    if on != (x > 0):
+                        xa = _magnitude(net, U[start + i], P[start + i], k, j)
+                        if abs(x) > 1e-9 * (xa + 1e-300):
+                            return False
+                    if not on:
+                        z[i, j] = sl[j] * x
+                    else:
+                        z[i, j] = x
+            vals = z
     return True
 
 
