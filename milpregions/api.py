@@ -17,11 +17,14 @@ ProgressCallback = Callable[[int, int, int, float], None]
 
 
 def count(problem: Problem, *, on_region: Callable[[Region], None] | None = None,
-          progress: ProgressCallback | None = None) -> CountResult:
+          progress: ProgressCallback | None = None,
+          should_stop: Callable[[], bool] | None = None) -> CountResult:
     """Count the regions of a prepared Problem with its settings' method.
 
     ``on_region`` receives every counted Region, its witness in input coordinates (also on a
     slice or line); ``progress(regions, nodes, lps, seconds)`` is called now and then (tree).
+    ``should_stop()`` is asked now and then; once it says True the count stops where it is
+    consistent and is a lower bound (``stopped="interrupted"``): how a signal handler stops it.
     """
     callback = None
     s = problem.settings
@@ -35,7 +38,7 @@ def count(problem: Problem, *, on_region: Callable[[Region], None] | None = None
             if on_region is not None:
                 on_region(Region(pattern, problem.to_input(u), float(r) - slack))
     start = time.perf_counter()
-    result = _search(problem, callback, progress)
+    result = _search(problem, callback, progress, should_stop)
     if s.certify:
         deadline = None if s.time_limit is None else start + s.time_limit
         _certify(problem, result, found, deadline, on_region)
@@ -63,7 +66,7 @@ def _certify(problem: Problem, result: CountResult, found: list, deadline: float
             on_region(Region(pattern, problem.to_input(u), 0.0))
 
 
-def _search(problem: Problem, callback, progress) -> CountResult:
+def _search(problem: Problem, callback, progress, should_stop) -> CountResult:
     s = problem.settings
     t0 = time.perf_counter()
     # the MILP wants LP-tightened bounds; the tree takes what its path needs
@@ -73,12 +76,13 @@ def _search(problem: Problem, callback, progress) -> CountResult:
         from .milp import count_milp
 
         result = count_milp(problem.unit_net, bounds, time_limit=s.time_limit,
-                            max_regions=s.max_regions, on_region=callback)
+                            max_regions=s.max_regions, on_region=callback,
+                            should_stop=should_stop)
     else:
         result = TreeCounter(problem.unit_net, bounds, margin=s.margin,
                              vertex_dim=s.vertex_dim, time_limit=s.time_limit,
                              max_regions=s.max_regions, on_region=callback,
-                             progress=progress).run()
+                             progress=progress, should_stop=should_stop).run()
     result.bounds_seconds = seconds
     return result
 

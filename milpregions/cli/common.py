@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
 import time
 from contextlib import contextmanager
@@ -32,7 +33,37 @@ PROG = "milpregions"
 STOP_TEXT = {
     "time-limit": "stopped by the time limit",
     "max-regions": "stopped at --max-regions",
+    "interrupted": "interrupted",
 }
+
+
+class StopOnSignals:
+    """While entered, SIGINT (Ctrl-C) and SIGTERM ask the running count to stop: it then ends
+    at its next consistent point with a lower bound. A second Ctrl-C interrupts at once.
+    Called, it says whether a stop was asked for (the library's ``should_stop``)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.requested: str | None = None
+        self._saved: dict = {}
+
+    def __call__(self) -> bool:
+        return self.requested is not None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def __enter__(self) -> StopOnSignals:
+        for sig in self.SIGNALS:
+            self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
 
 
 class Parser(argparse.ArgumentParser):

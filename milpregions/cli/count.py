@@ -17,6 +17,7 @@ from .common import (
     PROG,
     STOP_TEXT,
     Progress,
+    StopOnSignals,
     is_terminal,
     pyomo_logging,
     write_json,
@@ -132,8 +133,9 @@ def run(args, out, err) -> int:
         if args.method == "milp":
             stack.enter_context(pyomo_logging(err, args.debug))
         try:
-            result = count(problem, on_region=on_region, progress=progress)
-        except KeyboardInterrupt:
+            with StopOnSignals() as stop:
+                result = count(problem, on_region=on_region, progress=progress, should_stop=stop)
+        except KeyboardInterrupt:               # a second Ctrl-C
             if progress is not None:
                 progress.clear()
             got = f" after {found[0]} regions were written to {args.regions}" if args.regions else ""

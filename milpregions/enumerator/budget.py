@@ -17,6 +17,7 @@ import numpy as np
 from ..solver.highs import ChebyshevLP
 
 ProgressCallback = Callable[[int, int, int, float], None]
+StopRequest = Callable[[], bool]        # True once the caller wants the count to stop
 
 
 @dataclass
@@ -38,8 +39,9 @@ class Stats:
 
 
 class Stop(Exception):
-    """A limit stopped the enumeration; ``why`` is "time-limit" or "max-regions" (or "trial":
-    a trial run outgrew its node limit, see ``TreeCounter``)."""
+    """A limit stopped the enumeration; ``why`` is "time-limit", "max-regions", "interrupted"
+    (the caller's stop request, checked where the count is consistent) or "trial":
+    a trial run outgrew its node limit, see ``TreeCounter``."""
 
     def __init__(self, why: str):
         self.why = why
@@ -49,8 +51,9 @@ class Budget:
     """The LP of the run, its limits, its statistics and the progress callback."""
 
     def __init__(self, lp: ChebyshevLP, *, time_limit: float | None, max_regions: int | None,
-                 progress: ProgressCallback | None):
+                 progress: ProgressCallback | None, should_stop: StopRequest | None = None):
         self.lp = lp
+        self.should_stop = should_stop
         self.time_limit = time_limit
         self.max_regions = max_regions
         self.progress = progress
@@ -61,6 +64,8 @@ class Budget:
         """A Chebyshev LP; the time limit is checked here too (a node may need many LPs)."""
         if self.time_limit is not None and time.perf_counter() - self.stats.start > self.time_limit:
             raise Stop("time-limit")
+        if self.should_stop is not None and self.should_stop():
+            raise Stop("interrupted")
         return self.lp.solve(ids, F, extra=extra)
 
     def tick(self) -> None:
@@ -73,6 +78,8 @@ class Budget:
                 raise Stop("time-limit")
             if self.node_limit is not None and st.nodes > self.node_limit:
                 raise Stop("trial")
+            if self.should_stop is not None and self.should_stop():
+                raise Stop("interrupted")
             if self.progress is not None:
                 self.progress(st.regions, st.nodes, self.lp.solves, elapsed)
 
@@ -81,6 +88,8 @@ class Budget:
         elapsed = time.perf_counter() - self.stats.start
         if self.time_limit is not None and elapsed > self.time_limit:
             raise Stop("time-limit")
+        if self.should_stop is not None and self.should_stop():
+            raise Stop("interrupted")
         if self.progress is not None:
             self.progress(self.stats.regions, nodes, self.lp.solves, elapsed)
 

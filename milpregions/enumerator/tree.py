@@ -44,7 +44,7 @@ from ..ir.pattern import split_pattern, verify_patterns
 from ..ir.result import CountResult
 from ..settings import DEFAULT_MARGIN
 from ..solver.highs import ChebyshevLP
-from .budget import Budget, ProgressCallback, Stats, Stop
+from .budget import Budget, ProgressCallback, Stats, Stop, StopRequest
 from .kernel_pack import compiled_layers
 from .layers import (
     VERTEX_TOL,
@@ -117,7 +117,7 @@ class TreeCounter:
                  vertex_dim: int = 6, time_limit: float | None = None,
                  max_regions: int | None = None, on_region: RegionCallback | None = None,
                  progress: ProgressCallback | None = None, verify_batch: int = 4096,
-                 compiled: bool | None = None):
+                 compiled: bool | None = None, should_stop: StopRequest | None = None):
         self.net = net
         self.d = net.input_dim
         self.margin = float(margin)
@@ -135,7 +135,8 @@ class TreeCounter:
             else:
                 self._load_kernel(progress)
         self.budget = Budget(ChebyshevLP(self.d), time_limit=time_limit,
-                             max_regions=max_regions, progress=progress)
+                             max_regions=max_regions, progress=progress,
+                             should_stop=should_stop)
         path_type = VertexPath if self.use_vertices else LPPath
         self.path: CellPath = path_type(self.d, self.margin, self.budget)
         self.verify_batch = verify_batch

@@ -105,7 +105,7 @@ def _chebyshev(lp: ChebyshevLP, net: Network, pattern) -> tuple[float, np.ndarra
 def count_milp(net: Network, bounds: Bounds, *, delta: float = DELTA, eps: float = EPS,
                time_limit: float | None = None, max_regions: int | None = None,
                on_region: Callable[[list[np.ndarray], np.ndarray, float], None] | None = None,
-               ) -> CountResult:
+               should_stop: Callable[[], bool] | None = None) -> CountResult:
     """Count the activation regions by repeated MILP solves with no-good cuts.
 
     ``net`` is normalised to [-1, 1]^n0. For every region found, ``on_region(pattern, witness_u,
@@ -151,6 +151,8 @@ def count_milp(net: Network, bounds: Bounds, *, delta: float = DELTA, eps: float
     regions = solves = rejected = 0
     shift = delta * V.mean(axis=0)
     while True:
+        if should_stop is not None and should_stop():       # between solves: consistent
+            return result(regions, solves, "interrupted")
         if time_limit is not None:
             remaining = time_limit - (time.perf_counter() - t0)
             if remaining <= 0:

@@ -1,0 +1,72 @@
+"""Ctrl-C and SIGTERM stop a real ``milpregions count`` process cleanly: exit status 3, the
+partial count printed as a lower bound (``"stopped": "interrupted"`` in the JSON), and every
+counted region in ``--regions`` exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from milpregions.onnx.export import to_onnx
+from milpregions.testing.constructions import he_mlp
+
+
+def _start(args: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "milpregions", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if path.exists() and len(path.read_text().splitlines()) >= n:
+            return
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {n} regions written after {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def big_model(tmp_path_factory) -> Path:
+    """he_mlp(6, [16, 16]): 935,763 regions, about 25 s compiled, minutes in Python."""
+    path = tmp_path_factory.mktemp("models") / "he_6d_16x16.onnx"
+    to_onnx(he_mlp(6, [16, 16], 0), path)
+    return path
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_the_tree_count_with_a_lower_bound(big_model, tmp_path, sig):
+    regions = tmp_path / "regions.jsonl"
+    proc = _start(["count", str(big_model), "--box", "-1,1", "--json", "--regions", str(regions)])
+    _wait_for_lines(regions, 1000, proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    d = json.loads(out)
+    assert d["stopped"] == "interrupted" and d["exact"] is False and d["lower_bound"] is True
+    lines = regions.read_text().splitlines()
+    patterns = {json.dumps(json.loads(line)["pattern"]) for line in lines}
+    assert 1000 <= d["regions"] == len(lines) == len(patterns) < 935_763
+
+
+def test_ctrl_c_stops_the_milp_count_with_a_lower_bound(tmp_path):
+    model = tmp_path / "he_2d_16x16.onnx"
+    to_onnx(he_mlp(2, [16, 16], 0), model)        # 412 regions: minutes of MILPs
+    regions = tmp_path / "regions.jsonl"
+    proc = _start(["count", str(model), "--box", "-1,1", "--method", "milp",
+                   "--regions", str(regions)])
+    time.sleep(8.0)                               # inside the solve loop by then
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    n = len(regions.read_text().splitlines())
+    assert out == f"at least {n} regions (lower bound: interrupted)\n" and n < 412
