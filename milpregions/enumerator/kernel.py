@@ -317,6 +317,16 @@ def new_stack(V, inc, F, net):
 
 
 @njit(cache=True)
+def new_stack_at(k, V, inc, F, net, Ain, cin, scale, prefix):
+    """The walk's stack with one cell of the layers before k (a ``VPoly``'s V, incidence as
+    bools and F; whether it is simple is left to the first cut), layer k fed by the affine
+    map (Ain, cin) of layer k - 1's outputs on it, and the pattern ``prefix`` of those layers."""
+    stack = List()
+    stack.append(_node(k, V, to_bits(inc), F, -1, net, Ain, cin, scale, prefix))
+    return stack
+
+
+@njit(cache=True)
 def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats):
     """Advance the walk by up to ``node_budget`` nodes or until the output buffers are full.
 
@@ -509,7 +519,7 @@ def verify(net, U, P):
 
 def is_loaded() -> bool:
     """Whether this process has compiled or loaded the walk already."""
-    return bool(walk.overloads) and bool(verify.overloads) and bool(new_stack.overloads)
+    return all(bool(f.overloads) for f in (walk, verify, new_stack, new_stack_at))
 
 
 def warm_up() -> None:
@@ -525,6 +535,8 @@ def warm_up() -> None:
            np.array([1e-14]))
     box = VPoly.box(1)
     C = np.ascontiguousarray
+    new_stack_at(0, C(box.V), C(box.inc), C(box.F), net, np.eye(1), np.zeros(1), 1.0,
+                 np.zeros(0, dtype=np.int16))
     stack = new_stack(C(box.V), C(box.inc), C(box.F), net)
     walk(stack, net, 1e-10, 1e-10, 16, np.zeros((4, 1), dtype=np.int16), np.zeros((4, 1)),
          np.zeros(4), np.zeros(3))

@@ -82,6 +82,16 @@ class CellPath(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Cell:
+    """A cell of the first layers: their pattern, the cell (a ``VPoly`` or an ``LPNode``) and
+    the affine maps of those layers on it: the root of a subtree (``TreeCounter.cells``)."""
+
+    pattern: np.ndarray
+    node: object
+    maps: Maps
+
+
+@dataclass(frozen=True, slots=True)
 class Frame:
     """A stack frame of the driver: the generator of layer k's cells inside one node.
 
@@ -154,15 +164,7 @@ class TreeCounter:
             self._run()
         except Stop as stop:
             stopped = stop.why
-        self._flush()
-        st = self.budget.stats
-        return CountResult(
-            regions=st.regions, exact=stopped is None, method="tree",
-            seconds=time.perf_counter() - st.start, nodes=st.nodes, lps=self.budget.lp.solves,
-            stopped=stopped, margin=self.margin, near_margin=st.near_margin, input_dim=self.d,
-            widths=self.net.widths, unstable_units=self.n_unstable, bound_lps=self.bound_lps,
-            thin_dropped=st.thin_dropped, thickest_dropped=st.thickest_dropped,
-            min_radius=None if st.regions == 0 else st.min_radius)
+        return self.finish(stopped)
 
     def _run(self) -> None:
         if self.compiled is None:
@@ -216,17 +218,18 @@ class TreeCounter:
         for region in held:
             real(*region)
 
-    def _run_compiled(self) -> None:
-        """The compiled walk (``kernel``): leaves come back in blocks; between blocks the
-        budget checks the time limit and reports progress."""
+    def _run_compiled(self, stack=None) -> None:
+        """The compiled walk (``kernel``) from the box, or from ``stack``: leaves come back in
+        blocks; between blocks the budget checks the time limit and reports progress."""
         from . import kernel
         from .polytope import VPoly
 
         d, pack = self.d, self.compiled
         st = self.budget.stats
-        box = VPoly.box(d)
         C = np.ascontiguousarray
-        stack = kernel.new_stack(C(box.V), C(box.inc), C(box.F), pack)
+        if stack is None:
+            box = VPoly.box(d)
+            stack = kernel.new_stack(C(box.V), C(box.inc), C(box.F), pack)
         width = sum(L.fixed.size for L in self.layers)
         block = 4096
         out_pat = np.zeros((block, width), dtype=np.int16)
@@ -290,11 +293,17 @@ class TreeCounter:
         d = self.d
         root = self.path.root()
         maps0, prefix0 = [(np.eye(d), np.zeros(d))], np.zeros(0, dtype=np.int16)
-        last = len(self.layers)
-        if last == 0:
+        if not self.layers:
             self._leaf(root, prefix0, [])
             return
-        stack = [self._frame(0, root, maps0, prefix0)]
+        self._walk([self._frame(0, root, maps0, prefix0)])
+
+    def _walk(self, stack: list[Frame], depth: int | None = None,
+              prefix: np.ndarray | None = None, on_cell: Callable | None = None) -> None:
+        """The depth-first loop over ``stack``. With ``depth``: a cell of the layers before
+        ``depth`` goes to ``on_cell`` instead of being entered; with ``prefix`` (a pattern of
+        those layers) only the cells on its path are entered."""
+        last = len(self.layers)
         while stack:
             f = stack[-1]
             step = next(f.cells, None)
@@ -302,12 +311,73 @@ class TreeCounter:
                 stack.pop()
                 continue
             cell, choice = step
+            if prefix is not None and f.k < depth:
+                at = f.prefix.size
+                if not np.array_equal(prefix[at:at + choice.size], choice):
+                    continue
             pre = np.concatenate([f.prefix, choice])
             if f.k + 1 < last:
                 out = output_map(self.layers[f.k], choice, f.A, f.c)
+                if depth is not None and f.k + 1 == depth:
+                    on_cell(Cell(pre, cell, f.maps + [out]))
+                    continue
                 stack.append(self._frame(f.k + 1, cell, f.maps + [out], pre))
             else:
                 self._leaf(cell, pre, stack)
+
+    # ------------------------------------------------------------------ subtrees
+    def cells(self, depth: int, prefix: np.ndarray | None = None) -> list[Cell]:
+        """The cells of layers ``0 .. depth - 1`` (1 <= depth < number of layers), in the
+        order of the walk, as the Python path builds them; with ``prefix``, only the cell of
+        that pattern (the same object the whole walk would reach). The regions of the network
+        are those of these cells' subtrees (``count_cell``), each counted once."""
+        if not 1 <= depth < len(self.layers):
+            raise ValueError(f"depth must be in 1..{len(self.layers) - 1}, not {depth}")
+        d = self.d
+        found: list[Cell] = []
+        root = self._frame(0, self.path.root(), [(np.eye(d), np.zeros(d))],
+                           np.zeros(0, dtype=np.int16))
+        self._walk([root], depth, prefix, found.append)
+        return found
+
+    def count_cell(self, cell: Cell) -> None:
+        """Count the regions inside ``cell`` (from ``cells``) into this counter's statistics;
+        ``finish`` then gives the result. Limits raise ``Stop`` as in ``run``."""
+        k = self._depth_of(cell.pattern.size)
+        if self.compiled is not None:
+            if not self._kernel_ready:
+                self._load_kernel(None)
+            from . import kernel
+
+            A, c = cell.maps[-1]
+            P = cell.node
+            C = np.ascontiguousarray
+            stack = kernel.new_stack_at(k, C(P.V), C(P.inc), C(P.F), self.compiled, C(A), C(c),
+                                        float(np.sqrt(np.sum(A * A))), C(cell.pattern))
+            self._run_compiled(stack)
+        else:
+            self._walk([self._frame(k, cell.node, cell.maps, cell.pattern)])
+
+    def _depth_of(self, width: int) -> int:
+        """The layer that starts after ``width`` pattern entries."""
+        total = 0
+        for k, L in enumerate(self.layers):
+            if total == width:
+                return k
+            total += L.fixed.size
+        raise ValueError(f"a pattern of {width} entries ends inside a layer")
+
+    def finish(self, stopped: str | None = None) -> CountResult:
+        """The result of what was counted (``run`` does this itself)."""
+        self._flush()
+        st = self.budget.stats
+        return CountResult(
+            regions=st.regions, exact=stopped is None, method="tree",
+            seconds=time.perf_counter() - st.start, nodes=st.nodes, lps=self.budget.lp.solves,
+            stopped=stopped, margin=self.margin, near_margin=st.near_margin, input_dim=self.d,
+            widths=self.net.widths, unstable_units=self.n_unstable, bound_lps=self.bound_lps,
+            thin_dropped=st.thin_dropped, thickest_dropped=st.thickest_dropped,
+            min_radius=None if st.regions == 0 else st.min_radius)
 
     def _frame(self, k: int, node, maps: Maps, prefix: np.ndarray) -> Frame:
         """The stack frame of layer k inside ``node``."""
