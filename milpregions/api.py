@@ -78,6 +78,11 @@ def _search(problem: Problem, callback, progress, should_stop) -> CountResult:
         result = count_milp(problem.unit_net, bounds, time_limit=s.time_limit,
                             max_regions=s.max_regions, on_region=callback,
                             should_stop=should_stop)
+    elif s.jobs is not None and len(problem.unit_net.layers) >= 2:
+        from .parallel import count_parallel
+
+        result = count_parallel(problem, s.jobs, on_region=callback, progress=progress,
+                                should_stop=should_stop)
     else:
         result = TreeCounter(problem.unit_net, bounds, margin=s.margin,
                              vertex_dim=s.vertex_dim, time_limit=s.time_limit,
@@ -93,7 +98,7 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
                   on_region: Callable[[Region], None] | None = None,
                   progress: ProgressCallback | None = None,
                   slice=None, line=None, center=None, radius: float | None = None,
-                  certify: bool = False) -> CountResult:
+                  certify: bool = False, jobs: int | None = None) -> CountResult:
     """Count the full-dimensional activation regions of a network inside a domain.
 
     ``model``: an ONNX path, an ``onnx.ModelProto``, a ``Network``, or a prepared ``Problem``
@@ -105,11 +110,12 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
     then the parameter box (default [0, 1]^k).
     The result's ``regions`` is exact unless ``exact`` is False (a limit stopped the run).
     ``certify``: also check the count in exact rational arithmetic (``result.certified``).
+    ``jobs``: count on that many worker processes (0: one per core); the count is the same.
     """
     if isinstance(model, Problem):
         return count(model, on_region=on_region, progress=progress)
     settings = Settings(method=method, margin=margin, time_limit=time_limit,
                         max_regions=max_regions, tighten=tighten, vertex_dim=vertex_dim,
-                        certify=certify)
+                        certify=certify, jobs=jobs)
     problem = prepare(model, box, settings, slice=slice, line=line, center=center, radius=radius)
     return count(problem, on_region=on_region, progress=progress)

@@ -31,7 +31,9 @@ class Settings:
     ``margin`` (tree); limits ``time_limit`` (seconds) and ``max_regions``, which make the
     count a lower bound when they stop it; ``tighten`` the interval bounds by LPs;
     ``vertex_dim``: inputs up to this dimension take the vertex path, higher ones the LP path;
-    ``certify``: check every region and (1-D/2-D) completeness in exact rational arithmetic."""
+    ``certify``: check every region and (1-D/2-D) completeness in exact rational arithmetic;
+    ``jobs``: count the tree on this many worker processes (0: one per core; None: in this
+    process), the subtrees of layer 1's cells as tasks (``milpregions.parallel``)."""
 
     method: str = "tree"
     margin: float = DEFAULT_MARGIN
@@ -40,6 +42,7 @@ class Settings:
     tighten: bool = True
     vertex_dim: int = 6
     certify: bool = False          # check the count exactly (``milpregions.certify``)
+    jobs: int | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -52,6 +55,14 @@ class Settings:
                                              or not isinstance(self.max_regions, int)
                                              or self.max_regions < 1):
             raise InputError(f"max regions must be at least 1, got {self.max_regions}")
+        if self.jobs is not None:
+            if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 0:
+                raise InputError(f"jobs must be an integer >= 0, got {self.jobs}")
+            if self.max_regions is not None:
+                raise InputError("--max-regions cannot be combined with --jobs (the order in "
+                                 "which workers find regions is not defined)")
+            if self.method != "tree":
+                raise InputError("--jobs needs --method tree")
         if isinstance(self.vertex_dim, bool) or not isinstance(self.vertex_dim, int) \
                 or self.vertex_dim < 0:
             raise InputError(f"vertex_dim must be an integer >= 0, got {self.vertex_dim}")

@@ -56,6 +56,9 @@ def add_parser(subs) -> None:
                         "exact witness for every region and every facet followed exactly; "
                         "regions the float search missed are found (exit 4 when it cannot be "
                         "shown within the time limit)")
+    c.add_argument("--jobs", type=int, metavar="N",
+                   help="count on N worker processes (0: one per core); the subtrees of the "
+                        "first layer's cells are the tasks, and the count is the same")
     c.add_argument("--quiet", action="store_true", help="no progress line and no notices")
     c.add_argument("--bounds", action="store_true",
                    help="also print the architecture bounds (Zaslavsky, Serra et al. 2018, "
@@ -109,7 +112,7 @@ def format_stats(result) -> list[str]:
 def run(args, out, err) -> int:
     settings = Settings(method=args.method, margin=args.margin, time_limit=args.time_limit,
                         max_regions=args.max_regions, tighten=not args.no_tighten,
-                        certify=args.certify)
+                        certify=args.certify, jobs=args.jobs)
     problem = problem_from_args(args, settings)
     if args.method == "milp":
         silence_banner()                # Pyomo's Highs: the tree's own are silent already

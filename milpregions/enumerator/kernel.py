@@ -327,11 +327,78 @@ def new_stack_at(k, V, inc, F, net, Ain, cin, scale, prefix):
 
 
 @njit(cache=True)
-def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats):
+def new_cells(d):
+    """An empty list of cells for ``walk(..., depth, cells)``: (V, incidence bits, F, simple,
+    pattern, A, c, scale) of a cell of the layers before ``depth``, with the affine map (A, c)
+    of layer depth - 1's outputs on it."""
+    cells = List()
+    cells.append((np.zeros((1, d)), np.zeros((1, 1), dtype=np.uint64), np.zeros((1, d + 1)), 1,
+                  np.zeros(1, dtype=np.int16), np.zeros((1, d)), np.zeros(1), 1.0))
+    cells.pop()
+    return cells
+
+
+@njit(cache=True)
+def pack_cells(cells, idx):
+    """The cells ``cells[idx]`` (from ``walk(..., depth, cells)``) as flat arrays, cheap to
+    pickle: (V, V offsets, incidence words, their offsets, words per cell, F, F offsets,
+    simple, patterns, A, c, scale)."""
+    n = idx.size
+    d = cells[0][0].shape[1] if len(cells) else 1
+    nv_off = np.zeros(n + 1, dtype=np.int64)
+    w_off = np.zeros(n + 1, dtype=np.int64)
+    f_off = np.zeros(n + 1, dtype=np.int64)
+    for t in range(n):
+        V, inc, F, simple, pat, A, c, scale = cells[idx[t]]
+        nv_off[t + 1] = nv_off[t] + V.shape[0]
+        w_off[t + 1] = w_off[t] + inc.size
+        f_off[t + 1] = f_off[t] + F.shape[0]
+    p = cells[idx[0]][4].size if n else 0
+    a = cells[idx[0]][5].shape[0] if n else 0
+    Vs = np.empty((nv_off[n], d))
+    Ws = np.empty(w_off[n], dtype=np.uint64)
+    nws = np.empty(n, dtype=np.int64)
+    Fs = np.empty((f_off[n], d + 1))
+    simples = np.empty(n, dtype=np.int64)
+    pats = np.empty((n, p), dtype=np.int16)
+    As = np.empty((n, a, d))
+    cs = np.empty((n, a))
+    scales = np.empty(n)
+    for t in range(n):
+        V, inc, F, simple, pat, A, c, scale = cells[idx[t]]
+        Vs[nv_off[t]:nv_off[t + 1]] = V
+        Ws[w_off[t]:w_off[t + 1]] = inc.ravel()
+        nws[t] = inc.shape[1]
+        Fs[f_off[t]:f_off[t + 1]] = F
+        simples[t] = simple
+        pats[t] = pat
+        As[t] = A
+        cs[t] = c
+        scales[t] = scale
+    return Vs, nv_off, Ws, w_off, nws, Fs, f_off, simples, pats, As, cs, scales
+
+
+@njit(cache=True)
+def stack_of_packed(packed, k, net):
+    """A walk's stack holding every cell of ``pack_cells``'s output (layer k next)."""
+    Vs, nv_off, Ws, w_off, nws, Fs, f_off, simples, pats, As, cs, scales = packed
+    stack = List()
+    for t in range(simples.size):
+        V = Vs[nv_off[t]:nv_off[t + 1]].copy()
+        inc = Ws[w_off[t]:w_off[t + 1]].copy().reshape((V.shape[0], nws[t]))
+        F = Fs[f_off[t]:f_off[t + 1]].copy()
+        stack.append(_node(k, V, inc, F, simples[t], net, As[t].copy(), cs[t].copy(),
+                           scales[t], pats[t].copy()))
+    return stack
+
+
+@njit(cache=True)
+def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats, depth, cells):
     """Advance the walk by up to ``node_budget`` nodes or until the output buffers are full.
 
     Returns (leaves written, whether the walk is done). ``stats``: [nodes, thin_dropped,
-    thickest_dropped], updated in place.
+    thickest_dropped], updated in place. A cell of the layers before ``depth`` (> 0) goes to
+    ``cells`` (``new_cells``) instead of being entered; ``depth = -1``: every cell is entered.
     """
     sizes, W_flat, W_off, b_flat, s_flat, fixed_flat, u_off, cand_flat, cand_off, wn_flat, rtols = net
     last = sizes.size - 1
@@ -443,6 +510,9 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats):
             Aout[i] = f * A[i]
             cout[i] = f * c[i]
         scale = np.sqrt(np.sum(Aout * Aout))
+        if k + 1 == depth:
+            cells.append((V, inc, F, simple, pat, Aout, cout, scale))
+            continue
         stack.append(_node(k + 1, V, inc, F, simple, net, Aout, cout, scale, pat))
     stats[0] += nodes
     return n_out, len(stack) == 0
@@ -519,7 +589,8 @@ def verify(net, U, P):
 
 def is_loaded() -> bool:
     """Whether this process has compiled or loaded the walk already."""
-    return all(bool(f.overloads) for f in (walk, verify, new_stack, new_stack_at))
+    return all(bool(f.overloads) for f in (walk, verify, new_stack, new_stack_at, new_cells,
+                                           pack_cells, stack_of_packed))
 
 
 def warm_up() -> None:
@@ -538,6 +609,11 @@ def warm_up() -> None:
     new_stack_at(0, C(box.V), C(box.inc), C(box.F), net, np.eye(1), np.zeros(1), 1.0,
                  np.zeros(0, dtype=np.int16))
     stack = new_stack(C(box.V), C(box.inc), C(box.F), net)
+    cells = new_cells(1)
     walk(stack, net, 1e-10, 1e-10, 16, np.zeros((4, 1), dtype=np.int16), np.zeros((4, 1)),
-         np.zeros(4), np.zeros(3))
+         np.zeros(4), np.zeros(3), -1, cells)
+    few = new_cells(1)
+    few.append((C(box.V), to_bits(C(box.inc)), C(box.F), 1, np.zeros(1, dtype=np.int16),
+                np.eye(1), np.zeros(1), 1.0))
+    stack_of_packed(pack_cells(few, np.zeros(1, dtype=np.int64)), 0, net)
     verify(net, np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int16))

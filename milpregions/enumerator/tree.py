@@ -58,7 +58,8 @@ from .layers import (
     output_map,
     region_rows,
 )
-from .lp_path import LPPath
+from .lp_path import LPNode, LPPath
+from .polytope import VPoly, new_row_id
 from .vertex_path import VertexPath
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,31 @@ class Cell:
     pattern: np.ndarray
     node: object
     maps: Maps
+
+
+@dataclass(frozen=True)
+class PackedCells:
+    """Cells of the compiled walk as flat arrays (``kernel.pack_cells``): cheap to pickle."""
+
+    arrays: tuple
+
+
+class Split:
+    """The cells of layer 0 from ``TreeCounter.split``, handed out in batches by index."""
+
+    def __init__(self, cells, compiled: bool):
+        self._cells, self.compiled = cells, compiled
+
+    def __len__(self) -> int:
+        return len(self._cells)
+
+    def batch(self, idx) -> PackedCells | list[Cell]:
+        """The cells ``idx`` (indices into the split), ready for ``count_split_cells``."""
+        if self.compiled:
+            from . import kernel
+
+            return PackedCells(kernel.pack_cells(self._cells, np.asarray(idx, dtype=np.int64)))
+        return [self._cells[i] for i in idx]
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +248,6 @@ class TreeCounter:
         """The compiled walk (``kernel``) from the box, or from ``stack``: leaves come back in
         blocks; between blocks the budget checks the time limit and reports progress."""
         from . import kernel
-        from .polytope import VPoly
 
         d, pack = self.d, self.compiled
         st = self.budget.stats
@@ -230,12 +255,14 @@ class TreeCounter:
         if stack is None:
             box = VPoly.box(d)
             stack = kernel.new_stack(C(box.V), C(box.inc), C(box.F), pack)
+        no_cells = kernel.new_cells(d)
         width = sum(L.fixed.size for L in self.layers)
         block = 4096
         out_pat = np.zeros((block, width), dtype=np.int16)
         out_u = np.zeros((block, d))
         out_r = np.zeros(block)
-        stats = np.zeros(3)
+        stats = np.array([0.0, 0.0, st.thickest_dropped])
+        nodes0, thin0 = st.nodes, st.thin_dropped       # a counter may run several walks
         vtol = min(VERTEX_TOL, self.margin)
         far = 10 * self.margin
         done = False
@@ -243,10 +270,10 @@ class TreeCounter:
         while not done:
             self.budget.check(st.nodes)
             n, done = kernel.walk(stack, pack, self.margin, vtol, budget, out_pat, out_u,
-                                  out_r, stats)
+                                  out_r, stats, -1, no_cells)
             budget = min(2 * budget, 1 << 14)
-            st.nodes = int(stats[0])
-            st.thin_dropped, st.thickest_dropped = int(stats[1]), float(stats[2])
+            st.nodes = nodes0 + int(stats[0])
+            st.thin_dropped, st.thickest_dropped = thin0 + int(stats[1]), float(stats[2])
             R = out_r[:n]
             quick = R > far
             if self.on_region is None and quick.all() and (
@@ -357,6 +384,54 @@ class TreeCounter:
             self._run_compiled(stack)
         else:
             self._walk([self._frame(k, cell.node, cell.maps, cell.pattern)])
+
+    def split(self) -> Split:
+        """The cells of layer 0, each the root of a subtree to count elsewhere
+        (``Split.batch``, then ``count_split_cells``): by the compiled walk where the network
+        allows (its own nodes, kept in numba's list), else ``cells(1)``. Limits raise ``Stop``."""
+        if len(self.layers) < 2:
+            raise ValueError("a network of one layer has no subtrees to split off")
+        if self.compiled is None:
+            return Split(self.cells(1), False)
+        if not self._kernel_ready:
+            self._load_kernel(self.budget.progress)
+        from . import kernel
+
+        d, st, C = self.d, self.budget.stats, np.ascontiguousarray
+        box = VPoly.box(d)
+        stack = kernel.new_stack(C(box.V), C(box.inc), C(box.F), self.compiled)
+        cells = kernel.new_cells(d)
+        stats = np.array([0.0, 0.0, st.thickest_dropped])
+        nodes0, thin0 = st.nodes, st.thin_dropped
+        out = (np.zeros((1, sum(L.fixed.size for L in self.layers)), dtype=np.int16),
+               np.zeros((1, d)), np.zeros(1))
+        done = False
+        while not done:
+            self.budget.check(st.nodes)
+            n, done = kernel.walk(stack, self.compiled, self.margin, min(VERTEX_TOL, self.margin),
+                                  1 << 14, *out, stats, 1, cells)
+            st.nodes = nodes0 + int(stats[0])
+        st.thin_dropped, st.thickest_dropped = thin0 + int(stats[1]), float(stats[2])
+        return Split(cells, True)
+
+    def count_split_cells(self, cells) -> None:
+        """Count the subtrees of cells from ``Split.batch`` (made in any process) into this
+        counter: packed compiled cells in one walk, the others one by one."""
+        if isinstance(cells, PackedCells):
+            if not self._kernel_ready:
+                self._load_kernel(None)
+            from . import kernel
+
+            self._run_compiled(kernel.stack_of_packed(cells.arrays, 1, self.compiled))
+            return
+        for cell in cells:
+            node = cell.node
+            fresh = tuple(new_row_id() for _ in range(len(node.ids)))   # this process's ids
+            if isinstance(node, VPoly):
+                node = VPoly(node.V, node.inc, node.F, np.array(fresh), node.simple)
+            else:
+                node = LPNode(node.F, fresh, node.pts, node.rad)
+            self.count_cell(Cell(cell.pattern, node, cell.maps))
 
     def _depth_of(self, width: int) -> int:
         """The layer that starts after ``width`` pattern entries."""

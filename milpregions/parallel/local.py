@@ -1,0 +1,164 @@
+"""Counts on several local processes: the subtrees of the first layer's cells as tasks.
+
+The driver splits the tree at the end of layer 1 (``TreeCounter.split``: the compiled walk
+where the network allows, else the Python one) and hands the cells out in batches, round robin
+so that neighbouring (similar) cells go to different batches. A worker process gets the
+``Problem`` once, counts every cell of a batch into one ``TreeCounter`` and returns its result,
+and the regions when the caller wants them. The tasks and the subtree of each are the same
+whatever the number of workers or the order in which batches finish, so the count is too.
+
+Workers ignore SIGINT; the driver's ``should_stop`` (a signal handler) sets an event that every
+worker's counter checks at its consistent points, so an interrupt ends with the partial sum as
+a lower bound, exactly as a time limit does.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..enumerator import TreeCounter
+from ..enumerator.budget import Stop
+from ..ir.result import CountResult
+from ..problem import Problem
+
+#: batches per worker: enough that a slow batch does not leave the other workers idle long
+BATCHES_PER_WORKER = 16
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Subtrees to count: cells from ``Split.batch`` and whether to return the regions found
+    in them."""
+
+    cells: object
+    want_regions: bool
+
+
+@dataclass
+class BatchResult:
+    result: CountResult
+    regions: list           # (pattern per layer, witness u in [-1, 1]^d, radius)
+
+
+class _Worker:
+    """What a worker process keeps between batches (set by ``_start_worker``)."""
+
+    problem: Problem
+    stop: object            # multiprocessing.Event
+    deadline: float | None
+
+
+_state: dict = {}           # this worker process's _Worker; never set in the driver
+
+
+def _start_worker(problem: Problem, stop, deadline: float | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)        # the driver decides when to stop
+    w = _Worker()
+    w.problem, w.stop, w.deadline = problem, stop, deadline
+    _state["worker"] = w
+
+
+def _count_batch(batch: Batch) -> BatchResult:
+    w: _Worker = _state["worker"]
+    p, s = w.problem, w.problem.settings
+    regions: list = []
+    on_region = (lambda pat, u, r: regions.append((pat, u, r))) if batch.want_regions else None
+    remaining = None if w.deadline is None else max(0.0, w.deadline - time.time())
+    counter = TreeCounter(p.unit_net, p.tree_bounds, margin=s.margin, vertex_dim=s.vertex_dim,
+                          time_limit=remaining, on_region=on_region,
+                          should_stop=w.stop.is_set)
+    stopped = None
+    try:
+        counter.count_split_cells(batch.cells)
+    except Stop as stop:
+        stopped = stop.why
+    return BatchResult(counter.finish(stopped), regions)
+
+
+def _merge(parts: list[CountResult], template: CountResult, seconds: float,
+           stopped: str | None) -> CountResult:
+    """One CountResult for the whole count from the batches' results."""
+    regions = sum(r.regions for r in parts)
+    radii = [r.min_radius for r in parts if r.min_radius is not None]
+    return CountResult(
+        regions=regions, exact=stopped is None, method="tree", seconds=seconds,
+        nodes=template.nodes + sum(r.nodes for r in parts),
+        lps=template.lps + sum(r.lps for r in parts), stopped=stopped,
+        margin=template.margin, near_margin=sum(r.near_margin for r in parts),
+        input_dim=template.input_dim, widths=template.widths,
+        unstable_units=template.unstable_units, bound_lps=template.bound_lps,
+        thin_dropped=template.thin_dropped + sum(r.thin_dropped for r in parts),
+        thickest_dropped=max([template.thickest_dropped] + [r.thickest_dropped for r in parts]),
+        min_radius=min(radii) if radii else None)
+
+
+def count_parallel(problem: Problem, jobs: int, *,
+                   on_region: Callable[[list, np.ndarray, float], None] | None = None,
+                   progress: Callable[[int, int, int, float], None] | None = None,
+                   should_stop: Callable[[], bool] | None = None) -> CountResult:
+    """The tree count of ``problem`` (two layers or more) on ``jobs`` worker processes (0:
+    one per core).
+
+    ``on_region(pattern, u, r)`` gets every region once, as batches finish. Limits (the
+    settings' time limit; ``should_stop``) make the count a lower bound: the sum over the
+    finished batches and what the stopped ones had counted. ``max_regions`` is not supported
+    here (the order in which regions are found is not defined across workers).
+    """
+    s = problem.settings
+    if s.max_regions is not None:
+        raise ValueError("max_regions is not supported with several workers")
+    jobs = jobs or os.cpu_count() or 1
+    start = time.perf_counter()
+    deadline = None if s.time_limit is None else time.time() + s.time_limit
+    splitter = TreeCounter(problem.unit_net, problem.tree_bounds, margin=s.margin,
+                           vertex_dim=s.vertex_dim, time_limit=s.time_limit,
+                           should_stop=should_stop)
+    try:
+        cells = splitter.split()
+    except Stop as stop:                # stopped while splitting: nothing counted yet
+        return _merge([], splitter.finish(stop.why), time.perf_counter() - start, stop.why)
+    n_batches = max(1, min(len(cells), jobs * BATCHES_PER_WORKER))
+    order = np.arange(len(cells))
+    batches = [Batch(cells.batch(order[i::n_batches]), on_region is not None)
+               for i in range(n_batches) if order[i::n_batches].size]
+    template = splitter.finish()
+    ctx = mp.get_context("spawn")       # no fork of a process that may hold HiGHS threads
+    stop_event = ctx.Event()
+    parts: list[CountResult] = []
+    stopped = None
+    pool = ProcessPoolExecutor(max_workers=min(jobs, n_batches), mp_context=ctx,
+                               initializer=_start_worker,
+                               initargs=(problem, stop_event, deadline))
+    try:
+        pending = {pool.submit(_count_batch, b) for b in batches}
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for fut in done:
+                out = fut.result()
+                parts.append(out.result)
+                if out.result.stopped is not None and stopped is None:
+                    stopped = out.result.stopped
+                if on_region is not None:
+                    for pat, u, r in out.regions:
+                        on_region(pat, u, r)
+            if should_stop is not None and should_stop() and stopped is None:
+                stopped = "interrupted"
+            if stopped is not None:
+                stop_event.set()        # running batches stop at their next check
+            if progress is not None:
+                progress(sum(r.regions for r in parts), sum(r.nodes for r in parts),
+                         sum(r.lps for r in parts), time.perf_counter() - start)
+    finally:
+        stop_event.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+    if stopped is None and any(not r.exact for r in parts):
+        stopped = next(r.stopped for r in parts if not r.exact)
+    return _merge(parts, template, time.perf_counter() - start, stopped)
