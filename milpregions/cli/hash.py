@@ -6,7 +6,14 @@ from ..errors import InputError
 from ..estimators.hashing import format_hash, hash_regions
 from ..settings import Settings
 from ..solver.highs import silence_banner
-from .common import EXIT_LOWER_BOUND, EXIT_OK, check_positive, pyomo_logging, write_json
+from .common import (
+    EXIT_LOWER_BOUND,
+    EXIT_OK,
+    StopOnSignals,
+    check_positive,
+    pyomo_logging,
+    write_json,
+)
 from .domain_args import add_domain_args, problem_from_args
 
 
@@ -48,9 +55,9 @@ def run(args, out, err) -> int:
     check_positive("--time-limit", args.time_limit)
     problem = problem_from_args(args, Settings(tighten=not args.no_tighten))
     silence_banner()
-    with pyomo_logging(err, args.debug):
+    with pyomo_logging(err, args.debug), StopOnSignals() as stop:
         res = hash_regions(problem, xors=xors, trials=args.trials, confidence=args.confidence,
-                           seed=args.seed, time_limit=args.time_limit)
+                           seed=args.seed, time_limit=args.time_limit, should_stop=stop)
     if args.json:
         write_json(out, "hash", args, problem.domain, res.to_dict())
     else:

@@ -81,6 +81,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -283,7 +284,8 @@ def _plan(xors, n_binaries: int) -> tuple[list[int], bool]:
 def hash_lower_bound(net_unit, bounds, *, xors=None, trials: int = DEFAULT_TRIALS,
                      confidence: float = DEFAULT_CONFIDENCE, seed: int = 0,
                      time_limit: float | None = None, delta: float | None = None,
-                     eps: float | None = None) -> HashResult:
+                     eps: float | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> HashResult:
     """MIPBound on ``net_unit`` (normalised to [-1, 1]^n0) with pre-activation ``bounds``.
 
     ``xors``: None (adaptive K = 1, 2, ... until at most half of the trials are feasible),
@@ -329,6 +331,9 @@ def hash_lower_bound(net_unit, bounds, *, xors=None, trials: int = DEFAULT_TRIAL
             return None
         return time_limit - (time.perf_counter() - t0)
 
+    def asked_to_stop() -> bool:
+        return should_stop is not None and should_stop()
+
     # K = 0: the model itself (one solve; no probability statement)
     r = remaining()
     ok = feas.solve([], r) if r is None or r > 0 else None
@@ -348,9 +353,15 @@ def hash_lower_bound(net_unit, bounds, *, xors=None, trials: int = DEFAULT_TRIAL
                 if r is not None and r <= 0:
                     stopped = "time-limit"
                     break
+                if asked_to_stop():         # between solves: the finished K's stand
+                    stopped = "interrupted"
+                    break
                 got = feas.solve([(np.flatnonzero(masks[i]), int(parities[i])) for i in range(K)], r)
                 if got is None and r is not None and remaining() <= 0:
                     stopped = "time-limit"
+                    break
+                if asked_to_stop():         # a solve that an interrupt cut short is dropped
+                    stopped = "interrupted"
                     break
                 c += bool(got)
                 done += 1
@@ -375,16 +386,18 @@ def hash_lower_bound(net_unit, bounds, *, xors=None, trials: int = DEFAULT_TRIAL
 
 def hash_regions(model, box=None, *, xors=None, trials: int = DEFAULT_TRIALS,
                  confidence: float = DEFAULT_CONFIDENCE, seed: int = 0,
-                 time_limit: float | None = None, tighten: bool = True) -> HashResult:
+                 time_limit: float | None = None, tighten: bool = True,
+                 should_stop: Callable[[], bool] | None = None) -> HashResult:
     """``hash_lower_bound`` for a prepared Problem (its settings' ``tighten`` applies), or for
-    anything ``problem.prepare`` takes on ``box`` (as ``count_regions``)."""
+    anything ``problem.prepare`` takes on ``box`` (as ``count_regions``). ``should_stop()``
+    (e.g. a signal handler's flag) ends it between solves, like the time limit."""
     check_time_limit(time_limit)
     t0 = time.perf_counter()
     problem = model if isinstance(model, Problem) else prepare(model, box, Settings(tighten=tighten))
     unit_net, bounds = problem.unit_net, problem.bounds
     left = None if time_limit is None else max(1e-3, time_limit - (time.perf_counter() - t0))
     res = hash_lower_bound(unit_net, bounds, xors=xors, trials=trials, confidence=confidence,
-                           seed=seed, time_limit=left)
+                           seed=seed, time_limit=left, should_stop=should_stop)
     res.seconds = time.perf_counter() - t0
     return res
 
@@ -397,8 +410,8 @@ def format_hash(res: HashResult) -> list[str]:
             f"(probabilistic lower bound, confidence {pct})")
     lines = [head]
     if res.stopped:
-        lines.append(f"stopped by the time limit ({res.stopped}); the bound uses the completed "
-                     f"XOR counts only")
+        why = "interrupted" if res.stopped == "interrupted" else f"stopped by the time limit ({res.stopped})"
+        lines.append(f"{why}; the bound uses the completed XOR counts only")
     lines.append("method: MIPBound (random XOR constraints on the MILP binaries; Serra & "
                  "Ramalingam 2020, MBound of Gomes, Sabharwal & Selman 2006)")
     lines.append(f"binaries: {res.binaries}; regions seen (certain): {res.regions_seen}; "

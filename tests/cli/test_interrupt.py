@@ -70,3 +70,18 @@ def test_ctrl_c_stops_the_milp_count_with_a_lower_bound(tmp_path):
     assert proc.returncode == 3, err
     n = len(regions.read_text().splitlines())
     assert out == f"at least {n} regions (lower bound: interrupted)\n" and n < 412
+
+
+def test_ctrl_c_stops_hash_with_the_finished_xor_counts(tmp_path):
+    model = tmp_path / "he_2d_16x16.onnx"
+    to_onnx(he_mlp(2, [16, 16], 0), model)
+    proc = _start(["hash", str(model), "--box", "-1,1", "--xors", "1,2,3", "--trials", "100000",
+                   "--json"])
+    time.sleep(8.0)                               # inside the XOR trials by then
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    d = json.loads(out)
+    assert d["stopped"] == "interrupted" and d["lower_bound"] is True
+    assert d["regions"] >= d["regions_seen"] >= 1      # the partial K = 1 is dropped

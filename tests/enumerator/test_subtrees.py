@@ -13,8 +13,8 @@ from milpregions.testing import constructions as C
 
 NETS = [
     ("he_2d_16x16", lambda: C.he_mlp(2, [16, 16], 0), 412),
-    ("he_3d_8x8x8", lambda: C.he_mlp(3, [8, 8, 8], 1), 2086),
-    ("he_8d_8x8 (LP path)", lambda: C.he_mlp(8, [8, 8], 0), 11628),
+    ("he_3d_6x6x6", lambda: C.he_mlp(3, [6, 6, 6], 1), None),
+    ("he_7d_5x5 (LP path)", lambda: C.he_mlp(7, [5, 5], 0), None),
     ("montufar", lambda: C.montufar_folding(2, 2, 2), None),
 ]
 
@@ -28,7 +28,7 @@ def test_the_cells_partition_the_count(name, make, expected, models_dir):
     for depth in range(1, len(p.unit_net.layers)):
         cells = TreeCounter(p.unit_net, p.tree_bounds, compiled=False).cells(depth)
         assert len({c.pattern.tobytes() for c in cells}) == len(cells)
-        for compiled in (False, True):
+        for compiled in (False, True) if p.dim <= 6 else (None,):   # the LP path: one
             counter = TreeCounter(p.unit_net, p.tree_bounds, compiled=compiled)
             for cell in cells:
                 again = counter.cells(depth, cell.pattern)
