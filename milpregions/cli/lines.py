@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import InputError
 from ..estimators.lines import format_lines, run_lines
-from .common import EXIT_OK, write_json
+from .common import EXIT_LOWER_BOUND, EXIT_OK, StopOnSignals, write_json
 from .domain_args import add_domain_args, problem_from_args
 
 
@@ -30,9 +30,11 @@ def run(args, out, err) -> int:
     if args.points < 0:
         raise InputError(f"--points must be at least 0, got {args.points}")
     problem = problem_from_args(args)
-    r = run_lines(problem.restricted, problem.box, args.lines, args.points, args.seed)
+    with StopOnSignals() as stop:
+        r = run_lines(problem.restricted, problem.box, args.lines, args.points, args.seed,
+                      should_stop=stop)
     if args.json:
         write_json(out, "lines", args, problem.domain, r.to_dict())
     else:
         out.write("\n".join(format_lines(r)) + "\n")
-    return EXIT_OK
+    return EXIT_OK if r.stopped is None else EXIT_LOWER_BOUND

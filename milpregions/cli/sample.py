@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import InputError
 from ..estimators.sample import format_sample, parse_dist, sample_patterns
-from .common import EXIT_OK, write_json
+from .common import EXIT_LOWER_BOUND, EXIT_OK, StopOnSignals, write_json
 from .domain_args import add_domain_args, problem_from_args
 
 
@@ -36,10 +36,11 @@ def run(args, out, err) -> int:
     except InputError as e:                      # the library names its argument "dist"
         raise InputError(f"--{e}") from None
     problem = problem_from_args(args)
-    r = sample_patterns(problem.restricted, problem.box, args.points, dist=args.dist,
-                        seed=args.seed, batch=args.batch)
+    with StopOnSignals() as stop:
+        r = sample_patterns(problem.restricted, problem.box, args.points, dist=args.dist,
+                            seed=args.seed, batch=args.batch, should_stop=stop)
     if args.json:
         write_json(out, "sample", args, problem.domain, r.to_dict())
     else:
         out.write("\n".join(format_sample(r)) + "\n")
-    return EXIT_OK
+    return EXIT_OK if r.stopped is None else EXIT_LOWER_BOUND

@@ -288,6 +288,7 @@ class LinesResult:
     mismatched_lines: int = 0           # runs != distinct (a numerical warning)
     formula: str = field(default="isotropic Poisson hyperplane model: "
                                   "E N = sum_k kappa_k/2^k lambda^k V_k(box)")
+    stopped: str | None = None          # "interrupted": fewer lines than asked for
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -332,7 +333,10 @@ def distance_sample(net: Network, box: Box, points: int, rng) -> DistanceSample:
 
 
 def run_lines(net: Network, box: Box, lines: int, points: int = 0,
-              seed: int | None = None) -> LinesResult:
+              seed: int | None = None, should_stop=None) -> LinesResult:
+    """``lines`` random chords of ``box`` counted exactly, and ``points`` boundary distances.
+    Once ``should_stop()`` says True (checked after every chord) it ends with the chords done
+    (at least one) and no distances, ``stopped="interrupted"``."""
     if lines < 1:
         raise InputError(f"lines must be at least 1, got {lines}")
     if points < 0:
@@ -341,11 +345,15 @@ def run_lines(net: Network, box: Box, lines: int, points: int = 0,
     rng = np.random.default_rng(seed)
     P, Q = random_chords(box, lines, rng)
     distinct, runs, lengths = [], [], []
+    stopped = None
     for p, q in zip(P, Q):
         nd, nr = count_segment(net, p, q)
         distinct.append(nd)
         runs.append(nr)
         lengths.append(float(np.linalg.norm(q - p)))
+        if should_stop is not None and should_stop():
+            stopped, points = "interrupted", 0
+            break
     total = sum(lengths)
     lam = sum(r - 1 for r in runs) / total if total > 0 else float("nan")
     est_l = poisson_cells(lam, box.hi - box.lo)
@@ -353,9 +361,10 @@ def run_lines(net: Network, box: Box, lines: int, points: int = 0,
     md, med, mf, inside, lam_d, est_d = ((ds.mean, ds.median, ds.mean_face, ds.inside_fraction,
                                           ds.density, ds.estimate) if ds is not None
                                          else (None,) * 6)
-    return LinesResult(lines, distinct, runs, lengths, float(np.mean(distinct)), lam, est_l,
-                       points, md, med, mf, inside, lam_d, est_d, time.perf_counter() - t0, seed,
-                       int(sum(a != b for a, b in zip(distinct, runs))))
+    return LinesResult(len(distinct), distinct, runs, lengths, float(np.mean(distinct)), lam,
+                       est_l, points, md, med, mf, inside, lam_d, est_d,
+                       time.perf_counter() - t0, seed,
+                       int(sum(a != b for a, b in zip(distinct, runs))), stopped=stopped)
 
 
 def format_lines(r: LinesResult) -> list[str]:
@@ -382,4 +391,6 @@ def format_lines(r: LinesResult) -> list[str]:
             ]
     lines.append(f"formula: {r.formula}")
     lines.append(f"seconds: {r.seconds:.3f} (seed {r.seed})")
+    if r.stopped is not None:
+        lines.append(f"interrupted after {r.lines} chords")
     return lines

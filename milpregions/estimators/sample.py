@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -66,6 +66,7 @@ class SampleResult:
     dist: str
     seed: int | None
     batch: int
+    stopped: str | None = None          # "interrupted": fewer points than asked for
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -202,9 +203,12 @@ def _draw(rng, box: Box, n: int, kind: str, std: float) -> np.ndarray:
 
 def sample_stream(net: Network, box: Box, checkpoints, *, dist: str = "uniform",
                   seed: int | None = None, batch: int | None = None,
-                  progress=None) -> Iterator[SampleResult]:
+                  progress=None, should_stop: Callable[[], bool] | None = None,
+                  ) -> Iterator[SampleResult]:
     """One stream of random points in ``box``, read at each of the increasing ``checkpoints``:
-    a SampleResult per checkpoint (the first n points of the stream; ``seconds`` cumulative)."""
+    a SampleResult per checkpoint (the first n points of the stream; ``seconds`` cumulative).
+    Once ``should_stop()`` says True (checked after every batch) the stream ends with a result
+    for the points drawn so far, ``stopped="interrupted"``."""
     checkpoints = [int(c) for c in checkpoints]
     if not checkpoints or checkpoints[0] < 1:
         raise InputError(f"points must be at least 1, got {checkpoints[0] if checkpoints else 0}")
@@ -220,6 +224,7 @@ def sample_stream(net: Network, box: Box, checkpoints, *, dist: str = "uniform",
     t0 = time.perf_counter()
     done = 0
     total = checkpoints[-1]
+    stopped = None
     for cp in checkpoints:
         while done < cp:
             m = min(batch, cp - done)
@@ -227,6 +232,9 @@ def sample_stream(net: Network, box: Box, checkpoints, *, dist: str = "uniform",
             done += m
             if progress is not None:
                 progress(done, total)
+            if should_stop is not None and should_stop():
+                stopped = "interrupted"
+                break
         freq = counter.frequencies()
         D = int(len(freq))
         f1 = int(np.count_nonzero(freq == 1))
@@ -234,17 +242,21 @@ def sample_stream(net: Network, box: Box, checkpoints, *, dist: str = "uniform",
         S, se, ci = chao1(done, D, f1, f2)
         C, gt, gt_se = good_turing(done, D, f1)
         yield SampleResult(done, D, f1, f2, S, se, ci, C, gt, gt_se,
-                           time.perf_counter() - t0, dist, seed, batch)
+                           time.perf_counter() - t0, dist, seed, batch, stopped)
+        if stopped is not None:
+            return
 
 
 def sample_patterns(net: Network, box: Box, points: int, *, dist: str = "uniform",
                     seed: int | None = None, batch: int | None = None,
-                    progress=None) -> SampleResult:
-    """Pattern frequencies of ``points`` random points in ``box``, and the estimators above."""
+                    progress=None, should_stop: Callable[[], bool] | None = None,
+                    ) -> SampleResult:
+    """Pattern frequencies of ``points`` random points in ``box``, and the estimators above
+    (on fewer points if ``should_stop`` ends it early: see ``sample_stream``)."""
     if points < 1:
         raise InputError(f"points must be at least 1, got {points}")
     *_, last = sample_stream(net, box, [points], dist=dist, seed=seed, batch=batch,
-                             progress=progress)
+                             progress=progress, should_stop=should_stop)
     return last
 
 
@@ -259,4 +271,4 @@ def format_sample(r: SampleResult) -> list[str]:
         f"Good-Turing coverage {r.coverage:.4f}: {gt}",
         f"seconds: {r.seconds:.3f} ({r.points / max(r.seconds, 1e-9):.0f} points/s, "
         f"batch {r.batch}, dist {r.dist}, seed {r.seed})",
-    ]
+    ] + ([] if r.stopped is None else [f"interrupted after {r.points} points"])

@@ -85,3 +85,20 @@ def test_ctrl_c_stops_hash_with_the_finished_xor_counts(tmp_path):
     d = json.loads(out)
     assert d["stopped"] == "interrupted" and d["lower_bound"] is True
     assert d["regions"] >= d["regions_seen"] >= 1      # the partial K = 1 is dropped
+
+
+@pytest.mark.parametrize("command,asked,key", [
+    (["sample", "--points", "1000000000"], 10**9, "points"),
+    (["lines", "--lines", "1000000"], 10**6, "lines"),
+])
+def test_ctrl_c_stops_sample_and_lines_with_what_they_saw(tmp_path, command, asked, key):
+    model = tmp_path / "he_2d_16x16.onnx"
+    to_onnx(he_mlp(2, [16, 16], 0), model)
+    proc = _start([command[0], str(model), "--box", "-1,1", *command[1:], "--json"])
+    time.sleep(5.0)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    d = json.loads(out)
+    assert d["stopped"] == "interrupted" and 1 <= d[key] < asked
