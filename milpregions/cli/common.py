@@ -141,7 +141,8 @@ class Progress:
         if now - self.last < self.interval:
             return
         self.last = now
-        line = f"{regions} regions, {nodes} nodes, {lps} LPs, {seconds:.1f} s"
+        rate = f"{regions / seconds:,.0f}" if seconds > 0 else "-"
+        line = f"{regions:,} regions ({rate}/s), {nodes:,} nodes, {lps:,} LPs, {seconds:.1f} s"
         pad = max(0, self.width - len(line))
         self.width = len(line)
         self.stream.write("\r" + line + " " * pad)

@@ -158,11 +158,12 @@ def test_quiet_and_no_progress_on_a_pipe(cli, capsys):
 def test_progress_line_is_throttled_and_cleared():
     stream = io.StringIO()
     p = common.Progress(stream)
-    p(10, 256, 3, 0.5)
+    p(12000, 25600, 3000, 0.5)
     p(20, 512, 6, 0.6)  # within 0.2 s of the first: not drawn
-    assert stream.getvalue() == "\r10 regions, 256 nodes, 3 LPs, 0.5 s"
+    line = "12,000 regions (24,000/s), 25,600 nodes, 3,000 LPs, 0.5 s"
+    assert stream.getvalue() == "\r" + line
     p.clear()
-    assert stream.getvalue().endswith("\r" + " " * len("10 regions, 256 nodes, 3 LPs, 0.5 s") + "\r")
+    assert stream.getvalue().endswith("\r" + " " * len(line) + "\r")
 
 
 def test_importer_notices_go_to_stderr(cli, capsys, tmp_path):
