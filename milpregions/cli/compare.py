@@ -9,7 +9,7 @@ from ..estimators.compare import compare_estimators, format_compare
 from ..estimators.plot import PLOT_HINT, have_matplotlib, plot_curve
 from ..settings import Settings
 from ..solver.highs import silence_banner
-from .common import EXIT_LOWER_BOUND, EXIT_OK, check_positive, write_json
+from .common import EXIT_LOWER_BOUND, EXIT_OK, StopOnSignals, check_positive, write_json
 from .domain_args import add_domain_args, check_domain, problem_from_args
 
 
@@ -83,9 +83,11 @@ def run(args, out, err) -> int:
     problem = problem_from_args(args, Settings(time_limit=args.time_limit,
                                                tighten=not args.no_tighten))
     silence_banner()
-    r = compare_estimators(problem, points=pts, lines=lns, distance_points=dps, hash=args.hash,
-                           hash_trials=args.hash_trials, hash_time_limit=args.hash_time_limit,
-                           seed=args.seed)
+    with StopOnSignals() as stop:
+        r = compare_estimators(problem, points=pts, lines=lns, distance_points=dps,
+                               hash=args.hash, hash_trials=args.hash_trials,
+                               hash_time_limit=args.hash_time_limit, seed=args.seed,
+                               should_stop=stop)
     if args.plot is not None:
         plot_curve(r, args.plot, title=os.path.basename(os.fspath(args.model)))
     if args.json:
@@ -97,4 +99,4 @@ def run(args, out, err) -> int:
         out.write("\n".join(format_compare(r)) + "\n")
         if args.plot is not None:
             out.write(f"plot: {args.plot}\n")
-    return EXIT_OK if r.exact else EXIT_LOWER_BOUND
+    return EXIT_OK if r.exact and r.stopped is None else EXIT_LOWER_BOUND

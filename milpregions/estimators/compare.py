@@ -67,6 +67,7 @@ class CompareResult:
     curve: dict                     # points, distinct, chao1, good_turing (lists, same length)
     seed: int | None
     notes: list[str] = field(default_factory=list)
+    stopped: str | None = None      # "interrupted": the estimators after that point are missing
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -132,19 +133,26 @@ def compare_estimators(model, box=None, *, points=DEFAULT_POINTS, lines=DEFAULT_
                        distance_points=DEFAULT_DISTANCE_POINTS, hash: bool = False,
                        hash_trials: int = 7, hash_time_limit: float | None = 120.0,
                        seed: int | None = 0, time_limit: float | None = None,
-                       tighten: bool = True, exact: int | None = None) -> CompareResult:
+                       tighten: bool = True, exact: int | None = None,
+                       should_stop=None) -> CompareResult:
     """The exact count and every estimator at the given budgets (see the module docstring).
 
     ``model``: a prepared Problem (its domain and settings are used; ``box``, ``time_limit``
     and ``tighten`` are then ignored), or anything ``problem.prepare`` takes.
     ``exact``: a known count (skips the enumeration; ``count_seconds`` is then 0).
+    ``should_stop()``: checked between the estimators (and inside the count); once it says
+    True the rest are skipped and ``stopped`` is "interrupted".
     """
+
+    def asked() -> bool:
+        return should_stop is not None and should_stop()
+
     problem = model if isinstance(model, Problem) else prepare(
         model, box, Settings(time_limit=time_limit, tighten=tighten))
     net, b = problem.restricted, problem.box
     notes: list[str] = []
     if exact is None:
-        res = count(problem)
+        res = count(problem, should_stop=should_stop)
         exact, is_exact, csec = int(res.regions), bool(res.exact), float(res.seconds)
         if not is_exact:
             notes.append(f"the exact count was stopped ({res.stopped}): {exact} is a lower bound "
@@ -153,7 +161,8 @@ def compare_estimators(model, box=None, *, points=DEFAULT_POINTS, lines=DEFAULT_
         exact, is_exact, csec = int(exact), True, 0.0
     rows: list[Row] = []
     curve = {"points": [], "distinct": [], "chao1": [], "good_turing": [], "seconds": []}
-    if points:
+    stopped = "interrupted" if asked() else None
+    if points and stopped is None:
         curve, snaps = sampling_curve(net, b, points, seed=seed)
         for s in snaps:
             n = s.points
@@ -168,12 +177,20 @@ def compare_estimators(model, box=None, *, points=DEFAULT_POINTS, lines=DEFAULT_
                             f"coverage {s.coverage:.4f}" if gt is not None
                             else "every pattern seen once"))
     for k in sorted({int(k) for k in lines}):
+        if stopped is None and asked():
+            stopped = "interrupted"
+        if stopped is not None:
+            break
         r = run_lines(net, b, k, 0, seed)
         rows.append(Row("lines: Poisson extrapolation", "estimate", k, "lines",
                         r.estimate_from_lines, rel_error(r.estimate_from_lines, exact), r.seconds,
                         f"{r.density:.4g} crossings per unit length, "
                         f"{r.mean_regions:.1f} regions per chord"))
     for m in sorted({int(m) for m in distance_points}):
+        if stopped is None and asked():
+            stopped = "interrupted"
+        if stopped is not None:
+            break
         t0 = time.perf_counter()
         dd = distance_estimate(net, b, m, seed)
         est = 1.0 if dd.estimate is None else dd.estimate      # no boundary: one region
@@ -181,14 +198,18 @@ def compare_estimators(model, box=None, *, points=DEFAULT_POINTS, lines=DEFAULT_
                 f"mean distance {dd.mean:.4g}")
         rows.append(Row("distance: Poisson extrapolation", "estimate", m, "points",
                         est, rel_error(est, exact), time.perf_counter() - t0, note))
-    if hash:
+    if stopped is None and asked():
+        stopped = "interrupted"
+    if hash and stopped is None:
         h = hash_regions(problem, trials=hash_trials, seed=0 if seed is None else int(seed),
-                         time_limit=hash_time_limit)
+                         time_limit=hash_time_limit, should_stop=should_stop)
         note = f"{h.confidence:.0%} confidence, {h.binaries} binaries, {h.solves} solves"
         if h.stopped:
             note += ", stopped by its time limit"
         rows.append(Row("hash: MIPBound", "lower bound", hash_trials, "trials/K",
                         float(h.lower_bound), rel_error(h.lower_bound, exact), h.seconds, note))
+    if stopped is not None:
+        notes.append("interrupted: the estimators from that point on were not run")
     t0 = time.perf_counter()
     bd = architecture_bounds(net)
     tsec = time.perf_counter() - t0
@@ -203,7 +224,7 @@ def compare_estimators(model, box=None, *, points=DEFAULT_POINTS, lines=DEFAULT_
             continue
         rows.append(Row(name, kind, None, "", float(v), rel_error(v, exact), tsec))
     return CompareResult(exact, is_exact, csec, net.input_dim, [int(w) for w in net.widths],
-                         rows, curve, seed, notes)
+                         rows, curve, seed, notes, stopped)
 
 
 # ------------------------------------------------------------------------------ output

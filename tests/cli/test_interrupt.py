@@ -102,3 +102,15 @@ def test_ctrl_c_stops_sample_and_lines_with_what_they_saw(tmp_path, command, ask
     assert proc.returncode == 3, err
     d = json.loads(out)
     assert d["stopped"] == "interrupted" and 1 <= d[key] < asked
+
+
+def test_ctrl_c_stops_compare_and_skips_the_rest(big_model):
+    proc = _start(["compare", str(big_model), "--box", "-1,1", "--json"])
+    time.sleep(6.0)                               # inside the exact count by then
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    d = json.loads(out)
+    assert d["stopped"] == "interrupted" and d["exact"] is False and 0 <= d["regions"] < 935_763
+    assert "interrupted: the estimators from that point on were not run" in d["notes"]
