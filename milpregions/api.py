@@ -9,6 +9,7 @@ from fractions import Fraction
 import numpy as np
 
 from .enumerator import TreeCounter
+from .errors import InputError
 from .ir.result import CountResult, Region
 from .problem import Problem, prepare
 from .settings import DEFAULT_MARGIN, Settings
@@ -18,13 +19,15 @@ ProgressCallback = Callable[[int, int, int, float], None]
 
 def count(problem: Problem, *, on_region: Callable[[Region], None] | None = None,
           progress: ProgressCallback | None = None,
-          should_stop: Callable[[], bool] | None = None) -> CountResult:
+          should_stop: Callable[[], bool] | None = None, checkpoint=None) -> CountResult:
     """Count the regions of a prepared Problem with its settings' method.
 
     ``on_region`` receives every counted Region, its witness in input coordinates (also on a
     slice or line); ``progress(regions, nodes, lps, seconds)`` is called now and then (tree).
     ``should_stop()`` is asked now and then; once it says True the count stops where it is
     consistent and is a lower bound (``stopped="interrupted"``): how a signal handler stops it.
+    ``checkpoint`` (a ``parallel.Checkpoint``): record finished batches of subtrees there and
+    skip the ones it holds (tree method, two layers or more).
     """
     callback = None
     s = problem.settings
@@ -38,7 +41,7 @@ def count(problem: Problem, *, on_region: Callable[[Region], None] | None = None
             if on_region is not None:
                 on_region(Region(pattern, problem.to_input(u), float(r) - slack))
     start = time.perf_counter()
-    result = _search(problem, callback, progress, should_stop)
+    result = _search(problem, callback, progress, should_stop, checkpoint)
     if s.certify:
         deadline = None if s.time_limit is None else start + s.time_limit
         _certify(problem, result, found, deadline, on_region)
@@ -66,7 +69,7 @@ def _certify(problem: Problem, result: CountResult, found: list, deadline: float
             on_region(Region(pattern, problem.to_input(u), 0.0))
 
 
-def _search(problem: Problem, callback, progress, should_stop) -> CountResult:
+def _search(problem: Problem, callback, progress, should_stop, checkpoint) -> CountResult:
     s = problem.settings
     t0 = time.perf_counter()
     # the MILP wants LP-tightened bounds; the tree takes what its path needs
@@ -78,11 +81,14 @@ def _search(problem: Problem, callback, progress, should_stop) -> CountResult:
         result = count_milp(problem.unit_net, bounds, time_limit=s.time_limit,
                             max_regions=s.max_regions, on_region=callback,
                             should_stop=should_stop)
-    elif s.jobs is not None and len(problem.unit_net.layers) >= 2:
+    elif checkpoint is not None or (s.jobs is not None and len(problem.unit_net.layers) >= 2):
         from .parallel import count_parallel
 
+        if len(problem.unit_net.layers) < 2:
+            raise InputError("a checkpoint needs a network of two layers or more (the "
+                             "subtrees of the first layer's cells are what it records)")
         result = count_parallel(problem, s.jobs, on_region=callback, progress=progress,
-                                should_stop=should_stop)
+                                should_stop=should_stop, checkpoint=checkpoint)
     else:
         result = TreeCounter(problem.unit_net, bounds, margin=s.margin,
                              vertex_dim=s.vertex_dim, time_limit=s.time_limit,

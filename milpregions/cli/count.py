@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from contextlib import ExitStack
 
 from ..api import count
@@ -23,6 +25,8 @@ from .common import (
     write_json,
 )
 from .domain_args import add_domain_args, problem_from_args
+
+log = logging.getLogger("milpregions.cli")
 
 
 def add_parser(subs) -> None:
@@ -59,6 +63,9 @@ def add_parser(subs) -> None:
     c.add_argument("--jobs", type=int, metavar="N",
                    help="count on N worker processes (0: one per core); the subtrees of the "
                         "first layer's cells are the tasks, and the count is the same")
+    c.add_argument("--checkpoint", metavar="RUN.sqlite",
+                   help="record finished subtrees in this SQLite file; the same command "
+                        "again resumes from it (tree method)")
     c.add_argument("--quiet", action="store_true", help="no progress line and no notices")
     c.add_argument("--bounds", action="store_true",
                    help="also print the architecture bounds (Zaslavsky, Serra et al. 2018, "
@@ -109,6 +116,28 @@ def format_stats(result) -> list[str]:
     ])
 
 
+def open_checkpoint(args, problem):
+    """The checkpoint of this count: its identity is the model file's hash, the domain and the
+    settings that change the count."""
+    import hashlib
+
+    from ..parallel import Checkpoint
+
+    if args.method != "tree":
+        raise InputError("--checkpoint needs --method tree")
+    try:
+        digest = hashlib.sha256(open(args.model, "rb").read()).hexdigest()
+    except OSError as e:
+        raise InputError(f"{args.model}: cannot read ({e.strerror or e})") from None
+    s = problem.settings
+    identity = {"model_sha256": digest, "domain": problem.domain.to_dict(),
+                "margin": s.margin, "vertex_dim": s.vertex_dim, "tighten": s.tighten}
+    ck = Checkpoint(args.checkpoint, identity)
+    if ck.finished():
+        log.info("resuming from %s: %d batches done", args.checkpoint, len(ck.finished()))
+    return ck
+
+
 def run(args, out, err) -> int:
     settings = Settings(method=args.method, margin=args.margin, time_limit=args.time_limit,
                         max_regions=args.max_regions, tighten=not args.no_tighten,
@@ -121,12 +150,27 @@ def run(args, out, err) -> int:
         progress = Progress(err)      # the library's compile notice goes out with it
     found = [0]
     with ExitStack() as stack:
+        ck = None
+        if args.checkpoint is not None:
+            ck = open_checkpoint(args, problem)
+            stack.callback(ck.close)
         on_region = None
         if args.regions is not None:
             try:
-                fh = stack.enter_context(open(args.regions, "w", encoding="utf-8"))
+                fh = stack.enter_context(open(args.regions, "a+" if ck else "w",
+                                              encoding="utf-8"))
             except OSError as e:
                 raise InputError(f"{args.regions}: cannot write ({e.strerror or e})") from None
+            if ck is not None:          # what the recorded batches wrote, no more
+                fh.truncate(ck.regions_end())
+                fh.seek(0, os.SEEK_END)
+
+                def sync() -> int:
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                    return fh.tell()
+
+                ck.sync_regions = sync
 
             def on_region(region):
                 fh.write(region.to_json() + "\n")
@@ -137,7 +181,8 @@ def run(args, out, err) -> int:
             stack.enter_context(pyomo_logging(err, args.debug))
         try:
             with StopOnSignals() as stop:
-                result = count(problem, on_region=on_region, progress=progress, should_stop=stop)
+                result = count(problem, on_region=on_region, progress=progress, should_stop=stop,
+                               checkpoint=ck)
         except KeyboardInterrupt:               # a second Ctrl-C
             if progress is not None:
                 progress.clear()

@@ -28,6 +28,7 @@ from ..enumerator import TreeCounter
 from ..enumerator.budget import Stop
 from ..ir.result import CountResult
 from ..problem import Problem
+from .checkpoint import Checkpoint
 
 #: batches per worker: enough that a slow batch does not leave the other workers idle long
 BATCHES_PER_WORKER = 16
@@ -68,13 +69,18 @@ def _start_worker(problem: Problem, stop, deadline: float | None) -> None:
 
 def _count_batch(batch: Batch) -> BatchResult:
     w: _Worker = _state["worker"]
-    p, s = w.problem, w.problem.settings
+    return count_batch(w.problem, batch, w.deadline, w.stop.is_set)
+
+
+def count_batch(p: Problem, batch: Batch, deadline: float | None,
+                should_stop: Callable[[], bool] | None) -> BatchResult:
+    """Count one batch (in a worker, or in the driver when there is none)."""
+    s = p.settings
     regions: list = []
     on_region = (lambda pat, u, r: regions.append((pat, u, r))) if batch.want_regions else None
-    remaining = None if w.deadline is None else max(0.0, w.deadline - time.time())
+    remaining = None if deadline is None else max(0.0, deadline - time.time())
     counter = TreeCounter(p.unit_net, p.tree_bounds, margin=s.margin, vertex_dim=s.vertex_dim,
-                          time_limit=remaining, on_region=on_region,
-                          should_stop=w.stop.is_set)
+                          time_limit=remaining, on_region=on_region, should_stop=should_stop)
     stopped = None
     try:
         counter.count_split_cells(batch.cells)
@@ -100,22 +106,26 @@ def _merge(parts: list[CountResult], template: CountResult, seconds: float,
         min_radius=min(radii) if radii else None)
 
 
-def count_parallel(problem: Problem, jobs: int, *,
+def count_parallel(problem: Problem, jobs: int | None, *,
                    on_region: Callable[[list, np.ndarray, float], None] | None = None,
                    progress: Callable[[int, int, int, float], None] | None = None,
-                   should_stop: Callable[[], bool] | None = None) -> CountResult:
-    """The tree count of ``problem`` (two layers or more) on ``jobs`` worker processes (0:
-    one per core).
+                   should_stop: Callable[[], bool] | None = None,
+                   checkpoint: Checkpoint | None = None) -> CountResult:
+    """The tree count of ``problem`` (two layers or more) in batches of layer-1 subtrees, on
+    ``jobs`` worker processes (0: one per core; None: in this process).
 
     ``on_region(pattern, u, r)`` gets every region once, as batches finish. Limits (the
     settings' time limit; ``should_stop``) make the count a lower bound: the sum over the
     finished batches and what the stopped ones had counted. ``max_regions`` is not supported
-    here (the order in which regions are found is not defined across workers).
+    here (the order in which regions are found is not defined across workers). With
+    ``checkpoint``, finished batches are recorded and the ones recorded before are skipped
+    (their statistics are summed in; their regions were reported by the earlier run).
     """
     s = problem.settings
     if s.max_regions is not None:
-        raise ValueError("max_regions is not supported with several workers")
-    jobs = jobs or os.cpu_count() or 1
+        raise ValueError("max_regions is not supported with batches of subtrees")
+    if jobs == 0:
+        jobs = os.cpu_count() or 1
     start = time.perf_counter()
     deadline = None if s.time_limit is None else time.time() + s.time_limit
     splitter = TreeCounter(problem.unit_net, problem.tree_bounds, margin=s.margin,
@@ -125,40 +135,72 @@ def count_parallel(problem: Problem, jobs: int, *,
         cells = splitter.split()
     except Stop as stop:                # stopped while splitting: nothing counted yet
         return _merge([], splitter.finish(stop.why), time.perf_counter() - start, stop.why)
-    n_batches = max(1, min(len(cells), jobs * BATCHES_PER_WORKER))
-    order = np.arange(len(cells))
-    batches = [Batch(cells.batch(order[i::n_batches]), on_region is not None)
-               for i in range(n_batches) if order[i::n_batches].size]
     template = splitter.finish()
-    ctx = mp.get_context("spawn")       # no fork of a process that may hold HiGHS threads
-    stop_event = ctx.Event()
-    parts: list[CountResult] = []
+    n_batches = max(1, min(len(cells), (jobs or 1) * BATCHES_PER_WORKER))
+    done: dict[int, CountResult] = {}
+    if checkpoint is not None:
+        n_batches = checkpoint.batches(n_batches)
+        done = checkpoint.finished()
+    order = np.arange(len(cells))
+    todo = [(i, order[i::n_batches]) for i in range(n_batches)
+            if i not in done and order[i::n_batches].size]
+    parts = list(done.values())
+    held: list[BatchResult] = []        # stopped batches: reported after every finished one
     stopped = None
-    pool = ProcessPoolExecutor(max_workers=min(jobs, n_batches), mp_context=ctx,
-                               initializer=_start_worker,
-                               initargs=(problem, stop_event, deadline))
-    try:
-        pending = {pool.submit(_count_batch, b) for b in batches}
-        while pending:
-            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            for fut in done:
-                out = fut.result()
-                parts.append(out.result)
-                if out.result.stopped is not None and stopped is None:
-                    stopped = out.result.stopped
-                if on_region is not None:
-                    for pat, u, r in out.regions:
-                        on_region(pat, u, r)
-            if should_stop is not None and should_stop() and stopped is None:
+
+    def settle(bid: int, out: BatchResult) -> None:
+        nonlocal stopped
+        if out.result.stopped is not None:
+            stopped = stopped or out.result.stopped
+            held.append(out)
+            return
+        parts.append(out.result)
+        if on_region is not None:
+            for pat, u, r in out.regions:
+                on_region(pat, u, r)
+        if checkpoint is not None:
+            checkpoint.record(bid, out.result)
+
+    def report() -> None:
+        if progress is not None:
+            every = parts + [h.result for h in held]
+            progress(sum(r.regions for r in every), sum(r.nodes for r in every),
+                     sum(r.lps for r in every), time.perf_counter() - start)
+
+    want = on_region is not None
+    if jobs is None:                    # in this process, batch after batch
+        for bid, idx in todo:
+            if stopped is None and should_stop is not None and should_stop():
                 stopped = "interrupted"
             if stopped is not None:
-                stop_event.set()        # running batches stop at their next check
-            if progress is not None:
-                progress(sum(r.regions for r in parts), sum(r.nodes for r in parts),
-                         sum(r.lps for r in parts), time.perf_counter() - start)
-    finally:
-        stop_event.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-    if stopped is None and any(not r.exact for r in parts):
-        stopped = next(r.stopped for r in parts if not r.exact)
+                break
+            settle(bid, count_batch(problem, Batch(cells.batch(idx), want), deadline,
+                                    should_stop))
+            report()
+    else:
+        ctx = mp.get_context("spawn")   # no fork of a process that may hold HiGHS threads
+        stop_event = ctx.Event()
+        pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo))), mp_context=ctx,
+                                   initializer=_start_worker,
+                                   initargs=(problem, stop_event, deadline))
+        try:
+            pending = {pool.submit(_count_batch, Batch(cells.batch(idx), want)): bid
+                       for bid, idx in todo}
+            while pending:
+                finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    settle(pending.pop(fut), fut.result())
+                if should_stop is not None and should_stop() and stopped is None:
+                    stopped = "interrupted"
+                if stopped is not None:
+                    stop_event.set()    # running batches stop at their next check
+                report()
+        finally:
+            stop_event.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+    for out in held:                    # partial: counted now, redone by a resumed run
+        parts.append(out.result)
+        if on_region is not None:
+            for pat, u, r in out.regions:
+                on_region(pat, u, r)
     return _merge(parts, template, time.perf_counter() - start, stopped)

@@ -1,0 +1,67 @@
+"""``count --checkpoint``: kill -9 of a real run at random moments, then the same command
+again, gives the identical count, and ``--regions`` holds every region exactly once; with one
+process or two workers, switching between them on resume; another count is refused."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from milpregions.onnx.export import to_onnx
+from milpregions.testing.constructions import he_mlp
+
+REGIONS = 25_009            # he_mlp(4, [16, 16], seed=0) in [-1, 1]^4
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ck") / "he_4d_16x16.onnx"
+    to_onnx(he_mlp(4, [16, 16], 0), path)
+    return path
+
+
+def _count(model, ck, regions, *extra) -> list[str]:
+    return [sys.executable, "-m", "milpregions", "count", str(model), "--box", "-1,1",
+            "--checkpoint", str(ck), "--regions", str(regions), "--json", *extra]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kill_9_at_random_moments_then_resume_counts_every_region_once(model, tmp_path, seed):
+    rng = random.Random(seed)
+    ck, regions = tmp_path / "run.sqlite", tmp_path / "regions.jsonl"
+    for attempt in range(3):
+        extra = ["--jobs", "2"] if attempt % 2 == seed % 2 else []
+        proc = subprocess.Popen(_count(model, ck, regions, *extra), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(0.5, 4.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    done = subprocess.run(_count(model, ck, regions), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    d = json.loads(done.stdout)
+    assert d["regions"] == REGIONS and d["exact"] is True
+    lines = regions.read_text().splitlines()
+    patterns = {json.dumps(json.loads(line)["pattern"]) for line in lines}
+    assert len(lines) == len(patterns) == REGIONS
+
+
+def test_a_checkpoint_of_another_count_is_refused(model, tmp_path):
+    ck, regions = tmp_path / "run.sqlite", tmp_path / "regions.jsonl"
+    first = subprocess.run(_count(model, ck, regions), capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0 and json.loads(first.stdout)["regions"] == REGIONS
+    again = subprocess.run(_count(model, ck, regions), capture_output=True, text=True,
+                           timeout=300)
+    assert json.loads(again.stdout)["regions"] == REGIONS       # all recorded: nothing to do
+    assert len(regions.read_text().splitlines()) == REGIONS
+    cmd = _count(model, ck, regions)
+    cmd[cmd.index("-1,1")] = "0,1"                                # another domain
+    other = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert other.returncode == 2 and other.stdout == ""
+    assert other.stderr == (f"milpregions: {ck}: this checkpoint is of another count "
+                            "(different domain); remove it or name another file\n")
