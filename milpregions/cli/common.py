@@ -34,6 +34,7 @@ STOP_TEXT = {
     "time-limit": "stopped by the time limit",
     "max-regions": "stopped at --max-regions",
     "interrupted": "interrupted",
+    "worker-lost": "a worker process died; with --checkpoint the same command resumes",
 }
 
 

@@ -9,7 +9,8 @@ whatever the number of workers or the order in which batches finish, so the coun
 
 Workers ignore SIGINT; the driver's ``should_stop`` (a signal handler) sets an event that every
 worker's counter checks at its consistent points, so an interrupt ends with the partial sum as
-a lower bound, exactly as a time limit does.
+a lower bound, exactly as a time limit does. A worker that dies (kill -9, out of memory) ends
+the count the same way, ``stopped="worker-lost"``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -188,8 +190,12 @@ def count_parallel(problem: Problem, jobs: int | None, *,
                        for bid, idx in todo}
             while pending:
                 finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    settle(pending.pop(fut), fut.result())
+                try:
+                    for fut in finished:
+                        settle(pending.pop(fut), fut.result())
+                except BrokenProcessPool:   # a worker was killed: what finished stands
+                    stopped = "worker-lost"
+                    break
                 if should_stop is not None and should_stop() and stopped is None:
                     stopped = "interrupted"
                 if stopped is not None:

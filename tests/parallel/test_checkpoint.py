@@ -65,3 +65,34 @@ def test_a_checkpoint_of_another_count_is_refused(model, tmp_path):
     assert other.returncode == 2 and other.stdout == ""
     assert other.stderr == (f"milpregions: {ck}: this checkpoint is of another count "
                             "(different domain); remove it or name another file\n")
+
+
+def _workers(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid), "-f", "spawn_main"], capture_output=True,
+                         text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def test_kill_9_of_a_worker_ends_with_a_lower_bound_and_resumes(tmp_path):
+    ck, regions = tmp_path / "run.sqlite", tmp_path / "regions.jsonl"
+    big = tmp_path / "he_5d_16x16.onnx"
+    to_onnx(he_mlp(5, [16, 16], 0), big)            # 118,561 regions: workers busy a while
+    proc = subprocess.Popen(_count(big, ck, regions, "--jobs", "2"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    end = time.monotonic() + 120
+    while not (regions.exists() and regions.stat().st_size > 0):   # a batch is finished
+        assert proc.poll() is None and time.monotonic() < end, proc.stderr.read()
+        time.sleep(0.1)
+    workers = _workers(proc.pid)
+    assert workers
+    subprocess.run(["kill", "-9", str(workers[0])], check=True)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err
+    d = json.loads(out)
+    assert d["stopped"] == "worker-lost" and d["lower_bound"] is True and d["regions"] > 0
+    done = subprocess.run(_count(big, ck, regions, "--jobs", "2"), capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["regions"] == 118_561
+    lines = regions.read_text().splitlines()
+    assert len(lines) == len(set(lines)) == 118_561
