@@ -182,19 +182,26 @@ def count_parallel(problem: Problem, jobs: int | None, *,
     else:
         ctx = mp.get_context("spawn")   # no fork of a process that may hold HiGHS threads
         stop_event = ctx.Event()
+        others = set(mp.active_children())
         pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo))), mp_context=ctx,
                                    initializer=_start_worker,
                                    initargs=(problem, stop_event, deadline))
+        lost = False
         try:
             pending = {pool.submit(_count_batch, Batch(cells.batch(idx), want)): bid
                        for bid, idx in todo}
+            workers = [p for p in mp.active_children() if p not in others]
             while pending:
                 finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 try:
                     for fut in finished:
                         settle(pending.pop(fut), fut.result())
-                except BrokenProcessPool:   # a worker was killed: what finished stands
-                    stopped = "worker-lost"
+                except BrokenProcessPool:
+                    lost = True
+                # a worker that died (kill -9, out of memory) may leave the pool waiting for
+                # it: watched here too; what finished stands
+                if lost or any(p.exitcode is not None for p in workers):
+                    lost, stopped = True, "worker-lost"
                     break
                 if should_stop is not None and should_stop() and stopped is None:
                     stopped = "interrupted"
@@ -203,7 +210,11 @@ def count_parallel(problem: Problem, jobs: int | None, *,
                 report()
         finally:
             stop_event.set()
-            pool.shutdown(wait=True, cancel_futures=True)
+            if lost:
+                for p in mp.active_children():
+                    if p not in others:
+                        p.terminate()
+            pool.shutdown(wait=not lost, cancel_futures=True)
     for out in held:                    # partial: counted now, redone by a resumed run
         parts.append(out.result)
         if on_region is not None:
