@@ -24,7 +24,10 @@ batches by a plain forward pass of the network: the pattern there must equal the
 This module is the driver (the stack of layers, leaves, the verification buffer). A node is
 represented by one of two cell paths, chosen once per run: ``vertex_path`` (vertices, for
 d <= ``vertex_dim``) or ``lp_path`` (evidence points and Chebyshev LPs); ``layers`` holds the
-algebra both share and ``budget`` the limits and statistics.
+algebra both share and ``budget`` the limits and statistics. The vertex path of a chain of
+two-piece layers runs compiled (``kernel``), after a short Python trial when it is not loaded.
+``split`` / ``count_split_cells`` cut the tree after layer 1 into subtrees that other
+processes count (``milpregions.parallel``).
 """
 
 from __future__ import annotations
