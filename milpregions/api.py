@@ -84,6 +84,9 @@ def _search(problem: Problem, callback, progress, should_stop, checkpoint) -> Co
     elif checkpoint is not None or (s.jobs is not None and len(problem.unit_net.layers) >= 2):
         from .parallel import count_parallel
 
+        if s.max_regions is not None:
+            raise InputError("--max-regions cannot be combined with --checkpoint (the order "
+                             "in which batches find regions is not the walk's)")
         if len(problem.unit_net.layers) < 2:
             raise InputError("a checkpoint needs a network of two layers or more (the "
                              "subtrees of the first layer's cells are what it records)")

@@ -96,3 +96,11 @@ def test_kill_9_of_a_worker_ends_with_a_lower_bound_and_resumes(tmp_path):
     assert json.loads(done.stdout)["regions"] == 118_561
     lines = regions.read_text().splitlines()
     assert len(lines) == len(set(lines)) == 118_561
+
+
+def test_max_regions_with_a_checkpoint_is_a_one_line_error(model, tmp_path):
+    p = subprocess.run(_count(model, tmp_path / "run.sqlite", tmp_path / "r.jsonl",
+                              "--max-regions", "5"), capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and p.stderr == (
+        "milpregions: --max-regions cannot be combined with --checkpoint (the order in which "
+        "batches find regions is not the walk's)\n")
