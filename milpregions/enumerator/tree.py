@@ -42,6 +42,7 @@ from typing import Protocol
 import numpy as np
 
 from ..bounds import Bounds
+from ..errors import SolverError
 from ..ir.network import Network
 from ..ir.pattern import split_pattern, verify_patterns
 from ..ir.result import CountResult
@@ -141,12 +142,15 @@ class Frame:
 #: not loaded yet: about 1 s of Python, what loading it from numba's cache costs a process
 #: (benchmarks/README.md, "Start-up"); counts that finish within it never import numba
 TRIAL_NODES = 8192
+#: the same for the LP path, whose Python nodes cost about 0.5 ms each (their LPs included)
+TRIAL_NODES_LP = 2048
 
 
-def _kernel_loaded() -> bool:
-    """Whether this process has the compiled walk loaded already (then it costs nothing)."""
-    kernel = sys.modules.get(f"{__package__}.kernel")
-    return kernel is not None and kernel.is_loaded()
+def _kernel_loaded(vertices: bool) -> bool:
+    """Whether this process has the compiled walk of that path loaded already (then it costs
+    nothing)."""
+    module = sys.modules.get(f"{__package__}.{'kernel' if vertices else 'lp_kernel'}")
+    return module is not None and module.is_loaded()
 
 
 class TreeCounter:
@@ -164,13 +168,13 @@ class TreeCounter:
         self.on_region = on_region
         self.layers: list[TreeLayer] = build_layers(net, bounds)
         # compiled: True / False force it (where the network allows); None: when it pays
-        self.compiled = compiled_layers(self.layers) \
-            if self.use_vertices and compiled is not False else None
+        self.compiled = compiled_layers(self.layers) if compiled is not False else None
         self._kernel_ready = False
         self.trial_nodes: int | None = None
         if self.compiled is not None:
-            if compiled is None and not _kernel_loaded():
-                self.trial_nodes = TRIAL_NODES      # loading it costs ~1 s: try Python first
+            if compiled is None and not _kernel_loaded(self.use_vertices):
+                # loading it costs ~1 s: try Python first
+                self.trial_nodes = TRIAL_NODES if self.use_vertices else TRIAL_NODES_LP
             else:
                 self._load_kernel(progress)
         self.budget = Budget(ChebyshevLP(self.d), time_limit=time_limit,
@@ -206,13 +210,22 @@ class TreeCounter:
         self._run_compiled()
 
     def _load_kernel(self, progress) -> None:
-        """Compile (first run after install) or load the compiled walk."""
+        """Compile (first run after install) or load the compiled walk of this path (and the
+        compiled witness check, which both use)."""
         from . import kernel
 
-        if progress is not None and not kernel.cache_is_warm():    # someone is watching
-            log.info("compiling the counting kernel once (about 30 s; cached in %s)",
-                     kernel.cache_dir())
-        kernel.warm_up()
+        if self.use_vertices:
+            if progress is not None and not kernel.cache_is_warm():    # someone is watching
+                log.info("compiling the counting kernel once (about 30 s; cached in %s)",
+                         kernel.cache_dir())
+            kernel.warm_up()
+        else:
+            from . import lp_kernel
+
+            if progress is not None and not lp_kernel.cache_is_warm():
+                log.info("compiling the LP counting kernel once (about 30 s; cached in %s)",
+                         kernel.cache_dir())
+            lp_kernel.warm_up()
         self._kernel_ready = True
 
     def _trial(self) -> bool:
@@ -250,33 +263,30 @@ class TreeCounter:
     def _run_compiled(self, stack=None) -> None:
         """The compiled walk (``kernel``) from the box, or from ``stack``: leaves come back in
         blocks; between blocks the budget checks the time limit and reports progress."""
-        from . import kernel
-
         d, pack = self.d, self.compiled
         st = self.budget.stats
-        C = np.ascontiguousarray
         if stack is None:
-            box = VPoly.box(d)
-            stack = kernel.new_stack(C(box.V), C(box.inc), C(box.F), pack)
-        no_cells = kernel.new_cells(d)
+            stack = self._compiled_root()
+        walk = self._compiled_walk()
         width = sum(L.fixed.size for L in self.layers)
         block = 4096
         out_pat = np.zeros((block, width), dtype=np.int16)
         out_u = np.zeros((block, d))
         out_r = np.zeros(block)
-        stats = np.array([0.0, 0.0, st.thickest_dropped])
+        # [nodes, thin dropped, thickest dropped] (+ [LPs, second starts, pivots] on LPs)
+        stats = np.array([0.0, 0.0, st.thickest_dropped, 0.0, 0.0, 0.0])
         nodes0, thin0 = st.nodes, st.thin_dropped       # a counter may run several walks
-        vtol = min(VERTEX_TOL, self.margin)
+        lps0 = self.budget.lp.solves
         far = 10 * self.margin
         done = False
         budget = 256                    # nodes per call, doubled up to 2^14: limits stay prompt
         while not done:
             self.budget.check(st.nodes)
-            n, done = kernel.walk(stack, pack, self.margin, vtol, budget, out_pat, out_u,
-                                  out_r, stats, -1, no_cells)
+            n, done = walk(stack, pack, budget, out_pat, out_u, out_r, stats)
             budget = min(2 * budget, 1 << 14)
             st.nodes = nodes0 + int(stats[0])
             st.thin_dropped, st.thickest_dropped = thin0 + int(stats[1]), float(stats[2])
+            self.budget.lp.solves = lps0 + int(stats[3])
             R = out_r[:n]
             quick = R > far
             if self.on_region is None and quick.all() and (
@@ -294,6 +304,42 @@ class TreeCounter:
                     pat = out_pat[i].copy()
                     self._settle_leaf(out_u[i].copy(), float(R[i]), pat,
                                       lambda pat=pat: self._pattern_rows(pat))
+
+    def _compiled_root(self):
+        """The compiled walk's stack at the root of the tree."""
+        d, C = self.d, np.ascontiguousarray
+        if self.use_vertices:
+            from . import kernel
+
+            box = VPoly.box(d)
+            return kernel.new_stack(C(box.V), C(box.inc), C(box.F), self.compiled)
+        from . import lp_kernel
+
+        return lp_kernel.new_stack(d, self.compiled)
+
+    def _compiled_walk(self) -> Callable:
+        """``walk(stack, pack, node_budget, out_pat, out_u, out_r, stats) -> (leaves, done)``
+        of this path's compiled walk."""
+        margin = self.margin
+        if self.use_vertices:
+            from . import kernel
+
+            vtol = min(VERTEX_TOL, margin)
+            no_cells = kernel.new_cells(self.d)
+
+            def walk(stack, pack, budget, out_pat, out_u, out_r, stats):
+                return kernel.walk(stack, pack, margin, vtol, budget, out_pat, out_u, out_r,
+                                   stats, -1, no_cells)
+            return walk
+        from . import lp_kernel
+
+        def walk_lp(stack, pack, budget, out_pat, out_u, out_r, stats):
+            n, state = lp_kernel.walk(stack, pack, margin, budget, out_pat, out_u, out_r, stats)
+            if state == 2:
+                raise SolverError("a node LP of the compiled LP path was not solved to a "
+                                  "proven optimum from two starts; count with compiled=False")
+            return n, state == 1
+        return walk_lp
 
     def _pattern_rows(self, pattern: np.ndarray) -> np.ndarray:
         """``region_rows`` of a pattern, its frames rebuilt from the pattern (compiled walk)."""
@@ -377,13 +423,21 @@ class TreeCounter:
         if self.compiled is not None:
             if not self._kernel_ready:
                 self._load_kernel(None)
-            from . import kernel
-
             A, c = cell.maps[-1]
             P = cell.node
             C = np.ascontiguousarray
-            stack = kernel.new_stack_at(k, C(P.V), C(P.inc), C(P.F), self.compiled, C(A), C(c),
-                                        float(np.sqrt(np.sum(A * A))), C(cell.pattern))
+            scale = float(np.sqrt(np.sum(A * A)))
+            if self.use_vertices:
+                from . import kernel
+
+                stack = kernel.new_stack_at(k, C(P.V), C(P.inc), C(P.F), self.compiled, C(A),
+                                            C(c), scale, C(cell.pattern))
+            else:
+                from . import lp_kernel
+
+                stack = lp_kernel.new_stack_at(k, C(P.F, dtype=float), C(P.pts, dtype=float),
+                                               C(P.rad, dtype=float), self.compiled, C(A),
+                                               C(c), scale, C(cell.pattern))
             self._run_compiled(stack)
         else:
             self._walk([self._frame(k, cell.node, cell.maps, cell.pattern)])
@@ -394,7 +448,7 @@ class TreeCounter:
         allows (its own nodes, kept in numba's list), else ``cells(1)``. Limits raise ``Stop``."""
         if len(self.layers) < 2:
             raise ValueError("a network of one layer has no subtrees to split off")
-        if self.compiled is None:
+        if self.compiled is None or not self.use_vertices:
             return Split(self.cells(1), False)
         if not self._kernel_ready:
             self._load_kernel(self.budget.progress)

@@ -1,0 +1,665 @@
+"""The compiled LP path (numba): the whole depth-first walk for chains of two-piece layers in
+higher dimension, with its own dense Chebyshev LP.
+
+The same decisions as ``lp_path.LPPath.unit_cells`` (sign evidence, the mirror probe, LPs only
+where neither proves a side, slivers cut off, evidence trimmed to the deepest points), in the
+same order, on arrays: a stack entry is (layer, rows F, evidence points and radii, live units,
+bits, the pattern before the layer, the node's unit rows, the layer's affine map). The walk
+stops after a node budget or when its output buffers are full and resumes from its stack, so
+the Python driver checks time limits, progress and the region limit between calls.
+
+The node LPs are small and dense (d + 1 columns, a few dozen rows), so they are solved here by
+a primal active-set method (the simplex method on the inequality form, Bland's rule against
+cycling) in microseconds instead of a solver call. Every answer is checked: its point is
+evaluated on every row (the radius used is never more than the point has), and a dual bound
+(weak duality on the final multipliers) must come within ``GAP`` and its float error of it,
+so an LP that did not converge is solved again from another start, and reported if it still
+does not, never taken for an empty side. Decisions then compare the point's radius with the
+margin, as the Python path does with HiGHS's answer (whose feasibility tolerance is 1e-10).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numba.typed import List
+
+from .kernel import unit_rows, verify
+from .layers import THIN
+
+MAX_POINTS = 12          # evidence points kept per node (``lp_path.MAX_POINTS``)
+GAP = 1e-9               # an LP answer's dual bound may exceed its point's radius by this much
+#                          (a solved LP of 64 inputs comes within ~3e-12; one that stopped short
+#                          of the optimum is off by far more)
+LAMBDA_TOL = 1e-13       # a multiplier above -LAMBDA_TOL is taken as nonnegative
+PIVOT_TOL = 1e-12        # a row blocks a step only if it decreases along it faster than this
+
+
+def cache_is_warm() -> bool:
+    """Whether the compiled LP walk is in numba's cache."""
+    from pathlib import Path
+
+    return any(Path(str(walk._cache.cache_path)).glob("lp_kernel.walk-*.nbi"))
+
+
+@njit(cache=True)
+def _constraints(F, X, d):
+    """The LP's rows ``G x >= h`` in x = (u, r): box faces, r <= 1, the node rows F, extra X."""
+    n = d + 1
+    M = 2 * d + 1 + F.shape[0] + X.shape[0]
+    G = np.zeros((M, n))
+    h = np.empty(M)
+    for k in range(d):
+        G[2 * k, k] = 1.0
+        G[2 * k, d] = -1.0
+        h[2 * k] = -1.0
+        G[2 * k + 1, k] = -1.0
+        G[2 * k + 1, d] = -1.0
+        h[2 * k + 1] = -1.0
+    G[2 * d, d] = -1.0
+    h[2 * d] = -1.0
+    t = 2 * d + 1
+    for R in (F, X):
+        for i in range(R.shape[0]):
+            G[t, :d] = R[i, :d]
+            G[t, d] = -1.0
+            h[t] = -R[i, d]
+            t += 1
+    return G, h
+
+
+@njit(cache=True, inline="always")
+def _dot(a, b):
+    t = 0.0
+    for i in range(a.size):
+        t += a[i] * b[i]
+    return t
+
+
+@njit(cache=True, inline="always")
+def _orthogonalise(Q, rank, v):
+    """v less its components along the orthonormal rows ``Q[:rank]``, twice (in place)."""
+    n = v.size
+    for _ in range(2):
+        for q in range(rank):
+            t = 0.0
+            for i in range(n):
+                t += Q[q, i] * v[i]
+            for i in range(n):
+                v[i] -= t * Q[q, i]
+
+
+@njit(cache=True)
+def _extend(Q, rank, v):
+    """Add the row v to the orthonormal rows ``Q[:rank]`` (Gram-Schmidt); the new rank
+    (unchanged when v is in their span)."""
+    v = v.copy()
+    _orthogonalise(Q, rank, v)
+    nv = np.sqrt(_dot(v, v))
+    if nv > 1e-12:
+        Q[rank] = v / nv
+        rank += 1
+    return rank
+
+
+@njit(cache=True)
+def _orthonormal(G, W, nw, n):
+    """An orthonormal basis (rows) of the span of the rows ``G[W[:nw]]``; its rank."""
+    Q = np.zeros((n, n))
+    rank = 0
+    for j in range(nw):
+        rank = _extend(Q, rank, G[W[j]])
+    return Q, rank
+
+
+@njit(cache=True)
+def _inverse(A):
+    """The inverse of A by Gauss-Jordan with partial pivoting; ok False when a pivot is
+    below 1e-12 of its column's size (the active rows are numerically dependent)."""
+    n = A.shape[0]
+    M = np.zeros((n, 2 * n))
+    M[:, :n] = A
+    for i in range(n):
+        M[i, n + i] = 1.0
+    for col in range(n):
+        piv = col
+        big = abs(M[col, col])
+        size = 0.0
+        for i in range(n):
+            size = max(size, abs(M[i, col]))
+            if i > col and abs(M[i, col]) > big:
+                big = abs(M[i, col])
+                piv = i
+        if big <= 1e-12 * max(size, 1e-300) or big == 0.0:
+            return M[:, n:], False
+        if piv != col:
+            tmp = M[col].copy()
+            M[col] = M[piv]
+            M[piv] = tmp
+        M[col] /= M[col, col]
+        for i in range(n):
+            if i != col and M[i, col] != 0.0:
+                M[i] -= M[i, col] * M[col]
+    return M[:, n:].copy(), True
+
+
+@njit(cache=True)
+def _solve(G, h, u0, cap):
+    """max x_d s.t. G x >= h from the feasible point (u0, min slack): (x, active rows W,
+    their multipliers, how many, code, pivots); code 0 optimal, 1 unbounded, 2 the active rows
+    numerically dependent, 3 out of pivots.
+
+    Active set W (independent rows held at equality); below full rank the step is the
+    objective projected on their null space, at full rank a row with a negative multiplier
+    (the first, Bland's rule) leaves and the inverse of G_W is updated in O(n^2)."""
+    M, n = G.shape
+    d = n - 1
+    x = np.empty(n)
+    x[:d] = u0
+    best = np.inf
+    t0 = 0
+    for t in range(M):
+        s = _dot(G[t, :d], u0) - h[t]
+        if s < best:
+            best = s
+            t0 = t
+    x[d] = best
+    W = np.empty(n, dtype=np.int64)
+    W[0] = t0
+    nw = 1
+    inW = np.zeros(M, dtype=np.bool_)
+    inW[t0] = True
+    Q, rank = _orthonormal(G, W, nw, n)
+    Binv = np.empty((n, n))
+    have_inv = False
+    updates = 0
+    lam = np.zeros(n)
+    for it in range(cap):
+        jdrop = -1
+        if nw < n:
+            # the objective projected on the null space of the active rows
+            p = np.zeros(n)
+            p[d] = 1.0
+            _orthogonalise(Q, rank, p)
+            pn = np.sqrt(_dot(p, p))
+            if pn <= 1e-12:
+                # the objective lies in the span of the active rows: optimal unless a
+                # multiplier (least squares, G_W^T lam = -c) is negative
+                GW = np.empty((nw, n))
+                for j in range(nw):
+                    GW[j] = G[W[j]]
+                lam[:nw] = np.linalg.solve(GW @ GW.T, -GW[:, d].copy())
+                first = M
+                for j in range(nw):
+                    if lam[j] < -LAMBDA_TOL and W[j] < first:
+                        first = W[j]
+                        jdrop = j
+                if jdrop < 0:
+                    return x, W, lam, nw, 0, it
+                inW[W[jdrop]] = False
+                W[jdrop:nw - 1] = W[jdrop + 1:nw].copy()
+                nw -= 1
+                Q, rank = _orthonormal(G, W, nw, n)
+                continue
+            # p may be nearly in the span of the active rows (then the projection lost
+            # digits): make it orthogonal to them again, to rounding
+            p /= pn
+            _orthogonalise(Q, rank, p)
+            p /= np.sqrt(_dot(p, p))
+        else:
+            if not have_inv:
+                GW = np.empty((n, n))
+                for j in range(n):
+                    GW[j] = G[W[j]]
+                Binv, invertible = _inverse(GW)
+                if not invertible:
+                    return x, W, lam, nw, 2, it
+                have_inv = True
+                updates = 0
+                # the vertex from the fresh inverse: steps do not accumulate rounding
+                hW = np.empty(n)
+                for j in range(n):
+                    hW[j] = h[W[j]]
+                x = Binv @ hW
+                x += Binv @ (hW - GW @ x)
+            first = M
+            for j in range(n):
+                lam[j] = -Binv[d, j]
+                if lam[j] < -LAMBDA_TOL and W[j] < first:
+                    first = W[j]
+                    jdrop = j
+            if jdrop < 0:
+                return x, W, lam, nw, 0, it
+            p = Binv[:, jdrop].copy()
+        # ratio test: the first row the step reaches (ties: the smallest index)
+        alpha = np.inf
+        tb = -1
+        gpb = 0.0
+        pscale = PIVOT_TOL * np.sqrt(_dot(p, p))
+        for t in range(M):
+            if inW[t]:
+                continue
+            gp = _dot(G[t], p)
+            if gp < -pscale:
+                s = _dot(G[t], x) - h[t]
+                if s < 0.0:
+                    s = 0.0
+                a = s / (-gp)
+                if a < alpha:
+                    alpha = a
+                    tb = t
+                    gpb = gp
+        if tb < 0:
+            return x, W, lam, nw, 1, it          # unbounded: cannot happen with r <= 1
+        x += alpha * p
+        inW[tb] = True
+        if nw < n:
+            W[nw] = tb
+            nw += 1
+            if nw < n:
+                rank = _extend(Q, rank, G[tb])
+            have_inv = False
+        else:
+            # row jdrop of G_W becomes G[tb]: Sherman-Morrison on Binv (Binv e_j = p)
+            inW[W[jdrop]] = False
+            w = np.zeros(n)
+            for i in range(n):
+                gi = G[tb, i]
+                for q in range(n):
+                    w[q] += gi * Binv[i, q]
+            w[jdrop] -= 1.0
+            for i in range(n):
+                f = p[i] / gpb
+                for q in range(n):
+                    Binv[i, q] -= f * w[q]
+            W[jdrop] = tb
+            updates += 1
+            if updates >= 32:
+                have_inv = False
+    return x, W, lam, nw, 3, cap
+
+
+@njit(cache=True)
+def _dual_bound(G, h, W, lam, nw, r_low):
+    """An upper bound of the LP optimum by weak duality on the multipliers (clipped at 0),
+    valid over the points with r >= r_low, and a bound of its float error."""
+    n = G.shape[1]
+    d = n - 1
+    rho = np.zeros(n)
+    rho[d] = 1.0
+    yh = 0.0
+    mag = 1.0
+    ymag = 0.0
+    for j in range(nw):
+        y = lam[j]
+        if y <= 0.0:
+            continue
+        t = W[j]
+        rho += y * G[t]
+        yh += y * h[t]
+        ymag += abs(y * h[t])
+        for q in range(n):
+            mag += abs(y * G[t, q])
+    reach = 1.0 - r_low
+    bound = -yh + max(rho[d], rho[d] * r_low)
+    for k in range(d):
+        bound += abs(rho[k]) * reach
+    err = 4.0 * (nw + n + 2) * 2.220446049250313e-16 * (mag * max(1.0, abs(r_low)) + ymag)
+    return bound, err
+
+
+@njit(cache=True)
+def chebyshev(F, X, u0, stats):
+    """The largest ball in {u in [-1,1]^d : a.u + b >= 0 for the rows of F and X} (unit a):
+    (r, u, status). r is the radius evaluated at u on every row and face; status 0: proven
+    within ``GAP`` of the optimum by a dual bound; 1: not proven (no decision may rest on it).
+    ``stats[3]`` counts LPs, ``stats[4]`` second starts, ``stats[5]`` pivots."""
+    d = u0.size
+    G, h = _constraints(F, X, d)
+    M = G.shape[0]
+    stats[3] += 1
+    cap = 20 * (M + d + 1)
+    start = u0.copy()
+    for attempt in range(2):
+        x, W, lam, nw, code, pivots = _solve(G, h, start, cap)
+        stats[5] += pivots
+        u = x[:d].copy()
+        r = x[d]
+        for t in range(M):
+            s = _dot(G[t, :d], u) - h[t]
+            if s < r:
+                r = s
+        if code == 0:
+            bound, err = _dual_bound(G, h, W, lam, nw, r)
+            if bound - r <= GAP + err:
+                return r, u, 0
+        stats[4] += 1
+        start = np.zeros(d)
+    return r, u, 1
+
+
+@njit(cache=True)
+def _trim(pts, rad):
+    if rad.size > MAX_POINTS:
+        keep = np.argsort(rad)[-MAX_POINTS:]
+        return pts[keep].copy(), rad[keep].copy()
+    return pts, rad
+
+
+@njit(cache=True)
+def _deepest(pts, rad, d):
+    if rad.size == 0:
+        return np.zeros(d)
+    return pts[np.argmax(rad)].copy()
+
+
+@njit(cache=True)
+def _with_row(F, row):
+    F2 = np.empty((F.shape[0] + 1, F.shape[1]))
+    F2[:F.shape[0]] = F
+    F2[F.shape[0]] = row
+    return F2
+
+
+@njit(cache=True)
+def _with_point(pts, rad, u, r):
+    p2 = np.empty((pts.shape[0] + 1, pts.shape[1]))
+    p2[:pts.shape[0]] = pts
+    p2[pts.shape[0]] = u
+    r2 = np.empty(rad.size + 1)
+    r2[:rad.size] = rad
+    r2[rad.size] = r
+    return p2, r2
+
+
+@njit(cache=True)
+def _probe(F, pts, rad, row):
+    """``lp_path._probe``: the deepest point mirrored across ``row``, and its radius."""
+    d = pts.shape[1]
+    best = np.argmax(rad)
+    p = pts[best]
+    r = rad[best]
+    s = _dot(row[:d], p) + row[d]
+    q = p + (r - s) * row[:d]
+    depth = min(r, 1.0 - np.abs(q).max())
+    for t in range(F.shape[0]):
+        x = _dot(F[t, :d], q) + F[t, d]
+        if x < depth:
+            depth = x
+    return q, depth
+
+
+@njit(cache=True)
+def _add_row(F, pts, rad, row, margin, stats):
+    """``LPPath._add_rows`` for one row: (ok, F, pts, rad); not ok when no ball of radius >
+    margin is left (status 2: an LP that was not proven)."""
+    d = pts.shape[1]
+    F2 = _with_row(F, row)
+    np_ = rad.size
+    rad2 = np.empty(np_)
+    nk = 0
+    for i in range(np_):
+        x = min(rad[i], _dot(row[:d], pts[i]) + row[d])
+        rad2[i] = x
+        if x > margin:
+            nk += 1
+    if nk == 0:
+        r, u, status = chebyshev(F2, np.empty((0, d + 1)), _deepest(pts, rad, d), stats)
+        if status:
+            return 2, F2, pts, rad
+        if r <= margin:
+            return 0, F2, pts, rad
+        P = np.empty((1, d))
+        P[0] = u
+        R = np.empty(1)
+        R[0] = r
+        return 1, F2, P, R
+    P = np.empty((nk, d))
+    R = np.empty(nk)
+    j = 0
+    for i in range(np_):
+        if rad2[i] > margin:
+            P[j] = pts[i]
+            R[j] = rad2[i]
+            j += 1
+    return 1, F2, P, R
+
+
+@njit(cache=True)
+def _settle(F, pts, rad, U, An, cn, cl, bits, margin, stats):
+    """``LPPath._settle_units``: (status, F, pts, rad, U left); status 0: no ball of radius >
+    margin in the node; 1: settled (U left are proven splitters, the first one splits); 2: an
+    LP was not proven (the walk stops)."""
+    d = pts.shape[1]
+    nu = U.size
+    if nu == 0:
+        return 1, F, pts, rad, U
+    settled = np.zeros(nu, dtype=np.bool_)
+    restart = True
+    while restart:
+        restart = False
+        npts = rad.size
+        posr = np.full(nu, -np.inf)
+        negr = np.full(nu, -np.inf)
+        for i in range(nu):
+            j = U[i]
+            for p in range(npts):
+                s = _dot(pts[p], An[j]) + cn[j]
+                posr[i] = max(posr[i], min(rad[p], s))
+                negr[i] = max(negr[i], min(rad[p], -s))
+        for i in range(nu):
+            while not settled[i] and not (posr[i] > margin and negr[i] > margin):
+                j = U[i]
+                row = np.empty(d + 1)
+                row[:d] = An[j]
+                row[d] = cn[j]
+                side = 1.0 if posr[i] <= margin else -1.0
+                srow = side * row
+                have = rad.size > 0
+                r = -np.inf
+                u = np.zeros(d)
+                if have:
+                    u, r = _probe(F, pts, rad, srow)
+                if have and r > margin:
+                    r = min(r, side * (_dot(u, An[j]) + cn[j]))
+                if r <= margin:
+                    X = np.empty((1, d + 1))
+                    X[0] = srow
+                    r_lp, u_lp, status = chebyshev(F, X, _deepest(pts, rad, d), stats)
+                    if status:
+                        return 2, F, pts, rad, U
+                    have = False
+                    r = r_lp
+                    if r_lp > margin:
+                        r = min(r_lp, side * (_dot(u_lp, An[j]) + cn[j]))
+                        if r > margin:
+                            u = u_lp
+                            have = True
+                if not have:
+                    keep = -side
+                    if (negr[i] if keep < 0 else posr[i]) <= margin:
+                        # no evidence for the other side either: look for it
+                        X = np.empty((1, d + 1))
+                        X[0] = keep * row
+                        r2, u2, status = chebyshev(F, X, _deepest(pts, rad, d), stats)
+                        if status:
+                            return 2, F, pts, rad, U
+                        if r2 <= margin:
+                            return 0, F, pts, rad, U
+                        pts, rad = _with_point(pts, rad, u2, r2)
+                    if keep > 0:
+                        bits[cl[j]] = 1
+                    settled[i] = True
+                    if r > THIN:
+                        # a sliver of depth <= margin on the probed side: cut it off
+                        if r > 0.0:
+                            stats[1] += 1
+                            stats[2] = max(stats[2], r)
+                        ok, F, pts, rad = _add_row(F, pts, rad, keep * row, margin, stats)
+                        if ok != 1:
+                            return 0 if ok == 0 else 2, F, pts, rad, U
+                        restart = True
+                        break
+                    continue
+                pts, rad = _with_point(pts, rad, u, r)
+                for t in range(nu):
+                    s = _dot(u, An[U[t]]) + cn[U[t]]
+                    posr[t] = max(posr[t], min(r, s))
+                    negr[t] = max(negr[t], min(r, -s))
+            if restart:
+                break
+    nl = 0
+    for i in range(nu):
+        if not settled[i]:
+            nl += 1
+    U2 = np.empty(nl, dtype=np.int64)
+    t = 0
+    for i in range(nu):
+        if not settled[i]:
+            U2[t] = U[i]
+            t += 1
+    if nl == 0:
+        pts, rad = _trim(pts, rad)
+    return 1, F, pts, rad, U2
+
+
+@njit(cache=True)
+def _node(k, F, pts, rad, net, Ain, cin, scale, prefix):
+    sizes, W_flat, W_off, b_flat, s_flat, fixed_flat, u_off, cand_flat, cand_off, wn_flat, rtols = net
+    n_in = Ain.shape[0]
+    W = W_flat[W_off[k]:W_off[k + 1]].reshape((sizes[k], n_in))
+    b = b_flat[u_off[k]:u_off[k + 1]]
+    fixed = fixed_flat[u_off[k]:u_off[k + 1]]
+    cand = cand_flat[cand_off[k]:cand_off[k + 1]]
+    wnorm = wn_flat[cand_off[k]:cand_off[k + 1]]
+    A, c, bits, cl, An, cn = unit_rows(W, b, fixed, cand, wnorm, rtols[k], Ain, cin, scale)
+    U = np.arange(cl.size)
+    return (k, F, pts, rad, U, bits, prefix, An, cn, cl, A, c)
+
+
+@njit(cache=True)
+def new_stack(d, net):
+    """The walk's stack with the root: the box with its centre as evidence, layer 0."""
+    stack = List()
+    stack.append(_node(0, np.empty((0, d + 1)), np.zeros((1, d)), np.ones(1), net, np.eye(d),
+                       np.zeros(d), np.sqrt(float(d)), np.zeros(0, dtype=np.int16)))
+    return stack
+
+
+@njit(cache=True)
+def new_stack_at(k, F, pts, rad, net, Ain, cin, scale, prefix):
+    """The walk's stack with one cell of the layers before k (an ``LPNode``'s rows and
+    evidence), layer k fed by the affine map (Ain, cin) on it, and the pattern ``prefix``."""
+    stack = List()
+    stack.append(_node(k, F, pts, rad, net, Ain, cin, scale, prefix))
+    return stack
+
+
+@njit(cache=True)
+def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
+    """Advance the walk by up to ``node_budget`` nodes or until the output buffers are full.
+
+    Returns (leaves written, state): 0 more to do, 1 done, 2 stopped at an LP that was not
+    proven. ``stats``: [nodes, thin_dropped, thickest_dropped, LPs, second starts, pivots],
+    updated in place. A leaf's radius is its deepest evidence radius less -THIN (``LPPath.leaf``).
+    """
+    sizes, W_flat, W_off, b_flat, s_flat, fixed_flat, u_off, cand_flat, cand_off, wn_flat, rtols = net
+    last = sizes.size - 1
+    d = out_u.shape[1]
+    n_out = 0
+    cap = out_u.shape[0]
+    nodes = 0
+    while len(stack) > 0 and nodes < node_budget and n_out < cap:
+        entry = stack.pop()
+        k, F, pts, rad, U, bits, prefix, An, cn, cl, A, c = entry
+        nodes += 1
+        status, F, pts, rad, U = _settle(F, pts, rad, U, An, cn, cl, bits, margin, stats)
+        if status == 2:
+            stack.append(entry)
+            stats[0] += nodes
+            return n_out, 2
+        if status == 0:
+            continue
+        if U.size:
+            j = U[0]
+            rest = U[1:].copy()
+            row = np.empty(d + 1)
+            row[:d] = An[j]
+            row[d] = cn[j]
+            npts = rad.size
+            S = np.empty(npts)
+            nneg = 0
+            npos = 0
+            for p in range(npts):
+                S[p] = _dot(pts[p], An[j]) + cn[j]
+                if -S[p] > margin:
+                    nneg += 1
+                if S[p] > margin:
+                    npos += 1
+            Pm = np.empty((nneg, d))
+            Rm = np.empty(nneg)
+            Pp = np.empty((npos, d))
+            Rp = np.empty(npos)
+            a = 0
+            b = 0
+            for p in range(npts):
+                if -S[p] > margin:
+                    Pm[a] = pts[p]
+                    Rm[a] = min(rad[p], -S[p])
+                    a += 1
+                if S[p] > margin:
+                    Pp[b] = pts[p]
+                    Rp[b] = min(rad[p], S[p])
+                    b += 1
+            Pm, Rm = _trim(Pm, Rm)
+            Pp, Rp = _trim(Pp, Rp)
+            b0 = bits.copy()
+            b0[cl[j]] = 0
+            stack.append((k, _with_row(F, -row), Pm, Rm, rest, b0, prefix, An, cn, cl, A, c))
+            bits[cl[j]] = 1
+            stack.append((k, _with_row(F, row), Pp, Rp, rest, bits, prefix, An, cn, cl, A, c))
+            continue
+        # a cell of layer k: a leaf, or a node of layer k + 1
+        pat = np.empty(prefix.size + bits.size, dtype=np.int16)
+        pat[:prefix.size] = prefix
+        pat[prefix.size:] = bits
+        if k == last:
+            best = np.argmax(rad)
+            out_pat[n_out, :pat.size] = pat
+            out_u[n_out] = pts[best]
+            out_r[n_out] = rad[best] + THIN
+            n_out += 1
+            continue
+        sl = s_flat[u_off[k]:u_off[k + 1]]
+        n = bits.size
+        Aout = np.empty((n, d))
+        cout = np.empty(n)
+        for i in range(n):
+            f = 1.0 if bits[i] > 0 else sl[i]
+            Aout[i] = f * A[i]
+            cout[i] = f * c[i]
+        scale = np.sqrt(np.sum(Aout * Aout))
+        stack.append(_node(k + 1, F, pts, rad, net, Aout, cout, scale, pat))
+    stats[0] += nodes
+    return n_out, 1 if len(stack) == 0 else 0
+
+
+def is_loaded() -> bool:
+    """Whether this process has compiled or loaded the LP walk (and the witness check) already."""
+    return all(bool(f.overloads) for f in (walk, new_stack, new_stack_at, verify))
+
+
+def warm_up() -> None:
+    """Compile (first run after install) or load (from the cache) the LP walk on a tiny net."""
+    sizes = np.array([1], dtype=np.int64)
+    one = np.ones(1)
+    net = (sizes, one.copy(), np.array([0, 1], dtype=np.int64), np.zeros(1), np.zeros(1),
+           np.zeros(1, dtype=np.int16), np.array([0, 1], dtype=np.int64),
+           np.zeros(1, dtype=np.int64), np.array([0, 1], dtype=np.int64), one.copy(),
+           np.array([1e-14]))
+    new_stack_at(0, np.empty((0, 2)), np.zeros((1, 1)), np.ones(1), net, np.eye(1),
+                 np.zeros(1), 1.0, np.zeros(0, dtype=np.int16))
+    stack = new_stack(1, net)
+    walk(stack, net, 1e-10, 16, np.zeros((4, 1), dtype=np.int16), np.zeros((4, 1)),
+         np.zeros(4), np.zeros(6))
+    verify(net, np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int16))
