@@ -320,7 +320,7 @@ def chebyshev(F, X, u0, stats):
     stats[3] += 1
     cap = 20 * (M + d + 1)
     start = u0.copy()
-    for attempt in range(2):
+    for _ in range(2):
         x, W, lam, nw, code, pivots = _solve(G, h, start, cap)
         stats[5] += pivots
         u = x[:d].copy()
