@@ -10,8 +10,10 @@ enumeration's seconds (``CountResult.seconds``), the whole ``count_regions`` cal
 (bounds included), LPs, and ``ru_maxrss``; first a tiny count loads the compiled walk from
 its cache, timed apart as start-up (the load is paid once per process).
 Rows: ``constructions.he_mlp(n0, widths, 0)`` in [-1, 1]^n0 (the ladder), the 3-layer 2-D
-width-100 net (whole call), and the digits MLP in its pixel box [0, 16]^64 with a 60 s limit
-(a lower bound when it stops). The compiled walk's cache is warmed once before the timed rows.
+width-100 net (whole call), the digits MLP in its pixel box [0, 16]^64 with a 60 s limit
+(a lower bound when it stops), and the digits CNN in the L-inf ball of radius 0.1 around
+``models/digits_test_image.npy`` with a 120 s limit. The compiled walks' caches are warmed
+once before the timed rows.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ ROWS = [("2d_8x8", 2, [8, 8]), ("2d_16x16", 2, [16, 16]), ("2d_32x32", 2, [32, 3
         ("2d_50x50", 2, [50, 50]), ("2d_100x100", 2, [100, 100]), ("3d_32x32", 3, [32, 32]),
         ("4d_16x16", 4, [16, 16]), ("6d_16x16", 6, [16, 16]), ("8d_12x12", 8, [12, 12]),
         ("10d_10x10", 10, [10, 10]), ("2d_100x100x100", 2, [100, 100, 100]),
-        ("digits_mlp", 64, None)]
+        ("digits_mlp", 64, None), ("digits_cnn_r0.1", 64, "cnn")]
 
 CHILD = """
 import json, resource, sys, time
@@ -37,15 +39,21 @@ from milpregions.testing.constructions import he_mlp
 name, n0, widths, limit = json.loads(sys.argv[1])
 t = time.perf_counter()
 count_regions(he_mlp(2, [4, 4], 0), (-1.0, 1.0))
-try:                                # load the compiled walk (start-up): the rows then skip
+try:                                # load the compiled walks (start-up): the rows then skip
     from milpregions.enumerator import kernel   # the Python trial (see startup.py)
     kernel.warm_up()
-except ImportError:                 # the previous release has none
+    from milpregions.enumerator import lp_kernel
+    lp_kernel.warm_up()
+except ImportError:                 # the previous release has none (or only the vertex walk)
     pass
 startup = time.perf_counter() - t
 t = time.perf_counter()
 if widths is None:
     r = count_regions("{models}/digits_mlp.onnx", (0.0, 16.0), time_limit=limit)
+elif widths == "cnn":
+    from milpregions.inputs import ball_domain
+    r = count_regions("{models}/digits_cnn.onnx",
+                      ball_domain("{models}/digits_test_image.npy", 0.1, 64), time_limit=limit)
 else:
     r = count_regions(he_mlp(n0, widths, 0), (-1.0, 1.0), time_limit=limit)
 wall = time.perf_counter() - t
@@ -80,7 +88,7 @@ def main() -> int:
           "| speed-up (enumeration, whole call) |")
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
-        limit = 60.0 if row[2] is None else 900.0
+        limit = 60.0 if row[2] is None else 120.0 if row[2] == "cnn" else 900.0
         prev, cur = run(args.prev, row, limit), run(REPO, row, limit)
         results.append({"row": row[0], "prev": prev, "cur": cur})
         if "error" in prev or "error" in cur:

@@ -81,7 +81,8 @@ def _search(problem: Problem, callback, progress, should_stop, checkpoint) -> Co
         result = count_milp(problem.unit_net, bounds, time_limit=s.time_limit,
                             max_regions=s.max_regions, on_region=callback,
                             should_stop=should_stop)
-    elif checkpoint is not None or (s.jobs is not None and len(problem.unit_net.layers) >= 2):
+    elif checkpoint is not None or ((s.jobs is not None or s.executor != "local")
+                                    and len(problem.unit_net.layers) >= 2):
         from .parallel import count_parallel
 
         if s.max_regions is not None:
@@ -91,7 +92,8 @@ def _search(problem: Problem, callback, progress, should_stop, checkpoint) -> Co
             raise InputError("a checkpoint needs a network of two layers or more (the "
                              "subtrees of the first layer's cells are what it records)")
         result = count_parallel(problem, s.jobs, on_region=callback, progress=progress,
-                                should_stop=should_stop, checkpoint=checkpoint)
+                                should_stop=should_stop, checkpoint=checkpoint,
+                                executor=s.executor, address=s.address)
     else:
         result = TreeCounter(problem.unit_net, bounds, margin=s.margin,
                              vertex_dim=s.vertex_dim, time_limit=s.time_limit,
@@ -107,7 +109,8 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
                   on_region: Callable[[Region], None] | None = None,
                   progress: ProgressCallback | None = None,
                   slice=None, line=None, center=None, radius: float | None = None,
-                  certify: bool = False, jobs: int | None = None) -> CountResult:
+                  certify: bool = False, jobs: int | None = None, executor: str = "local",
+                  address: str | None = None) -> CountResult:
     """Count the full-dimensional activation regions of a network inside a domain.
 
     ``model``: an ONNX path, an ``onnx.ModelProto``, a ``Network``, or a prepared ``Problem``
@@ -120,11 +123,13 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
     The result's ``regions`` is exact unless ``exact`` is False (a limit stopped the run).
     ``certify``: also check the count in exact rational arithmetic (``result.certified``).
     ``jobs``: count on that many worker processes (0: one per core); the count is the same.
+    ``executor="ray"`` / ``"dask"``: count on that engine's cluster at ``address`` (None: a
+    local cluster of ``jobs`` CPUs, all cores when None); the count is the same.
     """
     if isinstance(model, Problem):
         return count(model, on_region=on_region, progress=progress)
     settings = Settings(method=method, margin=margin, time_limit=time_limit,
                         max_regions=max_regions, tighten=tighten, vertex_dim=vertex_dim,
-                        certify=certify, jobs=jobs)
+                        certify=certify, jobs=jobs, executor=executor, address=address)
     problem = prepare(model, box, settings, slice=slice, line=line, center=center, radius=radius)
     return count(problem, on_region=on_region, progress=progress)

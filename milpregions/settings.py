@@ -13,6 +13,7 @@ from .errors import InputError
 #: and 1e-11, on both paths); 1e-10 is the vertex tolerance, so nothing thicker is lost.
 DEFAULT_MARGIN = 1e-10
 METHODS = ("tree", "milp")
+EXECUTORS = ("local", "ray", "dask")
 
 
 def check_time_limit(time_limit: float | None) -> float | None:
@@ -33,7 +34,9 @@ class Settings:
     ``vertex_dim``: inputs up to this dimension take the vertex path, higher ones the LP path;
     ``certify``: check every region and (1-D/2-D) completeness in exact rational arithmetic;
     ``jobs``: count the tree on this many worker processes (0: one per core; None: in this
-    process), the subtrees of layer 1's cells as tasks (``milpregions.parallel``)."""
+    process), the subtrees of layer 1's cells as tasks (``milpregions.parallel``);
+    ``executor`` "ray" or "dask": those tasks on a cluster at ``address`` (None: a local one
+    of ``jobs`` CPUs)."""
 
     method: str = "tree"
     margin: float = DEFAULT_MARGIN
@@ -43,6 +46,8 @@ class Settings:
     vertex_dim: int = 6
     certify: bool = False          # check the count exactly (``milpregions.certify``)
     jobs: int | None = None
+    executor: str = "local"        # or "ray", "dask": batches of subtrees as cluster tasks
+    address: str | None = None     # of a running Ray / Dask cluster (else a local one)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -63,6 +68,18 @@ class Settings:
                                  "which workers find regions is not defined)")
             if self.method != "tree":
                 raise InputError("--jobs needs --method tree")
+        if self.executor not in EXECUTORS:
+            raise InputError(f"unknown executor {self.executor!r}; choose one of "
+                             f"{', '.join(EXECUTORS)}")
+        if self.executor != "local":
+            if self.max_regions is not None:
+                raise InputError(f"--max-regions cannot be combined with --executor "
+                                 f"{self.executor} (the order in which workers find regions "
+                                 f"is not defined)")
+            if self.method != "tree":
+                raise InputError(f"--executor {self.executor} needs --method tree")
+        elif self.address is not None:
+            raise InputError("--address needs --executor ray or dask")
         if isinstance(self.vertex_dim, bool) or not isinstance(self.vertex_dim, int) \
                 or self.vertex_dim < 0:
             raise InputError(f"vertex_dim must be an integer >= 0, got {self.vertex_dim}")

@@ -63,6 +63,12 @@ def add_parser(subs) -> None:
     c.add_argument("--jobs", type=int, metavar="N",
                    help="count on N worker processes (0: one per core); the subtrees of the "
                         "first layer's cells are the tasks, and the count is the same")
+    c.add_argument("--executor", choices=("local", "ray", "dask"), default="local",
+                   help="where the subtrees are counted: local processes (--jobs; default), "
+                        "or a Ray or Dask cluster (--address, else a local one of --jobs CPUs)")
+    c.add_argument("--address", metavar="ADDR",
+                   help="a running cluster: Ray's address (auto, ray://HOST:10001) or a Dask "
+                        "scheduler's (tcp://HOST:8786)")
     c.add_argument("--checkpoint", metavar="RUN.sqlite",
                    help="record finished subtrees in this SQLite file; the same command "
                         "again resumes from it (tree method)")
@@ -141,7 +147,8 @@ def open_checkpoint(args, problem):
 def run(args, out, err) -> int:
     settings = Settings(method=args.method, margin=args.margin, time_limit=args.time_limit,
                         max_regions=args.max_regions, tighten=not args.no_tighten,
-                        certify=args.certify, jobs=args.jobs)
+                        certify=args.certify, jobs=args.jobs, executor=args.executor,
+                        address=args.address)
     problem = problem_from_args(args, settings)
     if args.method == "milp":
         silence_banner()                # Pyomo's Highs: the tree's own are silent already

@@ -59,12 +59,16 @@ def _constraints(F, X, d):
     G[2 * d, d] = -1.0
     h[2 * d] = -1.0
     t = 2 * d + 1
-    for R in (F, X):
-        for i in range(R.shape[0]):
-            G[t, :d] = R[i, :d]
-            G[t, d] = -1.0
-            h[t] = -R[i, d]
-            t += 1
+    for i in range(F.shape[0]):
+        G[t, :d] = F[i, :d]
+        G[t, d] = -1.0
+        h[t] = -F[i, d]
+        t += 1
+    for i in range(X.shape[0]):
+        G[t, :d] = X[i, :d]
+        G[t, d] = -1.0
+        h[t] = -X[i, d]
+        t += 1
     return G, h
 
 
@@ -131,7 +135,7 @@ def _inverse(A):
                 big = abs(M[i, col])
                 piv = i
         if big <= 1e-12 * max(size, 1e-300) or big == 0.0:
-            return M[:, n:], False
+            return M[:, n:].copy(), False
         if piv != col:
             tmp = M[col].copy()
             M[col] = M[piv]

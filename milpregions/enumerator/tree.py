@@ -435,9 +435,12 @@ class TreeCounter:
             else:
                 from . import lp_kernel
 
-                stack = lp_kernel.new_stack_at(k, C(P.F, dtype=float), C(P.pts, dtype=float),
-                                               C(P.rad, dtype=float), self.compiled, C(A),
-                                               C(c), scale, C(cell.pattern))
+                def own(x, dtype=float):    # writable: cells from a cluster are read-only
+                    return np.array(x, dtype=dtype, order="C")
+
+                stack = lp_kernel.new_stack_at(k, own(P.F), own(P.pts), own(P.rad),
+                                               self.compiled, own(A), own(c), scale,
+                                               own(cell.pattern, np.int16))
             self._run_compiled(stack)
         else:
             self._walk([self._frame(k, cell.node, cell.maps, cell.pattern)])

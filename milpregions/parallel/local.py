@@ -1,4 +1,4 @@
-"""Counts on several local processes: the subtrees of the first layer's cells as tasks.
+"""Counts on several processes: the subtrees of the first layer's cells as tasks.
 
 The driver splits the tree at the end of layer 1 (``TreeCounter.split``: the compiled walk
 where the network allows, else the Python one) and hands the cells out in batches, round robin
@@ -11,6 +11,10 @@ Workers ignore SIGINT; the driver's ``should_stop`` (a signal handler) sets an e
 worker's counter checks at its consistent points, so an interrupt ends with the partial sum as
 a lower bound, exactly as a time limit does. A worker that dies (kill -9, out of memory) ends
 the count the same way, ``stopped="worker-lost"``.
+
+On Ray or Dask (``engines``) the same batches are the cluster's tasks; an interrupt cancels
+the running ones (their partial counts are lost, what finished stands), a time limit reaches
+them as a deadline.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from ..enumerator.budget import Stop
 from ..ir.result import CountResult
 from ..problem import Problem
 from .checkpoint import Checkpoint
+from .engines import WorkerLost, open_engine
 
 #: batches per worker: enough that a slow batch does not leave the other workers idle long
 BATCHES_PER_WORKER = 16
@@ -112,9 +117,12 @@ def count_parallel(problem: Problem, jobs: int | None, *,
                    on_region: Callable[[list, np.ndarray, float], None] | None = None,
                    progress: Callable[[int, int, int, float], None] | None = None,
                    should_stop: Callable[[], bool] | None = None,
-                   checkpoint: Checkpoint | None = None) -> CountResult:
+                   checkpoint: Checkpoint | None = None, executor: str = "local",
+                   address: str | None = None) -> CountResult:
     """The tree count of ``problem`` (two layers or more) in batches of layer-1 subtrees, on
-    ``jobs`` worker processes (0: one per core; None: in this process).
+    ``jobs`` worker processes (0: one per core; None: in this process), or as tasks of a Ray
+    or Dask cluster (``executor``; ``address`` a running one, else a local one of ``jobs``
+    CPUs, all cores when None or 0).
 
     ``on_region(pattern, u, r)`` gets every region once, as batches finish. Limits (the
     settings' time limit; ``should_stop``) make the count a lower bound: the sum over the
@@ -138,6 +146,10 @@ def count_parallel(problem: Problem, jobs: int | None, *,
     except Stop as stop:                # stopped while splitting: nothing counted yet
         return _merge([], splitter.finish(stop.why), time.perf_counter() - start, stop.why)
     template = splitter.finish()
+    engine = None
+    if executor != "local":
+        engine = open_engine(executor, problem, address, jobs or None)
+        jobs = engine.workers()
     n_batches = max(1, min(len(cells), (jobs or 1) * BATCHES_PER_WORKER))
     done: dict[int, CountResult] = {}
     if checkpoint is not None:
@@ -170,7 +182,25 @@ def count_parallel(problem: Problem, jobs: int | None, *,
                      sum(r.lps for r in every), time.perf_counter() - start)
 
     want = on_region is not None
-    if jobs is None:                    # in this process, batch after batch
+    if engine is not None:
+        try:
+            pending = {engine.submit(Batch(cells.batch(idx), want), deadline): bid
+                       for bid, idx in todo}
+            while pending:
+                try:
+                    for h in engine.ready(list(pending), 0.2):
+                        settle(pending.pop(h), engine.result(h))
+                except WorkerLost:
+                    stopped = "worker-lost"
+                if should_stop is not None and should_stop() and stopped is None:
+                    stopped = "interrupted"
+                if stopped in ("interrupted", "worker-lost"):
+                    engine.cancel(list(pending))    # what finished stands
+                    break
+                report()
+        finally:
+            engine.close()
+    elif jobs is None:                  # in this process, batch after batch
         for bid, idx in todo:
             if stopped is None and should_stop is not None and should_stop():
                 stopped = "interrupted"

@@ -1,0 +1,142 @@
+"""Ray and Dask as they are: batches of subtrees submitted as tasks of a running (or a freshly
+started local) cluster, the ``Problem`` shipped once (``ray.put`` / ``Client.scatter``).
+
+An engine is what ``count_parallel`` needs of a cluster: ``submit`` a batch, the handles that
+are ``ready``, a handle's ``result``, ``cancel`` the rest on an interrupt, ``close``. Both
+engines retry a task whose worker died (their own retries); a task that still fails for that
+reason is ``WorkerLost``, which ends the count as a lower bound (``stopped="worker-lost"``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from ..errors import InputError
+from ..problem import Problem
+
+RETRIES = 3                     # a task whose worker died is run again this many times
+
+
+class WorkerLost(Exception):
+    """A task's worker died (and the engine's retries did too)."""
+
+
+def _count_remote(problem: Problem, batch, deadline: float | None):
+    """A batch counted on a cluster worker (no stop request: an interrupt cancels the task)."""
+    from .local import count_batch
+
+    return count_batch(problem, batch, deadline, None)
+
+
+def _missing(engine: str, module: str) -> InputError:
+    return InputError(f"--executor {engine} needs {module}: pip install 'milpregions[{engine}]'")
+
+
+class RayEngine:
+    """Tasks on Ray: ``address`` a running cluster ("auto", "ray://host:10001", ...), or None
+    for a local one of ``cpus`` CPUs (all cores when None), shut down by ``close``."""
+
+    def __init__(self, problem: Problem, address: str | None, cpus: int | None):
+        try:
+            import ray
+        except ImportError:
+            raise _missing("ray", "Ray") from None
+        self.ray = ray
+        self.started = False
+        if not ray.is_initialized():
+            ray.init(address=address, num_cpus=cpus if address is None else None,
+                     include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.ERROR)
+            self.started = True
+        self.remote = ray.remote(num_cpus=1, max_retries=RETRIES)(_count_remote)
+        self.problem = ray.put(problem)
+
+    def workers(self) -> int:
+        return max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+
+    def submit(self, batch, deadline: float | None):
+        return self.remote.remote(self.problem, batch, deadline)
+
+    def ready(self, handles: list, timeout: float) -> list:
+        done, _ = self.ray.wait(handles, num_returns=len(handles), timeout=timeout)
+        return done
+
+    def result(self, handle):
+        from ray.exceptions import NodeDiedError, WorkerCrashedError
+
+        try:
+            return self.ray.get(handle)
+        except (WorkerCrashedError, NodeDiedError) as e:
+            raise WorkerLost(str(e)) from None
+
+    def cancel(self, handles: list) -> None:
+        for h in handles:
+            self.ray.cancel(h, force=True)
+
+    def close(self) -> None:
+        if self.started:
+            self.ray.shutdown()
+
+
+class DaskEngine:
+    """Tasks on Dask: ``address`` a running scheduler ("tcp://host:8786", e.g. one that
+    dask-jobqueue started on SLURM), or None for a ``LocalCluster`` of ``cpus`` single-threaded
+    worker processes (all cores when None), closed by ``close``."""
+
+    def __init__(self, problem: Problem, address: str | None, cpus: int | None):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise _missing("dask", "Dask's distributed") from None
+        self.cluster = None
+        if address is None:
+            self.cluster = LocalCluster(n_workers=cpus or os.cpu_count() or 1,
+                                        threads_per_worker=1, processes=True,
+                                        dashboard_address=":0", silence_logs=logging.ERROR)
+            self.client = Client(self.cluster)
+        else:
+            self.client = Client(address)
+        self.problem = self.client.scatter(problem, broadcast=True)
+
+    def workers(self) -> int:
+        info = self.client.scheduler_info()["workers"]
+        return max(1, sum(w.get("nthreads", 1) for w in info.values()))
+
+    def submit(self, batch, deadline: float | None):
+        return self.client.submit(_count_remote, self.problem, batch, deadline, pure=False,
+                                  retries=RETRIES)
+
+    def ready(self, handles: list, timeout: float) -> list:
+        end = time.monotonic() + timeout
+        while True:
+            done = [h for h in handles if h.done()]
+            if done or time.monotonic() >= end:
+                return done
+            time.sleep(0.02)
+
+    def result(self, handle):
+        from distributed import KilledWorker
+
+        try:
+            return handle.result()
+        except KilledWorker as e:
+            raise WorkerLost(str(e)) from None
+
+    def cancel(self, handles: list) -> None:
+        self.client.cancel(handles)
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def open_engine(name: str, problem: Problem, address: str | None, cpus: int | None):
+    """The engine ``name`` ("ray" or "dask") for ``problem``."""
+    if name == "ray":
+        return RayEngine(problem, address, cpus)
+    if name == "dask":
+        return DaskEngine(problem, address, cpus)
+    raise ValueError(f"no engine {name!r}")

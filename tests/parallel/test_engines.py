@@ -1,0 +1,128 @@
+"""``--executor ray`` and ``--executor dask``: real local clusters (``ray.init(num_cpus=2)``,
+``distributed.LocalCluster``), no mocks. The count on a cluster equals the count in one
+process on every path, every region reaches ``on_region`` once, a checkpoint resumes across
+engines, and an interrupt gives a lower bound."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from test_local import _maxout_net  # noqa: I001  (the sibling test module)
+
+from milpregions.api import count_regions
+from milpregions.errors import InputError
+from milpregions.onnx.export import to_onnx
+from milpregions.testing import constructions as C
+
+ray = pytest.importorskip("ray")
+distributed = pytest.importorskip("distributed")
+
+NETS = [
+    ("compiled walk", lambda: C.he_mlp(3, [12, 12, 8], 0)),
+    ("lp path", lambda: C.he_mlp(8, [6, 6], 1)),
+    ("python path (max groups)", _maxout_net),
+]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def dask_address():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster:
+        yield cluster.scheduler_address
+
+
+def _patterns(model, box, **kw):
+    found = []
+    res = count_regions(model, box, on_region=lambda r: found.append(
+        json.dumps([[int(x) for x in p] for p in r.pattern])), **kw)
+    return res, found
+
+
+@pytest.mark.parametrize("name,make", NETS, ids=[n for n, _ in NETS])
+def test_a_ray_cluster_counts_what_one_process_counts(name, make, ray_cluster):
+    net = make()
+    one, found1 = _patterns(net, (-1.0, 1.0))
+    res, found = _patterns(net, (-1.0, 1.0), executor="ray")
+    assert res.exact and res.regions == one.regions == len(found) > 1
+    assert sorted(found) == sorted(found1)
+
+
+@pytest.mark.parametrize("name,make", NETS, ids=[n for n, _ in NETS])
+def test_a_dask_cluster_counts_what_one_process_counts(name, make, dask_address):
+    net = make()
+    one, found1 = _patterns(net, (-1.0, 1.0))
+    res, found = _patterns(net, (-1.0, 1.0), executor="dask", address=dask_address)
+    assert res.exact and res.regions == one.regions == len(found) > 1
+    assert sorted(found) == sorted(found1)
+
+
+def test_every_committed_chain_model_counts_the_same_on_both_engines(models_dir, ray_cluster,
+                                                                      dask_address):
+    for model, box in [("he_2d_16x16", (-1.0, 1.0)), ("montufar_2d_p2_d2", (0.0, 1.0)),
+                       ("residual_mlp", (-1.0, 1.0)), ("he_8d_8x8", (-1.0, 1.0))]:
+        path = models_dir / f"{model}.onnx"
+        one = count_regions(path, box).regions
+        assert count_regions(path, box, executor="ray").regions == one
+        assert count_regions(path, box, executor="dask", address=dask_address).regions == one
+
+
+def _cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "milpregions", "count", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_cli_starts_a_local_dask_cluster_and_ray_resumes_its_checkpoint(tmp_path):
+    """A dask run stopped by its time limit leaves a checkpoint of the batches it finished;
+    a local Ray cluster counts the others: the count of one process."""
+    model = tmp_path / "he_6d_16x16.onnx"
+    to_onnx(C.he_mlp(6, [16, 16], 0), model)
+    ck = tmp_path / "run.sqlite"
+    common = [str(model), "--box", "-1,1", "--json", "--checkpoint", str(ck), "--jobs", "2"]
+    first = _cli(*common, "--executor", "dask", "--time-limit", "10")
+    assert first.returncode == 3, first.stderr
+    part = json.loads(first.stdout)
+    assert part["stopped"] == "time-limit" and 0 < part["regions"] < 935_763
+    second = _cli(*common, "--executor", "ray")
+    assert second.returncode == 0, second.stderr
+    whole = json.loads(second.stdout)
+    assert whole["exact"] and whole["regions"] == 935_763
+
+
+def test_ctrl_c_on_a_dask_run_prints_a_lower_bound(tmp_path):
+    model = tmp_path / "he_6d_20x20.onnx"
+    to_onnx(C.he_mlp(6, [20, 20], 0), model)
+    proc = subprocess.Popen([sys.executable, "-m", "milpregions", "count", str(model), "--box",
+                             "-1,1", "--executor", "dask", "--jobs", "2", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(10)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err
+    res = json.loads(out)
+    assert res["stopped"] == "interrupted" and not res["exact"] and res["regions"] >= 0
+
+
+def test_executor_settings_are_checked():
+    net = C.he_mlp(2, [4, 4], 0)
+    with pytest.raises(InputError, match="--address needs --executor ray or dask"):
+        count_regions(net, (-1.0, 1.0), address="tcp://127.0.0.1:8786")
+    with pytest.raises(InputError, match="unknown executor 'spark'; choose one of local, ray, dask"):
+        count_regions(net, (-1.0, 1.0), executor="spark")
+    with pytest.raises(InputError, match="--max-regions cannot be combined with --executor ray"):
+        count_regions(net, (-1.0, 1.0), executor="ray", max_regions=3)
+    with pytest.raises(InputError, match="--executor dask needs --method tree"):
+        count_regions(net, (-1.0, 1.0), executor="dask", method="milp")
+    bad = _cli("x.onnx", "--box", "-1,1", "--address", "auto")
+    assert bad.returncode == 2 and "--address needs --executor ray or dask" in bad.stderr
