@@ -129,13 +129,23 @@ def pyomo_logging(err, debug: bool):
 
 
 class Progress:
-    """A carriage-return status line on a terminal, redrawn at most ``rate`` times a second."""
+    """A live status display on a terminal (rich), redrawn at most ``rate`` times a second:
+    regions, regions/s, nodes, LPs and time; for a count in batches (``--jobs``,
+    ``--executor``) also the batches running, queued and finished, the share of the domain the
+    finished ones cover and an ETA from it (``tasks``)."""
 
     def __init__(self, stream, rate: float = 5.0):
         self.stream = stream
         self.interval = 1.0 / rate
         self.last = -math.inf
-        self.width = 0
+        self.live = None
+        self.task_line = ""
+
+    def tasks(self, t) -> None:
+        """The batches' state (``parallel.TaskProgress``), shown with the next redraw."""
+        eta = "ETA -" if t.eta is None else f"ETA {_duration(t.eta)}"
+        self.task_line = (f"{t.busy} running, {t.queued} queued, {t.finished}/{t.total} batches "
+                          f"done, {100 * t.covered:.1f}% covered, {eta}")
 
     def __call__(self, regions: int, nodes: int, lps: int, seconds: float) -> None:
         now = time.monotonic()
@@ -144,16 +154,51 @@ class Progress:
         self.last = now
         rate = f"{regions / seconds:,.0f}" if seconds > 0 else "-"
         line = f"{regions:,} regions ({rate}/s), {nodes:,} nodes, {lps:,} LPs, {seconds:.1f} s"
-        pad = max(0, self.width - len(line))
-        self.width = len(line)
-        self.stream.write("\r" + line + " " * pad)
+        self.draw(line + ("\n" + self.task_line if self.task_line else ""))
+
+    def draw(self, text: str) -> None:
+        if self.live is None:
+            from rich.console import Console
+            from rich.live import Live
+
+            console = Console(file=self.stream, force_terminal=True, highlight=False)
+            self.live = Live(console=console, auto_refresh=False, transient=True,
+                             redirect_stdout=False, redirect_stderr=False)
+            self.live.start()
+        from rich.text import Text
+
+        self.live.update(Text(text), refresh=True)
+
+    def clear(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+class ProgressLines(Progress):
+    """``--progress`` on a non-terminal (a log file, a batch job): the same text as plain
+    lines, one every ``every`` seconds."""
+
+    def __init__(self, stream, every: float = 5.0):
+        super().__init__(stream, rate=1.0 / every)
+        self.last = time.monotonic()            # the first line after ``every`` seconds
+
+    def draw(self, text: str) -> None:
+        self.stream.write(text.replace("\n", "; ") + "\n")
         self.stream.flush()
 
     def clear(self) -> None:
-        if self.width:
-            self.stream.write("\r" + " " * self.width + "\r")
-            self.stream.flush()
-            self.width = 0
+        pass
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s``, ``2 h 07 min``."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
 def is_terminal(stream) -> bool:

@@ -19,6 +19,7 @@ from .common import (
     PROG,
     STOP_TEXT,
     Progress,
+    ProgressLines,
     StopOnSignals,
     is_terminal,
     pyomo_logging,
@@ -73,6 +74,8 @@ def add_parser(subs) -> None:
                    help="record finished subtrees in this SQLite file; the same command "
                         "again resumes from it (tree method)")
     c.add_argument("--quiet", action="store_true", help="no progress line and no notices")
+    c.add_argument("--progress", action="store_true",
+                   help="when stderr is not a terminal: a progress line every 5 s")
     c.add_argument("--bounds", action="store_true",
                    help="also print the architecture bounds (Zaslavsky, Serra et al. 2018, "
                         "Montufar et al. 2014, Hanin-Rolnick scale) next to the count")
@@ -155,6 +158,8 @@ def run(args, out, err) -> int:
     progress = None
     if not args.quiet and is_terminal(err):
         progress = Progress(err)      # the library's compile notice goes out with it
+    elif not args.quiet and args.progress:
+        progress = ProgressLines(err)
     found = [0]
     with ExitStack() as stack:
         ck = None

@@ -112,6 +112,20 @@ class Split:
     def __len__(self) -> int:
         return len(self._cells)
 
+    def patterns(self) -> list[np.ndarray]:
+        """The layer-0 pattern of every cell, in order."""
+        if self.compiled:
+            return [np.asarray(cell[4]) for cell in self._cells]
+        return [cell.pattern for cell in self._cells]
+
+    def vertices(self) -> list[np.ndarray] | None:
+        """The vertices of every cell, in order (None on the LP path, whose cells have none)."""
+        if self.compiled:
+            return [np.asarray(cell[0]) for cell in self._cells]
+        if self._cells and not isinstance(self._cells[0].node, VPoly):
+            return None
+        return [cell.node.V for cell in self._cells]
+
     def batch(self, idx) -> PackedCells | list[Cell]:
         """The cells ``idx`` (indices into the split), ready for ``count_split_cells``."""
         if self.compiled:

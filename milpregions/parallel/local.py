@@ -35,6 +35,7 @@ from ..enumerator.budget import Stop
 from ..ir.result import CountResult
 from ..problem import Problem
 from .checkpoint import Checkpoint
+from .coverage import cell_fractions
 from .engines import WorkerLost, open_engine
 
 #: batches per worker: enough that a slow batch does not leave the other workers idle long
@@ -48,6 +49,21 @@ class Batch:
 
     cells: object
     want_regions: bool
+
+
+@dataclass(frozen=True)
+class TaskProgress:
+    """What a progress display may show of a count in batches (``progress.tasks(...)``):
+    batches running and waiting, finished (this run and recorded before) of ``total``, the
+    share of the box the finished ones cover, and the seconds left at this run's pace (None
+    before one finishes)."""
+
+    busy: int
+    queued: int
+    finished: int
+    total: int
+    covered: float
+    eta: float | None
 
 
 @dataclass
@@ -160,7 +176,9 @@ def count_parallel(problem: Problem, jobs: int | None, *,
             if i not in done and order[i::n_batches].size]
     parts = list(done.values())
     held: list[BatchResult] = []        # stopped batches: reported after every finished one
+    finished_ids: list[int] = []        # batches finished in this run
     stopped = None
+    n_workers = 1 if jobs is None else max(1, min(jobs, len(todo)))
 
     def settle(bid: int, out: BatchResult) -> None:
         nonlocal stopped
@@ -169,17 +187,37 @@ def count_parallel(problem: Problem, jobs: int | None, *,
             held.append(out)
             return
         parts.append(out.result)
+        finished_ids.append(bid)
         if on_region is not None:
             for pat, u, r in out.regions:
                 on_region(pat, u, r)
         if checkpoint is not None:
             checkpoint.record(bid, out.result)
 
+    # the share of the box each batch covers, for a progress display that can show it
+    show_tasks = getattr(progress, "tasks", None)
+    share = {}
+    if show_tasks is not None:
+        fractions = cell_fractions(cells, problem.unit_net)
+        share = {i: float(fractions[order[i::n_batches]].sum()) for i in range(n_batches)}
+    covered0 = sum(share.get(i, 0.0) for i in done)
+    t_split = time.perf_counter()
+
     def report() -> None:
-        if progress is not None:
-            every = parts + [h.result for h in held]
-            progress(sum(r.regions for r in every), sum(r.nodes for r in every),
-                     sum(r.lps for r in every), time.perf_counter() - start)
+        if progress is None:
+            return
+        if show_tasks is not None:
+            covered = covered0 + sum(share.get(b, 0.0) for b in finished_ids)
+            running = len(todo) - len(finished_ids) - len(held)
+            busy = min(n_workers, running)
+            elapsed = time.perf_counter() - t_split
+            gained = covered - covered0
+            eta = elapsed * (1.0 - covered) / gained if gained > 0 else None
+            show_tasks(TaskProgress(busy, running - busy, len(done) + len(finished_ids),
+                                    n_batches, covered, eta))
+        every = parts + [h.result for h in held]
+        progress(sum(r.regions for r in every), sum(r.nodes for r in every),
+                 sum(r.lps for r in every), time.perf_counter() - start)
 
     want = on_region is not None
     if engine is not None:

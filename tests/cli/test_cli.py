@@ -155,15 +155,28 @@ def test_quiet_and_no_progress_on_a_pipe(cli, capsys):
     assert cli("count", M1, "--box", "0,1", "--quiet", FAST) == (0, "8 regions\n", "")
 
 
-def test_progress_line_is_throttled_and_cleared():
+def test_progress_display_is_throttled_and_cleared():
     stream = io.StringIO()
     p = common.Progress(stream)
     p(12000, 25600, 3000, 0.5)
     p(20, 512, 6, 0.6)  # within 0.2 s of the first: not drawn
     line = "12,000 regions (24,000/s), 25,600 nodes, 3,000 LPs, 0.5 s"
-    assert stream.getvalue() == "\r" + line
+    drawn = stream.getvalue()
+    assert line in drawn and "20 regions" not in drawn
     p.clear()
-    assert stream.getvalue().endswith("\r" + " " * len(line) + "\r")
+    assert stream.getvalue().endswith("\x1b[2K")    # the display is erased (rich, transient)
+
+
+def test_progress_display_of_batches_shows_workers_coverage_and_eta():
+    from milpregions.parallel.local import TaskProgress
+
+    stream = io.StringIO()
+    p = common.Progress(stream)
+    p.tasks(TaskProgress(busy=2, queued=5, finished=9, total=32, covered=0.25, eta=75.0))
+    p(12000, 25600, 3000, 0.5)
+    assert "2 running, 5 queued, 9/32 batches done, 25.0% covered, ETA 1 min 15 s" in \
+        stream.getvalue()
+    p.clear()
 
 
 def test_importer_notices_go_to_stderr(cli, capsys, tmp_path):
@@ -618,3 +631,21 @@ def test_every_json_output_shares_the_envelope(cli):
     assert count["regions"] == compare["regions"] == 37 and count["exact"] and compare["exact"]
     assert sample["regions"] == sample["distinct"] and sample["exact"] is False
     assert "domain" not in records[1] and "domain" not in records[4]
+
+
+def test_progress_lines_on_a_non_terminal(cli, capsys):
+    import time
+
+    from milpregions.parallel.local import TaskProgress
+
+    stream = io.StringIO()
+    p = common.ProgressLines(stream, every=0.05)
+    p(5, 10, 2, 0.01)                     # before the first interval: nothing
+    time.sleep(0.06)
+    p.tasks(TaskProgress(busy=1, queued=0, finished=3, total=4, covered=0.75, eta=2.0))
+    p(120, 300, 40, 0.07)
+    assert stream.getvalue() == ("120 regions (1,714/s), 300 nodes, 40 LPs, 0.1 s; 1 running, "
+                                 "0 queued, 3/4 batches done, 75.0% covered, ETA 2 s\n")
+    # a count shorter than 5 s prints no line, and --progress is accepted with --jobs
+    assert cli("count", HE3, "--box", "-1,1", "--progress", "--jobs", "2") == \
+        (0, "3524 regions\n", "")
