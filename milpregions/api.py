@@ -93,7 +93,8 @@ def _search(problem: Problem, callback, progress, should_stop, checkpoint) -> Co
                              "subtrees of the first layer's cells are what it records)")
         result = count_parallel(problem, s.jobs, on_region=callback, progress=progress,
                                 should_stop=should_stop, checkpoint=checkpoint,
-                                executor=s.executor, address=s.address)
+                                executor=s.executor, address=s.address,
+                                task_seconds=s.task_seconds)
     else:
         result = TreeCounter(problem.unit_net, bounds, margin=s.margin,
                              vertex_dim=s.vertex_dim, time_limit=s.time_limit,
@@ -110,7 +111,8 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
                   progress: ProgressCallback | None = None,
                   slice=None, line=None, center=None, radius: float | None = None,
                   certify: bool = False, jobs: int | None = None, executor: str = "local",
-                  address: str | None = None) -> CountResult:
+                  address: str | None = None,
+                  task_seconds: float | None = Settings.task_seconds) -> CountResult:
     """Count the full-dimensional activation regions of a network inside a domain.
 
     ``model``: an ONNX path, an ``onnx.ModelProto``, a ``Network``, or a prepared ``Problem``
@@ -125,11 +127,13 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
     ``jobs``: count on that many worker processes (0: one per core); the count is the same.
     ``executor="ray"`` / ``"dask"``: count on that engine's cluster at ``address`` (None: a
     local cluster of ``jobs`` CPUs, all cores when None); the count is the same.
+    ``task_seconds``: with those, a task that counts longer hands the rest back as new tasks.
     """
     if isinstance(model, Problem):
         return count(model, on_region=on_region, progress=progress)
     settings = Settings(method=method, margin=margin, time_limit=time_limit,
                         max_regions=max_regions, tighten=tighten, vertex_dim=vertex_dim,
-                        certify=certify, jobs=jobs, executor=executor, address=address)
+                        certify=certify, jobs=jobs, executor=executor, address=address,
+                        task_seconds=task_seconds)
     problem = prepare(model, box, settings, slice=slice, line=line, center=center, radius=radius)
     return count(problem, on_region=on_region, progress=progress)

@@ -48,6 +48,7 @@ class Settings:
     jobs: int | None = None
     executor: str = "local"        # or "ray", "dask": batches of subtrees as cluster tasks
     address: str | None = None     # of a running Ray / Dask cluster (else a local one)
+    task_seconds: float | None = 20.0   # a task's budget before it hands back its rest
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -68,6 +69,8 @@ class Settings:
                                  "which workers find regions is not defined)")
             if self.method != "tree":
                 raise InputError("--jobs needs --method tree")
+        if self.task_seconds is not None:
+            check_time_limit(self.task_seconds)
         if self.executor not in EXECUTORS:
             raise InputError(f"unknown executor {self.executor!r}; choose one of "
                              f"{', '.join(EXECUTORS)}")

@@ -70,6 +70,10 @@ def add_parser(subs) -> None:
     c.add_argument("--address", metavar="ADDR",
                    help="a running cluster: Ray's address (auto, ray://HOST:10001) or a Dask "
                         "scheduler's (tcp://HOST:8786)")
+    c.add_argument("--task-seconds", type=float, default=Settings.task_seconds, metavar="S",
+                   help="with --jobs/--executor/--checkpoint: a task that counts longer hands "
+                        f"the rest of its subtrees back as new tasks (default "
+                        f"{Settings.task_seconds:g})")
     c.add_argument("--checkpoint", metavar="RUN.sqlite",
                    help="record finished subtrees in this SQLite file; the same command "
                         "again resumes from it (tree method)")
@@ -151,7 +155,7 @@ def run(args, out, err) -> int:
     settings = Settings(method=args.method, margin=args.margin, time_limit=args.time_limit,
                         max_regions=args.max_regions, tighten=not args.no_tighten,
                         certify=args.certify, jobs=args.jobs, executor=args.executor,
-                        address=args.address)
+                        address=args.address, task_seconds=args.task_seconds)
     problem = problem_from_args(args, settings)
     if args.method == "milp":
         silence_banner()                # Pyomo's Highs: the tree's own are silent already

@@ -393,6 +393,70 @@ def stack_of_packed(packed, k, net):
 
 
 @njit(cache=True)
+def pack_stack(stack, idx):
+    """The stack entries ``stack[idx]`` (a walk's frontier) as flat arrays, cheap to pickle:
+    per entry its layer, simple flag and incidence words per vertex, then each array field
+    concatenated with its offsets (V, incidence, F, U, bits, prefix, unit rows An / cn / cl,
+    layer map A / c)."""
+    n = idx.size
+    d = stack[idx[0]][1].shape[1] if n else 1
+    ks = np.empty(n, dtype=np.int64)
+    simples = np.empty(n, dtype=np.int64)
+    nws = np.empty(n, dtype=np.int64)
+    o = np.zeros((8, n + 1), dtype=np.int64)    # V, inc words, F, U, bits, prefix, An, A
+    for t in range(n):
+        k, V, inc, F, simple, U, bits, prefix, An, cn, cl, A, c = stack[idx[t]]
+        sizes = (V.shape[0], inc.size, F.shape[0], U.size, bits.size, prefix.size,
+                 An.shape[0], A.shape[0])
+        for q in range(8):
+            o[q, t + 1] = o[q, t] + sizes[q]
+    Vs = np.empty((o[0, n], d))
+    Ws = np.empty(o[1, n], dtype=np.uint64)
+    Fs = np.empty((o[2, n], d + 1))
+    Us = np.empty(o[3, n], dtype=np.int64)
+    Bs = np.empty(o[4, n], dtype=np.int16)
+    Ps = np.empty(o[5, n], dtype=np.int16)
+    ANs = np.empty((o[6, n], d))
+    CNs = np.empty(o[6, n])
+    CLs = np.empty(o[6, n], dtype=np.int64)
+    As = np.empty((o[7, n], d))
+    Cs = np.empty(o[7, n])
+    for t in range(n):
+        k, V, inc, F, simple, U, bits, prefix, An, cn, cl, A, c = stack[idx[t]]
+        ks[t] = k
+        simples[t] = simple
+        nws[t] = inc.shape[1]
+        Vs[o[0, t]:o[0, t + 1]] = V
+        Ws[o[1, t]:o[1, t + 1]] = inc.ravel()
+        Fs[o[2, t]:o[2, t + 1]] = F
+        Us[o[3, t]:o[3, t + 1]] = U
+        Bs[o[4, t]:o[4, t + 1]] = bits
+        Ps[o[5, t]:o[5, t + 1]] = prefix
+        ANs[o[6, t]:o[6, t + 1]] = An
+        CNs[o[6, t]:o[6, t + 1]] = cn
+        CLs[o[6, t]:o[6, t + 1]] = cl
+        As[o[7, t]:o[7, t + 1]] = A
+        Cs[o[7, t]:o[7, t + 1]] = c
+    return ks, simples, nws, o, Vs, Ws, Fs, Us, Bs, Ps, ANs, CNs, CLs, As, Cs
+
+
+@njit(cache=True)
+def stack_of_packed_stack(packed):
+    """A walk's stack holding the entries of ``pack_stack``'s output, in their order."""
+    ks, simples, nws, o, Vs, Ws, Fs, Us, Bs, Ps, ANs, CNs, CLs, As, Cs = packed
+    stack = List()
+    for t in range(ks.size):
+        V = Vs[o[0, t]:o[0, t + 1]].copy()
+        inc = Ws[o[1, t]:o[1, t + 1]].copy().reshape((V.shape[0], nws[t]))
+        stack.append((ks[t], V, inc, Fs[o[2, t]:o[2, t + 1]].copy(), simples[t],
+                      Us[o[3, t]:o[3, t + 1]].copy(), Bs[o[4, t]:o[4, t + 1]].copy(),
+                      Ps[o[5, t]:o[5, t + 1]].copy(), ANs[o[6, t]:o[6, t + 1]].copy(),
+                      CNs[o[6, t]:o[6, t + 1]].copy(), CLs[o[6, t]:o[6, t + 1]].copy(),
+                      As[o[7, t]:o[7, t + 1]].copy(), Cs[o[7, t]:o[7, t + 1]].copy()))
+    return stack
+
+
+@njit(cache=True)
 def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats, depth, cells):
     """Advance the walk by up to ``node_budget`` nodes or until the output buffers are full.
 
@@ -590,7 +654,8 @@ def verify(net, U, P):
 def is_loaded() -> bool:
     """Whether this process has compiled or loaded the walk already."""
     return all(bool(f.overloads) for f in (walk, verify, new_stack, new_stack_at, new_cells,
-                                           pack_cells, stack_of_packed))
+                                           pack_cells, stack_of_packed, pack_stack,
+                                           stack_of_packed_stack))
 
 
 def warm_up() -> None:
@@ -615,5 +680,6 @@ def warm_up() -> None:
     few = new_cells(1)
     few.append((C(box.V), to_bits(C(box.inc)), C(box.F), 1, np.zeros(1, dtype=np.int16),
                 np.eye(1), np.zeros(1), 1.0))
-    stack_of_packed(pack_cells(few, np.zeros(1, dtype=np.int64)), 0, net)
+    frontier = stack_of_packed(pack_cells(few, np.zeros(1, dtype=np.int64)), 0, net)
+    stack_of_packed_stack(pack_stack(frontier, np.zeros(1, dtype=np.int64)))
     verify(net, np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int16))

@@ -103,6 +103,14 @@ class PackedCells:
     arrays: tuple
 
 
+@dataclass(frozen=True)
+class PackedStack:
+    """Stack entries of a compiled walk stopped by a task's budget (``kernel.pack_stack``):
+    the unexplored rest of its subtrees, a task of its own."""
+
+    arrays: tuple
+
+
 class Split:
     """The cells of layer 0 from ``TreeCounter.split``, handed out in batches by index."""
 
@@ -274,9 +282,11 @@ class TreeCounter:
         for region in held:
             real(*region)
 
-    def _run_compiled(self, stack=None) -> None:
+    def _run_compiled(self, stack=None, seconds: float | None = None):
         """The compiled walk (``kernel``) from the box, or from ``stack``: leaves come back in
-        blocks; between blocks the budget checks the time limit and reports progress."""
+        blocks; between blocks the budget checks the time limit and reports progress. With
+        ``seconds``, it stops after a block once they have passed and returns the rest of the
+        stack (None when the walk is done)."""
         d, pack = self.d, self.compiled
         st = self.budget.stats
         if stack is None:
@@ -294,8 +304,11 @@ class TreeCounter:
         far = 10 * self.margin
         done = False
         budget = 256                    # nodes per call, doubled up to 2^14: limits stay prompt
+        until = None if seconds is None else time.perf_counter() + seconds
         while not done:
             self.budget.check(st.nodes)
+            if until is not None and time.perf_counter() > until:
+                return stack
             n, done = walk(stack, pack, budget, out_pat, out_u, out_r, stats)
             budget = min(2 * budget, 1 << 14)
             st.nodes = nodes0 + int(stats[0])
@@ -488,16 +501,28 @@ class TreeCounter:
         st.thin_dropped, st.thickest_dropped = thin0 + int(stats[1]), float(stats[2])
         return Split(cells, True)
 
-    def count_split_cells(self, cells) -> None:
-        """Count the subtrees of cells from ``Split.batch`` (made in any process) into this
-        counter: packed compiled cells in one walk, the others one by one."""
-        if isinstance(cells, PackedCells):
+    def count_split_cells(self, cells, seconds: float | None = None,
+                          pieces: int = 4) -> list[PackedStack]:
+        """Count the subtrees of cells from ``Split.batch`` (made in any process), or of a
+        ``PackedStack``, into this counter: packed compiled cells in one walk, the others one by
+        one. With ``seconds``, a compiled walk stops after about that long and returns the
+        rest as up to ``pieces`` new tasks (its stack entries dealt round robin: the deep ones
+        near the root are the big ones); the others always finish (and return [])."""
+        if isinstance(cells, (PackedCells, PackedStack)):
             if not self._kernel_ready:
                 self._load_kernel(None)
             from . import kernel
 
-            self._run_compiled(kernel.stack_of_packed(cells.arrays, 1, self.compiled))
-            return
+            if isinstance(cells, PackedCells):
+                stack = kernel.stack_of_packed(cells.arrays, 1, self.compiled)
+            else:
+                stack = kernel.stack_of_packed_stack(cells.arrays)
+            rest = self._run_compiled(stack, seconds)
+            if rest is None or len(rest) == 0:
+                return []
+            order = np.arange(len(rest))
+            return [PackedStack(kernel.pack_stack(rest, order[i::pieces]))
+                    for i in range(min(pieces, len(rest)))]
         for cell in cells:
             node = cell.node
             fresh = tuple(new_row_id() for _ in range(len(node.ids)))   # this process's ids
@@ -506,6 +531,7 @@ class TreeCounter:
             else:
                 node = LPNode(node.F, fresh, node.pts, node.rad)
             self.count_cell(Cell(cell.pattern, node, cell.maps))
+        return []
 
     def _depth_of(self, width: int) -> int:
         """The layer that starts after ``width`` pattern entries."""

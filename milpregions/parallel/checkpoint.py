@@ -6,7 +6,9 @@ fixed by the first run (their number is stored), so a resumed run, with any numb
 counts exactly the batches still missing. A batch is recorded in one transaction, after its
 regions were written and synced to ``--regions``: the record holds the length of that file,
 and a resumed run cuts the file back to the last recorded length, so a run killed at any
-moment leaves every region of the finished batches there exactly once.
+moment leaves every region of the finished batches there exactly once. A task that outgrew
+its budget is recorded with the tasks it handed back (the rest of its walk, pickled), so a
+resumed run counts those too.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS batch (id INTEGER PRIMARY KEY, result TEXT NOT NULL,
                                   regions_end INTEGER);
+CREATE TABLE IF NOT EXISTS task (id INTEGER PRIMARY KEY, root INTEGER NOT NULL,
+                                 cells BLOB NOT NULL);
 """
 
 #: the CountResult fields a batch record keeps (what ``local._merge`` sums)
@@ -73,12 +77,22 @@ class Checkpoint:
         row = self.db.execute("SELECT MAX(regions_end) FROM batch").fetchone()
         return int(row[0] or 0)
 
-    def record(self, bid: int, result: CountResult) -> None:
-        """Batch ``bid`` is finished: after its regions are on disk, one transaction."""
+    def pending_tasks(self) -> list[tuple[int, int, bytes]]:
+        """The tasks a finished one handed back and that are not finished yet: (id, the batch
+        of layer-1 cells it descends from, its pickled cells)."""
+        return [(int(t), int(r), bytes(c)) for t, r, c in self.db.execute(
+            "SELECT id, root, cells FROM task WHERE id NOT IN (SELECT id FROM batch) "
+            "ORDER BY id")]
+
+    def record(self, bid: int, result: CountResult,
+               children: list[tuple[int, int, bytes]] = ()) -> None:
+        """Task ``bid`` is finished, with the new tasks it handed back (id, root, pickled
+        cells): after its regions are on disk, one transaction."""
         end = None if self.sync_regions is None else int(self.sync_regions())
         text = json.dumps({k: getattr(result, k) for k in _FIELDS})
         self.db.execute("BEGIN IMMEDIATE")
         self.db.execute("INSERT OR REPLACE INTO batch VALUES (?, ?, ?)", (bid, text, end))
+        self.db.executemany("INSERT OR REPLACE INTO task VALUES (?, ?, ?)", children)
         self.db.execute("COMMIT")
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ import time
 
 from ..errors import InputError
 from ..problem import Problem
+from .batch import count_batch
 
 RETRIES = 3                     # a task whose worker died is run again this many times
 
@@ -25,8 +26,6 @@ class WorkerLost(Exception):
 
 def _count_remote(problem: Problem, batch, deadline: float | None):
     """A batch counted on a cluster worker (no stop request: an interrupt cancels the task)."""
-    from .local import count_batch
-
     return count_batch(problem, batch, deadline, None)
 
 

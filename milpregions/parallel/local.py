@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import signal
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -34,21 +36,17 @@ from ..enumerator import TreeCounter
 from ..enumerator.budget import Stop
 from ..ir.result import CountResult
 from ..problem import Problem
+from ..settings import Settings
+from .batch import Batch, BatchResult, count_batch
 from .checkpoint import Checkpoint
 from .coverage import cell_fractions
 from .engines import WorkerLost, open_engine
 
 #: batches per worker: enough that a slow batch does not leave the other workers idle long
 BATCHES_PER_WORKER = 16
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Subtrees to count: cells from ``Split.batch`` and whether to return the regions found
-    in them."""
-
-    cells: object
-    want_regions: bool
+#: a task's budget: a compiled walk that outgrows it returns the rest of its subtrees as new
+#: tasks, so one big subtree cannot keep the other workers idle at the end of a count
+TASK_SECONDS = Settings.task_seconds
 
 
 @dataclass(frozen=True)
@@ -64,12 +62,6 @@ class TaskProgress:
     total: int
     covered: float
     eta: float | None
-
-
-@dataclass
-class BatchResult:
-    result: CountResult
-    regions: list           # (pattern per layer, witness u in [-1, 1]^d, radius)
 
 
 class _Worker:
@@ -95,23 +87,6 @@ def _count_batch(batch: Batch) -> BatchResult:
     return count_batch(w.problem, batch, w.deadline, w.stop.is_set)
 
 
-def count_batch(p: Problem, batch: Batch, deadline: float | None,
-                should_stop: Callable[[], bool] | None) -> BatchResult:
-    """Count one batch (in a worker, or in the driver when there is none)."""
-    s = p.settings
-    regions: list = []
-    on_region = (lambda pat, u, r: regions.append((pat, u, r))) if batch.want_regions else None
-    remaining = None if deadline is None else max(0.0, deadline - time.time())
-    counter = TreeCounter(p.unit_net, p.tree_bounds, margin=s.margin, vertex_dim=s.vertex_dim,
-                          time_limit=remaining, on_region=on_region, should_stop=should_stop)
-    stopped = None
-    try:
-        counter.count_split_cells(batch.cells)
-    except Stop as stop:
-        stopped = stop.why
-    return BatchResult(counter.finish(stopped), regions)
-
-
 def _merge(parts: list[CountResult], template: CountResult, seconds: float,
            stopped: str | None) -> CountResult:
     """One CountResult for the whole count from the batches' results."""
@@ -134,7 +109,8 @@ def count_parallel(problem: Problem, jobs: int | None, *,
                    progress: Callable[[int, int, int, float], None] | None = None,
                    should_stop: Callable[[], bool] | None = None,
                    checkpoint: Checkpoint | None = None, executor: str = "local",
-                   address: str | None = None) -> CountResult:
+                   address: str | None = None,
+                   task_seconds: float | None = TASK_SECONDS) -> CountResult:
     """The tree count of ``problem`` (two layers or more) in batches of layer-1 subtrees, on
     ``jobs`` worker processes (0: one per core; None: in this process), or as tasks of a Ray
     or Dask cluster (``executor``; ``address`` a running one, else a local one of ``jobs``
@@ -146,6 +122,9 @@ def count_parallel(problem: Problem, jobs: int | None, *,
     here (the order in which regions are found is not defined across workers). With
     ``checkpoint``, finished batches are recorded and the ones recorded before are skipped
     (their statistics are summed in; their regions were reported by the earlier run).
+    ``task_seconds``: a task's budget, after which a compiled walk hands back its unexplored
+    rest as new tasks (recorded in the checkpoint with the task that made them). A progress
+    callable with a ``tasks`` method also gets a ``TaskProgress`` before each report.
     """
     s = problem.settings
     if s.max_regions is not None:
@@ -168,31 +147,52 @@ def count_parallel(problem: Problem, jobs: int | None, *,
         jobs = engine.workers()
     n_batches = max(1, min(len(cells), (jobs or 1) * BATCHES_PER_WORKER))
     done: dict[int, CountResult] = {}
+    root: dict[int, int] = {}           # task -> the batch of layer-1 cells it descends from
+    want = on_region is not None
+    order = np.arange(len(cells))
+    todo: list[tuple[int, Batch]] = []
     if checkpoint is not None:
         n_batches = checkpoint.batches(n_batches)
         done = checkpoint.finished()
-    order = np.arange(len(cells))
-    todo = [(i, order[i::n_batches]) for i in range(n_batches)
-            if i not in done and order[i::n_batches].size]
+        for tid, parent, payload in checkpoint.pending_tasks():
+            root[tid] = parent
+            todo.append((tid, Batch(pickle.loads(payload), want, task_seconds)))
+    todo = [(i, Batch(cells.batch(order[i::n_batches]), want, task_seconds))
+            for i in range(n_batches) if i not in done and order[i::n_batches].size] + todo
+    root.update({i: i for i, _ in todo if i < n_batches})
+    next_id = max([n_batches - 1, *done, *root]) + 1
     parts = list(done.values())
     held: list[BatchResult] = []        # stopped batches: reported after every finished one
-    finished_ids: list[int] = []        # batches finished in this run
+    finished_ids: list[int] = []        # tasks finished in this run
+    open_tasks: dict[int, int] = {}     # batch of layer-1 cells -> its tasks not finished yet
+    for tid in root:
+        if tid not in done:
+            open_tasks[root[tid]] = open_tasks.get(root[tid], 0) + 1
     stopped = None
     n_workers = 1 if jobs is None else max(1, min(jobs, len(todo)))
 
-    def settle(bid: int, out: BatchResult) -> None:
-        nonlocal stopped
+    def settle(tid: int, out: BatchResult) -> list[tuple[int, Batch]]:
+        """Take a finished task in; the new tasks of its frontier, to submit."""
+        nonlocal stopped, next_id
         if out.result.stopped is not None:
             stopped = stopped or out.result.stopped
             held.append(out)
-            return
+            return []
         parts.append(out.result)
-        finished_ids.append(bid)
+        finished_ids.append(tid)
         if on_region is not None:
             for pat, u, r in out.regions:
                 on_region(pat, u, r)
+        new = []
+        for cells_of_task in out.frontier:
+            new.append((next_id, Batch(cells_of_task, want, task_seconds)))
+            root[next_id] = root[tid]
+            next_id += 1
         if checkpoint is not None:
-            checkpoint.record(bid, out.result)
+            checkpoint.record(tid, out.result,
+                              [(nid, root[nid], pickle.dumps(b.cells)) for nid, b in new])
+        open_tasks[root[tid]] += len(new) - 1
+        return new
 
     # the share of the box each batch covers, for a progress display that can show it
     show_tasks = getattr(progress, "tasks", None)
@@ -200,34 +200,32 @@ def count_parallel(problem: Problem, jobs: int | None, *,
     if show_tasks is not None:
         fractions = cell_fractions(cells, problem.unit_net)
         share = {i: float(fractions[order[i::n_batches]].sum()) for i in range(n_batches)}
-    covered0 = sum(share.get(i, 0.0) for i in done)
+    covered0 = sum(share.get(i, 0.0) for i in range(n_batches) if not open_tasks.get(i))
     t_split = time.perf_counter()
 
-    def report() -> None:
+    def report(waiting: int) -> None:
         if progress is None:
             return
         if show_tasks is not None:
-            covered = covered0 + sum(share.get(b, 0.0) for b in finished_ids)
-            running = len(todo) - len(finished_ids) - len(held)
-            busy = min(n_workers, running)
+            covered = sum(share.get(i, 0.0) for i in range(n_batches) if not open_tasks.get(i))
+            busy = min(n_workers, waiting)
             elapsed = time.perf_counter() - t_split
             gained = covered - covered0
             eta = elapsed * (1.0 - covered) / gained if gained > 0 else None
-            show_tasks(TaskProgress(busy, running - busy, len(done) + len(finished_ids),
-                                    n_batches, covered, eta))
+            show_tasks(TaskProgress(busy, waiting - busy, len(done) + len(finished_ids),
+                                    len(done) + len(finished_ids) + waiting, covered, eta))
         every = parts + [h.result for h in held]
         progress(sum(r.regions for r in every), sum(r.nodes for r in every),
                  sum(r.lps for r in every), time.perf_counter() - start)
 
-    want = on_region is not None
     if engine is not None:
         try:
-            pending = {engine.submit(Batch(cells.batch(idx), want), deadline): bid
-                       for bid, idx in todo}
+            pending = {engine.submit(batch, deadline): tid for tid, batch in todo}
             while pending:
                 try:
                     for h in engine.ready(list(pending), 0.2):
-                        settle(pending.pop(h), engine.result(h))
+                        for tid, batch in settle(pending.pop(h), engine.result(h)):
+                            pending[engine.submit(batch, deadline)] = tid
                 except WorkerLost:
                     stopped = "worker-lost"
                 if should_stop is not None and should_stop() and stopped is None:
@@ -235,35 +233,36 @@ def count_parallel(problem: Problem, jobs: int | None, *,
                 if stopped in ("interrupted", "worker-lost"):
                     engine.cancel(list(pending))    # what finished stands
                     break
-                report()
+                report(len(pending))
         finally:
             engine.close()
-    elif jobs is None:                  # in this process, batch after batch
-        for bid, idx in todo:
+    elif jobs is None:                  # in this process, task after task
+        queue = deque(todo)
+        while queue:
             if stopped is None and should_stop is not None and should_stop():
                 stopped = "interrupted"
             if stopped is not None:
                 break
-            settle(bid, count_batch(problem, Batch(cells.batch(idx), want), deadline,
-                                    should_stop))
-            report()
+            tid, batch = queue.popleft()
+            queue.extend(settle(tid, count_batch(problem, batch, deadline, should_stop)))
+            report(len(queue))
     else:
         ctx = mp.get_context("spawn")   # no fork of a process that may hold HiGHS threads
         stop_event = ctx.Event()
         others = set(mp.active_children())
-        pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo))), mp_context=ctx,
+        pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx,
                                    initializer=_start_worker,
                                    initargs=(problem, stop_event, deadline))
         lost = False
         try:
-            pending = {pool.submit(_count_batch, Batch(cells.batch(idx), want)): bid
-                       for bid, idx in todo}
+            pending = {pool.submit(_count_batch, batch): tid for tid, batch in todo}
             workers = [p for p in mp.active_children() if p not in others]
             while pending:
                 finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 try:
                     for fut in finished:
-                        settle(pending.pop(fut), fut.result())
+                        for tid, batch in settle(pending.pop(fut), fut.result()):
+                            pending[pool.submit(_count_batch, batch)] = tid
                 except BrokenProcessPool:
                     lost = True
                 # a worker that died (kill -9, out of memory) may leave the pool waiting for
@@ -275,7 +274,7 @@ def count_parallel(problem: Problem, jobs: int | None, *,
                     stopped = "interrupted"
                 if stopped is not None:
                     stop_event.set()    # running batches stop at their next check
-                report()
+                report(len(pending))
         finally:
             stop_event.set()
             if lost:

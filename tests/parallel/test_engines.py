@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from test_local import _maxout_net  # noqa: I001  (the sibling test module)
+from test_local import _maxout_net
 
 from milpregions.api import count_regions
 from milpregions.errors import InputError

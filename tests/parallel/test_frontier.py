@@ -1,0 +1,113 @@
+"""Dynamic load balancing: a task that outgrows its budget hands back the rest of its walk as
+new tasks. The count, the regions and the statistics do not depend on the budget, the number
+of workers or the executor; the handed-back tasks survive kill -9 in the checkpoint."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from milpregions.api import count_regions
+from milpregions.enumerator import TreeCounter
+from milpregions.enumerator.tree import PackedStack
+from milpregions.problem import prepare
+from milpregions.settings import Settings
+from milpregions.testing import constructions as C
+
+
+class _Display:
+    def __init__(self):
+        self.seen = []
+
+    def tasks(self, t):
+        self.seen.append(t)
+
+    def __call__(self, *a):
+        pass
+
+
+def _patterns(net, **kw):
+    found = []
+    res = count_regions(net, (-1.0, 1.0), on_region=lambda r: found.append(
+        json.dumps([[int(x) for x in p] for p in r.pattern])), **kw)
+    return res, sorted(found)
+
+
+def test_a_frontier_handed_back_is_counted_once():
+    """A task budget of 1 ms: every task hands back its stack after its first block."""
+    p = prepare(C.he_mlp(3, [12, 12, 8], 0), (-1.0, 1.0), Settings())
+    whole = TreeCounter(p.unit_net, p.tree_bounds, compiled=True).run()
+    split = TreeCounter(p.unit_net, p.tree_bounds, compiled=True).split()
+    queue, regions, tasks = [split.batch(np.arange(len(split)))], 0, 0
+    while queue:
+        counter = TreeCounter(p.unit_net, p.tree_bounds, compiled=True)
+        queue += counter.count_split_cells(queue.pop(), seconds=1e-3, pieces=3)
+        regions += counter.finish().regions
+        tasks += 1
+    assert tasks > 10 and regions == whole.regions == 2724
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_tiny_task_budgets_give_the_count_and_regions_of_one_process(jobs):
+    net = C.he_mlp(3, [12, 12, 8], 0)
+    one, found1 = _patterns(net)
+    display = _Display()
+    res, found = _patterns(net, jobs=jobs, task_seconds=1e-3, progress=display)
+    assert res.exact and res.regions == one.regions and found == found1
+    assert res.nodes == one.nodes               # every stack entry is popped once, anywhere
+    last = display.seen[-1]
+    assert last.total > 2 * 16 and last.finished == last.total      # tasks were handed back
+    assert abs(last.covered - 1.0) < 1e-9
+
+
+def test_a_packed_stack_pickles():
+    import pickle
+
+    p = prepare(C.he_mlp(2, [8, 8], 0), (-1.0, 1.0), Settings())
+    split = TreeCounter(p.unit_net, p.tree_bounds, compiled=True).split()
+    counter = TreeCounter(p.unit_net, p.tree_bounds, compiled=True)
+    rest = counter.count_split_cells(split.batch(np.arange(len(split))), seconds=0.0)
+    assert rest and all(isinstance(t, PackedStack) for t in rest)
+    again = pickle.loads(pickle.dumps(rest))
+    total = counter.finish().regions
+    for t in again:
+        c = TreeCounter(p.unit_net, p.tree_bounds, compiled=True)
+        assert c.count_split_cells(t) == []
+        total += c.finish().regions
+    assert total == 102
+
+
+def test_kill_9_with_handed_back_tasks_then_resume(tmp_path):
+    from milpregions.onnx.export import to_onnx
+
+    model = tmp_path / "he_4d_16x16.onnx"
+    to_onnx(C.he_mlp(4, [16, 16], 0), model)
+    ck, regions = tmp_path / "run.sqlite", tmp_path / "regions.jsonl"
+    cmd = [sys.executable, "-m", "milpregions", "count", str(model), "--box", "-1,1",
+           "--checkpoint", str(ck), "--regions", str(regions), "--json", "--task-seconds",
+           "0.001"]
+    rng = random.Random(3)
+    for attempt in range(3):
+        extra = ["--jobs", "2"] if attempt % 2 else []
+        proc = subprocess.Popen(cmd + extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(1.0, 4.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    import sqlite3
+
+    with sqlite3.connect(ck) as db:
+        handed_back = db.execute("SELECT COUNT(*) FROM task").fetchone()[0]
+    done = subprocess.run(cmd + ["--jobs", "2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    d = json.loads(done.stdout)
+    assert d["regions"] == 25_009 and d["exact"] is True
+    lines = regions.read_text().splitlines()
+    assert len(lines) == len({json.dumps(json.loads(x)["pattern"]) for x in lines}) == 25_009
+    assert handed_back > 0
