@@ -560,6 +560,64 @@ def new_stack_at(k, F, pts, rad, net, Ain, cin, scale, prefix):
 
 
 @njit(cache=True)
+def pack_stack(stack, idx):
+    """The stack entries ``stack[idx]`` (a walk's frontier) as flat arrays, cheap to pickle:
+    per entry its layer, then each array field concatenated with its offsets (F, evidence
+    points and radii, U, bits, prefix, unit rows An / cn / cl, layer map A / c)."""
+    n = idx.size
+    d = stack[idx[0]][2].shape[1] if n else 1
+    ks = np.empty(n, dtype=np.int64)
+    o = np.zeros((7, n + 1), dtype=np.int64)    # F, pts, U, bits, prefix, An, A
+    for t in range(n):
+        k, F, pts, rad, U, bits, prefix, An, cn, cl, A, c = stack[idx[t]]
+        sizes = (F.shape[0], pts.shape[0], U.size, bits.size, prefix.size, An.shape[0],
+                 A.shape[0])
+        for q in range(7):
+            o[q, t + 1] = o[q, t] + sizes[q]
+    Fs = np.empty((o[0, n], d + 1))
+    Ps = np.empty((o[1, n], d))
+    Rs = np.empty(o[1, n])
+    Us = np.empty(o[2, n], dtype=np.int64)
+    Bs = np.empty(o[3, n], dtype=np.int16)
+    Xs = np.empty(o[4, n], dtype=np.int16)
+    ANs = np.empty((o[5, n], d))
+    CNs = np.empty(o[5, n])
+    CLs = np.empty(o[5, n], dtype=np.int64)
+    As = np.empty((o[6, n], d))
+    Cs = np.empty(o[6, n])
+    for t in range(n):
+        k, F, pts, rad, U, bits, prefix, An, cn, cl, A, c = stack[idx[t]]
+        ks[t] = k
+        Fs[o[0, t]:o[0, t + 1]] = F
+        Ps[o[1, t]:o[1, t + 1]] = pts
+        Rs[o[1, t]:o[1, t + 1]] = rad
+        Us[o[2, t]:o[2, t + 1]] = U
+        Bs[o[3, t]:o[3, t + 1]] = bits
+        Xs[o[4, t]:o[4, t + 1]] = prefix
+        ANs[o[5, t]:o[5, t + 1]] = An
+        CNs[o[5, t]:o[5, t + 1]] = cn
+        CLs[o[5, t]:o[5, t + 1]] = cl
+        As[o[6, t]:o[6, t + 1]] = A
+        Cs[o[6, t]:o[6, t + 1]] = c
+    return ks, o, Fs, Ps, Rs, Us, Bs, Xs, ANs, CNs, CLs, As, Cs
+
+
+@njit(cache=True)
+def stack_of_packed_stack(packed):
+    """A walk's stack holding the entries of ``pack_stack``'s output, in their order."""
+    ks, o, Fs, Ps, Rs, Us, Bs, Xs, ANs, CNs, CLs, As, Cs = packed
+    stack = List()
+    for t in range(ks.size):
+        stack.append((ks[t], Fs[o[0, t]:o[0, t + 1]].copy(), Ps[o[1, t]:o[1, t + 1]].copy(),
+                      Rs[o[1, t]:o[1, t + 1]].copy(), Us[o[2, t]:o[2, t + 1]].copy(),
+                      Bs[o[3, t]:o[3, t + 1]].copy(), Xs[o[4, t]:o[4, t + 1]].copy(),
+                      ANs[o[5, t]:o[5, t + 1]].copy(), CNs[o[5, t]:o[5, t + 1]].copy(),
+                      CLs[o[5, t]:o[5, t + 1]].copy(), As[o[6, t]:o[6, t + 1]].copy(),
+                      Cs[o[6, t]:o[6, t + 1]].copy()))
+    return stack
+
+
+@njit(cache=True)
 def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
     """Advance the walk by up to ``node_budget`` nodes or until the output buffers are full.
 
@@ -650,7 +708,8 @@ def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
 
 def is_loaded() -> bool:
     """Whether this process has compiled or loaded the LP walk (and the witness check) already."""
-    return all(bool(f.overloads) for f in (walk, new_stack, new_stack_at, verify))
+    return all(bool(f.overloads) for f in (walk, new_stack, new_stack_at, verify, pack_stack,
+                                           stack_of_packed_stack))
 
 
 def warm_up() -> None:
@@ -664,6 +723,7 @@ def warm_up() -> None:
     new_stack_at(0, np.empty((0, 2)), np.zeros((1, 1)), np.ones(1), net, np.eye(1),
                  np.zeros(1), 1.0, np.zeros(0, dtype=np.int16))
     stack = new_stack(1, net)
+    stack_of_packed_stack(pack_stack(stack, np.zeros(1, dtype=np.int64)))
     walk(stack, net, 1e-10, 16, np.zeros((4, 1), dtype=np.int16), np.zeros((4, 1)),
          np.zeros(4), np.zeros(6))
     verify(net, np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int16))

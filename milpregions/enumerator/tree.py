@@ -109,6 +109,7 @@ class PackedStack:
     the unexplored rest of its subtrees, a task of its own."""
 
     arrays: tuple
+    lp: bool = False            # entries of the LP walk (``lp_kernel``), else the vertex walk
 
 
 class Split:
@@ -305,10 +306,12 @@ class TreeCounter:
         done = False
         budget = 256                    # nodes per call, doubled up to 2^14: limits stay prompt
         until = None if seconds is None else time.perf_counter() + seconds
+        first = True
         while not done:
             self.budget.check(st.nodes)
-            if until is not None and time.perf_counter() > until:
-                return stack
+            if not first and until is not None and time.perf_counter() > until:
+                return stack            # after one block at least: every task makes progress
+            first = False
             n, done = walk(stack, pack, budget, out_pat, out_u, out_r, stats)
             budget = min(2 * budget, 1 << 14)
             st.nodes = nodes0 + int(stats[0])
@@ -443,9 +446,11 @@ class TreeCounter:
         self._walk([root], depth, prefix, found.append)
         return found
 
-    def count_cell(self, cell: Cell) -> None:
+    def count_cell(self, cell: Cell, seconds: float | None = None):
         """Count the regions inside ``cell`` (from ``cells``) into this counter's statistics;
-        ``finish`` then gives the result. Limits raise ``Stop`` as in ``run``."""
+        ``finish`` then gives the result. Limits raise ``Stop`` as in ``run``. With
+        ``seconds``, a compiled walk stops after them and returns the rest of its stack (else
+        None)."""
         k = self._depth_of(cell.pattern.size)
         if self.compiled is not None:
             if not self._kernel_ready:
@@ -468,9 +473,9 @@ class TreeCounter:
                 stack = lp_kernel.new_stack_at(k, own(P.F), own(P.pts), own(P.rad),
                                                self.compiled, own(A), own(c), scale,
                                                own(cell.pattern, np.int16))
-            self._run_compiled(stack)
-        else:
-            self._walk([self._frame(k, cell.node, cell.maps, cell.pattern)])
+            return self._run_compiled(stack, seconds)
+        self._walk([self._frame(k, cell.node, cell.maps, cell.pattern)])
+        return None
 
     def split(self) -> Split:
         """The cells of layer 0, each the root of a subtree to count elsewhere
@@ -506,32 +511,46 @@ class TreeCounter:
         """Count the subtrees of cells from ``Split.batch`` (made in any process), or of a
         ``PackedStack``, into this counter: packed compiled cells in one walk, the others one by
         one. With ``seconds``, a compiled walk stops after about that long and returns the
-        rest as up to ``pieces`` new tasks (its stack entries dealt round robin: the deep ones
-        near the root are the big ones); the others always finish (and return [])."""
+        rest as up to ``pieces`` new tasks (``PackedStack``), and the cells not begun as one
+        more (a list of cells); the Python walk of a cell always finishes."""
         if isinstance(cells, (PackedCells, PackedStack)):
             if not self._kernel_ready:
                 self._load_kernel(None)
-            from . import kernel
+            from . import kernel, lp_kernel
 
             if isinstance(cells, PackedCells):
                 stack = kernel.stack_of_packed(cells.arrays, 1, self.compiled)
             else:
-                stack = kernel.stack_of_packed_stack(cells.arrays)
-            rest = self._run_compiled(stack, seconds)
-            if rest is None or len(rest) == 0:
-                return []
-            order = np.arange(len(rest))
-            return [PackedStack(kernel.pack_stack(rest, order[i::pieces]))
-                    for i in range(min(pieces, len(rest)))]
-        for cell in cells:
+                stack = (lp_kernel if cells.lp else kernel).stack_of_packed_stack(cells.arrays)
+            return self._frontier(self._run_compiled(stack, seconds), pieces)
+        until = None if seconds is None else time.perf_counter() + seconds
+        for i, cell in enumerate(cells):
+            if i and until is not None and time.perf_counter() > until:
+                return [list(cells[i:])]            # the cells not begun: a task of their own
             node = cell.node
             fresh = tuple(new_row_id() for _ in range(len(node.ids)))   # this process's ids
             if isinstance(node, VPoly):
                 node = VPoly(node.V, node.inc, node.F, np.array(fresh), node.simple)
             else:
                 node = LPNode(node.F, fresh, node.pts, node.rad)
-            self.count_cell(Cell(cell.pattern, node, cell.maps))
+            left = None if until is None else max(0.0, until - time.perf_counter())
+            rest = self.count_cell(Cell(cell.pattern, node, cell.maps), left)
+            if rest is not None and len(rest):
+                later = [list(cells[i + 1:])] if i + 1 < len(cells) else []
+                return self._frontier(rest, pieces) + later
         return []
+
+    def _frontier(self, rest, pieces: int) -> list[PackedStack]:
+        """The rest of a compiled walk's stack as up to ``pieces`` tasks, its entries dealt
+        round robin (the deep ones, near the root, are the big ones)."""
+        if rest is None or len(rest) == 0:
+            return []
+        from . import kernel, lp_kernel
+
+        module = kernel if self.use_vertices else lp_kernel
+        order = np.arange(len(rest))
+        return [PackedStack(module.pack_stack(rest, order[i::pieces]), not self.use_vertices)
+                for i in range(min(pieces, len(rest)))]
 
     def _depth_of(self, width: int) -> int:
         """The layer that starts after ``width`` pattern entries."""
