@@ -290,15 +290,33 @@ def unit_rows(W, b, fixed, cand, wnorm, rtol, Ain, cin, scale):
 
 
 @njit(cache=True)
-def _node(k, V, inc, F, simple, net, Ain, cin, scale, prefix):
+def output_map(bits, A, c, slopes):
+    """``layers.output_map`` for a two-piece layer: its outputs ``Aout u + cout`` on a cell of
+    pattern ``bits`` (pre-activations A u + c; slope 1 on, ``slopes`` off), and their size."""
+    n, d = A.shape
+    Aout = np.empty((n, d))
+    cout = np.empty(n)
+    for i in range(n):
+        f = 1.0 if bits[i] > 0 else slopes[i]
+        Aout[i] = f * A[i]
+        cout[i] = f * c[i]
+    return Aout, cout, np.sqrt(np.sum(Aout * Aout))
+
+
+@njit(cache=True)
+def layer_arrays(net, k, n_in):
+    """Layer k's weights (n_k, n_in), biases, fixed bits, candidate units, their weight norms
+    and zero tolerance, as views of the flat arrays of ``kernel_pack.compiled_layers``."""
     sizes, W_flat, W_off, b_flat, s_flat, fixed_flat, u_off, cand_flat, cand_off, wn_flat, rtols = net
-    n_in = Ain.shape[0]
     W = W_flat[W_off[k]:W_off[k + 1]].reshape((sizes[k], n_in))
-    b = b_flat[u_off[k]:u_off[k + 1]]
-    fixed = fixed_flat[u_off[k]:u_off[k + 1]]
-    cand = cand_flat[cand_off[k]:cand_off[k + 1]]
-    wnorm = wn_flat[cand_off[k]:cand_off[k + 1]]
-    A, c, bits, cl, An, cn = unit_rows(W, b, fixed, cand, wnorm, rtols[k], Ain, cin, scale)
+    return (W, b_flat[u_off[k]:u_off[k + 1]], fixed_flat[u_off[k]:u_off[k + 1]],
+            cand_flat[cand_off[k]:cand_off[k + 1]], wn_flat[cand_off[k]:cand_off[k + 1]],
+            rtols[k])
+
+
+@njit(cache=True)
+def _node(k, V, inc, F, simple, net, Ain, cin, scale, prefix):
+    A, c, bits, cl, An, cn = unit_rows(*layer_arrays(net, k, Ain.shape[0]), Ain, cin, scale)
     U = np.arange(cl.size)
     return (k, V, inc, F, simple, U, bits, prefix, An, cn, cl, A, c)
 
@@ -565,15 +583,7 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats, de
             out_r[n_out] = r - vtol
             n_out += 1
             continue
-        sl = s_flat[u_off[k]:u_off[k + 1]]
-        n = bits.size
-        Aout = np.empty((n, d))
-        cout = np.empty(n)
-        for i in range(n):
-            f = 1.0 if bits[i] > 0 else sl[i]
-            Aout[i] = f * A[i]
-            cout[i] = f * c[i]
-        scale = np.sqrt(np.sum(Aout * Aout))
+        Aout, cout, scale = output_map(bits, A, c, s_flat[u_off[k]:u_off[k + 1]])
         if k + 1 == depth:
             cells.append((V, inc, F, simple, pat, Aout, cout, scale))
             continue

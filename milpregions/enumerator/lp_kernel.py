@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 from numba.typed import List
 
-from .kernel import unit_rows, verify
+from .kernel import layer_arrays, output_map, unit_rows, verify
 from .layers import THIN
 
 MAX_POINTS = 12          # evidence points kept per node (``lp_path.MAX_POINTS``)
@@ -529,14 +529,7 @@ def _settle(F, pts, rad, U, An, cn, cl, bits, margin, stats):
 
 @njit(cache=True)
 def _node(k, F, pts, rad, net, Ain, cin, scale, prefix):
-    sizes, W_flat, W_off, b_flat, s_flat, fixed_flat, u_off, cand_flat, cand_off, wn_flat, rtols = net
-    n_in = Ain.shape[0]
-    W = W_flat[W_off[k]:W_off[k + 1]].reshape((sizes[k], n_in))
-    b = b_flat[u_off[k]:u_off[k + 1]]
-    fixed = fixed_flat[u_off[k]:u_off[k + 1]]
-    cand = cand_flat[cand_off[k]:cand_off[k + 1]]
-    wnorm = wn_flat[cand_off[k]:cand_off[k + 1]]
-    A, c, bits, cl, An, cn = unit_rows(W, b, fixed, cand, wnorm, rtols[k], Ain, cin, scale)
+    A, c, bits, cl, An, cn = unit_rows(*layer_arrays(net, k, Ain.shape[0]), Ain, cin, scale)
     U = np.arange(cl.size)
     return (k, F, pts, rad, U, bits, prefix, An, cn, cl, A, c)
 
@@ -692,15 +685,7 @@ def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
             out_r[n_out] = rad[best] + THIN
             n_out += 1
             continue
-        sl = s_flat[u_off[k]:u_off[k + 1]]
-        n = bits.size
-        Aout = np.empty((n, d))
-        cout = np.empty(n)
-        for i in range(n):
-            f = 1.0 if bits[i] > 0 else sl[i]
-            Aout[i] = f * A[i]
-            cout[i] = f * c[i]
-        scale = np.sqrt(np.sum(Aout * Aout))
+        Aout, cout, scale = output_map(bits, A, c, s_flat[u_off[k]:u_off[k + 1]])
         stack.append(_node(k + 1, F, pts, rad, net, Aout, cout, scale, pat))
     stats[0] += nodes
     return n_out, 1 if len(stack) == 0 else 0
