@@ -84,17 +84,31 @@ def _cli(*args, timeout=300):
 
 
 def test_the_cli_starts_a_local_dask_cluster_and_ray_resumes_its_checkpoint(tmp_path):
-    """A dask run stopped by its time limit leaves a checkpoint of the batches it finished;
-    a local Ray cluster counts the others: the count of one process."""
+    """A dask run interrupted once its checkpoint holds a finished batch; a local Ray cluster
+    counts the rest: the count of one process."""
+    import sqlite3
+
     model = tmp_path / "he_6d_16x16.onnx"
     to_onnx(C.he_mlp(6, [16, 16], 0), model)
     ck = tmp_path / "run.sqlite"
-    common = [str(model), "--box", "-1,1", "--json", "--checkpoint", str(ck), "--jobs", "2"]
-    first = _cli(*common, "--executor", "dask", "--time-limit", "10")
-    assert first.returncode == 3, first.stderr
-    part = json.loads(first.stdout)
-    assert part["stopped"] == "time-limit" and 0 < part["regions"] < 935_763
-    second = _cli(*common, "--executor", "ray")
+    common = [sys.executable, "-m", "milpregions", "count", str(model), "--box", "-1,1",
+              "--json", "--checkpoint", str(ck), "--jobs", "2"]
+    proc = subprocess.Popen(common + ["--executor", "dask"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    end = time.monotonic() + 240
+    while time.monotonic() < end and proc.poll() is None:
+        time.sleep(0.5)
+        if ck.exists():
+            with sqlite3.connect(ck) as db:
+                if db.execute("SELECT COUNT(*) FROM batch").fetchone()[0]:
+                    break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err
+    part = json.loads(out)
+    assert part["stopped"] == "interrupted" and 0 < part["regions"] < 935_763
+    second = subprocess.run(common + ["--executor", "ray"], capture_output=True, text=True,
+                            timeout=600)
     assert second.returncode == 0, second.stderr
     whole = json.loads(second.stdout)
     assert whole["exact"] and whole["regions"] == 935_763
