@@ -150,15 +150,17 @@ def count_parallel(problem: Problem, jobs: int | None, *,
     root: dict[int, int] = {}           # task -> the batch of layer-1 cells it descends from
     want = on_region is not None
     order = np.arange(len(cells))
-    todo: list[tuple[int, Batch]] = []
+    # (task, the cell indices of a batch of layer-1 cells, packed only when it is sent, or a
+    # task handed back): the driver holds the cells once, not a packed copy of all of them
+    todo: list[tuple[int, np.ndarray | Batch]] = []
     if checkpoint is not None:
         n_batches = checkpoint.batches(n_batches)
         done = checkpoint.finished()
         for tid, parent, payload in checkpoint.pending_tasks():
             root[tid] = parent
             todo.append((tid, Batch(pickle.loads(payload), want, task_seconds)))
-    todo = [(i, Batch(cells.batch(order[i::n_batches]), want, task_seconds))
-            for i in range(n_batches) if i not in done and order[i::n_batches].size] + todo
+    todo = [(i, order[i::n_batches]) for i in range(n_batches)
+            if i not in done and order[i::n_batches].size] + todo
     root.update({i: i for i, _ in todo if i < n_batches})
     next_id = max([n_batches - 1, *done, *root]) + 1
     parts = list(done.values())
@@ -170,6 +172,12 @@ def count_parallel(problem: Problem, jobs: int | None, *,
             open_tasks[root[tid]] = open_tasks.get(root[tid], 0) + 1
     stopped = None
     n_workers = 1 if jobs is None else max(1, min(jobs, len(todo)))
+    queue = deque(todo)
+    in_flight = 2 * n_workers           # tasks sent ahead: the workers never wait for one
+
+    def next_task() -> tuple[int, Batch]:
+        tid, x = queue.popleft()
+        return tid, x if isinstance(x, Batch) else Batch(cells.batch(x), want, task_seconds)
 
     def settle(tid: int, out: BatchResult) -> list[tuple[int, Batch]]:
         """Take a finished task in; the new tasks of its frontier, to submit."""
@@ -220,12 +228,16 @@ def count_parallel(problem: Problem, jobs: int | None, *,
 
     if engine is not None:
         try:
-            pending = {engine.submit(batch, deadline): tid for tid, batch in todo}
-            while pending:
+            pending: dict = {}
+            while True:
+                while queue and stopped is None and len(pending) < in_flight:
+                    tid, batch = next_task()
+                    pending[engine.submit(batch, deadline)] = tid
+                if not pending:
+                    break
                 try:
                     for h in engine.ready(list(pending), 0.2):
-                        for tid, batch in settle(pending.pop(h), engine.result(h)):
-                            pending[engine.submit(batch, deadline)] = tid
+                        queue.extend(settle(pending.pop(h), engine.result(h)))
                 except WorkerLost:
                     stopped = "worker-lost"
                 if should_stop is not None and should_stop() and stopped is None:
@@ -233,17 +245,16 @@ def count_parallel(problem: Problem, jobs: int | None, *,
                 if stopped in ("interrupted", "worker-lost"):
                     engine.cancel(list(pending))    # what finished stands
                     break
-                report(len(pending))
+                report(len(pending) + len(queue))
         finally:
             engine.close()
     elif jobs is None:                  # in this process, task after task
-        queue = deque(todo)
         while queue:
             if stopped is None and should_stop is not None and should_stop():
                 stopped = "interrupted"
             if stopped is not None:
                 break
-            tid, batch = queue.popleft()
+            tid, batch = next_task()
             queue.extend(settle(tid, count_batch(problem, batch, deadline, should_stop)))
             report(len(queue))
     else:
@@ -255,14 +266,20 @@ def count_parallel(problem: Problem, jobs: int | None, *,
                                    initargs=(problem, stop_event, deadline))
         lost = False
         try:
-            pending = {pool.submit(_count_batch, batch): tid for tid, batch in todo}
-            workers = [p for p in mp.active_children() if p not in others]
-            while pending:
+            pending = {}
+            workers: list = []
+            while True:
+                while queue and stopped is None and len(pending) < in_flight:
+                    tid, batch = next_task()
+                    pending[pool.submit(_count_batch, batch)] = tid
+                if not workers:
+                    workers = [p for p in mp.active_children() if p not in others]
+                if not pending:
+                    break
                 finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 try:
                     for fut in finished:
-                        for tid, batch in settle(pending.pop(fut), fut.result()):
-                            pending[pool.submit(_count_batch, batch)] = tid
+                        queue.extend(settle(pending.pop(fut), fut.result()))
                 except BrokenProcessPool:
                     lost = True
                 # a worker that died (kill -9, out of memory) may leave the pool waiting for
@@ -274,7 +291,7 @@ def count_parallel(problem: Problem, jobs: int | None, *,
                     stopped = "interrupted"
                 if stopped is not None:
                     stop_event.set()    # running batches stop at their next check
-                report(len(pending))
+                report(len(pending) + len(queue))
         finally:
             stop_event.set()
             if lost:

@@ -68,14 +68,33 @@ def test_a_dask_cluster_counts_what_one_process_counts(name, make, dask_address)
     assert sorted(found) == sorted(found1)
 
 
-def test_every_committed_chain_model_counts_the_same_on_both_engines(models_dir, ray_cluster,
-                                                                      dask_address):
-    for model, box in [("he_2d_16x16", (-1.0, 1.0)), ("montufar_2d_p2_d2", (0.0, 1.0)),
-                       ("residual_mlp", (-1.0, 1.0)), ("he_8d_8x8", (-1.0, 1.0))]:
+COMMITTED = [  # every committed model, in the domain of models/README.md, and its count
+    ("montufar_1d_p2_d3", (0.0, 1.0), 8), ("montufar_2d_p2_d2", (0.0, 1.0), 16),
+    ("serra_1d_3x3", (0.0, 1.0), 16), ("zaslavsky_2d_8", (-1.0, 1.0), 37),
+    ("zaslavsky_3d_6", (-1.0, 1.0), 42), ("he_2d_8x8", (-1.0, 1.0), 102),
+    ("he_2d_16x16", (-1.0, 1.0), 412), ("he_3d_16x16", (-1.0, 1.0), 3524),
+    ("he_4d_8x8", (-1.0, 1.0), 1780), ("he_8d_8x8", (-1.0, 1.0), 11628),
+    ("concurrent_2d_8x8", (-1.0, 1.0), 109), ("maxout_mlp", (-1.0, 1.0), 2),
+    ("hardtanh_mlp", (-1.0, 1.0), 3), ("relu6_mlp", (-1.0, 1.0), 10),
+    ("residual_mlp", (-1.0, 1.0), 575), ("digits_mlp", 0.5, 14), ("digits_mlp_bn", 0.5, 2303),
+    ("digits_mlp_dynamic", 0.5, 14), ("digits_mlp_dropout", 0.5, 8), ("digits_cnn", 0.05, 144),
+]
+
+
+def test_every_committed_model_counts_the_same_on_every_executor(models_dir, ray_cluster,
+                                                                  dask_address):
+    assert len(COMMITTED) == len(list(models_dir.glob("*.onnx")))
+    for model, domain, regions in COMMITTED:
         path = models_dir / f"{model}.onnx"
-        one = count_regions(path, box).regions
-        assert count_regions(path, box, executor="ray").regions == one
-        assert count_regions(path, box, executor="dask", address=dask_address).regions == one
+        if isinstance(domain, tuple):
+            where = {"box": domain}
+        else:
+            where = {"center": models_dir / "digits_test_image.npy", "radius": domain}
+        assert count_regions(path, **where).regions == regions, model
+        for kw in ({"jobs": 2}, {"executor": "ray"},
+                   {"executor": "dask", "address": dask_address}):
+            res = count_regions(path, **where, **kw)
+            assert res.exact and res.regions == regions, (model, kw)
 
 
 def _cli(*args, timeout=300):

@@ -51,13 +51,6 @@ def test_two_workers_count_what_one_process_counts(name, make, box, models_dir):
     assert sorted(found2) == sorted(found1)
 
 
-def test_every_committed_chain_model_counts_the_same_on_two_workers(models_dir):
-    for model, box in [("he_2d_16x16", (-1.0, 1.0)), ("montufar_2d_p2_d2", (0.0, 1.0)),
-                       ("residual_mlp", (-1.0, 1.0))]:
-        path = models_dir / f"{model}.onnx"
-        assert count_regions(path, box, jobs=2).regions == count_regions(path, box).regions
-
-
 def test_a_time_limit_with_workers_is_a_lower_bound():
     net = C.he_mlp(6, [16, 16], 0)
     res = count_regions(net, (-1.0, 1.0), jobs=2, time_limit=4.0)
