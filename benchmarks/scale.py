@@ -16,7 +16,7 @@ machine's drift (it is a shared VM) hits all of them alike; the table gives the 
 minimum wall time of the whole ``count_regions`` call, and the speed-up of the medians over
 one process.
 
-``--big``: ``milpregions count`` of ``he_mlp(6, [24, 24], 0)`` (an ONNX file) with ``--jobs 2
+``--big``: ``milpregions count`` of ``he_mlp(6, [24, 28], 0)`` (an ONNX file) with ``--jobs 2
 --checkpoint``, killed with SIGKILL after ``--kill-after`` seconds, then the same command again
 until it finishes; the peak resident memory of the driver and of the largest worker (VmHWM,
 polled), the checkpoint's size, and the time of both runs.
@@ -96,8 +96,8 @@ def big(args) -> None:
     from milpregions.onnx.export import to_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
-        model, ck = Path(tmp) / "he_6d_24x24.onnx", Path(tmp) / "run.sqlite"
-        to_onnx(he_mlp(6, [24, 24], seed=0), model)
+        model, ck = Path(tmp) / "he_6d_24x28.onnx", Path(tmp) / "run.sqlite"
+        to_onnx(he_mlp(6, [24, 28], seed=0), model)
         cmd = [sys.executable, "-m", "milpregions", "count", str(model), "--box", "-1,1",
                "--jobs", "2", "--checkpoint", str(ck), "--json"]
         first = _watched_run(cmd, args.kill_after)
