@@ -15,6 +15,10 @@ from ..ir.result import CountResult
 from ..problem import Problem
 
 
+class WorkerLost(Exception):
+    """A worker died while it held a task (and the engine's retries, if any, did too)."""
+
+
 @dataclass(frozen=True)
 class Batch:
     """Subtrees to count: cells from ``Split.batch`` and whether to return the regions found

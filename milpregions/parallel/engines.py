@@ -15,13 +15,9 @@ import time
 
 from ..errors import InputError
 from ..problem import Problem
-from .batch import count_batch
+from .batch import WorkerLost, count_batch
 
 RETRIES = 3                     # a task whose worker died is run again this many times
-
-
-class WorkerLost(Exception):
-    """A task's worker died (and the engine's retries did too)."""
 
 
 def _count_remote(problem: Problem, batch, deadline: float | None):

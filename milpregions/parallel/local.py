@@ -19,15 +19,11 @@ them as a deadline.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import pickle
-import signal
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,10 +33,11 @@ from ..enumerator.budget import Stop
 from ..ir.result import CountResult
 from ..problem import Problem
 from ..settings import Settings
-from .batch import Batch, BatchResult, count_batch
+from .batch import Batch, BatchResult, WorkerLost, count_batch
 from .checkpoint import Checkpoint
 from .coverage import cell_fractions
-from .engines import WorkerLost, open_engine
+from .engines import open_engine
+from .processes import Workers
 
 #: batches per worker: enough that a slow batch does not leave the other workers idle long
 BATCHES_PER_WORKER = 16
@@ -62,29 +59,6 @@ class TaskProgress:
     total: int
     covered: float
     eta: float | None
-
-
-class _Worker:
-    """What a worker process keeps between batches (set by ``_start_worker``)."""
-
-    problem: Problem
-    stop: object            # multiprocessing.Event
-    deadline: float | None
-
-
-_state: dict = {}           # this worker process's _Worker; never set in the driver
-
-
-def _start_worker(problem: Problem, stop, deadline: float | None) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)        # the driver decides when to stop
-    w = _Worker()
-    w.problem, w.stop, w.deadline = problem, stop, deadline
-    _state["worker"] = w
-
-
-def _count_batch(batch: Batch) -> BatchResult:
-    w: _Worker = _state["worker"]
-    return count_batch(w.problem, batch, w.deadline, w.stop.is_set)
 
 
 def _merge(parts: list[CountResult], template: CountResult, seconds: float,
@@ -258,47 +232,30 @@ def count_parallel(problem: Problem, jobs: int | None, *,
             queue.extend(settle(tid, count_batch(problem, batch, deadline, should_stop)))
             report(len(queue))
     else:
-        ctx = mp.get_context("spawn")   # no fork of a process that may hold HiGHS threads
-        stop_event = ctx.Event()
-        others = set(mp.active_children())
-        pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx,
-                                   initializer=_start_worker,
-                                   initargs=(problem, stop_event, deadline))
+        pool = Workers(n_workers, problem, deadline)
         lost = False
         try:
-            pending = {}
-            workers: list = []
             while True:
-                while queue and stopped is None and len(pending) < in_flight:
-                    tid, batch = next_task()
-                    pending[pool.submit(_count_batch, batch)] = tid
-                if not workers:
-                    workers = [p for p in mp.active_children() if p not in others]
-                if not pending:
-                    break
-                finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 try:
-                    for fut in finished:
-                        queue.extend(settle(pending.pop(fut), fut.result()))
-                except BrokenProcessPool:
-                    lost = True
-                # a worker that died (kill -9, out of memory) may leave the pool waiting for
-                # it: watched here too; what finished stands
-                if lost or any(p.exitcode is not None for p in workers):
+                    for w in pool.idle():
+                        if not queue or stopped is not None:
+                            break
+                        pool.send(w, *next_task())
+                    if not pool.busy:
+                        break
+                    for tid, out in pool.results(0.2):
+                        queue.extend(settle(tid, out))
+                except WorkerLost:
+                    # a worker that died (kill -9, out of memory): what finished stands
                     lost, stopped = True, "worker-lost"
                     break
                 if should_stop is not None and should_stop() and stopped is None:
                     stopped = "interrupted"
                 if stopped is not None:
-                    stop_event.set()    # running batches stop at their next check
-                report(len(pending) + len(queue))
+                    pool.stop.set()     # running batches stop at their next check
+                report(len(pool.busy) + len(queue))
         finally:
-            stop_event.set()
-            if lost:
-                for p in mp.active_children():
-                    if p not in others:
-                        p.terminate()
-            pool.shutdown(wait=not lost, cancel_futures=True)
+            pool.close(lost)
     for out in held:                    # partial: counted now, redone by a resumed run
         parts.append(out.result)
         if on_region is not None:

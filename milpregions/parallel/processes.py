@@ -1,0 +1,95 @@
+"""Worker processes on this machine, one pipe each: the driver sends a task to an idle worker
+and waits on the pipes and the processes' sentinels together.
+
+Not ``concurrent.futures.ProcessPoolExecutor``: when a worker is killed (kill -9, out of
+memory) in the middle of writing its result, the executor's manager thread blocks for ever on
+the half message and the driver cannot exit (seen in CPython 3.11). Here a dead worker's pipe
+reads as end of file, so the driver sees the loss at once; workers are daemons, spawned (not
+forked: HiGHS keeps a process-wide thread pool), ignore SIGINT (the driver decides when to
+stop) and check a shared stop event at their consistent points.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+from multiprocessing.connection import wait
+
+from ..problem import Problem
+from .batch import Batch, BatchResult, WorkerLost, count_batch
+
+
+def _serve(conn, problem: Problem, stop, deadline: float | None) -> None:
+    """A worker: count each (task id, batch) received, send back (task id, result)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        message = conn.recv()
+        if message is None:
+            return
+        tid, batch = message
+        conn.send((tid, count_batch(problem, batch, deadline, stop.is_set)))
+
+
+class Workers:
+    """``n`` spawned worker processes that count batches of ``problem``."""
+
+    def __init__(self, n: int, problem: Problem, deadline: float | None):
+        ctx = mp.get_context("spawn")
+        self.stop = ctx.Event()
+        self.procs, self.conns = [], []
+        for _ in range(n):
+            parent, child = ctx.Pipe()
+            p = ctx.Process(target=_serve, args=(child, problem, self.stop, deadline),
+                            daemon=True)
+            p.start()
+            child.close()           # the worker holds the only other end: EOF if it dies
+            self.procs.append(p)
+            self.conns.append(parent)
+        self.busy: dict[int, int] = {}      # worker -> the task it holds
+
+    def idle(self) -> list[int]:
+        return [w for w in range(len(self.procs)) if w not in self.busy]
+
+    def send(self, worker: int, tid: int, batch: Batch) -> None:
+        """Task ``tid`` to an idle worker; raises ``WorkerLost`` when it has died."""
+        try:
+            self.conns[worker].send((tid, batch))
+        except OSError:             # BrokenPipeError: the worker is gone
+            raise WorkerLost(f"worker {self.procs[worker].pid} died") from None
+        self.busy[worker] = tid
+
+    def results(self, timeout: float) -> list[tuple[int, BatchResult]]:
+        """The (task, result) pairs that came back within ``timeout`` seconds; raises
+        ``WorkerLost`` when a worker died (whether or not it held a task)."""
+        watch = {self.conns[w]: w for w in self.busy}
+        ready = wait(list(watch) + [p.sentinel for p in self.procs], timeout)
+        out = []
+        for r in ready:
+            if r in watch:
+                w = watch[r]
+                try:
+                    tid, result = r.recv()
+                except (EOFError, OSError):
+                    raise WorkerLost(f"worker {self.procs[w].pid} died") from None
+                del self.busy[w]
+                out.append((tid, result))
+        if any(p.exitcode is not None for p in self.procs):
+            raise WorkerLost("a worker process died")
+        return out
+
+    def close(self, lost: bool) -> None:
+        """Let the workers go (after a loss: terminate them)."""
+        self.stop.set()
+        for w, (p, conn) in enumerate(zip(self.procs, self.conns)):
+            if not lost and w not in self.busy and p.exitcode is None:
+                try:
+                    conn.send(None)
+                except OSError:
+                    pass
+        for p in self.procs:
+            p.join(timeout=None if not lost and not self.busy else 5)
+            if p.exitcode is None:
+                p.terminate()
+                p.join()
+        for conn in self.conns:
+            conn.close()
