@@ -13,6 +13,8 @@ dyadic rational, and the normalised coordinates u in [-1, 1]^d map to inputs exa
   of the network as stored, with no margin, in any dimension.
 """
 
-from .adjacency import Certification, certify
+from .adjacency import Certification, certify, region_neighbours
+from .exact import exact_network, output_form, same_form
 
-__all__ = ["Certification", "certify"]
+__all__ = ["Certification", "certify", "exact_network", "output_form", "region_neighbours",
+           "same_form"]

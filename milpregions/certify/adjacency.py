@@ -98,6 +98,19 @@ def _seed(xn: ExactNetwork, d: int):
     return None
 
 
+def region_neighbours(xn: ExactNetwork, pattern) -> list[list[np.ndarray]] | None:
+    """The patterns beyond the facets of a region that are not on the domain's boundary, each
+    decided exactly (one per facet); None when some facet could not be decided or the
+    pattern is no full-dimensional region."""
+    H = _exact_region(xn, pattern)
+    if H.empty:
+        return None
+    rf = region_facets(H, xn.dim)
+    if rf.undecided:
+        return None
+    return [pattern_near(xn, f.Q, f.D, f.v) for f in rf.facets if not f.on_boundary]
+
+
 def certify(problem: Problem, regions: list, deadline: float | None = None) -> Certification:
     """Certify (and complete) the regions found by a float search: per region its per-layer
     pattern and its witness in normalised coordinates."""

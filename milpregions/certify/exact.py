@@ -72,11 +72,12 @@ class ExactLayer:
 @dataclass(frozen=True)
 class ExactNetwork:
     """The network and its input map u -> x, exactly: ``inputs`` holds the inputs as affine
-    forms of u (rows [g_1 .. g_d, c])."""
+    forms of u (rows [g_1 .. g_d, c]); ``output`` the network's output map."""
 
     layers: list[ExactLayer]
     inputs: Dyadic
     dim: int
+    output: ExactLayer
 
 
 def _dense(W) -> np.ndarray:
@@ -129,20 +130,27 @@ def exact_network(problem) -> ExactNetwork:
             layers.append(ExactLayer(W, dyadic(aff.b), None, np.asarray(layer.groups)))
         else:
             layers.append(ExactLayer(W, dyadic(aff.b), dyadic(layer.neg_slope), None))
-    return ExactNetwork(layers, _fraction_dyadic(_input_forms(problem)), problem.dim)
+    out = net.output
+    output = ExactLayer({s: dyadic(_dense(w)) for s, w in out.W.items()}, dyadic(out.b),
+                        None, None)
+    return ExactNetwork(layers, _fraction_dyadic(_input_forms(problem)), problem.dim, output)
 
 
-def region_forms(xn: ExactNetwork, pattern: list[np.ndarray]) -> list[np.ndarray]:
-    """Per layer: the integer pre-activation forms (rows [g, c], one positive scale per layer)
-    on the region of ``pattern``."""
+def _pre_forms(L: ExactLayer, values: list[Dyadic], d1: int) -> Dyadic:
+    """The forms of a layer's pre-activations from the forms of its sources."""
+    parts = [matmul(W, values[s]) for s, W in L.W.items()]
+    bias = np.zeros((L.b.M.shape[0], d1), dtype=object)
+    bias[:, -1] = L.b.M
+    return add(parts + [Dyadic(bias, L.b.e)])
+
+
+def _forms(xn: ExactNetwork, pattern: list[np.ndarray]) -> tuple[list[np.ndarray], Dyadic]:
+    """Per layer the pre-activation forms on the region of ``pattern``, and the output's."""
     d1 = xn.dim + 1
     values = [xn.inputs]
     out_forms = []
     for L, p in zip(xn.layers, pattern):
-        parts = [matmul(W, values[s]) for s, W in L.W.items()]
-        bias = np.zeros((L.b.M.shape[0], d1), dtype=object)
-        bias[:, -1] = L.b.M
-        pre = add(parts + [Dyadic(bias, L.b.e)])
+        pre = _pre_forms(L, values, d1)
         out_forms.append(pre.M)
         if L.groups is not None:
             pick = L.groups[np.arange(L.groups.shape[0]), np.asarray(p, dtype=np.int64)]
@@ -150,7 +158,25 @@ def region_forms(xn: ExactNetwork, pattern: list[np.ndarray]) -> list[np.ndarray
         else:
             on = np.asarray(p, dtype=bool)
             values.append(Dyadic(pre.M * _on_slopes(L, on)[:, None], pre.e + L.slopes.e))
-    return out_forms
+    return out_forms, _pre_forms(xn.output, values, d1)
+
+
+def region_forms(xn: ExactNetwork, pattern: list[np.ndarray]) -> list[np.ndarray]:
+    """Per layer: the integer pre-activation forms (rows [g, c], one positive scale per layer)
+    on the region of ``pattern``."""
+    return _forms(xn, pattern)[0]
+
+
+def output_form(xn: ExactNetwork, pattern: list[np.ndarray]) -> Dyadic:
+    """The network's output on the region of ``pattern``: exact affine forms of u, one row
+    [g, c] per output."""
+    return _forms(xn, pattern)[1]
+
+
+def same_form(a: Dyadic, b: Dyadic) -> bool:
+    """Whether two Dyadic matrices hold the same numbers."""
+    e = min(a.e, b.e)
+    return a.M.shape == b.M.shape and bool(np.all(a.shifted(e) == b.shifted(e)))
 
 
 @dataclass(frozen=True)

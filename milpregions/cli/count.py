@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from contextlib import ExitStack
@@ -9,6 +10,7 @@ from contextlib import ExitStack
 from ..api import count
 from ..errors import InputError
 from ..estimators.theory import architecture_bounds, format_bounds
+from ..ir.result import DEFAULT_FIELDS, REGION_FIELDS
 from ..settings import DEFAULT_MARGIN, Settings
 from ..solver.highs import silence_banner
 from .common import (
@@ -44,7 +46,18 @@ def add_parser(subs) -> None:
     c.add_argument("--json", action="store_true",
                    help="print the result as one JSON object on stdout")
     c.add_argument("--regions", metavar="OUT.jsonl",
-                   help="write one JSON line per region (pattern, witness, radius)")
+                   help="write one JSON line per region (pattern, witness, radius; more "
+                        "with --region-fields)")
+    c.add_argument("--region-fields", metavar="F,F,...",
+                   help="the fields of a --regions record, from: " + ", ".join(REGION_FIELDS)
+                        + " (volume and facets up to 6 inputs; geometry in the domain's "
+                        "coordinates)")
+    c.add_argument("--linear", action="store_true",
+                   help="also count the linear regions (connected pieces of one affine map "
+                        "of the output) and the affine pieces (distinct maps)")
+    c.add_argument("--graph", metavar="OUT.graphml|OUT.json",
+                   help="write the region graph: regions adjacent through a facet (networkx "
+                        "GraphML, or JSON); --stats shows its edges and degrees")
     c.add_argument("--time-limit", type=float, metavar="S",
                    help="stop after about S seconds (the count is then a lower bound)")
     c.add_argument("--max-regions", type=int, metavar="N",
@@ -129,6 +142,42 @@ def format_stats(result) -> list[str]:
     ])
 
 
+def format_graph(analysis) -> list[str]:
+    from ..geometry.export import graph_summary
+
+    g = graph_summary(analysis)
+    return [f"region graph: {g['edges']} edges, {g['components']} connected component"
+            + ("" if g["components"] == 1 else "s"),
+            f"average degree: {g['average_degree']:.3f} (at most 2d = {g['degree_bound']} "
+            f"in R^d, Gaines & Bi)",
+            f"regions whose facets were followed exactly: {g['exact_regions']}"]
+
+
+def analyze_count(args, problem, result, regions: list, fields, err):
+    """The analysis --linear, --graph and --region-fields ask for, on a finished count; None
+    (with a notice) when a limit stopped the count."""
+    from ..geometry import analyze
+    from ..geometry.export import write_graph
+
+    if not result.exact:
+        log.warning("linear regions and the region graph need the whole count; not computed")
+        return None
+    if len(regions) != result.regions:
+        raise InputError(f"the exact certification rejected {result.certify_rejected} float "
+                         "regions; --linear and --graph need the certified regions alone")
+    need = set(fields)
+    a = analyze(problem, regions, graph=args.graph is not None or bool(need & {
+                    "facets", "neighbours"}),
+                linear=args.linear or bool(need & {"linear_region", "affine_piece"}),
+                cells=bool(need & {"volume", "facets"}), exact=problem.settings.certify)
+    if a.linear is not None:
+        result.linear_regions = a.linear.linear_regions
+        result.affine_pieces = a.linear.affine_pieces
+    if args.graph is not None:
+        write_graph(a, args.graph)
+    return a
+
+
 def open_checkpoint(args, problem):
     """The checkpoint of this count: its identity is the model file's hash, the domain and the
     settings that change the count."""
@@ -151,7 +200,36 @@ def open_checkpoint(args, problem):
     return ck
 
 
+def region_fields(args) -> tuple[str, ...]:
+    """The --region-fields, checked; the default ones without it."""
+    if args.region_fields is None:
+        return DEFAULT_FIELDS
+    fields = tuple(f.strip() for f in args.region_fields.split(",") if f.strip())
+    bad = [f for f in fields if f not in REGION_FIELDS]
+    if bad or not fields:
+        raise InputError(f"--region-fields: unknown field {bad[0] if bad else '(none)'!r}; "
+                         f"choose from {', '.join(REGION_FIELDS)}")
+    if args.regions is None:
+        raise InputError("--region-fields needs --regions OUT.jsonl")
+    return fields
+
+
+def wants_analysis(args, fields) -> bool:
+    return args.linear or args.graph is not None or \
+        bool(set(fields) - set(DEFAULT_FIELDS))
+
+
 def run(args, out, err) -> int:
+    fields = region_fields(args)
+    analysis_wanted = wants_analysis(args, fields)
+    if args.graph is not None:
+        from ..geometry.export import check_graph_path
+
+        check_graph_path(args.graph)
+    if analysis_wanted and args.checkpoint is not None:
+        raise InputError("--linear, --graph and --region-fields cannot be combined with "
+                         "--checkpoint yet (a resumed run does not hold the regions of the "
+                         "recorded batches)")
     settings = Settings(method=args.method, margin=args.margin, time_limit=args.time_limit,
                         max_regions=args.max_regions, tighten=not args.no_tighten,
                         certify=args.certify, jobs=args.jobs, executor=args.executor,
@@ -165,6 +243,8 @@ def run(args, out, err) -> int:
     elif not args.quiet and args.progress:
         progress = ProgressLines(err)
     found = [0]
+    collected: list = []
+    stream = args.regions is not None and not (set(fields) - set(DEFAULT_FIELDS))
     with ExitStack() as stack:
         ck = None
         if args.checkpoint is not None:
@@ -188,9 +268,18 @@ def run(args, out, err) -> int:
 
                 ck.sync_regions = sync
 
-            def on_region(region):
-                fh.write(region.to_json() + "\n")
+            def write_region(region):
+                if stream:
+                    fh.write(region.to_json(fields) + "\n")
                 found[0] += 1
+            on_region = write_region
+        if analysis_wanted:
+            write = on_region
+
+            def on_region(region):
+                collected.append(region)
+                if write is not None:
+                    write(region)
         if progress is not None:
             stack.callback(progress.clear)
         if args.method == "milp":
@@ -205,15 +294,30 @@ def run(args, out, err) -> int:
             got = f" after {found[0]} regions were written to {args.regions}" if args.regions else ""
             err.write(f"{PROG}: interrupted{got}\n")
             return EXIT_INTERRUPTED
+        analysis = None
+        if analysis_wanted:
+            analysis = analyze_count(args, problem, result, collected, fields, err)
+            if analysis is not None and args.regions is not None and not stream:
+                for i in range(len(collected)):
+                    fh.write(json.dumps(analysis.record(i, fields)) + "\n")
     if args.json:
         d = result.to_dict()
+        if analysis is not None and analysis.graph is not None:
+            from ..geometry.export import graph_summary
+
+            d["graph"] = graph_summary(analysis)
         if args.bounds:
             d["bounds"] = architecture_bounds(problem.restricted).to_dict()
         write_json(out, "count", args, problem.domain, d)
     else:
         out.write(format_count(result) + "\n")
+        if args.linear and result.linear_regions is not None:
+            out.write(f"{result.linear_regions} linear regions, {result.affine_pieces} affine "
+                      f"pieces\n")
         if args.stats:
             out.write("\n".join(format_stats(result)) + "\n")
+            if analysis is not None and analysis.graph is not None:
+                out.write("\n".join(format_graph(analysis)) + "\n")
         if args.bounds:
             b = architecture_bounds(problem.restricted)
             out.write("\n".join(format_bounds(b, result.regions)) + "\n")

@@ -227,6 +227,50 @@ def cut(V, inc, F, simple, row, s, tol):
 
 
 @njit(cache=True)
+def clip_cell(V, inc, F, rows, tol):
+    """The polytope (V, inc, F) cut down to where every row ``[a, b]`` (|a| = 1) is >= 0, the
+    deepest violated row first; a row non-negative at every vertex is redundant from then on.
+    Returns (V, inc, F), no vertex when the rest has no interior (beyond ``tol``)."""
+    d = V.shape[1]
+    m = rows.shape[0]
+    live = np.ones(m, dtype=np.bool_)
+    simple = -1
+    while True:
+        nv = V.shape[0]
+        best = -1
+        low = -tol
+        for r in range(m):
+            if not live[r]:
+                continue
+            lo = np.inf
+            for v in range(nv):
+                x = rows[r, d]
+                for q in range(d):
+                    x += V[v, q] * rows[r, q]
+                if x < lo:
+                    lo = x
+            if lo >= -tol:
+                live[r] = False
+            elif lo < low:
+                low = lo
+                best = r
+        if best < 0:
+            break
+        s = np.empty(nv)
+        for v in range(nv):
+            x = rows[best, d]
+            for q in range(d):
+                x += V[v, q] * rows[best, q]
+            s[v] = x
+        kind, V, inc, F, simple, Vm, incm, Fm = cut(V, inc, F, simple, rows[best], s, tol)
+        if kind == 1:
+            return V[:0], inc[:0], F
+        live[best] = False
+    inc, F, simple = _tidy(V, inc, F)
+    return V, inc, F
+
+
+@njit(cache=True)
 def unit_rows(W, b, fixed, cand, wnorm, rtol, Ain, cin, scale):
     """``layers.layer_affine`` + ``layers.unit_rows`` for one chain layer on a node: the
     layer's pre-activations (A, c), its bits so far, and the live units with their

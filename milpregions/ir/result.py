@@ -9,6 +9,12 @@ import numpy as np
 
 from .pattern import pattern_record
 
+#: the fields a ``--regions`` record may hold (``--region-fields``; all but the defaults come
+#: from ``geometry.RegionAnalysis.record``)
+REGION_FIELDS = ("pattern", "witness", "radius", "volume", "facets", "map", "linear_region",
+                 "affine_piece", "neighbours")
+DEFAULT_FIELDS = ("pattern", "witness", "radius")
+
 
 @dataclass(frozen=True)
 class Region:
@@ -28,8 +34,9 @@ class Region:
                 "witness": [float(v) for v in self.witness],
                 "radius": float(self.radius)}
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
+    def to_json(self, fields=DEFAULT_FIELDS) -> str:
+        d = self.to_dict()
+        return json.dumps({k: d[k] for k in fields})
 
 
 @dataclass
@@ -59,6 +66,8 @@ class CountResult:
     certify_added: int = 0             # with --certify: regions the float search missed
     certify_rejected: int = 0          # with --certify: float regions that are no region
     certify_decisions: int = 0         # with --certify: exact decisions (facets, non-facets)
+    linear_regions: int | None = None  # with --linear: connected pieces of one affine map
+    affine_pieces: int | None = None   # with --linear: distinct affine maps of the output
 
     @property
     def lps_per_region(self) -> float:

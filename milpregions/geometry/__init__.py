@@ -1,0 +1,12 @@
+"""Beyond the count: region cells, the region graph, linear regions, pictures.
+
+``analyze(problem, regions)`` works on the regions a count delivered; ``count_linear_regions``
+counts and analyses in one call; ``plot`` draws the regions of a 2-D domain.
+"""
+
+from .analysis import RegionAnalysis, analyze, count_linear_regions
+from .graph import RegionGraph
+from .maps import LinearRegions
+
+__all__ = ["LinearRegions", "RegionAnalysis", "RegionGraph", "analyze",
+           "count_linear_regions"]
