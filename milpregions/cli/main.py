@@ -17,7 +17,7 @@ from .common import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, PROG, Parser, c
 
 #: the commands, each a module ``cli.<name>`` with ``add_parser(subs)`` and
 #: ``run(args, out, err) -> int``; imported when used, so that a count imports no estimator
-COMMANDS = ("count", "info", "export", "hash", "sample", "lines", "bounds", "compare")
+COMMANDS = ("count", "plot", "info", "export", "hash", "sample", "lines", "bounds", "compare")
 
 
 def command_module(name: str) -> ModuleType:

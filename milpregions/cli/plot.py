@@ -1,0 +1,71 @@
+"""``milpregions plot``: a picture of the regions of a 2-D domain."""
+
+from __future__ import annotations
+
+import os
+
+from ..api import count
+from ..errors import InputError
+from ..settings import DEFAULT_MARGIN, Settings
+from .common import EXIT_OK, StopOnSignals
+from .domain_args import add_domain_args, problem_from_args
+
+
+def add_parser(subs) -> None:
+    p = subs.add_parser("plot", allow_abbrev=False, help="draw the regions of a 2-D domain",
+                        description="Count the regions of MODEL on a 2-D domain (a 2-input "
+                                    "box, or --slice P0 P1 P2 of any model) and draw each as "
+                                    "its exact polygon, neighbours in different colours.")
+    p.add_argument("model", metavar="MODEL", help="ONNX file")
+    add_domain_args(p)
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="the picture: .png, .svg or .pdf")
+    p.add_argument("--color", choices=("activation", "linear"), default="activation",
+                   help="colour by activation region (default) or by linear region (dashed: "
+                        "activation boundaries inside a linear region)")
+    p.add_argument("--output-level", action="append", default=[], metavar="K[-J][=V]",
+                   help="also draw where output K (minus output J) equals V (default 0): a "
+                        "zero level set or, with K-J, a decision boundary; may be repeated")
+    p.add_argument("--polygons", metavar="OUT.geojson",
+                   help="also write the polygons as GeoJSON")
+    p.add_argument("--title", help="the title (default: the model's name and the counts)")
+    p.add_argument("--margin", type=float, default=DEFAULT_MARGIN, metavar="M",
+                   help=f"as for count (default {DEFAULT_MARGIN:g})")
+    p.add_argument("--certify", action="store_true",
+                   help="certify the count exactly and follow every facet exactly")
+    p.add_argument("--quiet", action="store_true", help="no notices")
+
+
+def run(args, out, err) -> int:
+    from ..geometry import analyze
+    from ..geometry.export import write_polygons
+    from ..geometry.plot import FORMATS, parse_level, plot_regions
+
+    if os.path.splitext(args.output)[1].lower() not in FORMATS:
+        raise InputError(f"{args.output}: the picture must end in .png, .svg or .pdf")
+    problem = problem_from_args(args, Settings(margin=args.margin, certify=args.certify))
+    if problem.dim != 2:
+        raise InputError(f"plot needs a 2-D domain: a 2-input model with --box, or --slice "
+                         f"P0 P1 P2 (this domain has {problem.dim} dimension"
+                         + ("" if problem.dim == 1 else "s") + ")")
+    levels = tuple(parse_level(t, problem.network.output_dim) for t in args.output_level)
+    found: list = []
+    with StopOnSignals() as stop:
+        result = count(problem, on_region=found.append, should_stop=stop)
+    if not result.exact:
+        raise InputError("plot: the count was interrupted; a picture needs every region")
+    a = analyze(problem, found, linear=True, cells=True, exact=args.certify)
+    sliced = getattr(args, "slice", None) is not None
+    stem = os.path.splitext(os.path.basename(args.model))[0]
+    title = args.title
+    if title is None:
+        title = (f"{stem}\n{len(found):,} activation regions, "
+                 f"{a.linear.linear_regions:,} linear regions")
+    s = plot_regions(a, args.output, color=args.color, levels=levels, title=title,
+                     axis_labels=("$s$", "$t$") if sliced else ("$x_1$", "$x_2$"))
+    msg = f"{args.output}: {s.polygons} regions drawn ({a.linear.linear_regions} linear regions)"
+    if args.polygons is not None:
+        write_polygons(a, args.polygons)
+        msg += f"; polygons in {args.polygons}"
+    out.write(msg + "\n")
+    return EXIT_OK
