@@ -43,6 +43,7 @@ __all__ = [
     "regions_2d",
     "count_plane",
     "regions_plane",
+    "linear_regions_2d",
 ]
 
 
@@ -214,9 +215,10 @@ class _Polygon:
 # the generic splitter
 
 
-def _regions(layers: list[_ExactLayer], geom, start, input_forms: list[Form]):
-    """Final pieces as (piece, pattern). ``input_forms`` are the network inputs as exact affine
-    forms of the parameter (dimension ``geom.dim``)."""
+def _regions(layers: list[_ExactLayer], geom, start, input_forms: list[Form], with_forms=False):
+    """Final pieces as (piece, pattern) (with ``with_forms``: (piece, pattern, forms per
+    source)). ``input_forms`` are the network inputs as exact affine forms of the parameter
+    (dimension ``geom.dim``)."""
     p = geom.dim
     # a piece: (geometry, forms per source, pattern)
     pieces = [(start, [list(input_forms)], ())]
@@ -250,6 +252,8 @@ def _regions(layers: list[_ExactLayer], geom, start, input_forms: list[Form]):
                         outs.append(tuple(s * c for c in f))
                 new.append((gg, forms + [outs], pat + (tuple(bits),)))
         pieces = new
+    if with_forms:
+        return [(g, pat, forms) for g, forms, pat in pieces]
     return [(g, pat) for g, _, pat in pieces]
 
 
@@ -349,6 +353,71 @@ def regions_2d(net: Network, lo, hi) -> list[tuple[tuple, Pattern]]:
 def count_2d(net: Network, lo, hi) -> int:
     """Exact number of activation regions of a 2-input network in the box [lo, hi]."""
     return len({pat for _, pat in regions_2d(net, lo, hi)})
+
+
+def _output_form(net: Network, forms: list[list[Form]], p: int) -> tuple:
+    """The network output on a piece, as exact affine forms (one per output)."""
+    W = {s: np.asarray(w, dtype=np.float64) for s, w in net.output.W.items()}
+    out = []
+    for j, b in enumerate(np.asarray(net.output.b, dtype=np.float64)):
+        acc = [Fraction(0)] * p + [_fr(b)]
+        for s, w in W.items():
+            for i, wij in enumerate(w[j]):
+                if wij != 0.0:
+                    f = forms[s][i]
+                    for t in range(p + 1):
+                        acc[t] += _fr(wij) * f[t]
+        out.append(tuple(acc))
+    return tuple(out)
+
+
+def _share_edge(P, Q) -> bool:
+    """Two convex polygons of a tiling share a segment of positive length (exact)."""
+    for a in range(len(P)):
+        p0, p1 = P[a], P[(a + 1) % len(P)]
+        dx, dy = p1[0] - p0[0], p1[1] - p0[1]
+        for b in range(len(Q)):
+            q0, q1 = Q[b], Q[(b + 1) % len(Q)]
+            if any(dx * (q[1] - p0[1]) - dy * (q[0] - p0[0]) != 0 for q in (q0, q1)):
+                continue
+            # collinear: overlap of the parameter intervals along p0 -> p1
+            L = dx * dx + dy * dy
+            t = sorted(((q[0] - p0[0]) * dx + (q[1] - p0[1]) * dy) / L for q in (q0, q1))
+            if min(Fraction(1), t[1]) > max(Fraction(0), t[0]):
+                return True
+    return False
+
+
+def linear_regions_2d(net: Network, lo, hi):
+    """Exact activation regions, linear regions and affine pieces of a 2-input network in the
+    box [lo, hi], and the region graph as a set of frozensets of two patterns: polygons of
+    the exact splitter, adjacent when they share a segment, merged when their output forms
+    are equal."""
+    _check_dim(net, 2, "linear_regions_2d")
+    (x0, y0), (x1, y1) = _pair(lo), _pair(hi)
+    rect = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+    forms = [(Fraction(1), Fraction(0), Fraction(0)), (Fraction(0), Fraction(1), Fraction(0))]
+    pieces = _regions(_exact_layers(net), _Polygon, rect, forms, with_forms=True)
+    pats = [pat for _, pat, _ in pieces]
+    assert len(set(pats)) == len(pats)
+    maps = [_output_form(net, f, 2) for _, _, f in pieces]
+    n = len(pieces)
+    parent = list(range(n))
+
+    def find(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    edges = set()
+    for i in range(n):
+        for j in range(i + 1, n):
+            if _share_edge(pieces[i][0], pieces[j][0]):
+                edges.add(frozenset((pats[i], pats[j])))
+                if maps[i] == maps[j]:
+                    parent[find(i)] = find(j)
+    linear = len({find(i) for i in range(n)})
+    return n, linear, len(set(maps)), edges
 
 
 def _solve3(M, b):
