@@ -21,7 +21,9 @@ from ..settings import Settings
 from .cells import RegionCell, box_arrays, polygon, region_cell
 from .forms import error_factor, region_forms, region_rows
 from .graph import RegionGraph, region_graph
-from .maps import LinearRegions, OutputMaps, linear_regions, output_maps
+from .maps import LinearRegions, OutputMaps, linear_regions
+
+CHUNK = 2048   # regions whose forms are computed together
 
 
 @dataclass
@@ -133,15 +135,24 @@ def analyze(problem: Problem, regions: list[Region], *, graph: bool = False,
     graph = graph or linear
     d = problem.dim
     net = problem.unit_net
-    forms = [region_forms(net, r.pattern) for r in regions]
-    if (cells or graph) and d <= problem.settings.vertex_dim:
-        factor = error_factor(net)
-        box = box_arrays(d)
-        a.cells = [region_cell(region_rows(net, r.pattern, f, factor), box)
-                   for r, f in zip(regions, forms)]
+    factor = error_factor(net)
+    want_cells = (cells or graph) and d <= problem.settings.vertex_dim
+    box = box_arrays(d) if want_cells else None
+    cell_list, maps, bounds = [], [], []
+    for lo in range(0, len(regions), CHUNK):
+        pats = [r.pattern for r in regions[lo:lo + CHUNK]]
+        forms = region_forms(net, pats)
+        maps.append(forms.out)
+        bounds.append(factor * forms.out_mag)
+        if want_cells:
+            rows, live = region_rows(net, pats, forms, factor)
+            cell_list.extend(region_cell(R[L], box) for R, L in zip(rows, live))
+    shape = (0, net.output_dim, d + 1)
+    a.maps = OutputMaps(np.concatenate(maps) if maps else np.zeros(shape),
+                        np.concatenate(bounds) if bounds else np.zeros(shape))
+    a.cells = cell_list if want_cells else None
     if linear or graph:
         a.graph = region_graph(problem, a.patterns, a.cells, exact=exact)
-    a.maps = output_maps(problem, forms)
     if linear:
         a.linear = linear_regions(problem, a.patterns, a.graph, a.maps)
     return a

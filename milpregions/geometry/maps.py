@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..problem import Problem
-from .forms import RegionForms, error_factor, region_forms
+from .forms import error_factor, region_forms
 from .graph import RegionGraph
 
 
@@ -45,16 +45,6 @@ class LinearRegions:
     exact_comparisons: int
 
 
-def output_maps(problem: Problem, forms: Sequence[RegionForms]) -> OutputMaps:
-    """The output maps of the regions whose forms are ``forms``."""
-    net = problem.unit_net
-    factor = error_factor(net)
-    shape = (len(forms), net.output_dim, net.input_dim + 1)
-    maps = np.array([f.out for f in forms]).reshape(shape)
-    bounds = factor * np.array([f.out_mag for f in forms]).reshape(shape)
-    return OutputMaps(maps, bounds)
-
-
 class _MapComparer:
     """Equality of two regions' output maps: floats first, exact integers when they are close."""
 
@@ -73,14 +63,21 @@ class _MapComparer:
             self.exact[i] = output_form(self.xn, self.patterns[i])
         return self.exact[i]
 
-    def equal(self, i: int, j: int) -> bool:
+    def equal_pairs(self, pairs: np.ndarray) -> np.ndarray:
+        """Per pair (k, 2) of regions: are their maps equal? Floats rule out what differs
+        beyond the bounds; the rest is decided exactly."""
         M, B = self.maps.maps, self.maps.bounds
-        if np.any(np.abs(M[i] - M[j]) > B[i] + B[j]):
-            return False
+        out = np.zeros(len(pairs), dtype=bool)
+        if not len(pairs):
+            return out
+        i, j = pairs[:, 0], pairs[:, 1]
+        differ = (np.abs(M[i] - M[j]) > B[i] + B[j]).reshape(len(pairs), -1).any(axis=1)
         from ..certify import same_form
 
-        self.comparisons += 1
-        return same_form(self._form(i), self._form(j))
+        for t in np.flatnonzero(~differ):
+            self.comparisons += 1
+            out[t] = same_form(self._form(int(i[t])), self._form(int(j[t])))
+        return out
 
 
 class _UnionFind:
@@ -124,19 +121,21 @@ def linear_regions(problem: Problem, patterns: Sequence[list[np.ndarray]], graph
     """Linear regions (components of the equal-map subgraph) and affine pieces."""
     n = len(patterns)
     if maps is None:
-        maps = output_maps(problem, [region_forms(problem.unit_net, p) for p in patterns])
+        f = region_forms(problem.unit_net, patterns)
+        maps = OutputMaps(f.out, error_factor(problem.unit_net) * f.out_mag)
     cmp = _MapComparer(problem, patterns, maps)
     lin = _UnionFind(n)
-    for i, j in graph.edges.tolist():
-        if cmp.equal(i, j):
-            lin.union(i, j)
+    for i, j in graph.edges[cmp.equal_pairs(graph.edges)].tolist():
+        lin.union(i, j)
     n_lin, lin_id = lin.labels()
     pieces = _UnionFind(n)
     for i, j in graph.edges.tolist():          # equal maps across an edge are known already
         if lin.find(i) == lin.find(j):
             pieces.union(i, j)
-    for i, j in _close_pairs(maps).tolist():
-        if pieces.find(i) != pieces.find(j) and cmp.equal(i, j):
-            pieces.union(i, j)
+    close = _close_pairs(maps)
+    close = close[[pieces.find(i) != pieces.find(j) for i, j in close.tolist()]] \
+        if len(close) else close
+    for i, j in close[cmp.equal_pairs(close)].tolist():
+        pieces.union(i, j)
     n_pieces, piece_id = pieces.labels()
     return LinearRegions(n, n_lin, n_pieces, lin_id, piece_id, cmp.comparisons)
