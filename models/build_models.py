@@ -87,7 +87,8 @@ counts. Regenerate with `python models/build_models.py` (byte-identical output);
 constructions live in `milpregions/testing/constructions.py`, whose docstrings derive each count.
 
 "Count" is the number of full-dimensional activation regions inside the box (see DESIGN.md);
-for the Montufar, Zaslavsky and Serra nets it equals the number of linear regions too.
+for the Montufar, Zaslavsky and Serra nets it equals the number of linear regions too
+(`count --linear`; `montufar_2d_p2_d2` has 16 linear regions but 12 distinct affine maps).
 Parameters are float32-representable, so each count holds for the file exactly as stored.
 
 | file | what it is | box | expected count |

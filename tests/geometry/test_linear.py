@@ -125,3 +125,11 @@ def test_a_count_stopped_by_a_limit_is_refused():
     with pytest.raises(InputError, match="stopped by a limit"):
         count_linear_regions(he_mlp(2, [16, 16], 0), (-1.0, 1.0),
                              settings=Settings(max_regions=3))
+
+
+@pytest.mark.parametrize("name,box,want", [
+    ("montufar_1d_p2_d3", (0.0, 1.0), (8, 8, 8)), ("montufar_2d_p2_d2", (0.0, 1.0), (16, 16, 12)),
+    ("zaslavsky_2d_8", (-1.0, 1.0), (37, 37, 37)), ("zaslavsky_3d_6", (-1.0, 1.0), (42, 42, 42)),
+    ("serra_1d_3x3", (0.0, 1.0), (16, 16, 16))])
+def test_committed_constructions_as_models_readme_says(models_dir, name, box, want):
+    assert counts(str(models_dir / f"{name}.onnx"), box) == want
