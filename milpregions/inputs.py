@@ -9,6 +9,7 @@ JSON ``{"lo": [...], "hi": [...]}``, a .npy (2 x d array) or a .npz (arrays lo, 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -91,6 +92,18 @@ def read_box_file(path: str | os.PathLike, dim: int) -> Box:
         raise InputError(f"{p}: box bounds must be numbers") from None
 
 
+def vnnlib_box(path: str | os.PathLike, dim: int) -> Box:
+    """The input box of a VNN-LIB property; its output constraints are ignored (a notice)."""
+    from .vnnlib import read_vnnlib
+
+    v = read_vnnlib(path, dim)
+    if v.ignored_outputs:
+        logging.getLogger("milpregions").info(
+            "%s: %d output constraint%s ignored (a region count uses the input box only)",
+            os.fspath(path), v.ignored_outputs, "" if v.ignored_outputs == 1 else "s")
+    return Box.make(v.lo, v.hi, dim)
+
+
 def ball_domain(center, radius: float, dim: int) -> Ball:
     """The L-inf ball of ``radius`` around ``center`` (an array, or a .npy / JSON file of d numbers)."""
     if isinstance(center, (str, os.PathLike)):
@@ -147,9 +160,10 @@ def as_domain(dim: int, box=None, *, slice=None, line=None, center=None,
               radius: float | None = None) -> Domain:
     """The domain of the Python API's arguments, for a network with ``dim`` inputs.
 
-    ``box``: a Domain, a (lo, hi) pair of scalars or per-input arrays, or None for [-1, 1]^d; with
-    ``slice``/``line`` it is the parameter box instead (default [0, 1]^k). ``center``/``radius``:
-    the L-inf ball (instead of ``box``).
+    ``box``: a Domain, a (lo, hi) pair of scalars or per-input arrays, the path of a VNN-LIB
+    property (its input box), or None for [-1, 1]^d; with ``slice``/``line`` it is the
+    parameter box instead (default [0, 1]^k). ``center``/``radius``: the L-inf ball (instead
+    of ``box``).
     """
     if slice is not None or line is not None:
         if center is not None:
@@ -167,6 +181,8 @@ def as_domain(dim: int, box=None, *, slice=None, line=None, center=None,
         return Box.make(box.lo, box.hi, dim) if isinstance(box, Box) else box
     if box is None:
         box = (-1.0, 1.0)
+    if isinstance(box, (str, os.PathLike)) and os.fspath(box).endswith(".vnnlib"):
+        return vnnlib_box(box, dim)
     try:
         lo, hi = box
     except (TypeError, ValueError):

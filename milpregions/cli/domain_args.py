@@ -6,13 +6,13 @@ import argparse
 import math
 
 from ..errors import InputError
-from ..inputs import ball_domain, make_domain, read_box_file
+from ..inputs import ball_domain, make_domain, read_box_file, vnnlib_box
 from ..ir.domain import Box, Domain
 from ..problem import Problem, load_network, prepare
 from ..settings import Settings
 
-DOMAIN_MISSING = ("count: give the input domain with --box LO,HI, --box-file F "
-                  "or --center F --radius R")
+DOMAIN_MISSING = ("count: give the input domain with --box LO,HI, --box-file F, "
+                  "--center F --radius R or --vnnlib P")
 BOX_FORMAT = "expected LO,HI (two numbers separated by a comma, e.g. --box -1,1)"
 
 
@@ -27,6 +27,9 @@ def add_domain_args(p: argparse.ArgumentParser) -> None:
                    help="the L-inf ball of radius --radius around the point in F "
                         "(.npy of any shape with d elements, or a JSON list)")
     g.add_argument("--radius", type=float, metavar="R", help="radius of the --center ball")
+    g.add_argument("--vnnlib", metavar="P",
+                   help="the input box of a VNN-LIB property file (VNN-COMP); its output "
+                        "constraints are ignored with a notice")
     s = p.add_argument_group("low-dimensional domains (instead of a box; see milpregions.ir.domain)")
     s.add_argument("--slice", nargs=3, metavar=("P0", "P1", "P2"),
                    help="the 2-D plane (s,t) -> P0 + s(P1-P0) + t(P2-P0), (s,t) in [0,1]^2 "
@@ -56,7 +59,7 @@ def parse_box_text(text: str) -> tuple[float, float]:
 
 def domain_given(args) -> bool:
     return any(getattr(args, k, None) is not None
-               for k in ("box", "box_file", "center", "slice", "line", "slice_box"))
+               for k in ("box", "box_file", "center", "slice", "line", "slice_box", "vnnlib"))
 
 
 def check_domain(args) -> None:
@@ -65,19 +68,22 @@ def check_domain(args) -> None:
     if sl is not None or ln is not None:
         if sl is not None and ln is not None:
             raise InputError(f"{args.command}: give only one of --slice and --line")
-        if args.box is not None or args.box_file is not None or args.center is not None:
-            raise InputError(f"{args.command}: --slice/--line replace --box, --box-file and "
-                             "--center (set the parameter range with --slice-box)")
+        if args.box is not None or args.box_file is not None or args.center is not None \
+                or getattr(args, "vnnlib", None) is not None:
+            raise InputError(f"{args.command}: --slice/--line replace --box, --box-file, "
+                             "--center and --vnnlib (set the parameter range with --slice-box)")
         if args.slice_box is not None:
             parse_box_text(args.slice_box)
         return
     if getattr(args, "slice_box", None) is not None:
         raise InputError(f"{args.command}: --slice-box needs --slice or --line")
-    given = [args.box is not None, args.box_file is not None, args.center is not None]
+    given = [args.box is not None, args.box_file is not None, args.center is not None,
+             getattr(args, "vnnlib", None) is not None]
     if not any(given):
         raise InputError(DOMAIN_MISSING)
     if sum(given) > 1:
-        raise InputError(f"{args.command}: give only one of --box, --box-file and --center")
+        raise InputError(f"{args.command}: give only one of --box, --box-file, --center and "
+                         "--vnnlib")
     if args.box is not None:
         parse_box_text(args.box)
     if (args.center is None) != (args.radius is None):
@@ -96,6 +102,8 @@ def domain_from_args(args, dim: int) -> Domain:
         return Box.make(lo, hi, dim)
     if args.center is not None:
         return ball_domain(args.center, args.radius, dim)
+    if getattr(args, "vnnlib", None) is not None:
+        return vnnlib_box(args.vnnlib, dim)
     return read_box_file(args.box_file, dim)
 
 

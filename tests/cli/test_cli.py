@@ -327,9 +327,9 @@ def test_bad_box_file(cli, capsys, tmp_path):
 
 
 def test_bad_options(cli, capsys, tmp_path):
-    assert_input_error(cli, "count: give the input domain with --box LO,HI, --box-file F "
-                               "or --center F --radius R", "count", M1)
-    assert_input_error(cli, "count: give only one of --box, --box-file and --center",
+    assert_input_error(cli, "count: give the input domain with --box LO,HI, --box-file F, "
+                               "--center F --radius R or --vnnlib P", "count", M1)
+    assert_input_error(cli, "count: give only one of --box, --box-file, --center and --vnnlib",
                        "count", M1, "--box", "0,1", "--box-file", tmp_path / "b.json")
     np.save(tmp_path / "c.npy", np.zeros(2))
     assert_input_error(cli, "count: --center and --radius go together",
@@ -506,8 +506,8 @@ def test_slice_errors(cli, capsys, tmp_path):
     np.save(g, np.zeros(2))
     assert_input_error(cli, f"{g}: the point has 2 numbers but the network has 3 inputs",
                        "count", HE3, "--slice", f0, f1, g)
-    assert_input_error(cli, "count: --slice/--line replace --box, --box-file and --center "
-                       "(set the parameter range with --slice-box)",
+    assert_input_error(cli, "count: --slice/--line replace --box, --box-file, --center and "
+                       "--vnnlib (set the parameter range with --slice-box)",
                        "count", HE3, "--line", f0, f1, "--box", "-1,1")
     assert_input_error(cli, "count: --slice-box needs --slice or --line",
                        "count", HE3, "--box", "-1,1", "--slice-box", "0,1")
