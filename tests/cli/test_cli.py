@@ -262,11 +262,11 @@ def _bad_models(tmp: Path) -> dict[str, tuple[Path, str]]:
     p.write_bytes(data[: len(data) // 2])
     out["truncated"] = (p, f"{p}: not an ONNX model, or the file is truncated "
                            "(protobuf parse error)")
-    p = save("topk", make_model([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
-                                 helper.make_node("TopK", ["h", "k"], ["y", "i"])],
-                                [const("W", W), const("b", b), const("k", [1], np.int64)],
-                                input_shape=("N", 2)))
-    out["unsupported op"] = (p, f"{p}: node 'y' (TopK, opset 17) is not supported")
+    p = save("cumsum", make_model([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
+                                   helper.make_node("CumSum", ["h", "ax"], ["y"])],
+                                  [const("W", W), const("b", b), const("ax", 1, np.int64)],
+                                  input_shape=("N", 2)))
+    out["unsupported op"] = (p, f"{p}: node 'y' (CumSum, opset 17) is not supported")
     p = save("sin", make_model([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
                                 helper.make_node("Sin", ["h"], ["y"])],
                                [const("W", W), const("b", b)], input_shape=("N", 2)))
