@@ -11,9 +11,15 @@ from .domain_args import add_domain_args, domain_given, problem_from_args
 def add_parser(subs) -> None:
     p = subs.add_parser("bounds", allow_abbrev=False,
                         help="architecture bounds on the region count (Zaslavsky, Serra, Montufar)",
-                        description="Print the architecture bounds of MODEL side by side (see "
-                                    "milpregions.estimators.theory). The upper bounds hold in all of R^n0, "
-                                    "hence in any box; a box option is accepted and only checked.")
+                        description="Print the architecture bounds of MODEL, grouped by what "
+                                    "they are about (see milpregions.estimators.theory): upper "
+                                    "bounds hold for any weights, so for this network, in all "
+                                    "of R^n0 and hence in any box; the lower bounds of Montufar "
+                                    "et al. 2014 and Serra et al. 2018 are reached by some "
+                                    "weights of the architecture (best known constructions) and "
+                                    "are not bounds on this network. JSON: the same numbers, "
+                                    "and `scope` says which is which. A box option is accepted "
+                                    "and only checked.")
     p.add_argument("model", metavar="MODEL", help="ONNX file")
     add_domain_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")

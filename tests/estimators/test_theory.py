@@ -88,6 +88,9 @@ def test_non_relu_and_max_layers():
     b = architecture_bounds(mnet)
     assert b.product_upper == zaslavsky(2, 3)                          # C(3,2) + C(1,2) hyperplanes
     assert any("max layers" in n for n in b.notes)
+    # one hidden layer, but N counts groups (a group of 3 pieces alone makes 3 regions)
+    assert b.max_layers and b.scope()["zaslavsky"] == "shallow maximum"
+    assert b.upper_bounds() == [("product_upper", 7)]
     text = "\n".join(format_bounds(b, 3))
     assert "exact count" in text and "n/a" in text
 
@@ -99,3 +102,48 @@ def test_slice_dimension_is_used():
     dom = slice_domain(*np.eye(4)[:3], dim=4)
     assert architecture_bounds(net, dom).input_dim == 2
     assert architecture_bounds(net, dom).serra_upper == serra_upper(2, [6, 6])
+
+
+def test_zaslavsky_bounds_one_hidden_layer_only():
+    # deeper networks beat the shallow maximum with as many units: not a bound on them
+    deep = C.serra_zigzag([3, 3])
+    b = architecture_bounds(deep)
+    assert count_regions(deep, (0, 1), tighten=False).regions == 16 > b.zaslavsky == 7
+    assert b.scope() == {"serra_upper": "bound on this network",
+                         "product_upper": "bound on this network",
+                         "zaslavsky": "shallow maximum", "montufar_lower": "max over weights",
+                         "serra_lower": "max over weights", "hanin_rolnick_scale": "typical scale"}
+    assert b.upper_bounds() == [("serra_upper", 16), ("product_upper", 16)]
+    one = C.he_mlp(2, [8], seed=0)
+    b1 = architecture_bounds(one)
+    assert b1.scope()["zaslavsky"] == "bound on this network"
+    assert b1.upper_bounds() == [("serra_upper", 37), ("product_upper", 37), ("zaslavsky", 37)]
+    assert count_regions(one, (-3, 3), tighten=False).regions <= 37
+    d = b1.to_dict()
+    assert d["scope"]["zaslavsky"] == "bound on this network" and d["zaslavsky"] == 37
+
+
+def test_bounds_text_says_which_numbers_bound_this_network():
+    # the case: a Montufar lower bound (592) far above the exact count (147) must not
+    # read as a bound on this network
+    net = C.he_mlp(2, [8, 8], seed=3)
+    count = count_regions(net, (-1, 1), tighten=False).regions
+    assert count == 147
+    assert format_bounds(architecture_bounds(net), count) == [
+        "architecture: n0 = 2, widths [8, 8], N = 16 units",
+        "  exact count (this network, this domain):                           147",
+        "bounds on this network (any weights; in all of R^2, so in any box):",
+        "  regions <=  Serra et al. 2018, Thm 1 (ReLU chain):                 1,369",
+        "  regions <=  Montufar 2017, product over layers:                    1,369",
+        "best known constructions, max over all weights of this architecture "
+        "(not a bound on this network):",
+        "  max >=  Montufar et al. 2014, Thm 4:                               592",
+        "  max >=  Serra et al. 2018:                                         925",
+        "for comparison (not bounds on this network):",
+        "  Zaslavsky 1975: max of one hidden layer of N = 16 two-piece units: 137",
+        "  Hanin & Rolnick 2019: N^n0/n0!, typical order for random weights:  128",
+    ]
+    # a missing bound says why
+    text = format_bounds(architecture_bounds(C.he_mlp(2, [4, 4], seed=0)))
+    assert [line.split(":  ")[1].strip() for line in text if "Serra et al. 2018:" in line] == [
+        "n/a (needs ReLU and every hidden width but the last >= 3 n0)"]
