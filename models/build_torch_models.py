@@ -2,11 +2,13 @@
 
     pip install torch==2.13.0 scikit-learn      # regeneration-only dependencies
     python models/build_torch_models.py [OUTDIR]  # default: the folder of this script
+    python models/build_torch_models.py --test-images [OUTDIR]   # only digits_test_images.npy
 
-Nothing in the package or the tests imports this script: the committed ``.onnx`` files and
-``digits_test_image.npy`` are what the tests use, so torch and scikit-learn are needed only to
-rebuild them. Deterministic: seeded, ``torch.use_deterministic_algorithms(True)``, one thread,
-full-batch training (the same torch version on the same CPU writes the same weights).
+Nothing in the package or the tests imports this script: the committed ``.onnx`` files,
+``digits_test_image.npy`` and ``digits_test_images.npy`` are what the tests use, so torch and
+scikit-learn are needed only to rebuild them. Deterministic: seeded,
+``torch.use_deterministic_algorithms(True)``, one thread, full-batch training (the same torch
+version on the same CPU writes the same weights).
 
 Data: scikit-learn's bundled 8x8 digits (``load_digits``, no download), raw pixel values
 0..16 as float32, so an L-inf radius of 0.5 around an image is a small perturbation. Synthetic
@@ -46,6 +48,15 @@ def digits_data():
     X, y = X[perm], y[perm]
     n_train = 1500
     return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+
+
+def write_digits_test_images(outdir, n: int = 100) -> Path:
+    """``digits_test_images.npy``: the first ``n`` images of the test split of ``digits_data``,
+    float64, shape (n, 64) (row-major 8x8; the data of ``milpregions local``). Its first row is
+    ``digits_test_image.npy``."""
+    path = Path(outdir) / "digits_test_images.npy"
+    np.save(path, digits_data()[2][:n].astype(np.float64))
+    return path
 
 
 def regression_data(n_in: int, n: int = 512):
@@ -178,6 +189,7 @@ def build_all(outdir) -> list[tuple[str, str]]:
     # the test image: first test digit, float64, shape (64,) (row-major 8x8, as the flattened
     # network input; reshape to (1,1,8,8) for the CNN)
     np.save(outdir / "digits_test_image.npy", Xte[0].astype(np.float64))
+    write_digits_test_images(outdir)
 
     torch.manual_seed(SEED)
     cnn = DigitsCNN()
@@ -249,6 +261,10 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--readme"]:
         print(README_SECTION, end="")
+        return 0
+    if argv[:1] == ["--test-images"]:         # only digits_test_images.npy (no training)
+        outdir = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent
+        print(write_digits_test_images(outdir))
         return 0
     outdir = Path(argv[0]) if argv else Path(__file__).resolve().parent
     for name, summary in build_all(outdir):
