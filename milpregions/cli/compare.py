@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from ..errors import InputError
 from ..estimators.compare import compare_estimators, format_compare
@@ -35,7 +36,14 @@ def add_parser(subs) -> None:
                                     "(sampling: distinct patterns, Chao1, Good-Turing; random "
                                     "lines; boundary distances; optional MIPBound hashing; the "
                                     "architecture bounds) at several budgets, and print a table "
-                                    "of estimate, relative error and seconds "
+                                    "of estimate, 95% interval, relative error and seconds. "
+                                    "Every estimate above a proven upper bound of this network "
+                                    "(the exact count; Serra et al. 2018 and the other upper "
+                                    "bounds that hold for any weights) or below a proven lower "
+                                    "bound (the exact count; the regions seen by sampling) is "
+                                    "flagged, in the table and in --json; the lower bounds of "
+                                    "Montufar et al. 2014 and Serra et al. 2018 are maxima over "
+                                    "all weights and never used "
                                     "(see milpregions.estimators.compare).")
     p.add_argument("model", metavar="MODEL", help="ONNX file")
     add_domain_args(p)
@@ -60,8 +68,9 @@ def add_parser(subs) -> None:
                    help="skip the LP tightening of the interval bounds")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--plot", metavar="OUT.png",
-                   help="plot distinct patterns / Chao1 / Good-Turing against the number of "
-                        "points (log x) with the exact count as a line (needs matplotlib)")
+                   help="plot the estimates against the points and lines sampled (log axes), "
+                        "with their intervals, the exact count and the proven upper bounds; "
+                        "the format from the extension (.png, .svg, .pdf; needs matplotlib)")
     p.add_argument("--quiet", action="store_true", help="no notices")
 
 
@@ -89,7 +98,7 @@ def run(args, out, err) -> int:
                                hash_time_limit=args.hash_time_limit, seed=args.seed,
                                should_stop=stop)
     if args.plot is not None:
-        plot_curve(r, args.plot, title=os.path.basename(os.fspath(args.model)))
+        plot_curve(r, args.plot, title=Path(os.fspath(args.model)).stem)
     if args.json:
         d = r.to_dict()
         if args.plot is not None:
