@@ -47,9 +47,10 @@ one sentence; ``violates``: every bound it breaks). The sentence names the tight
 bound that does not need the exact count (a theory bound above, the sampled regions below)
 when there is one, since that makes the estimate impossible whatever the count, and else the
 exact count; ", and so is its whole 95% interval" is added when the interval misses the
-bound too. A row that is itself a lower bound (distinct patterns, MIPBound) is only checked
-against the upper bounds, and a theory upper bound only against the lower ones. Within a
-relative ``REL_TOL`` (1e-9) of a bound is rounding, not a break.
+bound too, ", though its 95% interval reaches it" when it does not. A row that is itself a
+lower bound (distinct patterns, MIPBound) is only checked against the upper bounds, and a
+theory upper bound only against the lower ones. Within a relative ``REL_TOL`` (1e-9) of a
+bound is rounding, not a break.
 """
 
 from __future__ import annotations
@@ -399,9 +400,10 @@ def check_rows(rows: list[Row], bounds: list[ProvenBound]) -> None:
         sources = "; ".join(b.source for b in broken if b.side == side and b.value == value)
         row.flag = (f"{'above' if side == 'upper' else 'below'} the proven {side} bound "
                     f"{_fmt_est(float(value))} ({sources})")
-        if row.interval is not None and all(_breaks(v, ProvenBound(side, value, "", False))
-                                            for v in row.interval):
-            row.flag += ", and so is its whole 95% interval"
+        if row.interval is not None:
+            beyond = all(_breaks(v, ProvenBound(side, value, "", False)) for v in row.interval)
+            row.flag += (", and so is its whole 95% interval" if beyond else
+                         ", though its 95% interval reaches it")
 
 
 # ------------------------------------------------------------------------------ output

@@ -57,9 +57,9 @@ def test_lines_above_the_serra_bound_are_flagged():
     assert dist.flag == "above the proven upper bound 32 (Serra et al. 2018, Thm 1)"
     # below: the regions seen by sampling need no count; the count has the same value
     chao = by_name(r, "sample: Chao1", 20)
-    assert chao.estimate < 31 and chao.flag == (
+    assert chao.estimate < 31 < chao.interval[1] and chao.flag == (
         "below the proven lower bound 31 (the exact count; distinct patterns seen in 2,000 "
-        "random points)")
+        "random points), though its 95% interval reaches it")
     for n, seen in ((20, 13), (2000, 31)):              # lower bounds below 31 are no fault
         row = by_name(r, "sample: distinct", n)
         assert (row.estimate, row.proven, row.flag, row.violates) == (seen, True, None, [])
@@ -128,7 +128,8 @@ def test_check_rows_by_kind_and_without_the_count():
             Row("gt", "estimate", 1, "points", None, None, 0.0)]
     check_rows(rows, bounds)
     assert [row.flag for row in rows] == [
-        "below the proven lower bound 45 (distinct patterns seen in 1,000 random points)",
+        "below the proven lower bound 45 (distinct patterns seen in 1,000 random points), "
+        "though its 95% interval reaches it",
         "below the proven lower bound 45 (distinct patterns seen in 1,000 random points), "
         "and so is its whole 95% interval",
         None,
