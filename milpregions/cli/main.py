@@ -17,7 +17,8 @@ from .common import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, PROG, Parser, c
 
 #: the commands, each a module ``cli.<name>`` with ``add_parser(subs)`` and
 #: ``run(args, out, err) -> int``; imported when used, so that a count imports no estimator
-COMMANDS = ("count", "plot", "info", "export", "hash", "sample", "lines", "bounds", "compare")
+COMMANDS = ("count", "plot", "info", "export", "hash", "sample", "lines", "bounds", "compare",
+            "local")
 
 
 def command_module(name: str) -> ModuleType:
