@@ -112,11 +112,15 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
                   slice=None, line=None, center=None, radius: float | None = None,
                   certify: bool = False, jobs: int | None = None, executor: str = "local",
                   address: str | None = None,
-                  task_seconds: float | None = Settings.task_seconds) -> CountResult:
+                  task_seconds: float | None = Settings.task_seconds, input_shape=None,
+                  output: str | None = None) -> CountResult:
     """Count the full-dimensional activation regions of a network inside a domain.
 
-    ``model``: an ONNX path, an ``onnx.ModelProto``, a ``Network``, or a prepared ``Problem``
-    (its domain and settings are then used as they are; only the callbacks apply).
+    ``model``: an ONNX path, an ``onnx.ModelProto``, a ``torch.nn.Module`` (exported in
+    memory; ``input_shape``: the shape of one sample, or an example batch; None reads it from
+    a first ``Linear`` layer), a ``Network``, or a prepared ``Problem`` (its domain and
+    settings are then used as they are; only the callbacks apply). ``output``: the name of the
+    tensor whose regions are counted (default: the graph outputs, less classifier heads).
     ``box``: a Box, (lo, hi) with scalars or per-input arrays, None for [-1, 1]^d, or any
     ``milpregions.ir.domain`` Domain. ``center``/``radius``: the L-inf ball instead.
     ``slice=(p0, p1, p2)`` / ``line=(p0, p1)`` (arrays or .npy/JSON paths): count the regions
@@ -135,5 +139,6 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
                         max_regions=max_regions, tighten=tighten, vertex_dim=vertex_dim,
                         certify=certify, jobs=jobs, executor=executor, address=address,
                         task_seconds=task_seconds)
-    problem = prepare(model, box, settings, slice=slice, line=line, center=center, radius=radius)
+    problem = prepare(model, box, settings, slice=slice, line=line, center=center, radius=radius,
+                      input_shape=input_shape, output=output)
     return count(problem, on_region=on_region, progress=progress)

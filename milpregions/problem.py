@@ -21,20 +21,30 @@ from .ir.network import Network
 from .settings import Settings
 
 
-def load_network(model) -> Network:
-    """A Network from an ONNX path, an ``onnx.ModelProto``, or the Network itself."""
+def load_network(model, *, input_shape=None, output: str | None = None) -> Network:
+    """A Network from an ONNX path, an ``onnx.ModelProto``, a ``torch.nn.Module`` (exported in
+    memory; ``input_shape``: one sample's shape or an example batch, see
+    ``onnx.torch_module``), or the Network itself. ``output``: the tensor to count on (ONNX
+    and torch; see ``onnx.import_model``)."""
     if isinstance(model, Network):
+        if output is not None:
+            raise InputError(f"output {output!r}: a Network has no named tensors (give the "
+                             "ONNX model to cut it at a tensor)")
         return model
     if isinstance(model, (str, os.PathLike)):
         from .onnx import load_onnx
 
-        return load_onnx(model)
+        return load_onnx(model, output=output)
     if type(model).__name__ == "ModelProto":
         from .onnx import import_model
 
-        return import_model(model)
-    raise InputError(f"a model is an ONNX path, an onnx.ModelProto or a Network, "
-                     f"got {type(model).__name__}")
+        return import_model(model, output=output)
+    from .onnx.torch_module import from_torch, is_torch_module
+
+    if is_torch_module(model):
+        return from_torch(model, input_shape, output=output)
+    raise InputError(f"a model is an ONNX path, an onnx.ModelProto, a torch.nn.Module or a "
+                     f"Network, got {type(model).__name__}")
 
 
 @dataclass(frozen=True)
@@ -96,13 +106,15 @@ class Problem:
 
 
 def prepare(model, domain=None, settings: Settings | None = None, *, slice=None, line=None,
-            center=None, radius: float | None = None) -> Problem:
-    """The Problem of ``model`` (path, ModelProto or Network) on ``domain``.
+            center=None, radius: float | None = None, input_shape=None,
+            output: str | None = None) -> Problem:
+    """The Problem of ``model`` (path, ModelProto, torch module or Network: ``load_network``,
+    with ``input_shape`` and ``output``) on ``domain``.
 
     ``domain``: any spelling ``inputs.as_domain`` takes (a Domain, (lo, hi), None for
     [-1, 1]^d; with ``slice``/``line`` the parameter box); ``settings`` default to ``Settings()``.
     """
-    net = load_network(model)
+    net = load_network(model, input_shape=input_shape, output=output)
     dom = as_domain(net.input_dim, domain, slice=slice, line=line, center=center, radius=radius)
     restricted = dom.restrict(net)
     return Problem(net, dom, settings if settings is not None else Settings(), restricted,

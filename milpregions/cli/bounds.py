@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from ..estimators.theory import architecture_bounds, format_bounds
-from ..problem import load_network
 from .common import EXIT_OK, write_json
-from .domain_args import add_domain_args, domain_given, problem_from_args
+from .domain_args import add_domain_args, domain_given, network_from_args, problem_from_args
 
 
 def add_parser(subs) -> None:
@@ -32,7 +31,7 @@ def run(args, out, err) -> int:
         problem = problem_from_args(args)
         net, domain = problem.restricted, problem.domain
     else:
-        net, domain = load_network(args.model), None
+        net, domain = network_from_args(args), None
     b = architecture_bounds(net)
     if args.json:
         write_json(out, "bounds", args, domain, b.to_dict())

@@ -8,6 +8,7 @@ import math
 from ..errors import InputError
 from ..inputs import ball_domain, make_domain, read_box_file, vnnlib_box
 from ..ir.domain import Box, Domain
+from ..ir.network import Network
 from ..problem import Problem, load_network, prepare
 from ..settings import Settings
 
@@ -16,7 +17,26 @@ DOMAIN_MISSING = ("count: give the input domain with --box LO,HI, --box-file F, 
 BOX_FORMAT = "expected LO,HI (two numbers separated by a comma, e.g. --box -1,1)"
 
 
-def add_domain_args(p: argparse.ArgumentParser) -> None:
+OUTPUT_HELP = ("count the regions of the tensor NAME: the graph is cut there (default: the "
+               "graph outputs, less a classifier's post-processing: Softmax/Sigmoid, ArgMax, "
+               "ZipMap, label casts, dropped with a notice)")
+
+
+def add_output_arg(p: argparse.ArgumentParser, *flags: str) -> None:
+    """The option that picks the tensor counted on (``args.tensor``)."""
+    p.add_argument(*(flags or ("--output", "--output-tensor")), dest="tensor", metavar="NAME",
+                   help=OUTPUT_HELP)
+
+
+def network_from_args(args) -> Network:
+    """The model file of ``args``, cut at ``--output`` if given."""
+    return load_network(args.model, output=getattr(args, "tensor", None))
+
+
+def add_domain_args(p: argparse.ArgumentParser, *, output_flags: tuple[str, ...] = ()) -> None:
+    """The domain options, and ``--output NAME`` (``output_flags`` instead, where a command
+    uses ``--output`` for its own file)."""
+    add_output_arg(p, *output_flags)
     g = p.add_argument_group("input domain (exactly one)")
     g.add_argument("--box", metavar="LO,HI",
                    help="the same interval [LO, HI] for every input, e.g. --box -1,1")
@@ -110,5 +130,5 @@ def domain_from_args(args, dim: int) -> Domain:
 def problem_from_args(args, settings: Settings | None = None) -> Problem:
     """Check the domain options, load the model, and prepare its Problem."""
     check_domain(args)
-    net = load_network(args.model)
+    net = network_from_args(args)
     return prepare(net, domain_from_args(args, net.input_dim), settings)

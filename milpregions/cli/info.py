@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.network import MaxLayer
-from ..problem import load_network
 from .common import EXIT_OK, write_json
+from .domain_args import add_output_arg, network_from_args
 
 
 def add_parser(subs) -> None:
@@ -14,6 +14,7 @@ def add_parser(subs) -> None:
                         description="Import MODEL and describe it: input, layers, ops, notices.")
     i.add_argument("model", metavar="MODEL", help="ONNX file")
     i.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_output_arg(i)
 
 
 
@@ -91,7 +92,7 @@ def format_info(d: dict) -> list[str]:
 
 
 def run(args, out, err) -> int:
-    d = describe(load_network(args.model))
+    d = describe(network_from_args(args))
     if args.json:
         write_json(out, "info", args, None, d)
     else:

@@ -17,7 +17,7 @@ def add_parser(subs) -> None:
                                     "box, or --slice P0 P1 P2 of any model) and draw each as "
                                     "its exact polygon, neighbours in different colours.")
     p.add_argument("model", metavar="MODEL", help="ONNX file")
-    add_domain_args(p)
+    add_domain_args(p, output_flags=("--output-tensor",))
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="the picture: .png, .svg or .pdf")
     p.add_argument("--color", choices=("activation", "linear"), default="activation",

@@ -38,10 +38,13 @@ Modules, each importing only the ones before it:
   of error messages.
 * ``ops``: the op handlers, one module per op family, registered in ``ops.registry.HANDLERS``.
 * ``importer``: reading the file, the graph walk, constant folding, creation of layers.
+* ``heads``: where the regions are counted (``--output``, classifier post-processing dropped).
+* ``torch_module``: a ``torch.nn.Module`` exported in memory (``from_torch``).
 * ``export``: writing a network as an ONNX model.
 """
 
 from .export import to_onnx
 from .importer import import_model, load_onnx
+from .torch_module import from_torch
 
-__all__ = ["import_model", "load_onnx", "to_onnx"]
+__all__ = ["from_torch", "import_model", "load_onnx", "to_onnx"]

@@ -30,6 +30,7 @@ from ..ir.network import Affine, Layer, MaxLayer, Network
 from .affine_tensor import AffineTensor, Value, _identity, _stack, _weights
 from .algebra import _f64
 from .context import FLOAT_TYPES, _one_line, _type_name
+from .heads import check_output_name, cut_notice, find_cut, op_key, outer_names
 from .ops import HANDLERS, Handler, register  # noqa: F401  (importing ops registers every handler)
 
 log = logging.getLogger("milpregions")
@@ -44,15 +45,12 @@ NOT_PIECEWISE_LINEAR = frozenset({
     "ReduceSumSquare", "ReduceProd", "Round", "Floor", "Ceil", "Sign",
 })
 
-# Pass-through ops that may follow a dropped trailing op on its way to the graph output.
-_PASSTHROUGH = frozenset({"Identity", "Dropout", "Cast"})
-
 
 # ----------------------------------------------------------------------------------------------
 # Public entry points
 
 
-def load_onnx(path: str | os.PathLike) -> Network:
+def load_onnx(path: str | os.PathLike, output: str | None = None) -> Network:
     """Read an ONNX file and import it (see :func:`import_model`)."""
     src = os.fspath(path)
     try:
@@ -75,12 +73,17 @@ def load_onnx(path: str | os.PathLike) -> Network:
             load_external_data_for_model(model, os.path.dirname(os.path.abspath(src)))
     except Exception as e:
         raise InputError(f"{src}: cannot load external weight data ({_one_line(e)})") from None
-    return import_model(model, source=src)
+    return import_model(model, source=src, output=output)
 
 
-def import_model(model: onnx.ModelProto, source: str = "<model>") -> Network:
-    """Convert a parsed ONNX model into a :class:`Network`; errors name ``source``."""
-    return _Importer(model, source).run()
+def import_model(model: onnx.ModelProto, source: str = "<model>",
+                 output: str | None = None) -> Network:
+    """Convert a parsed ONNX model into a :class:`Network`; errors name ``source``.
+
+    ``output``: the name of the tensor whose regions are counted (any tensor of the graph; the
+    graph is cut there). None: the graph outputs, less the classifier post-processing that
+    ``heads.find_cut`` finds (dropped with a notice)."""
+    return _Importer(model, source, output).run()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -88,8 +91,10 @@ def import_model(model: onnx.ModelProto, source: str = "<model>") -> Network:
 
 
 class _Importer:
-    def __init__(self, model: onnx.ModelProto, source: str) -> None:
+    def __init__(self, model: onnx.ModelProto, source: str, output: str | None = None) -> None:
         self.model = model
+        self.requested_output = output
+        self.refused: dict[str, str] = {}   # head node name -> why it was not dropped
         self.source = source
         self.graph = model.graph
         self.opsets = {("" if o.domain == "ai.onnx" else o.domain): int(o.version)
@@ -129,6 +134,7 @@ class _Importer:
             raise self.error("not an ONNX model (no graph outputs)")
         input_name, input_shape, full_shape = self._input()
         n0 = prod(full_shape)
+        self._choose_outputs(input_name)
         self.values[input_name] = _identity(0, full_shape)
         for node in self._schedule():
             self._evaluate(node)
@@ -141,12 +147,29 @@ class _Importer:
             "input_name": input_name,
             "input_shape": input_shape,
             "output_names": list(self.output_names),
+            "graph_outputs": [o.name for o in self.graph.output],
             "opset": self.opset,
             "ops": ops,
             "producer": f"{self.model.producer_name} {self.model.producer_version}".strip(),
             "notices": list(self.notices),
         }
         return Network(n0, tuple(self.layers), output, info)
+
+    def _choose_outputs(self, input_name: str) -> None:
+        """The tensors counted on: the one asked for, or the graph outputs less their
+        post-processing (with a notice)."""
+        name = self.requested_output
+        if name is not None:
+            why = check_output_name(self.graph, name, input_name)
+            if why is not None:
+                raise self.error(f"cannot count on '{name}': {why}")
+            self.output_names = [name]
+            return
+        cut = find_cut(self.graph, input_name, self.label)
+        self.refused = cut.refused
+        if cut.heads:
+            self.output_names = cut.outputs
+            self.notice(cut_notice(self.source, cut, self.label))
 
     def _input(self) -> tuple[str, list, tuple[int, ...]]:
         real = [i for i in self.graph.input if i.name not in self.initializers]
@@ -198,7 +221,7 @@ class _Importer:
                     raise self.error(f"the graph has a cycle through {self.label(node)}")
                 state[id(node)] = 1
                 stack.append((node, True))
-                for name in reversed(node.input):
+                for name in reversed(list(node.input) + outer_names(node)):
                     if name and name not in self.values:
                         dep = self.producer.get(name)
                         if dep is not None and state.get(id(dep)) != 2:
@@ -206,7 +229,7 @@ class _Importer:
                                 raise self.error(f"the graph has a cycle through {self.label(dep)}")
                             stack.append((dep, False))
         for node in order:
-            for name in node.input:
+            for name in list(node.input) + outer_names(node):
                 if name:
                     self.consumers.setdefault(name, []).append(node)
         return order
@@ -232,15 +255,17 @@ class _Importer:
         default_domain = node.domain in ("", "ai.onnx")
         if node.op_type == "Constant" and default_domain:
             outs = [_constant_node(self, node)]
+        elif node.op_type == "If" and default_domain:
+            outs = self._inline_if(node, args[0])
         elif not any(isinstance(a, AffineTensor) for a in args):
             outs = _fold(self, node, args)
         else:
-            key = node.op_type if default_domain else f"{node.domain}.{node.op_type}"
-            handler = HANDLERS.get(key)
+            handler = HANDLERS.get(op_key(node))
             if handler is None:
+                why = self.refused.get(node.name or (node.output[0] if node.output else "?"), "")
                 if default_domain and node.op_type in NOT_PIECEWISE_LINEAR:
-                    self.fail(node, "is not piecewise-linear")
-                self.fail(node, "is not supported")
+                    self.fail(node, "is not piecewise-linear", why)
+                self.fail(node, "is not supported", why)
             outs = handler(self, node, args)
         for name, value in zip(node.output, outs):
             if not name:
@@ -248,6 +273,22 @@ class _Importer:
             if isinstance(value, AffineTensor) and not value.is_finite():
                 raise self.error(self._blame(node))
             self.values[name] = value
+
+    def _inline_if(self, node: onnx.NodeProto, cond) -> list:
+        """An ``If`` on a constant condition (torch writes ``squeeze(dim)`` so): the branch it
+        takes, walked like the graph; its nodes read the enclosing tensors by name."""
+        if isinstance(cond, AffineTensor):
+            self.fail(node, "is not piecewise-linear", "its condition depends on the input")
+        attrs = {a.name: a for a in node.attribute}
+        branch = attrs["then_branch" if bool(np.asarray(cond).reshape(-1)[0]) else "else_branch"].g
+        for t in branch.initializer:
+            self.initializers.setdefault(t.name, t)
+        for inner in branch.node:
+            for o in inner.output:
+                if o:
+                    self.producer.setdefault(o, inner)
+            self._evaluate(inner)
+        return [self._get(o.name, node) for o in branch.output]
 
     def _blame(self, node: onnx.NodeProto, seen: set | None = None) -> str:
         """Describe where the non-finite numbers that reached ``node`` come from."""
@@ -266,14 +307,6 @@ class _Importer:
                     return f"{self.label(src)} has non-finite values"
                 return self._blame(src, seen)
         return f"{self.label(node)} produces non-finite values"
-
-    def is_terminal(self, name: str) -> bool:
-        """True if ``name`` reaches graph outputs only, through pass-through ops."""
-        users = self.consumers.get(name, [])
-        if not users:
-            return name in self.output_names
-        return all(u.op_type in _PASSTHROUGH and u.output and self.is_terminal(u.output[0])
-                   for u in users)
 
     def activate(self, node: onnx.NodeProto, x: AffineTensor, neg_slope) -> AffineTensor:
         """Make a new layer with pre-activation ``x``; return its output as an affine tensor."""

@@ -372,7 +372,8 @@ def test_info_fields():
     model.producer_version = "2.13"
     net = import_model(model, source="m.onnx")
     assert net.info == {"source": "m.onnx", "input_name": "x", "input_shape": [None, 4],
-                        "output_names": ["y"], "opset": 13, "ops": {"Gemm": 2, "Relu": 1},
+                        "output_names": ["y"], "graph_outputs": ["y"], "opset": 13,
+                        "ops": {"Gemm": 2, "Relu": 1},
                         "producer": "pytorch 2.13", "notices": []}
 
 
@@ -399,12 +400,73 @@ def test_trailing_op_dropped_with_notice(op, caplog):
                                 node("Identity", ["p"], ["y"])], inits, opset=17)
     with caplog.at_level(logging.INFO, logger="milpregions"):
         net = import_model(model, source="m.onnx")
-    msg = f"m.onnx: dropped trailing node 'head' ({op}, opset 17): applied to the output, " \
-          f"it does not change the regions"
+    msg = f"m.onnx: dropped trailing node 'head' ({op}, opset 17) and what follows (Identity): " \
+          f"applied to the output, it does not change the regions; counting on 'logits'"
     assert net.info["notices"] == [msg]
     assert msg in caplog.text
     assert len(net.layers) == 1
     assert_matches_ort(net, model, ("N", 4), reference=logits_model)
+
+
+def test_logits_and_their_probabilities_count_on_the_logits():
+    nodes, inits = mlp_nodes(rng(26))
+    model = make_model(nodes + [node("Softmax", ["y"], ["p"], name="head"),
+                                node("ArgMax", ["p"], ["label"], name="am", keepdims=0)],
+                       inits, opset=17, outputs=("label", "y", "p"))
+    net = import_model(model, source="m.onnx")
+    assert net.info["output_names"] == ["y"]
+    assert net.info["graph_outputs"] == ["label", "y", "p"]
+    assert net.info["notices"] == [
+        "m.onnx: dropped trailing node 'head' (Softmax, opset 17) and what follows (ArgMax): "
+        "applied to the output, it does not change the regions; counting on 'y'"]
+    assert_matches_ort(net, make_model(nodes, inits, opset=17), ("N", 4))
+
+
+def test_post_processing_that_reads_the_network_again_is_not_dropped():
+    nodes, inits = mlp_nodes(rng(26))
+    nodes[-1].output[0] = "logits"
+    model = make_model(nodes + [node("Softmax", ["logits"], ["p"], name="head"),
+                                node("Mul", ["p", "h1"], ["y"], name="mix")], inits, opset=17)
+    with pytest.raises(InputError) as e:
+        import_model(model, source="m.onnx")
+    assert str(e.value) == (
+        "m.onnx: node 'head' (Softmax, opset 17) is not piecewise-linear: its output reaches "
+        "node 'mix' (Mul, opset 17), which also reads the network's tensor 'h1'; --output NAME "
+        "counts on a tensor before it")
+
+
+def test_output_cuts_the_graph_at_any_tensor():
+    nodes, inits = mlp_nodes(rng(26))
+    model = make_model(nodes, inits, opset=17)
+    net = import_model(model, source="m.onnx", output="h1")
+    assert net.info["output_names"] == ["h1"] and len(net.layers) == 1
+    with pytest.raises(InputError) as e:
+        import_model(model, source="m.onnx", output="W0")
+    assert str(e.value) == "m.onnx: cannot count on 'W0': no tensor 'W0' in the graph (its outputs: 'y')"
+
+
+def test_an_if_on_a_constant_is_inlined_and_on_the_input_refused():
+    nodes, inits = mlp_nodes(rng(26))
+    nodes[-1].output[0] = "z"
+    then = helper.make_graph([node("Relu", ["z"], ["t"])], "then", [],
+                             [helper.make_tensor_value_info("t", TensorProto.FLOAT, None)])
+    other = helper.make_graph([node("Neg", ["z"], ["e"])], "else", [],
+                              [helper.make_tensor_value_info("e", TensorProto.FLOAT, None)])
+    for cond, layers in ((True, 2), (False, 1)):
+        model = make_model(nodes + [node("If", ["c"], ["y"], name="branch", then_branch=then,
+                                         else_branch=other)],
+                           inits + [const("c", np.array(cond), np.bool_)], opset=17)
+        net = import_model(model, source="m.onnx")
+        assert len(net.layers) == layers
+        assert_matches_ort(net, model, ("N", 4))
+    # a condition on the input fails where it is made, at the comparison
+    bad = make_model(nodes + [node("Greater", ["z", "c0"], ["c"], name="gt"),
+                              node("If", ["c"], ["y"], name="branch", then_branch=then,
+                                   else_branch=other)],
+                     inits + [const("c0", np.array(0.0), np.float32)], opset=17)
+    with pytest.raises(InputError) as e:
+        import_model(bad, source="m.onnx")
+    assert str(e.value) == "m.onnx: node 'gt' (Greater, opset 17) is not supported"
 
 
 def test_hidden_tanh_is_an_error():

@@ -2,8 +2,8 @@
 
 Relu, LeakyRelu, PRelu and Abs become a :class:`~milpregions.ir.network.Layer` (via
 ``_Importer.activate``); Clip and HardSigmoid become ReLU layers; the elementwise Max/Min a
-:class:`~milpregions.ir.network.MaxLayer` (via ``_Importer.max_layer``). Softmax, LogSoftmax and
-Sigmoid are dropped with a notice when they only reach the graph output.
+:class:`~milpregions.ir.network.MaxLayer` (via ``_Importer.max_layer``). (Softmax, LogSoftmax and
+Sigmoid on the output are dropped before the walk: see :mod:`milpregions.onnx.heads`.)
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ from ..affine_tensor import AffineTensor, Value, _stack
 from ..algebra import _add, _broadcast, _f64, _is_affine, _mul, _neg
 from ..context import _attrs, _const_arg
 from .registry import register
-
-# Ops dropped with a notice when they are applied to the graph output (after the last affine map).
-TRAILING_DROPPABLE = frozenset({"Softmax", "LogSoftmax", "Sigmoid"})
 
 
 @register("Relu")
@@ -45,15 +42,6 @@ def _prelu(imp, node, args):
         imp.fail(node, "is not supported",
                  f"slope shape {list(slope.shape)} does not broadcast to {list(x.shape)}")
     return [x if np.all(slope == 1.0) else imp.activate(node, x, slope)]
-
-
-@register(*sorted(TRAILING_DROPPABLE))
-def _trailing(imp, node, args):
-    if not imp.is_terminal(node.output[0]):
-        imp.fail(node, "is not piecewise-linear")
-    imp.notice(f"{imp.source}: dropped trailing {imp.label(node)}: applied to the output, "
-               f"it does not change the regions")
-    return [args[0]]
 
 
 @register("Abs")
