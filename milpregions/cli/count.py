@@ -38,7 +38,9 @@ def add_parser(subs) -> None:
                                     "MODEL inside a box. Exit status 0: exact count; 3: a limit "
                                     "stopped the run (the number is a lower bound); 2: bad "
                                     "input; 1: internal error.")
-    c.add_argument("model", metavar="MODEL", help="ONNX file")
+    c.add_argument("model", metavar="MODEL", nargs="+",
+                   help="ONNX file; several files, or a quoted glob ('run/epoch_*.onnx', in "
+                        "natural order), count a series: one row each")
     add_domain_args(c)
     c.add_argument("--method", choices=("tree", "milp"), default="tree",
                    help="tree: branch-and-bound over activation patterns (default); "
@@ -93,6 +95,11 @@ def add_parser(subs) -> None:
     c.add_argument("--quiet", action="store_true", help="no progress line and no notices")
     c.add_argument("--progress", action="store_true",
                    help="when stderr is not a terminal: a progress line every 5 s")
+    c.add_argument("--csv", metavar="OUT.csv",
+                   help="a series: also write one CSV row per model")
+    c.add_argument("--plot", metavar="OUT.png|svg|pdf",
+                   help="a series: draw the count against the checkpoint (the number in the "
+                        "file names)")
     c.add_argument("--bounds", action="store_true",
                    help="also print the architecture bounds (Zaslavsky, Serra et al. 2018, "
                         "Montufar et al. 2014, Hanin-Rolnick scale) next to the count")
@@ -219,7 +226,21 @@ def wants_analysis(args, fields) -> bool:
         bool(set(fields) - set(DEFAULT_FIELDS))
 
 
+def is_series(models: list[str]) -> bool:
+    """More than one model, or a glob pattern (not the name of a file)."""
+    return len(models) > 1 or any(any(ch in m for ch in "*?[") and not os.path.exists(m)
+                                  for m in models)
+
+
 def run(args, out, err) -> int:
+    if is_series(args.model):
+        from .series import run_series
+
+        return run_series(args, out, err)
+    args.model = args.model[0]
+    if args.csv is not None or args.plot is not None:
+        raise InputError("count: --csv and --plot are for a series (several MODEL files or a "
+                         "glob); `milpregions plot` draws the regions of one model")
     fields = region_fields(args)
     analysis_wanted = wants_analysis(args, fields)
     if args.graph is not None:
