@@ -341,7 +341,7 @@ def run(args, out, err) -> int:
                 out.write("\n".join(format_graph(analysis)) + "\n")
         if args.bounds:
             b = architecture_bounds(problem.restricted)
-            out.write("\n".join(format_bounds(b, result.regions)) + "\n")
+            out.write("\n".join(format_bounds(b, result.regions, exact=result.exact)) + "\n")
     if not result.exact:
         return EXIT_LOWER_BOUND
     return EXIT_UNCERTIFIED if result.certified is False else EXIT_OK

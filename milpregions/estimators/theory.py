@@ -237,11 +237,13 @@ def _why_missing(b: ArchitectureBounds, key: str) -> str:
     return "n/a"
 
 
-def format_bounds(b: ArchitectureBounds, count: int | None = None) -> list[str]:
+def format_bounds(b: ArchitectureBounds, count: int | None = None, *,
+                  exact: bool = True) -> list[str]:
     """Human-readable lines, grouped by what the numbers are about: bounds on this network
     (any weights), best known constructions (a maximum over all weights of the architecture,
     not a bound on this network), and numbers for comparison only. With ``count`` the exact
-    count is printed first (the second line)."""
+    count (``exact`` False: the lower bound of a stopped count) is printed first (the second
+    line)."""
     shallow = b.scope()["zaslavsky"] == BOUND_ON_NETWORK
     groups = [
         (f"bounds on this network (any weights; in all of R^{b.input_dim}, so in any box):", [
@@ -259,7 +261,8 @@ def format_bounds(b: ArchitectureBounds, count: int | None = None) -> list[str]:
          + [("Hanin & Rolnick 2019: N^n0/n0!, typical order for random weights",
              "hanin_rolnick_scale")]),
     ]
-    exact_name = "exact count (this network, this domain)"
+    exact_name = ("exact count (this network, this domain)" if exact
+                  else "at least (a stopped count: a lower bound)")
     width = max([len(name) for _, rows in groups for name, _ in rows] + [len(exact_name)]) + 1
     lines = [f"architecture: n0 = {b.input_dim}, widths {b.widths}, N = {b.units} units"
              + ("" if b.relu else " (not all ReLU)")]

@@ -45,3 +45,13 @@ def test_bounds_json_scope_keeps_the_old_keys(cli):
     assert d["zaslavsky"] == 37 and d["scope"]["zaslavsky"] == "bound on this network"
     code, out, _ = cli("bounds", Z2)
     assert "  regions <=  Zaslavsky 1975 (one hidden layer):" in out and "N^n0/n0!" in out
+
+
+def test_count_bounds_after_a_limit_says_lower_bound(cli):
+    code, out, _ = cli("count", HE2, "--box", "-1,1", "--max-regions", "5", "--bounds")
+    assert code == 3
+    lines = out.splitlines()
+    assert lines[0] == "at least 5 regions (lower bound: stopped at --max-regions)"
+    assert lines[2].startswith("  at least (a stopped count: a lower bound):")
+    assert lines[2].split()[-1] == "5"
+    assert not any("exact count" in line for line in lines)
