@@ -32,6 +32,7 @@ from ..api import count
 from ..errors import CertificateError, InputError, SolverError
 from ..ir.result import CountResult
 from ..problem import Problem
+from ..solver.highs import silence_banner
 
 #: errors a worker's count may raise that keep their type in the driver (with the problem named)
 _KEPT = {cls.__name__: cls for cls in (InputError, CertificateError, SolverError)}
@@ -125,6 +126,10 @@ def _serve(conn, stop, driver: int) -> None:
     for sig in _DRIVER_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _DRIVER_SIGNALS)   # pending ones are dropped
+    # stdout is the driver's (a table, one JSON object): a library that writes there (Pyomo's
+    # warnings, a solver banner) writes to stderr instead
+    os.dup2(2, 1)
+    silence_banner()
 
     def stopped() -> bool:
         return stop.is_set() or os.getppid() != driver
@@ -166,10 +171,13 @@ class _Workers:
                 parent, child = ctx.Pipe()
                 p = ctx.Process(target=_serve, args=(child, self.stop, os.getpid()),
                                 daemon=True)
+                self.conns.append(parent)
                 p.start()
                 child.close()       # the worker holds the only other end: EOF if it dies
                 self.procs.append(p)
-                self.conns.append(parent)
+        except BaseException:
+            self.close(clean=False)
+            raise
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, saved)
 
