@@ -11,7 +11,14 @@ import time
 from ..errors import InputError
 from ..ir.result import run_envelope
 from ..settings import Settings
-from ..studies.series import CountSeries, SeriesEntry, checkpoint_step, count_series, expand_models
+from ..studies.series import (
+    CountSeries,
+    SeriesEntry,
+    checkpoint_step,
+    count_prepared,
+    expand_models,
+    prepare_series,
+)
 from .common import (
     EXIT_LOWER_BOUND,
     EXIT_OK,
@@ -133,13 +140,14 @@ def run_series(args, out, err) -> int:
         domain_of.setdefault("d", d)
         return d
 
+    problems, _ = prepare_series(models, settings=settings, domain_for=domain_for,
+                                 output=getattr(args, "tensor", None))
     if not args.json:
         out.write(f"{'MODEL':<{width}}  {'STEP':>6}  {'REGIONS':>12}  {'SECONDS':>8}\n")
     try:
         with StopOnSignals() as stop:
-            series = count_series(models, settings=settings, jobs=args.jobs, should_stop=stop,
-                                  on_result=on_result, domain_for=domain_for,
-                                  output=getattr(args, "tensor", None))
+            series = count_prepared(problems, models, steps, jobs=args.jobs, should_stop=stop,
+                                    on_result=on_result, start=start)
     finally:
         if progress is not None:
             progress.clear()

@@ -150,8 +150,19 @@ def count_series(models: Sequence, domain=None, settings: Settings | None = None
     start = time.perf_counter()
     problems, names = prepare_series(models, domain, settings, domain_for=domain_for,
                                      output=output)
+    steps = [checkpoint_step(n) if isinstance(m, (str, os.PathLike)) else None
+             for m, n in zip(models, names)]
+    return count_prepared(problems, names, steps, jobs=jobs, should_stop=should_stop,
+                          on_result=on_result, start=start)
+
+
+def count_prepared(problems: Sequence[Problem], names: Sequence[str], steps: Sequence[int | None],
+                   *, jobs: int | None = None, should_stop: Callable[[], bool] | None = None,
+                   on_result: Callable[[int, CountResult], None] | None = None,
+                   start: float | None = None) -> CountSeries:
+    """The counting half of ``count_series``, on problems ``prepare_series`` made."""
+    start = time.perf_counter() if start is None else start
     results = count_each(problems, jobs, should_stop=should_stop, on_result=on_result,
                          name=lambda i: names[i])
-    entries = [SeriesEntry(n, checkpoint_step(n) if isinstance(m, (str, os.PathLike)) else None, r)
-               for m, n, r in zip(models, names, results)]
+    entries = [SeriesEntry(n, s, r) for n, s, r in zip(names, steps, results)]
     return CountSeries(entries, problems[0].domain, time.perf_counter() - start)

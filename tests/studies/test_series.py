@@ -46,13 +46,16 @@ def test_two_workers_count_what_one_process_counts(run_dir):
     assert sorted(seen) == [0, 1, 2, 3]
 
 
-def test_models_with_other_inputs_are_refused(run_dir, tmp_path):
+def test_models_with_other_inputs_are_refused(run_dir, tmp_path, capsys):
     other = tmp_path / "three.onnx"
     to_onnx(C.general_position_layer(3, 4, seed=1), other)
     with pytest.raises(InputError) as e:
         count_series([str(run_dir / "epoch_0.onnx"), str(other)], (-1, 1))
     assert str(e.value) == (f"{other}: 3 inputs, but {run_dir / 'epoch_0.onnx'} has 2; a series "
                             "counts every model on the same domain")
+    assert main(["count", str(run_dir / "epoch_0.onnx"), str(other), "--box", "-1,1"]) == 2
+    got = capsys.readouterr()
+    assert got.out == "" and got.err == f"milpregions: {e.value}\n"     # before any row
     with pytest.raises(InputError) as e:
         expand_models([str(tmp_path / "nothing_*.onnx")])
     assert str(e.value) == f"{tmp_path / 'nothing_*.onnx'}: no file matches this pattern"
