@@ -13,12 +13,25 @@ def test_python_example_prints_what_the_comment_says(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     blocks = re.findall(r"```python\n(.*?)```", README, re.S)
     assert blocks
+    spaces = []
     for code in blocks:
-        exec(compile(code, "README.md", "exec"), {})
+        spaces.append({})
+        exec(compile(code, "README.md", "exec"), spaces[-1])
     out = capsys.readouterr().out.splitlines()
     assert "37 True" in out
     assert "102" in out                      # the prepared-Problem example: he_2d_8x8 on [-1, 1]^2
     assert "25 25 21" in out and "40 3.2" in out     # the linear-regions example
+    assert "127" in out and "1058" in out    # the torch modules (torch 2.13, seed 0)
+    # the classifier: its count is the count of sklearn's own weights written by hand (the
+    # number in the README is scikit-learn 1.9's training)
+    from milpregions.api import count_regions
+    from milpregions.ir.network import mlp
+
+    clf = next(ns["clf"] for ns in spaces if "clf" in ns)
+    by_hand = mlp([W.T.astype(float) for W in clf.coefs_], [b.astype(float) for b in clf.intercepts_])
+    assert str(count_regions(by_hand, (-1, 1)).regions) in out
+    assert any(line.startswith("clf.onnx: dropped trailing node 'Relu2' (Sigmoid, opset 14) and "
+                               "what follows (Sub, Concat, ArgMax,") for line in out)
     picture = ROOT / "regions.svg"
     assert picture.stat().st_size > 0
     picture.unlink()
@@ -55,6 +68,18 @@ def test_quick_start_commands():
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines()[0] == "16 regions"
+
+
+def test_series_example():
+    block = README.split("### A series of checkpoints", 1)[1].split("\n## ", 1)[0]
+    m = re.search(r"    \$ (milpregions .*)\n((?:    [^$].*\n)+)", block)
+    p = subprocess.run([sys.executable, "-m", *m.group(1).split()], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    seconds = re.compile(r"\d+\.\d+( s)?$")       # the seconds differ from run to run
+    got = [seconds.sub("", line) for line in p.stdout.splitlines()]
+    want = [seconds.sub("", line[4:]) for line in m.group(2).splitlines()]
+    assert got == want
 
 
 def test_cnn_example():
