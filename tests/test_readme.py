@@ -22,6 +22,7 @@ def test_python_example_prints_what_the_comment_says(capsys, monkeypatch):
     assert "102" in out                      # the prepared-Problem example: he_2d_8x8 on [-1, 1]^2
     assert "25 25 21" in out and "40 3.2" in out     # the linear-regions example
     assert "127" in out and "1058" in out    # the torch modules (torch 2.13, seed 0)
+    assert "[[6, 14], [6, 24], [4, 14], [4, 18], [2, 25]]" in out and "4.0 True" in out  # local
     # the classifier: its count is the count of sklearn's own weights written by hand (the
     # number in the README is scikit-learn 1.9's training)
     from milpregions.api import count_regions
