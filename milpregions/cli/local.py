@@ -25,6 +25,7 @@ from .common import (
     pyomo_logging,
     write_json,
 )
+from .domain_args import add_output_arg, network_from_args
 
 CSV_FIELDS = ("point", "radius", "regions", "exact", "stopped", "seconds")
 
@@ -39,6 +40,7 @@ def add_parser(subs) -> None:
                                     "lower bounds (--time-limit, Ctrl-C) or were not made; 2: "
                                     "bad input; 1: internal error.")
     c.add_argument("model", metavar="MODEL", help="ONNX file")
+    add_output_arg(c)
     c.add_argument("--points", required=True, metavar="X.npy",
                    help="the data points: .npy of shape (N, d) or (N, *input shape), .csv "
                         "(one point a row, an optional header line) or .json (a list of "
@@ -225,7 +227,7 @@ def run(args, out, err) -> int:
         check_plot_path(args.plot)
     settings = Settings(method=args.method, margin=args.margin, time_limit=args.time_limit,
                         tighten=not args.no_tighten)
-    problems = local_problems(args.model, args.points, radii, norm=args.norm,
+    problems = local_problems(network_from_args(args), args.points, radii, norm=args.norm,
                               settings=settings)
     if args.method == "milp":
         silence_banner()

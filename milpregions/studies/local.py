@@ -309,7 +309,8 @@ def local_complexity(model, points, radius, *, jobs: int | None = None,
                      ) -> LocalComplexity:
     """The exact number of activation regions in the ball of each radius around each point.
 
-    ``model``: an ONNX path, an ``onnx.ModelProto`` or a ``Network``. ``points``: an array of
+    ``model``: an ONNX path, an ``onnx.ModelProto``, a torch module (its input size read from
+    a first ``Linear``) or a ``Network``. ``points``: an array of
     shape (N, d) or (N, *input shape), or a .npy / .csv / .json file of one. ``radius``: one
     radius or a sequence of them. ``norm``: ``"inf"`` (the box x -+ r) or ``"1"`` (up to 2
     inputs). Each count is ``count`` on the Problem of that ball with ``Settings(method,

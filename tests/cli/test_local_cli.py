@@ -183,3 +183,23 @@ def test_bad_points_are_one_line_errors_naming_the_file(cli, tmp_path):
         assert (code, out, err) == (2, "", f"milpregions: {message}\n")
     code, _, err = cli("local", ZAS, "--radius", "0.1")
     assert code == 2 and "the following arguments are required: --points" in err
+
+
+def test_output_cuts_the_model_before_the_balls_are_counted(cli, tmp_path):
+    """--output layer1.h counts the first layer's regions only: for he_2d_8x8 the same as a
+    direct count on the cut network."""
+    model = MODELS / "he_2d_8x8.onnx"
+    pts = tmp_path / "p.json"
+    pts.write_text(json.dumps(POINTS))
+    want = [count_regions(model, center=np.array(p), radius=0.5, output="layer1.h").regions
+            for p in POINTS]
+    code, out, _ = cli("local", str(model), "--points", str(pts), "--radius", "0.5",
+                       "--output", "layer1.h", "--quiet")
+    assert code == 0
+    rows = out.splitlines()[1:1 + len(POINTS)]
+    assert [int(r.split()[1]) for r in rows] == want
+    assert want != [count_regions(model, center=np.array(p), radius=0.5).regions for p in POINTS]
+    code, _, err = cli("local", str(model), "--points", str(pts), "--radius", "0.5",
+                       "--output", "nope")
+    assert code == 2 and err == (f"milpregions: {model}: cannot count on 'nope': no tensor "
+                                 "'nope' in the graph (its outputs: 'output')\n")
