@@ -40,20 +40,28 @@ trials never exceeds the true one, which is all the statement below needs. It lo
 order, at: the regions already known (the distinct patterns of ``points`` uniform random
 points, checked as above, and every region exhibited so far); their neighbours (one unit's bit
 flipped, or one group's piece changed: the regions across a facet), checked by a Chebyshev
-LP; and the point MILP with the parity rows of the next level, each r_i as
-``sum_{j in S_i} d_j = 2 y_i + b_i`` (y_i integer), solved by HiGHS with a node limit
-(``milp_nodes``): a solve that ends at the limit shows nothing.
+LP (at most ``NEIGHBOUR_CHECKS`` per trial); and the point MILP with the parity rows of the
+next level, each r_i as ``sum_{j in S_i} d_j = 2 y_i + b_i`` (y_i integer), solved by HiGHS
+with a node limit (``milp_nodes``; at most ``MILP_CALLS`` solves per trial): a solve that ends
+at the limit shows nothing. After ``MILP_PATIENCE`` solves in a row that exhibit no new
+region the MILP is not asked again (a note says so). None of this needs a proof that no region
+satisfies the rows, which is what made one solve cost seconds (benchmarks/README.md,
+"hashing.py"): it only decides how many feasible trials are seen, never whether a feasible
+trial is true.
 
 From T trials to a bound (the statement implemented)
 ----------------------------------------------------
-With c_K of T trials feasible at K, c_K is at most a Binomial(T, p_K) count (trials use fresh
-randomness; the known regions only decide how fast a region is exhibited, never whether a
-false one is). MBound's rule (Gomes et al. 2006, Theorem 1: s = K XORs, t = T trials, slack
-alpha, deviation delta): if at least (1/2 + delta) T trials are feasible, report
-M >= 2^(K - alpha), wrong with probability at most 2^(-alpha T) for delta = 1/2 and at most
-the Chernoff bound (e^beta / (1 + beta)^(1 + beta))^(T / 2^alpha), beta = 2^alpha (1/2 +
-delta) - 1, of the tail P[Binomial(T, 2^-alpha) >= (1/2 + delta) T] in general (proof: if
-M < 2^(K - alpha) then p_K < 2^-alpha by (1)). Serra & Ramalingam use the same statement.
+With c_K of T trials feasible at K: every trial counted feasible has a region that satisfies
+its first K rows, so c_K never exceeds the number of trials that have one, and that number is
+Binomial(T, p_K) (trials use fresh randomness; which regions are known when a trial runs
+depends only on earlier trials and on the sampled points, so it decides how often a region is
+exhibited, never whether a false one is). MBound's rule (Gomes et al. 2006, Theorem 1: s = K
+XORs, t = T trials, slack alpha, deviation delta): if at least (1/2 + delta) T trials are
+feasible, report M >= 2^(K - alpha), wrong with probability at most 2^(-alpha T) for
+delta = 1/2 and at most the Chernoff bound (e^beta / (1 + beta)^(1 + beta))^(T / 2^alpha),
+beta = 2^alpha (1/2 + delta) - 1, of the tail P[Binomial(T, 2^-alpha) >= (1/2 + delta) T] in
+general (proof: if M < 2^(K - alpha) then p_K < 2^-alpha by (1)). Serra & Ramalingam use the
+same statement.
 
 We evaluate that binomial tail exactly instead of through Chernoff (never weaker, identical to
 2^(-alpha T) when all trials are feasible) and choose the slack from the data:
