@@ -785,6 +785,10 @@ def hash_regions(model, box=None, *, xors=None, trials: int | None = None,
     return res
 
 
+def _n(k: int, what: str) -> str:
+    return f"{k:,} {what}{'' if k == 1 else 's'}"
+
+
 def format_hash(res: HashResult) -> list[str]:
     """Human-readable lines for ``milpregions hash``."""
     pct = f"{100 * res.confidence:g}%"
@@ -812,12 +816,15 @@ def format_hash(res: HashResult) -> list[str]:
         lines.append(f"K tested: {', '.join(map(str, res.plan))}, {how}; XORs: {xl}")
     if res.found:
         f = res.found
-        lines.append(f"regions seen by: {f.get('sample', 0)} sampled points ({res.points:,} drawn), "
-                     f"{f.get('neighbour', 0)} neighbours, {f.get('milp', 0)} MILP solutions; "
-                     f"Chebyshev LPs: {res.lp_checks}")
-    lines.append(f"error level per K: {res.gamma_per_k:.3g} (Bonferroni over "
-                 f"{res.planned_xors} planned K); solves: {res.solves} "
-                 f"({res.timeouts} at the node limit, {res.milp_seconds:.1f} s); "
-                 f"seconds: {res.seconds:.3f}")
+        lines.append(f"regions seen by: {_n(f.get('sample', 0), 'sampled point')} "
+                     f"({res.points:,} drawn), {_n(f.get('neighbour', 0), 'neighbour')}, "
+                     f"{_n(f.get('milp', 0), 'MILP solution')}; Chebyshev LPs: {res.lp_checks}")
+    solves = (f"solves: {res.solves} ({res.timeouts} at the node limit, {res.milp_seconds:.1f} s); "
+              f"seconds: {res.seconds:.3f}")
+    if res.planned_xors:
+        lines.append(f"error level per K: {res.gamma_per_k:.3g} (Bonferroni over "
+                     f"{res.planned_xors} planned K); {solves}")
+    else:
+        lines.append(solves)
     lines += [f"note: {x}" for x in res.notes]
     return lines
