@@ -289,7 +289,6 @@ def parity_rows(A: np.ndarray, b: np.ndarray, binary_cols: np.ndarray, n_cols: i
     return cols_lo, cols_hi, rows
 
 
-
 def _ctz(codes: np.ndarray, kmax: int) -> np.ndarray:
     """Per uint64 code, the index of its lowest set bit (``kmax`` when the code is 0, or when
     the bit is at ``kmax`` or beyond): the first row it violates = its level."""
