@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..estimators.compare import compare_estimators, format_compare
+from ..estimators.hashing import DEFAULT_TRIALS
 from ..estimators.plot import PLOT_HINT, have_matplotlib, plot_curve
 from ..settings import Settings
 from ..solver.highs import silence_banner
@@ -57,8 +58,8 @@ def add_parser(subs) -> None:
                         "0 to skip)")
     p.add_argument("--hash", action="store_true",
                    help="also the MIPBound lower bound (random XORs on the MILP; slow)")
-    p.add_argument("--hash-trials", type=int, default=7, metavar="T",
-                   help="MIPBound trials per number of XORs (default 7)")
+    p.add_argument("--hash-trials", type=int, default=DEFAULT_TRIALS, metavar="T",
+                   help=f"MIPBound trials (default {DEFAULT_TRIALS}, as for `hash`)")
     p.add_argument("--hash-time-limit", type=float, default=120.0, metavar="S",
                    help="stop MIPBound after S seconds (default 120)")
     p.add_argument("--time-limit", type=float, metavar="S",
