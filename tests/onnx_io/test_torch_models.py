@@ -88,7 +88,9 @@ def test_import_matches_onnxruntime(name):
     np.testing.assert_allclose(got, want.reshape(got.shape), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", sorted(SHAPES))
+# digits_mlp_dynamic holds digits_mlp's weights (test_dynamic_flatten_equals_plain_mlp: the
+# same outputs and the same tree count), so its MILP count (30 s) would check nothing new
+@pytest.mark.parametrize("name", sorted(set(SHAPES) - {"digits_mlp_dynamic"}))
 def test_tree_count_equals_milp_count(name):
     net = load_onnx(_path(name))
     box = SMALL_BOXES[name]
