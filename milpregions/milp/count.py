@@ -59,13 +59,16 @@ def _holds(net: Network, u: np.ndarray, pattern: list[np.ndarray]) -> bool:
     return True
 
 
-def _region_rows(net: Network, pattern: list[np.ndarray]) -> np.ndarray | None:
+def region_rows(net: Network, pattern: list[np.ndarray],
+                only: list[np.ndarray] | None = None) -> np.ndarray | None:
     """The region of ``pattern`` as unit-normal rows [a, c] (a . u + c >= 0) in float; None
-    when a constant pre-activation contradicts the pattern."""
+    when a constant pre-activation contradicts the pattern. ``only``: per layer, the units (or
+    the groups of a max layer) whose rows are wanted (None: all of them)."""
     d = net.input_dim
     values = [np.hstack([np.eye(d), np.zeros((d, 1))])]
     rows = []
-    for layer, p in zip(net.layers, pattern):
+    for k, (layer, p) in enumerate(zip(net.layers, pattern)):
+        keep = None if only is None else np.asarray(only[k], dtype=np.int64)
         aff = layer.affine
         pre = np.zeros((aff.size, d + 1))
         pre[:, d] = aff.b
@@ -74,14 +77,16 @@ def _region_rows(net: Network, pattern: list[np.ndarray]) -> np.ndarray | None:
         if isinstance(layer, MaxLayer):
             G = layer.groups
             pick = G[np.arange(G.shape[0]), np.asarray(p, dtype=np.int64)]
-            for g, i in enumerate(pick):
+            for g in range(G.shape[0]) if keep is None else np.unique(keep):
+                i = pick[g]
                 for j in G[g][G[g] >= 0]:
                     if j != i:
                         rows.append(pre[i] - pre[j])
             values.append(pre[pick])
         else:
             on = np.asarray(p, dtype=bool)
-            rows.extend(np.where(on[:, None], pre, -pre))
+            sel = slice(None) if keep is None else keep
+            rows.extend(np.where(on[sel, None], pre[sel], -pre[sel]))
             slope = np.where(on, 1.0, layer.neg_slope)
             values.append(pre * slope[:, None])
     R = np.array(rows).reshape(-1, d + 1)
@@ -95,7 +100,7 @@ def _region_rows(net: Network, pattern: list[np.ndarray]) -> np.ndarray | None:
 
 def _chebyshev(lp: ChebyshevLP, net: Network, pattern) -> tuple[float, np.ndarray | None]:
     """The largest ball in the region of ``pattern`` (radius, centre), or (0, None)."""
-    R = _region_rows(net, pattern)
+    R = region_rows(net, pattern)
     if R is None:
         return 0.0, None
     r, u = lp.solve((), np.zeros((0, net.input_dim + 1)), extra=R)

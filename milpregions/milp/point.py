@@ -38,6 +38,7 @@ import numpy as np
 
 from ..bounds import Bounds, csr_rows, layer_range
 from ..ir.network import MaxLayer, Network
+from .count import region_rows as pattern_rows
 from .formulation import _check_args, max_groups
 
 #: the margin of the point MILP, in each unit's own bound scale: well above HiGHS's
@@ -117,39 +118,7 @@ def region_rows(net: Network, pattern: list[np.ndarray], binaries: Binaries) -> 
     group above the others (stable units and fixed groups hold on the whole box). None when a
     pre-activation constant on the region contradicts the pattern (a constant unit is on iff
     its constant is > 0)."""
-    d = net.input_dim
-    values = [np.hstack([np.eye(d), np.zeros((d, 1))])]
-    rows = []
-    for layer, p, (_, a, _) in zip(net.layers, pattern, binaries.layer_of):
-        aff = layer.affine
-        pre = np.zeros((aff.size, d + 1))
-        pre[:, d] = aff.b
-        for s, W in aff.W.items():
-            pre += W @ values[s]
-        if isinstance(layer, MaxLayer):
-            G = layer.groups
-            pick = G[np.arange(G.shape[0]), np.asarray(p, dtype=np.int64)]
-            for g in np.unique(a):
-                i = pick[g]
-                for j in G[g][G[g] >= 0]:
-                    if j != i:
-                        rows.append(pre[i] - pre[j])
-            values.append(pre[pick])
-        else:
-            on = np.asarray(p, dtype=bool)
-            if a.size:
-                rows.extend(np.where(on[a, None], pre[a], -pre[a]))
-            slope = np.where(on, 1.0, layer.neg_slope)
-            values.append(pre * slope[:, None])
-    if not rows:
-        return np.zeros((0, d + 1))
-    R = np.array(rows).reshape(-1, d + 1)
-    norm = np.linalg.norm(R[:, :d], axis=1)
-    flat = norm <= 1e-12 * np.abs(R).max(axis=1, initial=0.0)
-    if np.any(R[flat, d] < 0):
-        return None
-    R = R[~flat]
-    return R / norm[~flat, None]
+    return pattern_rows(net, pattern, [a for _, a, _ in binaries.layer_of])
 
 
 @dataclass
