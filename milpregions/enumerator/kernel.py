@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit
 from numba.typed import List
 
+from . import compiled_cache
 from .layers import CONST_TOL, VERTEX_TOL
 
 
@@ -737,3 +738,8 @@ def warm_up() -> None:
     frontier = stack_of_packed(pack_cells(few, np.zeros(1, dtype=np.int64)), 0, net)
     stack_of_packed_stack(pack_stack(frontier, np.zeros(1, dtype=np.int64)))
     verify(net, np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int16))
+
+
+# before any compiled function of this folder is loaded: an edit to any compiled module drops
+# the cached code of all of them (numba alone notices only a function's own file)
+compiled_cache.refresh(walk)

@@ -1,0 +1,64 @@
+"""numba's on-disk cache of the compiled walks, keyed on every compiled module's source.
+
+numba keys a cached function on its own file's modification time and size only. The walks
+inline functions of other modules (``lp_kernel.walk`` calls ``kernel.unit_rows``), so after an
+edit to one module a cached walk of another would run the old code. ``refresh`` closes that
+gap: it hashes the sources of every module beside the given compiled function that imports
+numba, and when the digest differs from the one stamped in the cache folder, it deletes that
+folder's cached entries of those modules before any of them is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+STAMP = "milpregions-compiled.sha256"
+_NUMBA_IMPORT = re.compile(rb"^\s*(from numba\b|import numba\b)", re.MULTILINE)
+
+
+def compiled_sources(folder: Path) -> list[Path]:
+    """The modules of ``folder`` that import numba, in name order."""
+    return sorted(p for p in folder.glob("*.py") if _NUMBA_IMPORT.search(p.read_bytes()))
+
+
+def sources_digest(sources: list[Path]) -> str:
+    """One digest over the names and bytes of ``sources``."""
+    h = hashlib.sha256()
+    for p in sources:
+        data = p.read_bytes()
+        h.update(p.name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+    return h.hexdigest()
+
+
+def refresh(dispatcher) -> bool:
+    """Drop the cached code of the compiled modules beside ``dispatcher``'s module when their
+    sources changed since it was stamped; returns whether anything was dropped. A cache folder
+    that cannot be written is left alone (numba then compiles in memory)."""
+    folder = Path(dispatcher.py_func.__code__.co_filename).parent
+    cache = Path(str(dispatcher._cache.cache_path))
+    sources = compiled_sources(folder)
+    digest = sources_digest(sources)
+    stamp = cache / STAMP
+    try:
+        if stamp.read_text() == digest:
+            return False
+    except OSError:
+        pass
+    dropped = False
+    try:
+        for p in sources:
+            for entry in cache.glob(f"{p.stem}.*.nb[ic]"):
+                entry.unlink(missing_ok=True)
+                dropped = True
+        cache.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache, prefix=STAMP)
+        with os.fdopen(fd, "w") as f:
+            f.write(digest)
+        os.replace(tmp, stamp)
+    except OSError:
+        return dropped
+    return dropped
