@@ -185,25 +185,40 @@ def analyze_count(args, problem, result, regions: list, fields, err):
     return a
 
 
-def open_checkpoint(args, problem):
-    """The checkpoint of this count: its identity is the model file's hash, the domain and the
-    settings that change the count."""
+def open_checkpoint(args, problem, fields):
+    """The checkpoint of this count, locked for this run: its identity is the counted network
+    (as restricted and normalised), the model file's hash, the tensor counted on, the domain,
+    the settings that change the count and the regions file with its fields."""
     import hashlib
 
     from ..parallel import Checkpoint
+    from ..parallel.checkpoint import network_digest
 
     if args.method != "tree":
         raise InputError("--checkpoint needs --method tree")
+    if args.certify:
+        raise InputError("--certify cannot be combined with --checkpoint yet (the exact "
+                         "certification needs every region of the count, and a resumed run "
+                         "holds only the regions it counts itself)")
     try:
         digest = hashlib.sha256(open(args.model, "rb").read()).hexdigest()
     except OSError as e:
         raise InputError(f"{args.model}: cannot read ({e.strerror or e})") from None
     s = problem.settings
-    identity = {"model_sha256": digest, "domain": problem.domain.to_dict(),
-                "margin": s.margin, "vertex_dim": s.vertex_dim, "tighten": s.tighten}
-    ck = Checkpoint(args.checkpoint, identity)
-    if ck.finished():
-        log.info("resuming from %s: %d batches done", args.checkpoint, len(ck.finished()))
+    identity = {"model_sha256": digest, "network_sha256": network_digest(problem.unit_net),
+                "output": getattr(args, "tensor", None), "domain": problem.domain.to_dict(),
+                "margin": s.margin, "vertex_dim": s.vertex_dim, "tighten": s.tighten,
+                "region_fields": list(fields) if args.regions is not None else None}
+    ck = Checkpoint(args.checkpoint, identity, regions=args.regions)
+    try:
+        done = ck.finished()            # every record, stored task and region checked first
+        ck.pending_tasks()
+        ck.verify_regions()
+    except BaseException:
+        ck.close()
+        raise
+    if done:
+        log.info("resuming from %s: %d batches done", args.checkpoint, len(done))
     return ck
 
 
@@ -269,7 +284,7 @@ def run(args, out, err) -> int:
     with ExitStack() as stack:
         ck = None
         if args.checkpoint is not None:
-            ck = open_checkpoint(args, problem)
+            ck = open_checkpoint(args, problem, fields)
             stack.callback(ck.close)
         on_region = None
         if args.regions is not None:
@@ -278,7 +293,7 @@ def run(args, out, err) -> int:
                                               encoding="utf-8"))
             except OSError as e:
                 raise InputError(f"{args.regions}: cannot write ({e.strerror or e})") from None
-            if ck is not None:          # what the recorded batches wrote, no more
+            if ck is not None:          # what the recorded batches wrote (verified), no more
                 fh.truncate(ck.regions_end())
                 fh.seek(0, os.SEEK_END)
 

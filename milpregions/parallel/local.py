@@ -20,7 +20,6 @@ them as a deadline.
 from __future__ import annotations
 
 import os
-import pickle
 import time
 from collections import deque
 from collections.abc import Callable
@@ -130,9 +129,9 @@ def count_parallel(problem: Problem, jobs: int | None, *,
     if checkpoint is not None:
         n_batches = checkpoint.batches(n_batches)
         done = checkpoint.finished()
-        for tid, parent, payload in checkpoint.pending_tasks():
+        for tid, parent, stored in checkpoint.pending_tasks():
             root[tid] = parent
-            todo.append((tid, Batch(pickle.loads(payload), want, task_seconds)))
+            todo.append((tid, Batch(stored, want, task_seconds)))
     todo = [(i, order[i::n_batches]) for i in range(n_batches)
             if i not in done and order[i::n_batches].size] + todo
     root.update({i: i for i, _ in todo if i < n_batches})
@@ -172,7 +171,7 @@ def count_parallel(problem: Problem, jobs: int | None, *,
             next_id += 1
         if checkpoint is not None:
             checkpoint.record(tid, out.result,
-                              [(nid, root[nid], pickle.dumps(b.cells)) for nid, b in new])
+                              [(nid, root[nid], b.cells) for nid, b in new])
         open_tasks[root[tid]] += len(new) - 1
         return new
 

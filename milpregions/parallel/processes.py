@@ -13,15 +13,28 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import signal
+import sys
 from multiprocessing.connection import wait
 
+from ..errors import InputError
 from ..problem import Problem
 from .batch import Batch, BatchResult, WorkerLost, count_batch
 
+#: the exit status of a worker whose start re-ran a count: the script that started it counts
+#: with jobs > 1 outside ``if __name__ == "__main__":`` (spawned workers import the script)
+EXIT_UNGUARDED = 86
+UNGUARDED = ("worker processes cannot start: the script counts with jobs > 1 outside "
+             "`if __name__ == \"__main__\":`, and every spawned worker imports the script "
+             "again; put the count under that guard (or count with jobs=1)")
+#: seconds a worker may take to start (import the package, unpickle the problem)
+START_SECONDS = 300.0
+
 
 def _serve(conn, problem: Problem, stop, deadline: float | None) -> None:
-    """A worker: count each (task id, batch) received, send back (task id, result)."""
+    """A worker: say it is ready, then count each (task id, batch) received, send back
+    (task id, result)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    conn.send("ready")
     while True:
         message = conn.recv()
         if message is None:
@@ -34,6 +47,10 @@ class Workers:
     """``n`` spawned worker processes that count batches of ``problem``."""
 
     def __init__(self, n: int, problem: Problem, deadline: float | None):
+        if getattr(mp.current_process(), "_inheriting", False):
+            # this process is a worker being started, and importing the main script started
+            # another count: leave quietly, the driver reports it (``_wait_ready``)
+            sys.exit(EXIT_UNGUARDED)
         ctx = mp.get_context("spawn")
         self.stop = ctx.Event()
         self.procs, self.conns = [], []
@@ -46,6 +63,35 @@ class Workers:
             self.procs.append(p)
             self.conns.append(parent)
         self.busy: dict[int, int] = {}      # worker -> the task it holds
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.close(lost=True)
+            raise
+
+    def _wait_ready(self) -> None:
+        """Wait until every worker has started; a worker that died while starting is an error
+        before any task is sent (``InputError`` for an unguarded script, else ``WorkerLost``)."""
+        waiting = {self.conns[w]: w for w in range(len(self.procs))}
+        while waiting:
+            ready = wait(list(waiting) + [self.procs[w].sentinel for w in waiting.values()],
+                         START_SECONDS)
+            if not ready:
+                raise WorkerLost(f"worker processes did not start within {START_SECONDS:.0f} s")
+            for r in ready:
+                if r in waiting:
+                    try:
+                        r.recv()
+                    except (EOFError, OSError):
+                        continue            # died: its sentinel tells how
+                    del waiting[r]
+            for conn, w in list(waiting.items()):
+                p = self.procs[w]
+                if p.exitcode is not None:
+                    if p.exitcode == EXIT_UNGUARDED:
+                        raise InputError(UNGUARDED)
+                    raise WorkerLost(f"worker {p.pid} died while starting "
+                                     f"(exit code {p.exitcode})")
 
     def idle(self) -> list[int]:
         return [w for w in range(len(self.procs)) if w not in self.busy]
