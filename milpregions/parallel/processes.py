@@ -85,7 +85,7 @@ class Workers:
                     except (EOFError, OSError):
                         continue            # died: its sentinel tells how
                     del waiting[r]
-            for conn, w in list(waiting.items()):
+            for w in list(waiting.values()):
                 p = self.procs[w]
                 if p.exitcode is not None:
                     if p.exitcode == EXIT_UNGUARDED:
