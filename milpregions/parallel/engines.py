@@ -18,6 +18,7 @@ from ..problem import Problem
 from .batch import WorkerLost, count_batch
 
 RETRIES = 3                     # a task whose worker died is run again this many times
+LOOPBACK = "127.0.0.1"          # where a local cluster started for one count listens
 
 
 def _count_remote(problem: Problem, batch, deadline: float | None):
@@ -41,9 +42,10 @@ class RayEngine:
         self.ray = ray
         self.started = False
         if not ray.is_initialized():
+            local = {} if address is not None else {"_node_ip_address": LOOPBACK}
             ray.init(address=address, num_cpus=cpus if address is None else None,
                      include_dashboard=False, log_to_driver=False,
-                     logging_level=logging.ERROR)
+                     logging_level=logging.ERROR, **local)
             self.started = True
         self.remote = ray.remote(num_cpus=1, max_retries=RETRIES)(_count_remote)
         self.problem = ray.put(problem)
@@ -87,9 +89,11 @@ class DaskEngine:
             raise _missing("dask", "Dask's distributed") from None
         self.cluster = None
         if address is None:
+            # scheduler, nannies and workers on the loopback interface only, no dashboard
             self.cluster = LocalCluster(n_workers=cpus or os.cpu_count() or 1,
                                         threads_per_worker=1, processes=True,
-                                        dashboard_address=":0", silence_logs=logging.ERROR)
+                                        host=LOOPBACK, dashboard_address=None,
+                                        silence_logs=logging.ERROR)
             self.client = Client(self.cluster)
         else:
             self.client = Client(address)

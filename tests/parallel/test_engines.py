@@ -6,6 +6,7 @@ engines, and an interrupt gives a lower bound."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -164,3 +165,67 @@ def test_executor_settings_are_checked():
         count_regions(net, (-1.0, 1.0), executor="dask", method="milp")
     bad = _cli("x.onnx", "--box", "-1,1", "--address", "auto")
     assert bad.returncode == 2 and "--address needs --executor ray or dask" in bad.stderr
+
+
+def _listening(pids: set[int]) -> list[str]:
+    """The TCP addresses that processes ``pids`` listen on (``ss``, real sockets)."""
+    out = subprocess.run(["ss", "-Htlnp"], capture_output=True, text=True, check=True).stdout
+    found = []
+    for line in out.splitlines():
+        if any(f"pid={pid}," in line for pid in pids):
+            found.append(line.split()[3])
+    return found
+
+
+def _tree(pid: int) -> set[int]:
+    import psutil
+
+    me = psutil.Process(pid)
+    return {pid} | {p.pid for p in me.children(recursive=True)}
+
+
+def test_a_local_dask_cluster_listens_on_loopback_only():
+    from milpregions.parallel.engines import DaskEngine
+    from milpregions.problem import prepare
+    from milpregions.settings import Settings
+
+    engine = DaskEngine(prepare(C.he_mlp(3, [6, 6], 0), (-1.0, 1.0), Settings()), None, 2)
+    try:
+        addresses = _listening(_tree(os.getpid()))
+        assert addresses, "the cluster listens somewhere"
+        assert all(a.startswith("127.0.0.1:") for a in addresses), addresses
+    finally:
+        engine.close()
+
+
+@pytest.mark.xfail(strict=True, reason="Ray 2.60's gcs_server, raylet and workers listen on all "
+                   "interfaces whatever node IP is given; no setting binds them to loopback")
+def test_a_local_ray_cluster_listens_on_loopback_only():
+    from milpregions.parallel.engines import RayEngine
+    from milpregions.problem import prepare
+    from milpregions.settings import Settings
+
+    code = ("import os, time\n"
+            "from milpregions.parallel.engines import RayEngine\n"
+            "from milpregions.problem import prepare\n"
+            "from milpregions.settings import Settings\n"
+            "from milpregions.testing.constructions import he_mlp\n"
+            "e = RayEngine(prepare(he_mlp(3, [6, 6], 0), (-1.0, 1.0), Settings()), None, 2)\n"
+            "print('up', flush=True)\n"
+            "input()\n"
+            "e.close()\n")
+    del RayEngine, prepare, Settings
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "up\n"
+        import psutil
+
+        ray_pids = {p.pid for p in psutil.process_iter(["name", "cmdline"])
+                    if "ray" in " ".join(p.info["cmdline"] or []).lower()
+                    and p.pid != os.getpid()} | _tree(proc.pid)
+        addresses = _listening(ray_pids)
+        assert addresses
+        assert all(a.startswith("127.0.0.1:") for a in addresses), addresses
+    finally:
+        proc.communicate("\n", timeout=120)
