@@ -26,6 +26,36 @@ def _count_remote(problem: Problem, batch, deadline: float | None):
     return count_batch(problem, batch, deadline, None)
 
 
+#: seconds to wait for a cluster's address to answer before the count is refused
+CONNECT_SECONDS = 10.0
+
+
+def check_reachable(engine: str, address: str, seconds: float = CONNECT_SECONDS) -> None:
+    """Refuse (``InputError`` naming the address) a cluster address that does not accept a TCP
+    connection within ``seconds``: the engines' own clients retry for minutes."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if address in ("auto", "local"):
+        return
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or port is None:
+        raise InputError(f"--address {address}: not a {engine} cluster address (HOST:PORT"
+                         + (", ray://HOST:PORT" if engine == "ray" else ", tcp://HOST:PORT")
+                         + ")")
+    try:
+        with socket.create_connection((host, port), timeout=seconds):
+            pass
+    except OSError as e:
+        why = "no answer" if isinstance(e, TimeoutError) else (e.strerror or str(e))
+        raise InputError(f"--address {address}: cannot reach the {engine} cluster ({why} "
+                         f"within {seconds:g} s)") from None
+
+
 def _missing(engine: str, module: str) -> InputError:
     return InputError(f"--executor {engine} needs {module}: pip install 'milpregions[{engine}]'")
 
@@ -41,6 +71,12 @@ class RayEngine:
             raise _missing("ray", "Ray") from None
         self.ray = ray
         self.started = False
+        if address is None and os.environ.get("RAY_ADDRESS"):
+            address = os.environ["RAY_ADDRESS"]         # what ray.init itself would take
+            logging.getLogger(__name__).info("using the Ray cluster at %s (RAY_ADDRESS)",
+                                             address)
+        if address is not None:
+            check_reachable("ray", address)
         if not ray.is_initialized():
             local = {} if address is not None else {"_node_ip_address": LOOPBACK}
             ray.init(address=address, num_cpus=cpus if address is None else None,
@@ -96,7 +132,12 @@ class DaskEngine:
                                         silence_logs=logging.ERROR)
             self.client = Client(self.cluster)
         else:
-            self.client = Client(address)
+            check_reachable("dask", address)
+            try:
+                self.client = Client(address, timeout=CONNECT_SECONDS)
+            except OSError as e:
+                raise InputError(f"--address {address}: cannot reach the dask cluster "
+                                 f"({e})") from None
         self.problem = self.client.scatter(problem, broadcast=True)
 
     def workers(self) -> int:

@@ -229,3 +229,35 @@ def test_a_local_ray_cluster_listens_on_loopback_only():
         assert all(a.startswith("127.0.0.1:") for a in addresses), addresses
     finally:
         proc.communicate("\n", timeout=120)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("engine,address,env", [
+    ("ray", "127.0.0.1:{port}", {}),
+    ("ray", "ray://127.0.0.1:{port}", {}),
+    ("dask", "tcp://127.0.0.1:{port}", {}),
+    ("ray", None, {"RAY_ADDRESS": "127.0.0.1:{port}"}),
+])
+def test_an_unreachable_cluster_is_refused_promptly(engine, address, env, tmp_path):
+    port = _closed_port()
+    model = tmp_path / "m.onnx"
+    to_onnx(C.he_mlp(3, [6, 6], 0), model)
+    cmd = [sys.executable, "-m", "milpregions", "count", str(model), "--box", "-1,1",
+           "--executor", engine]
+    if address is not None:
+        cmd += ["--address", address.format(port=port)]
+    environ = dict(os.environ, **{k: v.format(port=port) for k, v in env.items()})
+    start = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=environ)
+    assert p.returncode == 2 and p.stdout == "", p.stderr
+    named = (address or env["RAY_ADDRESS"]).format(port=port)
+    assert p.stderr.splitlines()[-1] == (f"milpregions: --address {named}: cannot reach the "
+                                         f"{engine} cluster (Connection refused within 10 s)")
+    assert time.monotonic() - start < 30
