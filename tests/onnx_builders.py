@@ -28,14 +28,16 @@ def make_model(nodes, initializers=(), *, opset: int = 17, input_shape=("N", 4),
                input_name: str = "x", input_type: int = TensorProto.FLOAT,
                outputs=("y",), extra_inputs=(), inits_as_inputs: bool = False,
                producer: str = "tests") -> onnx.ModelProto:
-    """A single-input model; ``outputs`` are names with unknown shape (float)."""
+    """A single-input model; ``outputs`` are names with unknown shape (float), or (name, element
+    type) pairs."""
     inputs = [helper.make_tensor_value_info(input_name, input_type, list(input_shape))]
     inputs += list(extra_inputs)
     initializers = list(initializers)
     if inits_as_inputs:
         inputs += [helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
                    for t in initializers]
-    outs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs]
+    outs = [helper.make_tensor_value_info(*((o, TensorProto.FLOAT) if isinstance(o, str) else o),
+                                          None) for o in outputs]
     graph = helper.make_graph(list(nodes), "g", inputs, outs, initializer=initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name=producer)

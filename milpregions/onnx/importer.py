@@ -31,6 +31,7 @@ from .affine_tensor import AffineTensor, Value, _identity, _stack, _weights
 from .algebra import _f64
 from .context import FLOAT_TYPES, _one_line, _type_name
 from .heads import check_output_name, cut_notice, find_cut, op_key, outer_names
+from . import validate
 from .ops import HANDLERS, Handler, register  # noqa: F401  (importing ops registers every handler)
 
 log = logging.getLogger("milpregions")
@@ -68,9 +69,10 @@ def load_onnx(path: str | os.PathLike, output: str | None = None) -> Network:
         raise InputError(f"{src}: not an ONNX model, or the file is truncated "
                          f"(protobuf parse error)") from None
     try:
-        from onnx.external_data_helper import load_external_data_for_model, uses_external_data
-        if any(uses_external_data(t) for t in model.graph.initializer):
-            load_external_data_for_model(model, os.path.dirname(os.path.abspath(src)))
+        # every tensor (initializers, Constant nodes' attributes, subgraphs), from files in the
+        # model's folder; onnx refuses locations that leave it
+        from onnx.external_data_helper import load_external_data_for_model
+        load_external_data_for_model(model, os.path.dirname(os.path.abspath(src)))
     except Exception as e:
         raise InputError(f"{src}: cannot load external weight data ({_one_line(e)})") from None
     return import_model(model, source=src, output=output)
@@ -132,13 +134,23 @@ class _Importer:
     def run(self) -> Network:
         if not self.model.HasField("graph") or not self.graph.output:
             raise self.error("not an ONNX model (no graph outputs)")
+        validate.check_versions(self.model, self.source)
         input_name, input_shape, full_shape = self._input()
         n0 = prod(full_shape)
-        self._choose_outputs(input_name)
-        self.values[input_name] = _identity(0, full_shape)
-        for node in self._schedule():
-            self._evaluate(node)
-        output = self._output(n0)
+        try:
+            self._choose_outputs(input_name)
+            self.values[input_name] = _identity(0, full_shape)
+            for node in self._schedule():
+                self._evaluate(node)
+            output = self._output(n0)
+        except InputError:
+            raise                       # what the walk names is more precise than the checker
+        except Exception:
+            validate.check_model(self.model, self.source)      # an invalid model, said so
+            raise                                               # else a real bug
+        # a model the walk read may still be one onnxruntime refuses (a MatMul with a third
+        # input, int8 weights): it is not counted
+        validate.check_model(self.model, self.source)
         ops: dict[str, int] = {}
         for node in self.graph.node:
             ops[node.op_type] = ops.get(node.op_type, 0) + 1
@@ -197,7 +209,14 @@ class _Importer:
             if v is None and not (i == 0 and len(dims) >= 2):
                 raise self.error(f"input '{inp.name}' has shape {text}: dimension {i} is "
                                  f"symbolic; only the batch axis 0 may be")
-        return inp.name, dims, tuple(1 if v is None else v for v in dims)
+        if len(dims) >= 2 and dims[0] is not None and dims[0] > 1:
+            self.notice(f"{self.source}: input '{inp.name}' has shape {text}: axis 0 is not a "
+                        f"batch of 1, so {dims[0]} copies of the network side by side are "
+                        "counted (every combination of their regions); export with batch 1 "
+                        "or a dynamic batch axis to count one")
+        full = tuple(1 if v is None else v for v in dims)
+        validate.check_input_size(inp.name, text, prod(full), self.source)
+        return inp.name, dims, full
 
     def _schedule(self) -> list[onnx.NodeProto]:
         """The nodes that some graph output depends on, in topological order."""
@@ -363,6 +382,10 @@ def _fold(imp: _Importer, node: onnx.NodeProto, args: list) -> list:
     """Evaluate a node whose inputs are all constant with the ONNX reference evaluator."""
     from onnx.reference import ReferenceEvaluator
 
+    if node.op_type == "Loop" and node.domain in ("", "ai.onnx"):
+        trip = args[0] if args and args[0] is not None else None
+        validate.check_loop(None if trip is None else int(np.asarray(trip).reshape(-1)[0]),
+                            imp.label(node), imp.source)
     feeds = {name: a for name, a in zip(node.input, args) if name}
     inputs = [helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(a.dtype),
                                             a.shape) for name, a in feeds.items()]

@@ -412,7 +412,7 @@ def test_logits_and_their_probabilities_count_on_the_logits():
     nodes, inits = mlp_nodes(rng(26))
     model = make_model(nodes + [node("Softmax", ["y"], ["p"], name="head"),
                                 node("ArgMax", ["p"], ["label"], name="am", keepdims=0)],
-                       inits, opset=17, outputs=("label", "y", "p"))
+                       inits, opset=17, outputs=(("label", TensorProto.INT64), "y", "p"))
     net = import_model(model, source="m.onnx")
     assert net.info["output_names"] == ["y"]
     assert net.info["graph_outputs"] == ["label", "y", "p"]
