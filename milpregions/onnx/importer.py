@@ -27,11 +27,11 @@ from onnx import helper, numpy_helper
 
 from ..errors import InputError
 from ..ir.network import Affine, Layer, MaxLayer, Network
+from . import validate
 from .affine_tensor import AffineTensor, Value, _identity, _stack, _weights
 from .algebra import _f64
 from .context import FLOAT_TYPES, _one_line, _type_name
 from .heads import check_output_name, cut_notice, find_cut, op_key, outer_names
-from . import validate
 from .ops import HANDLERS, Handler, register  # noqa: F401  (importing ops registers every handler)
 
 log = logging.getLogger("milpregions")
@@ -145,9 +145,10 @@ class _Importer:
             output = self._output(n0)
         except InputError:
             raise                       # what the walk names is more precise than the checker
-        except Exception:
+        except Exception as e:
             validate.check_model(self.model, self.source)      # an invalid model, said so
-            raise                                               # else a real bug
+            raise self.error(f"cannot be imported ({type(e).__name__}: {_one_line(e)})") \
+                from None
         # a model the walk read may still be one onnxruntime refuses (a MatMul with a third
         # input, int8 weights): it is not counted
         validate.check_model(self.model, self.source)
@@ -285,7 +286,14 @@ class _Importer:
                 if default_domain and node.op_type in NOT_PIECEWISE_LINEAR:
                     self.fail(node, "is not piecewise-linear", why)
                 self.fail(node, "is not supported", why)
-            outs = handler(self, node, args)
+            try:
+                outs = handler(self, node, args)
+            except InputError:
+                raise
+            except (ValueError, IndexError, TypeError, KeyError) as e:
+                # shapes or attributes that do not fit together (e.g. a declared input shape
+                # the weights do not match): what onnxruntime would refuse at load time
+                self.fail(node, "cannot be imported", f"{type(e).__name__}: {_one_line(e)}")
         for name, value in zip(node.output, outs):
             if not name:
                 continue

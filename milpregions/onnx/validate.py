@@ -43,6 +43,15 @@ def check_model(model: onnx.ModelProto, source: str) -> None:
     declared float that is int64) is one onnxruntime refuses too.
     """
     check_versions(model, source)
+    try:
+        _check(model, source)
+    except InputError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError) as e:  # malformed beyond the checks
+        raise InputError(f"{source}: not a valid ONNX model ({_first_line(str(e))})") from None
+
+
+def _check(model: onnx.ModelProto, source: str) -> None:
     ordered = _sorted(model)
     try:
         inferred = onnx.shape_inference.infer_shapes(ordered, check_type=True,
@@ -54,6 +63,8 @@ def check_model(model: onnx.ModelProto, source: str) -> None:
                 from None
         inferred = onnx.shape_inference.infer_shapes(ordered, check_type=False,
                                                      strict_mode=False)
+    except ValueError as e:                 # e.g. a tensor of data type 0
+        raise InputError(f"{source}: not a valid ONNX model ({_first_line(str(e))})") from None
     _forget_unknown_shapes(inferred.graph)
     _check_type_constraints(inferred, source)
     try:
