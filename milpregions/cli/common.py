@@ -86,7 +86,29 @@ def write_json(out, command: str, args, domain, body: dict) -> None:
     then the command's own fields."""
     d = run_envelope(command, os.fspath(args.model), domain)
     d.update(body)
-    out.write(json.dumps(d) + "\n")
+    text = json.dumps(d) + "\n"
+    # a Ctrl-C now would cut the record in half: it waits until the record is out
+    with _signals_held():
+        out.write(text)
+        out.flush()
+
+
+@contextmanager
+def _signals_held():
+    """SIGINT and SIGTERM held (delivered on exit) while the block runs, where signals can be
+    held (the main thread of a POSIX process)."""
+    import threading
+
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not \
+            threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def configure_logging(quiet: bool, debug: bool) -> tuple[logging.Logger, logging.Handler, int, bool]:

@@ -251,7 +251,7 @@ def count_parallel(problem: Problem, jobs: int | None, *,
                 if should_stop is not None and should_stop() and stopped is None:
                     stopped = "interrupted"
                 if stopped is not None:
-                    pool.stop.set()     # running batches stop at their next check
+                    pool.request_stop()
                 report(len(pool.busy) + len(queue))
         finally:
             pool.close(lost)

@@ -12,6 +12,7 @@ stop) and check a shared stop event at their consistent points.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
 import sys
 from multiprocessing.connection import wait
@@ -34,13 +35,19 @@ def _serve(conn, problem: Problem, stop, deadline: float | None) -> None:
     """A worker: say it is ready, then count each (task id, batch) received, send back
     (task id, result)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    conn.send("ready")
-    while True:
-        message = conn.recv()
-        if message is None:
-            return
-        tid, batch = message
-        conn.send((tid, count_batch(problem, batch, deadline, stop.is_set)))
+    driver = os.getppid()
+    # asked to stop, or orphaned (the driver was killed: its batches are lost anyway)
+    stopped = lambda: stop.value != 0 or os.getppid() != driver      # noqa: E731
+    try:
+        conn.send("ready")
+        while True:
+            message = conn.recv()
+            if message is None:
+                return
+            tid, batch = message
+            conn.send((tid, count_batch(problem, batch, deadline, stopped)))
+    except (EOFError, OSError):
+        return                  # the driver is gone (kill -9): nothing to report to, no noise
 
 
 class Workers:
@@ -52,7 +59,9 @@ class Workers:
             # another count: leave quietly, the driver reports it (``_wait_ready``)
             sys.exit(EXIT_UNGUARDED)
         ctx = mp.get_context("spawn")
-        self.stop = ctx.Event()
+        # a flag in shared memory, not an Event: a semaphore left behind by a killed driver
+        # makes the resource tracker warn about leaked objects
+        self.stop = ctx.RawValue("b", 0)
         self.procs, self.conns = [], []
         for _ in range(n):
             parent, child = ctx.Pipe()
@@ -93,6 +102,10 @@ class Workers:
                     raise WorkerLost(f"worker {p.pid} died while starting "
                                      f"(exit code {p.exitcode})")
 
+    def request_stop(self) -> None:
+        """Running batches stop at their next check (a lower bound, as a time limit gives)."""
+        self.stop.value = 1
+
     def idle(self) -> list[int]:
         return [w for w in range(len(self.procs)) if w not in self.busy]
 
@@ -125,7 +138,7 @@ class Workers:
 
     def close(self, lost: bool) -> None:
         """Let the workers go (after a loss: terminate them)."""
-        self.stop.set()
+        self.stop.value = 1
         for w, (p, conn) in enumerate(zip(self.procs, self.conns)):
             if not lost and w not in self.busy and p.exitcode is None:
                 try:

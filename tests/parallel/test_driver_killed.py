@@ -1,0 +1,42 @@
+"""kill -9 of a driver counting with worker processes: the workers notice they are orphaned,
+stop within seconds and leave quietly (no traceback, no leaked-semaphore warning)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+
+from milpregions.onnx.export import to_onnx
+from milpregions.testing.constructions import he_mlp
+
+
+def test_workers_of_a_killed_driver_end_quietly(tmp_path):
+    model = tmp_path / "he.onnx"
+    to_onnx(he_mlp(4, [16, 16], 0), model)          # 25,009 regions: several seconds
+    err = tmp_path / "stderr.txt"
+    with open(err, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "milpregions", "count", str(model),
+                                 "--box", "-1,1", "--jobs", "2", "--quiet"],
+                                stdout=subprocess.DEVNULL, stderr=fh)
+        driver = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 60
+        workers = []
+        while time.monotonic() < deadline and len(workers) < 2:
+            workers = [c for c in driver.children(recursive=True)
+                       if "spawn_main" in " ".join(c.cmdline())]
+            time.sleep(0.2)
+        assert len(workers) >= 2, "the workers started"
+        time.sleep(2.0)                             # counting by now
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        gone, alive = psutil.wait_procs(workers, timeout=15)
+        for p in alive:
+            p.kill()
+        assert not alive, "workers outlived their driver by 15 s"
+        time.sleep(1.0)                             # a resource tracker's last words
+    text = err.read_text()
+    assert "Traceback" not in text and "leaked" not in text, text
