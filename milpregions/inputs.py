@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +41,9 @@ def _read_array(p: Path, what: str) -> np.ndarray:
         return np.asarray(json.loads(p.read_text()))
     except FileNotFoundError:
         raise InputError(f"{p}: no such file") from None
-    except (OSError, ValueError) as e:
-        raise InputError(f"{p}: cannot read the {what} ({str(e).splitlines()[0]})") from None
+    except (OSError, ValueError, EOFError) as e:
+        why = (str(e).splitlines() or [type(e).__name__])[0]
+        raise InputError(f"{p}: cannot read the {what} ({why})") from None
 
 
 def read_point(path: str | os.PathLike) -> np.ndarray:
@@ -80,10 +82,11 @@ def read_box_file(path: str | os.PathLike, dim: int) -> Box:
             raise InputError(f"{p}: box file must be .json, .npy or .npz")
     except FileNotFoundError:
         raise InputError(f"{p}: no such file") from None
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
         if isinstance(e, InputError):
             raise
-        raise InputError(f"{p}: cannot read box ({str(e).splitlines()[0]})") from None
+        why = (str(e).splitlines() or [type(e).__name__])[0]
+        raise InputError(f"{p}: cannot read box ({why})") from None
     try:
         return Box.make(np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64), dim)
     except InputError as e:

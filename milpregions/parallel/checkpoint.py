@@ -132,6 +132,12 @@ class Checkpoint:
             self.db.execute("INSERT INTO meta VALUES ('identity_sha256', ?)", (_digest(key),))
             self.db.execute("COMMIT")
             return
+        try:                            # a resume must be able to record: say so now
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("COMMIT")
+        except sqlite3.Error as e:
+            raise InputError(f"{self.path}: cannot record batches in this checkpoint ({e}); "
+                             "is its folder writable?") from None
         if self._meta("format") != FORMAT:
             raise InputError(f"{self.path}: a checkpoint of an older milpregions (format "
                              f"{self._meta('format') or 1}); remove it and count again")
