@@ -32,6 +32,12 @@ _SPLIT = 134217729.0                   # 2^27 + 1, Veltkamp's splitter for float
 _BIG = 2.0 ** 995                      # the split of a larger number overflows
 _SMALL = 2.0 ** -900                   # smaller nonzero factors or products may underflow
 _BLOCK = 1 << 20                       # floats held at once per block of rows
+# Largest pre-activation magnitude a normalised network may reach on [-1, 1]^d: squared norms
+# of the tree's rows (sums of squares, times fan-in) stay far inside float range below it.
+MAX_MAGNITUDE = 2.0 ** 400             # ~2.6e120
+# Smallest folded weight of a nonzero weight: below it the products lose their precision
+# (subnormal) or vanish.
+MIN_FOLDED = 2.0 ** -1000
 
 
 @dataclass(frozen=True)
@@ -198,10 +204,49 @@ def fold_exact(net: Network, m: ExactInputMap) -> Network:
         if out is None or not (_finite(out[0]) and _finite(out[1])):
             raise InputError("the domain is too large for float arithmetic: the network "
                              "mapped onto it has coefficients beyond 1.8e308")
+        if _vanishing(W0, out[0], m):
+            raise InputError("the domain is too small for float arithmetic: weights of the "
+                             "network mapped onto it fall below 1e-301")
         return Affine({0: out[0], **W}, out[1])
 
     layers = tuple(MaxLayer(fold(layer.affine), layer.groups, layer.name)
                    if isinstance(layer, MaxLayer)
                    else Layer(fold(layer.affine), layer.neg_slope, layer.name)
                    for layer in net.layers)
-    return Network(m.dim, layers, fold(net.output), dict(net.info))
+    out = Network(m.dim, layers, fold(net.output), dict(net.info))
+    top = magnitude(out)
+    if top > MAX_MAGNITUDE:
+        raise InputError(f"the domain is too large for float arithmetic: pre-activations "
+                         f"reach {top:.3g} on it (the limit is {MAX_MAGNITUDE:.3g}); count "
+                         "on a smaller box")
+    return out
+
+
+def _vanishing(W0, Wn, m: ExactInputMap) -> bool:
+    """Whether a nonzero weight of a box's network folds to a weight below ``MIN_FOLDED``
+    (a slice's folded weights are sums: there a zero can be exact)."""
+    if not m.diagonal:
+        return False
+    a = W0 if isinstance(W0, np.ndarray) else W0.toarray()
+    b = Wn if isinstance(Wn, np.ndarray) else Wn.toarray()
+    return bool(np.any((a != 0) & (np.abs(b) < MIN_FOLDED)))
+
+
+def magnitude(net: Network) -> float:
+    """An upper bound of every |pre-activation| of ``net`` on [-1, 1]^d (interval arithmetic
+    on magnitudes: |b| + sum |W| times the sources' bounds; 1 for the inputs)."""
+    bound = [np.ones(net.input_dim)]
+    top = 0.0
+    for layer in list(net.layers) + [net.output]:
+        aff = layer if isinstance(layer, Affine) else layer.affine
+        with np.errstate(over="ignore"):
+            z = np.abs(aff.b).astype(np.float64)
+            for s, W in aff.W.items():
+                z = z + np.asarray(abs(W) @ bound[s]).ravel()
+        top = max(top, float(z.max(initial=0.0)))
+        if isinstance(layer, MaxLayer):
+            z = z.max(initial=0.0) * np.ones(layer.size)
+        elif isinstance(layer, Layer):
+            z = z * np.maximum(1.0, np.abs(layer.neg_slope))
+        bound.append(z)
+    return top
