@@ -51,7 +51,21 @@ def split_pattern(net: Network, flat: np.ndarray) -> list[np.ndarray]:
 
 
 _U = 2.0 ** -53              # unit roundoff of float64
+_EPS = 2.0 ** -52
 _TINY = 2.0 ** -1060         # absolute error of a product that underflows, with room
+
+
+def rounding_level(net: Network) -> list[float]:
+    """Per layer, a relative bound on the rounding error of its pre-activation maps on a node:
+    ``8 eps`` times the number of products summed along every path from the input (each layer
+    adds its fan-in). A computed gradient or constant below this fraction of the sum of the
+    absolute values of its terms cannot be told from zero."""
+    levels, depth = [], [0.0]
+    for layer in net.layers:
+        n = max(depth[s] + W.shape[1] for s, W in layer.affine.W.items()) if layer.affine.W else 1
+        depth.append(float(n))
+        levels.append(max(1e-14, 8.0 * _EPS * n))
+    return levels
 
 
 def _fan_in(aff) -> int:
@@ -87,6 +101,9 @@ def verify_patterns(net: Network, U: np.ndarray, pattern: np.ndarray) -> np.ndar
     The bound of a unit: ``2 (m + 4) 2^-53`` times the sum of its terms' magnitudes (m terms),
     plus the row sum of its absolute weights times the largest error of the point's inputs
     (one number per point and layer: cheap, and far below any value it must separate).
+    A unit within the tree's ``rounding_level`` of the sum of its terms' magnitudes (which the
+    tree may have taken for constant) is checked exactly as well, even when the bound
+    separates it: a rounding-level slope is real, and it may split the region.
     """
     U = np.asarray(U, dtype=np.float64)
     N = U.shape[0]
@@ -94,13 +111,13 @@ def verify_patterns(net: Network, U: np.ndarray, pattern: np.ndarray) -> np.ndar
     izero: list[np.ndarray | None] = [None]      # outputs identically zero on the region
     close: dict[int, list[Close]] = {}           # per point, the units not decided
     col = 0
-    for k, layer in enumerate(net.layers):
+    for k, (layer, rtol) in enumerate(zip(net.layers, rounding_level(net))):
         aff = layer.affine
         z = aff.apply(values)
-        E = np.broadcast_to(np.abs(aff.b), z.shape).copy()
+        za = np.broadcast_to(np.abs(aff.b), z.shape).copy()
         for s, W in aff.W.items():
-            E += np.abs(values[s]) @ abs(W).T
-        E *= 2 * (_fan_in(aff) + 4) * _U
+            za += np.abs(values[s]) @ abs(W).T
+        E = za * (2 * (_fan_in(aff) + 4) * _U)
         for s, W in aff.W.items():
             if s:
                 E += err[s][:, None] * np.asarray(abs(W).sum(axis=1)).ravel()[None, :]
@@ -110,17 +127,19 @@ def verify_patterns(net: Network, U: np.ndarray, pattern: np.ndarray) -> np.ndar
         want = pattern[:, col:col + n]
         col += n
         if isinstance(layer, MaxLayer):
-            _max_layer(k, layer, z, E, want, U, close, values, err)
+            _max_layer(k, layer, z, E, rtol * za, want, U, close, values, err)
             izero.append(np.zeros((N, n), dtype=bool))
             continue
         on = want > 0
-        decided = np.abs(z) > E
-        bad = ((z > 0) != on) & decided
+        bad = ((z > 0) != on) & (np.abs(z) > E)
         if bad.any():
             i, j = np.argwhere(bad)[0]
             raise CertificateError(
                 f"witness {U[i].tolist()} has z={z[i, j]:.3e} at layer {k + 1} unit {j}, "
                 f"but its region's pattern says {'on' if on[i, j] else 'off'}")
+        # decided: beyond the proven bound and beyond the tree's rounding level (a unit the
+        # tree may have taken for constant is checked exactly)
+        decided = np.abs(z) > np.maximum(E, rtol * za)
         iz = np.zeros((N, n), dtype=bool)
         rows = np.flatnonzero(~decided.all(axis=1))
         if rows.size:
@@ -141,8 +160,9 @@ def verify_patterns(net: Network, U: np.ndarray, pattern: np.ndarray) -> np.ndar
     return np.array(sorted(undecided), dtype=np.int64)
 
 
-def _max_layer(k: int, layer: MaxLayer, z: np.ndarray, E: np.ndarray, want: np.ndarray,
-               U: np.ndarray, close: dict[int, list[Close]], values: list, err: list) -> None:
+def _max_layer(k: int, layer: MaxLayer, z: np.ndarray, E: np.ndarray, level: np.ndarray,
+               want: np.ndarray, U: np.ndarray, close: dict[int, list[Close]], values: list,
+               err: list) -> None:
     """``verify_patterns`` on a max layer: the chosen piece must clear every other piece by
     their bounds; pairs that do not go to the exact check."""
     N = z.shape[0]
@@ -153,6 +173,7 @@ def _max_layer(k: int, layer: MaxLayer, z: np.ndarray, E: np.ndarray, want: np.n
                                f"no piece {int(want[i, g])}")
     pieces = layer._pieces(z)                                   # (N, g, k)
     perr = np.where(G >= 0, E[:, np.maximum(G, 0)], 0.0)
+    plev = np.where(G >= 0, level[:, np.maximum(G, 0)], 0.0)
     w = want[:, :, None].astype(np.int64)
     chosen = np.take_along_axis(pieces, w, axis=2)
     cerr = np.take_along_axis(perr, w, axis=2)
@@ -160,14 +181,15 @@ def _max_layer(k: int, layer: MaxLayer, z: np.ndarray, E: np.ndarray, want: np.n
         diff = chosen - pieces                                  # -inf pads: +inf
         tol = (cerr + perr) * (1 + 1e-6) + 4 * _U * np.abs(diff)
     other = (G >= 0)[None, :, :] & (np.arange(G.shape[1])[None, None, :] != w)
-    bad = (other & (diff < -tol)).any(axis=2)
+    bad = (other & (diff < -tol)).any(axis=2)                  # proven wrong
     if bad.any():
         i, g = np.argwhere(bad)[0]
         raise CertificateError(
             f"witness {U[i].tolist()}: at layer {k + 1} group {g} the maximum is piece "
             f"{int(pieces[i, g].argmax())}, but its region's pattern says {int(want[i, g])}")
     idx = G[np.arange(G.shape[0])[None, :], want.astype(np.int64)]       # (N, g)
-    for i, g, m in np.argwhere(other & (diff <= tol)):
+    clev = np.take_along_axis(plev, w, axis=2)
+    for i, g, m in np.argwhere(other & (diff <= np.maximum(tol, clev + plev))):
         close.setdefault(int(i), []).append((k, int(idx[i, g]), int(G[g, m])))
     values.append(np.take_along_axis(z, idx, axis=1))
     err.append(cerr.max(axis=(1, 2)) if cerr.size else np.zeros(N))
