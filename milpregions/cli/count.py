@@ -136,9 +136,9 @@ def format_notes(result) -> list[str]:
     out = []
     if result.undecided:
         n = result.undecided
-        out.append(f"undecided: {n} counted region{'s' if n != 1 else ''} rest on decisions "
-                   "within rounding (units with rounding-level slopes); --certify decides "
-                   "them exactly")
+        out.append(f"undecided: the patterns of {n} counted region{'s' if n != 1 else ''} "
+                   "rest on decisions within rounding (rounding-level slopes or constants); "
+                   "--certify decides them exactly")
     if result.thin_dropped:
         n = result.thin_dropped
         out.append(f"note: {n} cell{'s' if n != 1 else ''} thinner than the margin "
