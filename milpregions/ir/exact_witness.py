@@ -20,7 +20,11 @@ def _dense(W) -> np.ndarray:
     return W if isinstance(W, np.ndarray) else W.toarray()
 
 
-def _weights(net: Network) -> list[tuple[dict[int, Dyadic], Dyadic, Dyadic | None]]:
+ExactWeights = list[tuple[dict[int, Dyadic], Dyadic, Dyadic | None]]
+
+
+def exact_weights(net: Network) -> ExactWeights:
+    """Per layer the weights, bias and slopes of ``net`` as Dyadics (made once per check)."""
     out = []
     for layer in net.layers:
         aff = layer.affine
@@ -58,15 +62,11 @@ def _forward(net: Network, weights, start: Dyadic, pattern: np.ndarray, forms: b
     return out
 
 
-def _zero_form(f: np.ndarray) -> bool:
-    return not any(f)
-
-
 Close = tuple[int, int, int]   # (layer, unit a, -1) or (layer, piece a, piece b): not decided
 
 
 def exact_witness_error(net: Network, u: np.ndarray, pattern: np.ndarray,
-                        close: list[Close]) -> str | None:
+                        close: list[Close], weights: ExactWeights | None = None) -> str | None:
     """None if the float point ``u`` is proven inside the open region of the concatenated
     ``pattern`` of ``net``; else what is not proven.
 
@@ -76,9 +76,10 @@ def exact_witness_error(net: Network, u: np.ndarray, pattern: np.ndarray,
     region, exactly: a zero gradient (then it is zero, or one-signed, on all of it; pieces
     identical on it may go either way). One with a nonzero gradient within rounding at a
     witness the search certified has a gradient at rounding level, or the search was wrong:
-    whether it splits the region is not decided here.
+    whether it splits the region is not decided here. ``weights``: ``exact_weights(net)``.
     """
-    weights = _weights(net)
+    if weights is None:
+        weights = exact_weights(net)
     z = _forward(net, weights, dyadic(np.asarray(u, dtype=np.float64)), pattern, False)
     col = 0
     for k, (layer, zk) in enumerate(zip(net.layers, z)):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CertificateError
-from .exact_witness import Close, exact_witness_error
+from .exact_witness import Close, exact_weights, exact_witness_error
 from .network import MaxLayer, Network
 
 
@@ -154,8 +154,9 @@ def verify_patterns(net: Network, U: np.ndarray, pattern: np.ndarray) -> np.ndar
                     + 2 * _U * np.abs(v).max(axis=1, initial=0.0)) * (1 + 1e-6))
         values.append(v)
     undecided = []
+    weights = exact_weights(net) if close else None
     for i, units in close.items():
-        if exact_witness_error(net, U[i], np.asarray(pattern[i]), units) is not None:
+        if exact_witness_error(net, U[i], np.asarray(pattern[i]), units, weights) is not None:
             undecided.append(i)
     return np.array(sorted(undecided), dtype=np.int64)
 
