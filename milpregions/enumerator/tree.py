@@ -233,8 +233,7 @@ class TreeCounter:
         self._run_compiled()
 
     def _load_kernel(self, progress) -> None:
-        """Compile (first run after install) or load the compiled walk of this path (and the
-        compiled witness check, which both use)."""
+        """Compile (first run after install) or load the compiled walk of this path."""
         from . import kernel
 
         if self.use_vertices:

@@ -48,3 +48,8 @@ def test_an_exact_cancellation_is_decided():
     c = count_regions(net, certify=True)
     assert c.certified and c.regions == 1 and c.certify_added == c.certify_rejected == 0
 
+
+
+def test_a_count_in_tasks_reports_them_too():
+    r = count_regions(chain([0.1, 0.2, -0.3, -2.0 ** -56], 0.0), jobs=1)
+    assert (r.regions, r.undecided) == (1, 1)
