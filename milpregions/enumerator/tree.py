@@ -193,6 +193,7 @@ class TreeCounter:
         # compiled: True / False force it (where the network allows); None: when it pays
         self.compiled = compiled_layers(self.layers) if compiled is not False else None
         self._kernel_ready = False
+        self._chain = None          # the compiled witness filter's arrays (() if not a chain)
         self.trial_nodes: int | None = None
         if self.compiled is not None:
             if compiled is None and not _kernel_loaded(self.use_vertices):
@@ -643,5 +644,19 @@ class TreeCounter:
         self._buf_bits.clear()
         blocks.clear()
         self._buffered = 0
-        # proven bounds, exact where they do not separate
+        # proven bounds, exact where they do not separate; with the compiled walk loaded, the
+        # compiled float filter first (the same bound), numpy and exact for the rest
+        if self._kernel_ready:
+            if self._chain is None:
+                from .witness_kernel import chain_arrays
+
+                self._chain = chain_arrays(self.net) or ()
+            if self._chain:
+                from .witness_kernel import settled
+
+                rest = ~settled(*self._chain, np.ascontiguousarray(U, dtype=np.float64),
+                                np.ascontiguousarray(B, dtype=np.int16))
+                U, B = U[rest], B[rest]
+                if not len(U):
+                    return
         self.budget.stats.undecided += len(verify_patterns(self.net, U, B))
