@@ -270,8 +270,7 @@ def input_map(domain: Domain) -> ExactInputMap:
     h = [_half(hi[k], -lo[k]) for k in range(d)]
     c = [_half(hi[k], lo[k]) for k in range(d)]
     if isinstance(domain, (Box, Ball)):
-        G = tuple(tuple(h[k] if j == k else Fraction(0) for j in range(d)) for k in range(d))
-        return ExactInputMap(G, tuple(c), True)
+        return ExactInputMap(tuple(h), tuple(c), True)
     if not isinstance(domain, _Affine):
         raise TypeError(f"no exact input map for a {type(domain).__name__}")
     if domain.points:

@@ -42,16 +42,25 @@ MIN_FOLDED = 2.0 ** -1000
 
 @dataclass(frozen=True)
 class ExactInputMap:
-    """``x = origin + G @ u`` exactly (Fractions of floats); ``diagonal``: G is diagonal
-    (a box), so each folded weight is one product."""
+    """``x = origin + G @ u`` exactly (Fractions of floats). ``diagonal`` (a box): G is
+    diagonal and ``G`` holds its diagonal only (n0 numbers), so each folded weight is one
+    product; else ``G`` holds the rows of the (n0, d) matrix."""
 
-    G: tuple[tuple[Fraction, ...], ...]     # (n0, d)
+    G: tuple                                # (n0,) diagonal, or (n0, d) rows
     origin: tuple[Fraction, ...]            # (n0,)
     diagonal: bool
 
     @property
     def dim(self) -> int:
+        if self.diagonal:
+            return len(self.G)
         return len(self.G[0]) if self.G else 0
+
+    def entry(self, i: int, k: int) -> Fraction:
+        """G[i, k]."""
+        if self.diagonal:
+            return self.G[i] if i == k else Fraction(0)
+        return self.G[i][k]
 
 
 def expansion(values, terms: int | None = None) -> np.ndarray | None:
@@ -119,7 +128,7 @@ def _fold_floats(W0, b: np.ndarray, m: ExactInputMap, Ge: np.ndarray, oe: np.nda
         return None
     if m.diagonal and Ge.shape[-1] == 1:
         # one product per folded weight: numpy rounds it once
-        h = Ge[np.arange(n0), np.arange(n0), 0]
+        h = Ge[:, 0]
         if isinstance(W0, np.ndarray):
             Wn = W0 * h[None, :]
         else:
@@ -130,7 +139,8 @@ def _fold_floats(W0, b: np.ndarray, m: ExactInputMap, Ge: np.ndarray, oe: np.nda
         Wn = None
     bn = np.empty(n)
     Wd = np.empty((n, d)) if Wn is None else None
-    step = max(1, _BLOCK // max(1, n0 * max(Ge.shape[-1] * d, oe.shape[-1]) * 2))
+    per = Ge.shape[-1] if m.diagonal else Ge.shape[-1] * d
+    step = max(1, _BLOCK // max(1, n0 * max(per, oe.shape[-1]) * 2))
     for r0 in range(0, n, step):
         r1 = min(n, r0 + step)
         B = np.asarray(get(r0, r1), dtype=np.float64)
@@ -141,9 +151,8 @@ def _fold_floats(W0, b: np.ndarray, m: ExactInputMap, Ge: np.ndarray, oe: np.nda
                                                e.reshape(r1 - r0, -1)], axis=1))
         if Wd is not None:
             if m.diagonal:          # W[:, k] g_kk, a short expansion per entry
-                g = Ge[np.arange(n0), np.arange(n0), :]                # (n0, m)
-                p, e = _two_prod(B[:, :, None], g[None, :, :])
-                T = np.concatenate([p, e], axis=2).reshape(-1, 2 * g.shape[1])
+                p, e = _two_prod(B[:, :, None], Ge[None, :, :])
+                T = np.concatenate([p, e], axis=2).reshape(-1, 2 * Ge.shape[1])
                 Wd[r0:r1] = _fsum_rows(T).reshape(r1 - r0, n0)
             else:
                 for k in range(d):
@@ -171,6 +180,11 @@ def _fold_fractions(W0, b: np.ndarray, m: ExactInputMap):
         w = [Fraction(float(row[i])) for i in nz]
         bn[r] = float(Fraction(float(b[r])) + sum(
             (wi * m.origin[i] for wi, i in zip(w, nz)), Fraction(0)))
+        if m.diagonal:
+            Wn[r] = 0.0
+            for wi, i in zip(w, nz):
+                Wn[r, i] = float(wi * m.G[i])
+            continue
         for k in range(d):
             Wn[r, k] = float(sum((wi * m.G[i][k] for wi, i in zip(w, nz)), Fraction(0)))
     if not isinstance(W0, np.ndarray):
@@ -187,7 +201,8 @@ def _finite(W) -> bool:
 def fold_exact(net: Network, m: ExactInputMap) -> Network:
     """The network ``u -> F(origin + G u)``, every folded coefficient the exact value rounded
     once. Raises InputError if one overflows (the domain is too large for floats)."""
-    Ge = expansion(np.array(m.G, dtype=object).reshape(len(m.G), m.dim))
+    Ge = expansion(np.array(m.G, dtype=object).reshape(
+        (len(m.G),) if m.diagonal else (len(m.G), m.dim)))
     oe = expansion(np.array(m.origin, dtype=object))
 
     def fold(aff: Affine) -> Affine:

@@ -47,9 +47,16 @@ def _skip_net(rng, n0: int, scale: float = 1.0) -> Network:
 @pytest.mark.parametrize("lo, hi", [
     ([-9876.25 - 3e-4, 12345.5 - 1e-9], [-9876.25 + 7e-4, 12345.5 + 1e-9]),
     ([1e4 - 1.5e-8, -6.6e4], [1e4 + 1.5e-8, 6.6e4 + 0.1]),
-    ([-1.0, 0.1], [1.0, 0.30000000000000004]),       # hi - lo not a float: two-term halves
+    ([-1.0, 0.1], [1.0, 0.30000000000000004]),       # hi + lo not a float: a two-term centre
+    ([-0.1, -3e4 - 1e-12], [1e-20, 7e-13]),           # hi - lo not a float: two-term halves
 ])
 def test_a_box_folds_to_the_exact_map_rounded_once(lo, hi):
+    from milpregions.ir.exact_map import expansion
+
+    m = input_map(Box.make(lo, hi, 2))
+    terms = (expansion(np.array(m.G, dtype=object)).shape[-1],
+             expansion(np.array(m.origin, dtype=object)).shape[-1])
+    assert max(terms) <= 2
     rng = np.random.default_rng(0)
     net = _skip_net(rng, 2)
     box = Box.make(lo, hi, 2)
@@ -82,7 +89,8 @@ def test_sparse_weights_fold_the_same():
     dense = mlp([W, np.ones((1, 6))], [b, np.zeros(1)])
     sp = Network(4, (Layer(Affine({0: sparse.csr_matrix(W)}, b), np.zeros(6)),),
                  Affine({1: np.ones((1, 6))}, np.zeros(1)))
-    for lo, hi in (([-1.0] * 4, [1.0] * 4), ([1e4 - 3e-7] * 4, [1e4 + 1e-7 / 3] * 4)):
+    for lo, hi in (([-1.0] * 4, [1.0] * 4), ([1e4 - 3e-7] * 4, [1e4 + 1e-7 / 3] * 4),
+                   ([-0.1] * 4, [1e-20] * 4)):
         box = Box.make(lo, hi, 4)
         a = normalize(dense, box).layers[0].affine
         s = normalize(sp, box).layers[0].affine
