@@ -118,4 +118,4 @@ def prepare(model, domain=None, settings: Settings | None = None, *, slice=None,
     dom = as_domain(net.input_dim, domain, slice=slice, line=line, center=center, radius=radius)
     restricted = dom.restrict(net)
     return Problem(net, dom, settings if settings is not None else Settings(), restricted,
-                   normalize(restricted, dom.box))
+                   normalize(net, dom))

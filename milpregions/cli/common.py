@@ -27,6 +27,7 @@ EXIT_INTERNAL = 1
 EXIT_INPUT = 2
 EXIT_LOWER_BOUND = 3
 EXIT_UNCERTIFIED = 4
+EXIT_UNDECIDED = 5          # some counted patterns rest on decisions within rounding
 EXIT_INTERRUPTED = 130
 
 PROG = "milpregions"

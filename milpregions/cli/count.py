@@ -18,6 +18,7 @@ from .common import (
     EXIT_LOWER_BOUND,
     EXIT_OK,
     EXIT_UNCERTIFIED,
+    EXIT_UNDECIDED,
     PROG,
     STOP_TEXT,
     Progress,
@@ -125,6 +126,26 @@ def format_count(result) -> str:
         return f"{_plural(result.regions)} (not certified: {result.certify_note})"
     why = STOP_TEXT.get(result.stopped, f"stopped ({result.stopped})")
     return f"at least {_plural(result.regions)} (lower bound: {why})"
+
+
+def format_notes(result) -> list[str]:
+    """Lines after the count that qualify it (not when --certify proved it): patterns that
+    rest on decisions within rounding; cells dropped as thinner than the margin."""
+    if result.certified:
+        return []
+    out = []
+    if result.undecided:
+        n = result.undecided
+        out.append(f"undecided: the patterns of {n} counted region{'s' if n != 1 else ''} "
+                   "rest on decisions within rounding (rounding-level slopes or constants); "
+                   "--certify decides them exactly")
+    if result.thin_dropped:
+        n = result.thin_dropped
+        out.append(f"note: {n} cell{'s' if n != 1 else ''} thinner than the margin "
+                   f"{result.margin:g} (the thickest {result.thickest_dropped:.3g}) "
+                   f"{'were' if n != 1 else 'was'} not counted; --certify or a smaller "
+                   "--margin counts them")
+    return out
 
 
 def format_stats(result) -> list[str]:
@@ -347,6 +368,8 @@ def run(args, out, err) -> int:
         write_json(out, "count", args, problem.domain, d)
     else:
         out.write(format_count(result) + "\n")
+        for line in format_notes(result):
+            out.write(line + "\n")
         if args.linear and result.linear_regions is not None:
             out.write(f"{result.linear_regions} linear regions, {result.affine_pieces} affine "
                       f"pieces\n")
@@ -359,4 +382,6 @@ def run(args, out, err) -> int:
             out.write("\n".join(format_bounds(b, result.regions, exact=result.exact)) + "\n")
     if not result.exact:
         return EXIT_LOWER_BOUND
-    return EXIT_UNCERTIFIED if result.certified is False else EXIT_OK
+    if result.certified is False:
+        return EXIT_UNCERTIFIED
+    return EXIT_UNDECIDED if result.undecided and not result.certified else EXIT_OK

@@ -23,6 +23,7 @@ from .common import (
     EXIT_LOWER_BOUND,
     EXIT_OK,
     EXIT_UNCERTIFIED,
+    EXIT_UNDECIDED,
     PROG,
     STOP_TEXT,
     Progress,
@@ -174,4 +175,6 @@ def run_series(args, out, err) -> int:
         return EXIT_LOWER_BOUND
     if any(e.result.certified is False for e in series.entries):
         return EXIT_UNCERTIFIED
+    if any(e.result.undecided and not e.result.certified for e in series.entries):
+        return EXIT_UNDECIDED
     return EXIT_OK

@@ -29,6 +29,7 @@ class Stats:
     thin_dropped: int = 0                 # leaves with a ball of radius in (0, margin] only
     thickest_dropped: float = 0.0         # the largest such radius
     min_radius: float = float("inf")      # the smallest certified radius of a counted region
+    undecided: int = 0                    # witnesses whose patterns rest on rounding
     start: float = field(default_factory=time.perf_counter)
 
     def dropped(self, depth: float) -> None:

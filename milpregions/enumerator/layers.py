@@ -16,6 +16,7 @@ import numpy as np
 
 from ..bounds import Bounds
 from ..ir.network import MaxLayer, Network
+from ..ir.pattern import rounding_level
 
 VERTEX_TOL = 1e-10      # a vertex this close to a hyperplane lies on it
 CONST_TOL = 1e-11       # a generous first filter for gradients that may be zero (see unit_rows)
@@ -58,19 +59,6 @@ class Groups:
 
 
 TreeLayer = Units | Groups
-
-
-def rounding_level(net: Network) -> list[float]:
-    """Per layer, a relative bound on the rounding error of its pre-activation maps on a node:
-    ``8 eps`` times the number of products summed along every path from the input (each layer
-    adds its fan-in). A computed gradient or constant below this fraction of the sum of the
-    absolute values of its terms cannot be told from zero."""
-    levels, depth = [], [0.0]
-    for layer in net.layers:
-        n = max(depth[s] + W.shape[1] for s, W in layer.affine.W.items()) if layer.affine.W else 1
-        depth.append(float(n))
-        levels.append(max(1e-14, 8.0 * EPS * n))
-    return levels
 
 
 def build_layers(net: Network, bounds: Bounds) -> list[TreeLayer]:

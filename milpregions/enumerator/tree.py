@@ -193,6 +193,7 @@ class TreeCounter:
         # compiled: True / False force it (where the network allows); None: when it pays
         self.compiled = compiled_layers(self.layers) if compiled is not False else None
         self._kernel_ready = False
+        self._chain = None          # the compiled witness filter's arrays (() if not a chain)
         self.trial_nodes: int | None = None
         if self.compiled is not None:
             if compiled is None and not _kernel_loaded(self.use_vertices):
@@ -233,8 +234,7 @@ class TreeCounter:
         self._run_compiled()
 
     def _load_kernel(self, progress) -> None:
-        """Compile (first run after install) or load the compiled walk of this path (and the
-        compiled witness check, which both use)."""
+        """Compile (first run after install) or load the compiled walk of this path."""
         from . import kernel
 
         if self.use_vertices:
@@ -571,7 +571,7 @@ class TreeCounter:
             stopped=stopped, margin=self.margin, near_margin=st.near_margin, input_dim=self.d,
             widths=self.net.widths, unstable_units=self.n_unstable, bound_lps=self.bound_lps,
             thin_dropped=st.thin_dropped, thickest_dropped=st.thickest_dropped,
-            min_radius=None if st.regions == 0 else st.min_radius)
+            min_radius=None if st.regions == 0 else st.min_radius, undecided=st.undecided)
 
     def _frame(self, k: int, node, maps: Maps, prefix: np.ndarray) -> Frame:
         """The stack frame of layer k inside ``node``."""
@@ -632,7 +632,7 @@ class TreeCounter:
             self._flush()
 
     def _flush(self) -> None:
-        """Re-check the buffered witnesses by a plain forward pass (raises on a mismatch)."""
+        """Prove the buffered witnesses' patterns (``verify_patterns``; raises on a mismatch)."""
         if not self._buffered:
             return
         blocks = self._blocks
@@ -644,10 +644,19 @@ class TreeCounter:
         self._buf_bits.clear()
         blocks.clear()
         self._buffered = 0
+        # proven bounds, exact where they do not separate; with the compiled walk loaded, the
+        # compiled float filter first (the same bound), numpy and exact for the rest
         if self._kernel_ready:
-            from . import kernel
+            if self._chain is None:
+                from .witness_kernel import chain_arrays
 
-            if kernel.verify(self.compiled, np.ascontiguousarray(U),
-                             np.ascontiguousarray(B, dtype=np.int16)):
-                return
-        verify_patterns(self.net, U, B)     # the numpy check, and its message on a mismatch
+                self._chain = chain_arrays(self.net) or ()
+            if self._chain:
+                from .witness_kernel import settled
+
+                rest = ~settled(*self._chain, np.ascontiguousarray(U, dtype=np.float64),
+                                np.ascontiguousarray(B, dtype=np.int16))
+                U, B = U[rest], B[rest]
+                if not len(U):
+                    return
+        self.budget.stats.undecided += len(verify_patterns(self.net, U, B))

@@ -16,11 +16,13 @@ distances and the counting margin are relative to the box: huge and tiny boxes a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import InputError
+from .exact_map import ExactInputMap, fold_exact
 from .network import Network
 
 # Two direction vectors are treated as parallel (the three slice points as collinear) when the
@@ -252,6 +254,40 @@ class Segment(_Affine):
                    tuple(P))
 
 
-def normalize(net: Network, box: Box) -> Network:
-    """The network in normalised coordinates: ``u -> F(center + halfwidth * u)`` on [-1,1]^d."""
-    return net.map_input(np.diag(box.halfwidth), box.center)
+def _half(a: Fraction, b: Fraction) -> Fraction:
+    return (a + b) / 2
+
+
+def input_map(domain: Domain) -> ExactInputMap:
+    """The exact map from [-1, 1]^dim onto the domain in input space: parameter k is
+    ``(lo_k + hi_k)/2 + (hi_k - lo_k)/2 u_k``, and a slice or segment sends the parameters
+    through its points (``P0 + sum_j (P_j - P0) p_j``, the differences exact). Every number is
+    a dyadic rational computed from the domain's floats without rounding."""
+    box = domain.box
+    d = box.dim
+    lo = [Fraction(float(v)) for v in box.lo]
+    hi = [Fraction(float(v)) for v in box.hi]
+    h = [_half(hi[k], -lo[k]) for k in range(d)]
+    c = [_half(hi[k], lo[k]) for k in range(d)]
+    if isinstance(domain, (Box, Ball)):
+        return ExactInputMap(tuple(h), tuple(c), True)
+    if not isinstance(domain, _Affine):
+        raise TypeError(f"no exact input map for a {type(domain).__name__}")
+    if domain.points:
+        P = [[Fraction(float(v)) for v in p] for p in domain.points]
+        P0 = P[0]
+        D = [[P[j + 1][i] - P0[i] for j in range(d)] for i in range(len(P0))]
+    else:
+        P0 = [Fraction(float(v)) for v in domain.origin]
+        D = [[Fraction(float(v)) for v in row] for row in domain.directions]
+    G = tuple(tuple(D[i][j] * h[j] for j in range(d)) for i in range(len(P0)))
+    o = tuple(P0[i] + sum((D[i][j] * c[j] for j in range(d)), Fraction(0))
+              for i in range(len(P0)))
+    return ExactInputMap(G, o, False)
+
+
+def normalize(net: Network, domain: Domain) -> Network:
+    """The network in normalised coordinates: ``u -> F(input_map(domain)(u))`` on [-1, 1]^d,
+    folded exactly and rounded once per coefficient (``exact_map.fold_exact``). ``net`` reads
+    the domain's input space (for a box: the box itself)."""
+    return fold_exact(net, input_map(domain))

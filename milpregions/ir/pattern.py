@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CertificateError
+from .exact_witness import Close, exact_weights, exact_witness_error
 from .network import MaxLayer, Network
 
 
@@ -49,47 +50,147 @@ def split_pattern(net: Network, flat: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def verify_patterns(net: Network, U: np.ndarray, pattern: np.ndarray) -> None:
-    """Check by a plain forward pass that each point U[i] has the concatenated pattern[i].
+_U = 2.0 ** -53              # unit roundoff of float64
+_EPS = 2.0 ** -52
+_TINY = 2.0 ** -1060         # absolute error of a product that underflows, with room
 
-    A pre-activation within rounding error of zero (a unit constant at zero on the region), or
-    a max-group piece within rounding error of the maximum (pieces identical on the region),
-    may go either way. Raises CertificateError on any other disagreement.
+
+def rounding_level(net: Network) -> list[float]:
+    """Per layer, a relative bound on the rounding error of its pre-activation maps on a node:
+    ``8 eps`` times the number of products summed along every path from the input (each layer
+    adds its fan-in). A computed gradient or constant below this fraction of the sum of the
+    absolute values of its terms cannot be told from zero."""
+    levels, depth = [], [0.0]
+    for layer in net.layers:
+        n = max(depth[s] + W.shape[1] for s, W in layer.affine.W.items()) if layer.affine.W else 1
+        depth.append(float(n))
+        levels.append(max(1e-14, 8.0 * _EPS * n))
+    return levels
+
+
+def _fan_in(aff) -> int:
+    """Terms of one pre-activation's float sum: the weights, the bias, one add per source."""
+    return sum(W.shape[1] for W in aff.W.values()) + 1 + len(aff.W)
+
+
+def _zero_inputs(aff, izero: list[np.ndarray | None], rows: np.ndarray) -> np.ndarray:
+    """For the points ``rows``: the units of ``aff`` with a zero bias whose every nonzero weight
+    reads an output that is identically zero on the point's region (``izero[s]``, None for
+    the input, which never is)."""
+    out = np.broadcast_to(aff.b == 0, (rows.size, aff.size)).copy()
+    for s, W in aff.W.items():
+        live = np.ones((rows.size, W.shape[1])) if izero[s] is None else (~izero[s][rows]) * 1.0
+        out &= np.asarray(live @ abs(W).T) == 0
+    return out
+
+
+def verify_patterns(net: Network, U: np.ndarray, pattern: np.ndarray) -> np.ndarray:
+    """Prove that each point U[i] is strictly inside the open region of pattern[i]; return the
+    indices of the points whose patterns rest on decisions within rounding (undecided).
+
+    A float forward pass carries a proven bound on its distance from the exact pre-activations
+    (rounding of every product and sum, and of every coefficient of ``net`` once: the
+    normalised first layer is rounded once from the exact map): a unit whose value clears its
+    bound has the sign it shows; a max piece that clears the others by their bounds wins. A
+    unit that does not, but whose bias is zero and whose inputs are all identically zero on
+    the region (ReLU units off), is zero there and may go either way. Points with any other
+    unit within its bound go to the exact check (``exact_witness``): proven if those units are
+    exactly constant on the region with the pattern's sign (or zero), else undecided. A unit
+    beyond its bound on the wrong side raises CertificateError.
+
+    The bound of a unit: ``2 (m + 4) 2^-53`` times the sum of its terms' magnitudes (m terms),
+    plus the row sum of its absolute weights times the largest error of the point's inputs
+    (one number per point and layer: cheap, and far below any value it must separate).
+    A unit within the tree's ``rounding_level`` of the sum of its terms' magnitudes (which the
+    tree may have taken for constant) is checked exactly as well, even when the bound
+    separates it: a rounding-level slope is real, and it may split the region.
     """
-    values, avalues = [U], [np.abs(U)]
+    U = np.asarray(U, dtype=np.float64)
+    N = U.shape[0]
+    values, err = [U], [np.zeros(N)]             # per layer output: values, largest error
+    izero: list[np.ndarray | None] = [None]      # outputs identically zero on the region
+    close: dict[int, list[Close]] = {}           # per point, the units not decided
     col = 0
-    for k, layer in enumerate(net.layers):
+    for k, (layer, rtol) in enumerate(zip(net.layers, rounding_level(net))):
         aff = layer.affine
         z = aff.apply(values)
         za = np.broadcast_to(np.abs(aff.b), z.shape).copy()
         for s, W in aff.W.items():
-            za += avalues[s] @ abs(W).T
-        tol = 1e-9 * (za + 1e-300)
+            za += np.abs(values[s]) @ abs(W).T
+        E = za * (2 * (_fan_in(aff) + 4) * _U)
+        for s, W in aff.W.items():
+            if s:
+                E += err[s][:, None] * np.asarray(abs(W).sum(axis=1)).ravel()[None, :]
+        E += (_fan_in(aff) + 1) * _TINY
+        E *= 1 + 1e-6
         n = layer.size
         want = pattern[:, col:col + n]
         col += n
         if isinstance(layer, MaxLayer):
-            G = layer.groups
-            pieces = layer._pieces(z)                                   # (N, g, k)
-            ptol = np.where(G >= 0, tol[:, np.maximum(G, 0)], 0.0)
-            chosen = np.take_along_axis(pieces, want[:, :, None].astype(np.int64), axis=2)[:, :, 0]
-            ctol = np.take_along_axis(ptol, want[:, :, None].astype(np.int64), axis=2)[:, :, 0]
-            bad = (want < 0) | (chosen < pieces.max(axis=2) - ctol - ptol.max(axis=2))
-            if bad.any():
-                i, g = np.argwhere(bad)[0]
-                raise CertificateError(
-                    f"witness {U[i].tolist()}: at layer {k + 1} group {g} the maximum is piece "
-                    f"{int(pieces[i, g].argmax())}, but its region's pattern says {int(want[i, g])}")
-            idx = G[np.arange(G.shape[0])[None, :], want.astype(np.int64)]
-            values.append(np.take_along_axis(z, idx, axis=1))
-            avalues.append(np.take_along_axis(za, idx, axis=1))
+            _max_layer(k, layer, z, E, rtol * za, want, U, close, values, err)
+            izero.append(np.zeros((N, n), dtype=bool))
             continue
         on = want > 0
-        bad = (on != (z > 0)) & (np.abs(z) > tol)
+        bad = ((z > 0) != on) & (np.abs(z) > E)
         if bad.any():
             i, j = np.argwhere(bad)[0]
             raise CertificateError(
                 f"witness {U[i].tolist()} has z={z[i, j]:.3e} at layer {k + 1} unit {j}, "
                 f"but its region's pattern says {'on' if on[i, j] else 'off'}")
-        values.append(np.where(on, z, layer.neg_slope * z))
-        avalues.append(np.where(on, za, np.abs(layer.neg_slope) * za))
+        # decided: beyond the proven bound and beyond the tree's rounding level (a unit the
+        # tree may have taken for constant is checked exactly)
+        decided = np.abs(z) > np.maximum(E, rtol * za)
+        iz = np.zeros((N, n), dtype=bool)
+        rows = np.flatnonzero(~decided.all(axis=1))
+        if rows.size:
+            iz[rows] = _zero_inputs(aff, izero, rows)
+            for i, j in np.argwhere(~decided & ~iz):
+                close.setdefault(int(i), []).append((k, int(j), -1))
+        izero.append(iz | (~on & (layer.neg_slope == 0)[None, :]))
+        v = np.where(on, z, layer.neg_slope * z)
+        # the pattern's piece (points with a unit not decided go to the exact check anyway)
+        smax = max(1.0, float(np.abs(layer.neg_slope).max(initial=0.0)))
+        err.append((smax * E.max(axis=1, initial=0.0)
+                    + 2 * _U * np.abs(v).max(axis=1, initial=0.0)) * (1 + 1e-6))
+        values.append(v)
+    undecided = []
+    weights = exact_weights(net) if close else None
+    for i, units in close.items():
+        if exact_witness_error(net, U[i], np.asarray(pattern[i]), units, weights) is not None:
+            undecided.append(i)
+    return np.array(sorted(undecided), dtype=np.int64)
+
+
+def _max_layer(k: int, layer: MaxLayer, z: np.ndarray, E: np.ndarray, level: np.ndarray,
+               want: np.ndarray, U: np.ndarray, close: dict[int, list[Close]], values: list,
+               err: list) -> None:
+    """``verify_patterns`` on a max layer: the chosen piece must clear every other piece by
+    their bounds; pairs that do not go to the exact check."""
+    N = z.shape[0]
+    G = layer.groups
+    if (want < 0).any() or (want >= G.shape[1]).any():
+        i, g = np.argwhere((want < 0) | (want >= G.shape[1]))[0]
+        raise CertificateError(f"witness {U[i].tolist()}: layer {k + 1} group {g} has "
+                               f"no piece {int(want[i, g])}")
+    pieces = layer._pieces(z)                                   # (N, g, k)
+    perr = np.where(G >= 0, E[:, np.maximum(G, 0)], 0.0)
+    plev = np.where(G >= 0, level[:, np.maximum(G, 0)], 0.0)
+    w = want[:, :, None].astype(np.int64)
+    chosen = np.take_along_axis(pieces, w, axis=2)
+    cerr = np.take_along_axis(perr, w, axis=2)
+    with np.errstate(invalid="ignore"):
+        diff = chosen - pieces                                  # -inf pads: +inf
+        tol = (cerr + perr) * (1 + 1e-6) + 4 * _U * np.abs(diff)
+    other = (G >= 0)[None, :, :] & (np.arange(G.shape[1])[None, None, :] != w)
+    bad = (other & (diff < -tol)).any(axis=2)                  # proven wrong
+    if bad.any():
+        i, g = np.argwhere(bad)[0]
+        raise CertificateError(
+            f"witness {U[i].tolist()}: at layer {k + 1} group {g} the maximum is piece "
+            f"{int(pieces[i, g].argmax())}, but its region's pattern says {int(want[i, g])}")
+    idx = G[np.arange(G.shape[0])[None, :], want.astype(np.int64)]       # (N, g)
+    clev = np.take_along_axis(plev, w, axis=2)
+    for i, g, m in np.argwhere(other & (diff <= np.maximum(tol, clev + plev))):
+        close.setdefault(int(i), []).append((k, int(idx[i, g]), int(G[g, m])))
+    values.append(np.take_along_axis(z, idx, axis=1))
+    err.append(cerr.max(axis=(1, 2)) if cerr.size else np.zeros(N))

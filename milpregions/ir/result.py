@@ -61,6 +61,7 @@ class CountResult:
     thin_dropped: int = 0              # cells that hold a ball of radius in (0, margin] only
     thickest_dropped: float = 0.0      # the largest radius among them
     min_radius: float | None = None    # the smallest certified radius of a counted region
+    undecided: int = 0                 # regions whose patterns rest on decisions within rounding
     certified: bool | None = None      # with --certify: True iff exact certificates prove the count
     certify_note: str = ""             # with --certify: what is missing when not certified
     certify_added: int = 0             # with --certify: regions the float search missed

@@ -134,16 +134,19 @@ def count_milp(net: Network, bounds: Bounds, *, delta: float = DELTA, eps: float
     n_groups = sum(int((fixed < 0).sum()) for fixed, _ in ginfo.values())
     base = _stable_pattern(net, bounds)
 
+    undecided = 0
+
     def result(regions: int, solves: int, stopped: str | None) -> CountResult:
         return CountResult(regions=regions, exact=stopped is None, method="milp",
                            seconds=time.perf_counter() - t0, lps=solves, stopped=stopped,
                            margin=eps, input_dim=n0, widths=list(net.widths),
-                           unstable_units=len(unstable) + n_groups, bound_lps=bounds.lps)
+                           unstable_units=len(unstable) + n_groups, bound_lps=bounds.lps,
+                           undecided=undecided)
 
     if not unstable and not mbin:
         # One pattern on the whole box: the box itself is the region (ball of radius 1 at 0).
         witness = np.zeros(n0)
-        verify_patterns(net, witness[None, :], concat_pattern(base)[None, :])
+        undecided = len(verify_patterns(net, witness[None, :], concat_pattern(base)[None, :]))
         if on_region is not None:
             on_region([p.copy() for p in base], witness, 1.0)
         return result(1, 0, None)
@@ -195,7 +198,8 @@ def count_milp(net: Network, bounds: Bounds, *, delta: float = DELTA, eps: float
                 rejected += 1
                 log.debug("milp: solution %d is no region (solver tolerance): cut", solves)
         if witness is not None:
-            verify_patterns(net, witness[None, :], concat_pattern(pattern)[None, :])
+            undecided += len(verify_patterns(net, witness[None, :],
+                                             concat_pattern(pattern)[None, :]))
             regions += 1
             if on_region is not None:
                 on_region(pattern, witness, r)

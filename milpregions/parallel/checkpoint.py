@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS task (id INTEGER PRIMARY KEY, root INTEGER NOT NULL,
 
 #: the CountResult fields a batch record keeps (what ``local._merge`` sums)
 _FIELDS = ("regions", "nodes", "lps", "near_margin", "thin_dropped", "thickest_dropped",
-           "min_radius")
+           "min_radius", "undecided")
 
 
 def _guarded(method):

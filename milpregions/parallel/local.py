@@ -74,7 +74,8 @@ def _merge(parts: list[CountResult], template: CountResult, seconds: float,
         unstable_units=template.unstable_units, bound_lps=template.bound_lps,
         thin_dropped=template.thin_dropped + sum(r.thin_dropped for r in parts),
         thickest_dropped=max([template.thickest_dropped] + [r.thickest_dropped for r in parts]),
-        min_radius=min(radii) if radii else None)
+        min_radius=min(radii) if radii else None,
+        undecided=template.undecided + sum(r.undecided for r in parts))
 
 
 def count_parallel(problem: Problem, jobs: int | None, *,

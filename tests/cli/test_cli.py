@@ -654,3 +654,77 @@ def test_progress_lines_on_a_non_terminal(cli, capsys):
     line = re.compile(r"[\d,]+ regions \([\d,]+/s\), [\d,]+ nodes, [\d,]+ LPs, [\d.]+ s; \d+ running, "
                       r"\d+ queued, \d+/\d+ batches done, [\d.]+% covered, ETA .+")
     assert all(line.fullmatch(x) for x in err.splitlines())
+
+
+# ------------------------------------------- zoomed-in and huge boxes, rounding (issue 21)
+
+
+def double_mlp(path: Path, weights, biases) -> str:
+    """A float64 ONNX chain: Gemm + Relu per hidden layer, a last Gemm."""
+    nodes, inits, prev = [], [], "x"
+    for k, (W, b) in enumerate(zip(weights, biases)):
+        inits += [const(f"W{k}", W, np.float64), const(f"b{k}", b, np.float64)]
+        nodes.append(helper.make_node("Gemm", [prev, f"W{k}", f"b{k}"], [f"g{k}"], transB=1))
+        prev = f"g{k}"
+        if k < len(weights) - 1:
+            nodes.append(helper.make_node("Relu", [prev], [f"h{k}"]))
+            prev = f"h{k}"
+    n0 = np.asarray(weights[0]).shape[1]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", n0])],
+        [helper.make_tensor_value_info(prev, TensorProto.DOUBLE, None)], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return str(path)
+
+
+def test_count_on_a_1e_9_box_around_three_concurrent_lines(cli, capsys, tmp_path):
+    model = double_mlp(tmp_path / "apex.onnx", [[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[1.0] * 3]],
+                       [[-12345.5, -12345.5, -24691.0], [0.0]])
+    box = tmp_path / "box.json"
+    box.write_text(json.dumps({"lo": [12345.499999999474, 12345.49999999924],
+                               "hi": [12345.50000000069, 12345.500000000202]}))
+    assert cli("count", model, "--box-file", box) == (0, "6 regions\n", "")
+
+
+def test_count_says_when_patterns_rest_on_rounding(cli, capsys, tmp_path):
+    # 0.1 h + 0.2 h - 0.3 h - 2^-56 h' is a real line through the box (2 regions); the float
+    # search takes the unit for constant
+    W1 = [[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
+    model = double_mlp(tmp_path / "r.onnx", [W1, [[0.1, 0.2, -0.3, -2.0 ** -56]], [[1.0]]],
+                       [[2.0] * 4, [0.0], [0.0]])
+    assert cli("count", model, "--box=-1,1") == (
+        5, "1 region\nundecided: the patterns of 1 counted region rest on decisions within "
+           "rounding (rounding-level slopes or constants); --certify decides them exactly\n", "")
+    code, out, _ = cli("count", model, "--box=-1,1", "--certify")
+    assert code == 0 and out.startswith("2 regions (certified exactly")
+
+
+def test_count_says_when_cells_thinner_than_the_margin_were_dropped(cli, capsys, tmp_path):
+    from milpregions.onnx.export import to_onnx
+    from milpregions.testing.constructions import he_mlp
+
+    model = tmp_path / "he.onnx"
+    to_onnx(he_mlp(2, [12, 12], 3), model)
+    code, out, err = cli("count", model, "--box=-1e8,1e8", FAST)
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 2 and err == ""
+    assert re.fullmatch(r"note: \d+ cells thinner than the margin 1e-10 \(the thickest \S+\) "
+                        r"were not counted; --certify or a smaller --margin counts them",
+                        lines[1]), lines
+    n = int(lines[1].split()[1])
+    counted = int(lines[0].split()[0])
+    code, out, _ = cli("count", model, "--box=-1e8,1e8", FAST, "--certify")
+    assert code == 0 and int(out.split()[0]) > counted and n > 0
+
+
+def test_count_refuses_a_box_too_large_for_floats(cli, capsys, tmp_path):
+    from milpregions.onnx.export import to_onnx
+    from milpregions.testing.constructions import he_mlp
+
+    model = tmp_path / "he.onnx"
+    to_onnx(he_mlp(2, [12, 12], 3), model)
+    code, out, err = cli("count", model, "--box=-1e200,1e200", FAST)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "too large for float arithmetic" in err

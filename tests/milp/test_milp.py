@@ -193,11 +193,13 @@ def test_export_mps_and_lp(tmp_path):
         export_milp(net, bounds, tmp_path / "model.txt")
 
 
-def test_rounding_noise_on_a_zero_preactivation_is_tolerated():
-    # z2 = 0.1 h + 0.2 h - 0.3 h is 0 in exact arithmetic, 2.8e-17 * x in float64 for x > 0.
+def test_rounding_noise_on_a_zero_preactivation_is_tolerated_and_reported():
+    # z2 = 0.1 h + 0.2 h - 0.3 h is 0 in decimal arithmetic, but 2^-55 h with the weights as
+    # stored: the MILP takes it for 0 (off), so that region's pattern rests on rounding
     net = mlp([np.ones((3, 1)), [[0.1, 0.2, -0.3]], [[1.0]]], [np.zeros(3), [0.0], [0.0]])
     assert net.preactivations(np.array([[0.5]]))[1][0, 0] > 0
-    assert count(net).regions == 2
+    r = count(net)
+    assert (r.regions, r.undecided) == (2, 1)
 
 
 # ---- max layers (maxout, MaxPool) and sparse weights ---------------------------------------

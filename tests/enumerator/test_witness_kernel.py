@@ -1,0 +1,73 @@
+"""The compiled float filter of the witness check (``enumerator.witness_kernel``): it settles a
+point only where ``ir.pattern.verify_patterns`` settles it in floats, with the same bound."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from milpregions.api import count_regions
+from milpregions.enumerator.witness_kernel import chain_arrays, settled
+from milpregions.ir.domain import Box, normalize
+from milpregions.ir.network import Affine, Layer, MaxLayer, Network, mlp
+from milpregions.ir.pattern import verify_patterns
+from milpregions.testing import constructions as C
+
+
+def chain(second_w, second_b: float) -> Network:
+    """As in test_rounding_level: relu(x1 + 2) three times, relu(x2 + 2) -> one unit."""
+    W1 = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    L1 = Layer(Affine({0: W1}, np.full(4, 2.0)), np.zeros(4))
+    L2 = Layer(Affine({1: np.array([second_w], dtype=np.float64)}, np.array([second_b])),
+               np.zeros(1))
+    return Network(2, (L1, L2), Affine({2: np.ones((1, 1))}, np.zeros(1)))
+
+
+def _patterns(net: Network, U: np.ndarray) -> np.ndarray:
+    return np.concatenate([p.astype(np.int64) for p in net.pattern(U)], axis=1).astype(np.int16)
+
+
+def test_it_settles_forward_patterns_and_refuses_a_wrong_bit():
+    net = normalize(C.he_mlp(3, [16, 16, 8], 1), Box.make(-1.0, 1.0, 3))
+    U = np.random.default_rng(0).uniform(-1, 1, size=(3000, 3))
+    P = _patterns(net, U)
+    ok = settled(*chain_arrays(net), U, P)
+    assert ok.mean() > 0.99
+    assert verify_patterns(net, U[~ok], P[~ok]).size == 0
+    bad = P.copy()
+    bad[17, 20] ^= 1
+    got = settled(*chain_arrays(net), U, bad)
+    assert not got[17] and got.sum() == ok.sum() - (1 if ok[17] else 0)
+
+
+def test_it_leaves_units_within_rounding_to_the_exact_check():
+    net = chain([0.1, 0.2, -0.3, -2.0 ** -56], 0.0)
+    U = np.array([[0.0, 0.0], [0.5, -0.5]])
+    P = np.array([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]], dtype=np.int16)
+    assert not settled(*chain_arrays(net), U, P).any()
+    assert verify_patterns(net, U, P).tolist() == [0, 1]
+
+
+def test_only_chains_of_dense_two_piece_layers_take_it():
+    mx = MaxLayer(Affine({0: np.eye(2)}, np.zeros(2)), np.array([[0, 1]]))
+    assert chain_arrays(Network(2, (mx,), Affine({1: np.ones((1, 1))}, np.zeros(1)))) is None
+    L = Layer(Affine({0: np.eye(2)}, np.zeros(2)), np.zeros(2))
+    skip = Layer(Affine({0: np.eye(2), 1: np.eye(2)}, np.zeros(2)), np.zeros(2))
+    assert chain_arrays(Network(2, (L, skip), Affine({2: np.ones((1, 2))}, np.zeros(1)))) is None
+    assert chain_arrays(mlp([np.eye(2), np.ones((1, 2))], [np.zeros(2), np.zeros(1)])) is not None
+
+
+def test_compiled_and_python_counts_agree_on_undecided_regions():
+    from milpregions.bounds import compute_bounds
+    from milpregions.enumerator import TreeCounter
+
+    for net, want in ((chain([0.1, 0.2, -0.3, -2.0 ** -56], 0.0), (1, 1)),
+                      (C.he_mlp(2, [8, 8], 2), None)):
+        unit = normalize(net, Box.make(-1.0, 1.0, 2))
+        b = compute_bounds(unit, "none")
+        a = TreeCounter(unit, b, compiled=True).run()
+        p = TreeCounter(unit, b, compiled=False).run()
+        assert (a.regions, a.undecided) == (p.regions, p.undecided)
+        if want is not None:
+            assert (a.regions, a.undecided) == want
+    r = count_regions(C.he_mlp(2, [8, 8], 2), certify=True)
+    assert r.certified and r.regions == a.regions and a.undecided == 0
