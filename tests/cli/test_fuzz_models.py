@@ -1,7 +1,7 @@
 """Mutated models never crash the tool or hang it: every mutation of the committed models
 (truncation, byte flips, shape and type edits, removed initializers, unsupported ops, NaN/Inf
-weights, future versions, extra inputs) gives exit 0, 2 or 3 and at most one short line of
-error, never exit 1 (an internal error) or a hang."""
+weights, future versions, extra inputs) gives exit 0, 2, 3 or 5 (undecided) and at most one
+short line of error, never exit 1 (an internal error) or a hang."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def _run(path: Path) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_mutated_models_give_0_2_or_3_and_one_line(name, tmp_path):
+def test_mutated_models_never_give_an_internal_error(name, tmp_path):
     rng = np.random.default_rng(sum(map(ord, name)))
     data = (MODELS / f"{name}.onnx").read_bytes()
     cases = _bytes_mutations(data, rng) + [
@@ -116,7 +116,7 @@ def test_mutated_models_give_0_2_or_3_and_one_line(name, tmp_path):
         path = tmp_path / f"m{i}.onnx"
         path.write_bytes(blob)
         code, out, err = _run(path)
-        assert code in (0, 2, 3), f"{what}: exit {code}: {err}"
+        assert code in (0, 2, 3, 5), f"{what}: exit {code}: {err}"
         if code == 2:
             assert out == "" and err.count("\n") == 1 and len(err) < 600, f"{what}: {err!r}"
             assert err.startswith("milpregions: "), f"{what}: {err!r}"
