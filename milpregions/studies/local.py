@@ -252,8 +252,10 @@ def assemble(points: np.ndarray, radii: tuple[float, ...], norm: str,
     results = [[None] * k for _ in range(n)]
     for t, res in enumerate(flat):
         i, j = divmod(t, k)
-        if res is None:
-            stopped[i][j] = "interrupted"
+        if res is None or (not res.exact and res.regions == 0):
+            # not begun, or stopped before its first region: a 0 bounds nothing (every ball
+            # holds a region), so it is a count not made, never a 0 in the statistics
+            stopped[i][j] = "interrupted" if res is None else res.stopped
             continue
         counts[i, j] = res.regions
         exact[i, j] = res.exact

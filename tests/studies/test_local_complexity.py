@@ -171,3 +171,22 @@ def test_the_summary_statistics():
     assert s.std == pytest.approx(np.sqrt(70.5), rel=1e-15) and not s.exact
     none = summarize(0.5, np.array([-1]), np.array([False]), np.array([False]))
     assert none.counted == 0 and none.mean is None and none.to_dict()["median"] is None
+
+
+def test_a_count_stopped_before_its_first_region_is_not_a_zero_in_the_statistics():
+    """A count interrupted (or out of time) before it found a region says nothing: it is a
+    count not made, like one never begun, while a stopped count with regions is a lower
+    bound."""
+    from milpregions.ir.result import CountResult
+    from milpregions.studies.local import assemble
+
+    def result(regions, stopped):
+        return CountResult(regions=regions, exact=stopped is None, method="tree", seconds=0.1,
+                           stopped=stopped)
+
+    lc = assemble(np.zeros((3, 2)), (0.5,), "inf",
+                  [result(7, None), result(0, "interrupted"), result(4, "time-limit")])
+    assert lc.counts[:, 0].tolist() == [7, -1, 4]
+    assert [row[0] for row in lc.stopped] == [None, "interrupted", "time-limit"]
+    s = lc.summary[0]
+    assert (s.counted, s.lower_bounds, s.min, s.mean) == (2, 1, 4, 5.5)
