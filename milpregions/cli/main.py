@@ -5,6 +5,7 @@ The only code that prints or configures logging; see ``cli.common`` for the exit
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sys
@@ -92,15 +93,31 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError, AttributeError):
             pass
         return EXIT_INTERNAL
+    except OSError as e:
+        if e.errno not in _WRITE_ERRORS:
+            return _internal(e, debug, err)
+        # the machine's, not ours: a full disk, a read-only folder, a file too large
+        where = e.filename or (args.regions if getattr(args, "regions", None) else "standard output")
+        err.write(f"{PROG}: {where}: cannot write ({e.strerror or e})\n")
+        return EXIT_INPUT
     except Exception as e:  # CertificateError and anything unexpected
-        if debug:
-            traceback.print_exc(file=err)
-        name = type(e).__name__
-        err.write(f"{PROG}: internal error: {name}: {one_line(e) or '(no message)'}"
-                  + ("" if debug else " (set MILPREGIONS_DEBUG=1 for a traceback)") + "\n")
-        return EXIT_INTERNAL
+        return _internal(e, debug, err)
     finally:
         handler.flush()
         log.removeHandler(handler)
         log.setLevel(level)
         log.propagate = propagate
+
+
+#: errors of writing a file that say what the machine lacks (exit 2, not an internal error)
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES,
+                 errno.EPERM}
+
+
+def _internal(e: Exception, debug: bool, err) -> int:
+    if debug:
+        traceback.print_exc(file=err)
+    name = type(e).__name__
+    err.write(f"{PROG}: internal error: {name}: {one_line(e) or '(no message)'}"
+              + ("" if debug else " (set MILPREGIONS_DEBUG=1 for a traceback)") + "\n")
+    return EXIT_INTERNAL
