@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 
 from ..errors import InputError
 from ..ir.result import run_envelope
@@ -235,3 +235,29 @@ def check_positive(option: str, value: float | None) -> None:
     """A time limit or similar option: None or a positive finite number."""
     if value is not None and not (math.isfinite(value) and value > 0):
         raise InputError(f"{option} {value:g}: must be positive")
+
+
+@contextmanager
+def stdout_to_stderr(active: bool = True):
+    """While the block runs, whatever is printed on standard output (by Python code or by a
+    library at the file-descriptor level: Ray's messages about a dead worker, a solver's
+    banner) goes to standard error, so that stdout carries the JSON alone."""
+    if not active:
+        yield
+        return
+    try:
+        fd_out, fd_err = sys.stdout.fileno(), sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):       # not a real file (tests, notebooks)
+        with redirect_stdout(sys.stderr):
+            yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd_out)
+    os.dup2(fd_err, fd_out)
+    try:
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, fd_out)
+        os.close(saved)

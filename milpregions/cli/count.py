@@ -26,6 +26,7 @@ from .common import (
     StopOnSignals,
     is_terminal,
     pyomo_logging,
+    stdout_to_stderr,
     write_json,
 )
 from .domain_args import add_domain_args, problem_from_args
@@ -342,7 +343,7 @@ def run(args, out, err) -> int:
         if args.method == "milp":
             stack.enter_context(pyomo_logging(err, args.debug))
         try:
-            with StopOnSignals() as stop:
+            with StopOnSignals() as stop, stdout_to_stderr(args.json):
                 result = count(problem, on_region=on_region, progress=progress, should_stop=stop,
                                checkpoint=ck)
         except KeyboardInterrupt:               # a second Ctrl-C
