@@ -15,16 +15,26 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..errors import Interrupted
 
 R_MIN = -4.0  # lower bound of r: keeps the LP bounded when P is empty
 SMALL_MATRIX_VALUE = 1e-12  # the smallest HiGHS accepts
 INCONSISTENT = 1e-9  # an LP point whose evaluated radius is this far below the optimum is no answer
 #: HiGHS settings tried, each from scratch, on a node LP that the default dual simplex did not
 #: settle warm or cold: the primal simplex, then the interior point method with crossover
+#: the bound tightening's LPs (``GrowingLP.minimize``): HiGHS returns to Python after each slice
+#: (a stop request is seen within it); one LP gets at most these seconds and simplex iterations,
+#: then keeps the safe bound of the multipliers it has
+SLICE_SECONDS = 0.2
+LP_SECONDS = 10.0
+LP_ITERATIONS = 200_000
 ALTERNATIVES: tuple[dict[str, object], ...] = (
     {"simplex_strategy": 4},
     {"solver": "ipm", "run_crossover": "on"},
@@ -284,12 +294,16 @@ class GrowingLP:
     side is infinite set to 0, and the float error of the sums bounded and subtracted.
     """
 
-    def __init__(self):
+    def __init__(self, lp_seconds: float = LP_SECONDS, lp_iterations: int = LP_ITERATIONS):
         import highspy
 
         self.h = new_highs()
         self.inf = self.h.getInfinity()
         self._optimal = highspy.HighsModelStatus.kOptimal
+        self._time_limit = highspy.HighsModelStatus.kTimeLimit
+        self.lp_seconds = lp_seconds
+        self.lp_iterations = lp_iterations
+        self.limited = 0            # LPs that ended without an optimum (a limit or a status)
         self.ncols = 0
         self._col_lo: list[np.ndarray] = []
         self._col_hi: list[np.ndarray] = []
@@ -372,17 +386,50 @@ class GrowingLP:
         bound = float(row_terms.sum() + col_terms.sum()) - err
         return bound if np.isfinite(bound) else -np.inf
 
-    def minimize(self, col: int, sign: float) -> Minimum:
+    def minimize(self, col: int, sign: float,
+                 should_stop: Callable[[], bool] | None = None) -> Minimum:
         """min of ``sign * x_col`` (warm re-solve): HiGHS's optimum (None unless optimal) and a
-        safe lower bound of the true minimum (-inf when HiGHS gave no usable multipliers)."""
+        safe lower bound of the true minimum (-inf when HiGHS gave no usable multipliers).
+
+        HiGHS runs in slices of ``SLICE_SECONDS`` (each continues from the last basis), so
+        ``should_stop`` is asked, and a signal handler runs, at least that often: once it says
+        True this raises ``Interrupted``. One LP gets at most ``LP_SECONDS`` and
+        ``LP_ITERATIONS`` simplex iterations; a limit or any status other than optimal leaves
+        the safe bound of whatever multipliers HiGHS has (weak duality holds for any), and the
+        next LP starts from scratch."""
         h = self.h
         h.changeColsCost(1, np.array([col], dtype=np.int32), np.array([sign]))
-        h.run()
-        ok = h.getModelStatus() == self._optimal
-        value = h.getObjectiveValue() if ok else None
-        sol = h.getSolution()
-        safe = -np.inf
-        if sol.dual_valid:
-            safe = self._safe_bound(col, sign, np.array(sol.row_dual, dtype=np.float64))
-        h.changeColsCost(1, np.array([col], dtype=np.int32), np.array([0.0]))
+        try:
+            status = self._run_sliced(should_stop)
+            ok = status == self._optimal
+            value = h.getObjectiveValue() if ok else None
+            sol = h.getSolution()
+            safe = -np.inf
+            if sol.dual_valid:
+                safe = self._safe_bound(col, sign, np.array(sol.row_dual, dtype=np.float64))
+            if not ok:
+                self.limited += 1
+                h.clearSolver()
+        finally:
+            h.changeColsCost(1, np.array([col], dtype=np.int32), np.array([0.0]))
         return Minimum(value, safe)
+
+    def _run_sliced(self, should_stop: Callable[[], bool] | None):
+        """Run HiGHS until it stops for a reason other than a slice's time limit, or until the
+        LP's time or iteration budget is spent; the model status."""
+        h = self.h
+        end = time.perf_counter() + self.lp_seconds
+        iterations = 0
+        while True:
+            if should_stop is not None and should_stop():
+                raise Interrupted("the bound tightening was stopped")
+            left = end - time.perf_counter()
+            # HiGHS's time limit is on the run time summed over every run of this Highs
+            h.setOptionValue("time_limit", h.getRunTime() + max(1e-3, min(SLICE_SECONDS, left)))
+            h.setOptionValue("simplex_iteration_limit", max(1, self.lp_iterations - iterations))
+            h.run()
+            status = h.getModelStatus()
+            iterations += max(0, h.getInfo().simplex_iteration_count)
+            if (status != self._time_limit or time.perf_counter() >= end
+                    or iterations >= self.lp_iterations):
+                return status
