@@ -189,11 +189,14 @@ def _solve(G, h, u0, cap):
             pn = np.sqrt(_dot(p, p))
             if pn <= 1e-12:
                 # the objective lies in the span of the active rows: optimal unless a
-                # multiplier (least squares, G_W^T lam = -c) is negative
-                GW = np.empty((nw, n))
+                # multiplier (least squares, G_W^T lam = -c) is negative; by SVD, as the
+                # normal equations of nearly dependent rows can be singular in floats
+                GWt = np.empty((n, nw))
                 for j in range(nw):
-                    GW[j] = G[W[j]]
-                lam[:nw] = np.linalg.solve(GW @ GW.T, -GW[:, d].copy())
+                    GWt[:, j] = G[W[j]]
+                c = np.zeros(n)
+                c[d] = -1.0
+                lam[:nw] = np.linalg.lstsq(GWt, c)[0]
                 first = M
                 for j in range(nw):
                     if lam[j] < -LAMBDA_TOL and W[j] < first:
