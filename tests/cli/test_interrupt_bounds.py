@@ -45,12 +45,12 @@ def test_a_signal_ends_the_bound_tightening_at_once(model, sig):
     proc = subprocess.Popen([sys.executable, "-m", "milpregions", "count", str(model), "--box",
                              "-1,1", "--method", "milp"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(5.0)                     # imports and the first seconds of the tightening
+    time.sleep(10.0)                    # imports, then the first seconds of the tightening
     assert proc.poll() is None, proc.stderr.read()
     sent = time.monotonic()
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     took = time.monotonic() - sent
     assert proc.returncode == 130, err
-    assert took < 2.0
+    assert took < 3.0, took            # a slice, the exit (numba and HiGHS loaded), a busy machine
     assert err.strip().splitlines() == ["milpregions: interrupted"]
