@@ -13,9 +13,11 @@ a primal active-set method (the simplex method on the inequality form, Bland's r
 cycling) in microseconds instead of a solver call. Every answer is checked: its point is
 evaluated on every row (the radius used is never more than the point has), and a dual bound
 (weak duality on the final multipliers) must come within ``GAP`` and its float error of it,
-so an LP that did not converge is solved again from another start, and reported if it still
-does not, never taken for an empty side. Decisions then compare the point's radius with the
-margin, as the Python path does with HiGHS's answer (whose feasibility tolerance is 1e-10).
+so an LP that did not converge is solved again from another start, and if it still does not
+the walk stops with that node on its stack for the driver to count in Python (never taken for
+an empty side); a point whose radius is above the margin is decided on without the bound.
+Decisions then compare the point's radius with the margin, as the Python path does with
+HiGHS's answer (whose feasibility tolerance is 1e-10).
 """
 
 from __future__ import annotations
