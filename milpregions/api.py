@@ -73,7 +73,7 @@ def _search(problem: Problem, callback, progress, should_stop, checkpoint) -> Co
     s = problem.settings
     t0 = time.perf_counter()
     # the MILP wants LP-tightened bounds; the tree takes what its path needs
-    bounds = problem.bounds if s.method == "milp" else problem.tree_bounds
+    bounds = problem.search_bounds(should_stop)
     seconds = time.perf_counter() - t0
     if s.method == "milp":
         from .milp import count_milp

@@ -1,4 +1,5 @@
-"""The package's errors. The CLI prints each on one line: InputError exits 2, the others 1."""
+"""The package's errors. The CLI prints each on one line: InputError exits 2, Interrupted 130
+(as Ctrl-C), the others 1."""
 
 
 class InputError(ValueError):
@@ -11,3 +12,8 @@ class CertificateError(RuntimeError):
 
 class SolverError(RuntimeError):
     """A solver answered something that no correct run should see (unavailable, an odd status)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop request (Ctrl-C, SIGTERM: a count's ``should_stop``) during a phase with no partial
+    result to give, such as the bound tightening: the CLI treats it as Ctrl-C (exit 130)."""

@@ -8,6 +8,7 @@ LP tightening). A Problem pickles, bounds included, so it can be shipped to work
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -72,7 +73,7 @@ class Problem:
     def bounds(self) -> Bounds:
         """Pre-activation bounds of ``unit_net`` on [-1, 1]^dim: interval, symbolic, then every
         unstable unit LP-tightened if the settings ask (the MILP's big-M needs them tight)."""
-        return compute_bounds(self.unit_net, "all" if self.settings.tighten else "none")
+        return compute_bounds(self.unit_net, self._lp_level("bounds"))
 
     @cached_property
     def tree_bounds(self) -> Bounds:
@@ -80,9 +81,25 @@ class Problem:
         on the vertex path (``dim <= vertex_dim``), where vertices decide every unit on every
         node exactly, no LP at all (10 s of LPs against a 1 s count on a 3-layer width-100
         net); on the LP path, LPs only for the units near stability (``NEAR_STABLE``)."""
-        if self.dim <= self.settings.vertex_dim or not self.settings.tighten:
-            return compute_bounds(self.unit_net, "none")
-        return compute_bounds(self.unit_net, "near-stable")
+        return compute_bounds(self.unit_net, self._lp_level("tree_bounds"))
+
+    def _lp_level(self, which: str) -> str:
+        """The LP tightening of ``bounds`` or ``tree_bounds`` (``compute_bounds``'s ``lp``)."""
+        if not self.settings.tighten:
+            return "none"
+        if which == "bounds":
+            return "all"
+        return "none" if self.dim <= self.settings.vertex_dim else "near-stable"
+
+    def search_bounds(self, should_stop: Callable[[], bool] | None = None) -> Bounds:
+        """``bounds`` for the MILP, else ``tree_bounds``, computed once (as those properties):
+        ``should_stop`` is asked between the LPs of the tightening, which raises
+        ``errors.Interrupted`` once it says True (there is no partial result to give)."""
+        which = "bounds" if self.settings.method == "milp" else "tree_bounds"
+        if which not in self.__dict__:
+            self.__dict__[which] = compute_bounds(self.unit_net, self._lp_level(which),
+                                                  should_stop=should_stop)
+        return self.__dict__[which]
 
     def to_input(self, U: np.ndarray) -> np.ndarray:
         """Normalised points (..., dim) -> input points (..., n0)."""

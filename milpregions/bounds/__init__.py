@@ -2,6 +2,8 @@
 back-substitution of linear relaxations (``symbolic``, milliseconds), then LP tightening over
 the triangle relaxation (``relaxation``) where it is asked for."""
 
+from collections.abc import Callable
+
 from ..ir.network import Network
 from .interval import (
     Bounds,
@@ -23,15 +25,18 @@ from .symbolic import symbolic_bounds
 NEAR_STABLE = 0.1
 
 
-def compute_bounds(unit_net: Network, lp: str = "all") -> Bounds:
+def compute_bounds(unit_net: Network, lp: str = "all",
+                   should_stop: Callable[[], bool] | None = None) -> Bounds:
     """Interval, then symbolic bounds; then LP tightening of the units still unstable
     (``lp="all"``: every one, for the MILP's big-M; ``"near-stable"``: the ones an LP might
-    make stable, all that the tree gains from; ``"none"``)."""
+    make stable, all that the tree gains from; ``"none"``). ``should_stop``: asked during the
+    LPs (``lp_tighten``), which raise ``errors.Interrupted`` once it says True."""
     if lp not in ("all", "near-stable", "none"):
         raise ValueError(f"lp must be 'all', 'near-stable' or 'none', not {lp!r}")
     bounds = symbolic_bounds(unit_net, interval_bounds(unit_net))
     if lp != "none" and bounds.n_unstable:
-        bounds = lp_tighten(unit_net, bounds, near=NEAR_STABLE if lp == "near-stable" else None)
+        bounds = lp_tighten(unit_net, bounds, near=NEAR_STABLE if lp == "near-stable" else None,
+                            should_stop=should_stop)
     return bounds
 
 

@@ -6,10 +6,12 @@ only says which rows the relaxation of each layer has.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..ir.network import Affine, MaxLayer, Network
-from ..solver.highs import GrowingLP, Minimum
+from ..solver.highs import LP_ITERATIONS, GrowingLP, Minimum
 from .interval import (
     Bounds,
     _affine_interval,
@@ -37,8 +39,8 @@ class _Relaxation:
     """The growing LP: input u in [-1,1]^d, then per layer columns z (with equality rows
     ``z - sum_s W[s] v_s = b``) and h (with the convex relaxation of the activation)."""
 
-    def __init__(self, d: int):
-        self.lp = GrowingLP()
+    def __init__(self, d: int, lp_iterations: int = LP_ITERATIONS):
+        self.lp = GrowingLP(lp_iterations=lp_iterations)
         self.inf = self.lp.inf
         self._add_cols = self.lp.add_cols
         self._add_rows = self.lp.add_rows
@@ -131,10 +133,10 @@ class _Relaxation:
         self._add_rows(rlo, rhi, rows)
         self.src.append(hc)
 
-    def optimize(self, col: int, sign: float) -> Minimum:
+    def optimize(self, col: int, sign: float, should_stop=None) -> Minimum:
         """min of ``sign * v_col`` over the relaxation (warm re-solve): HiGHS's optimum and a
-        safe lower bound (``solver.highs.GrowingLP``)."""
-        return self.lp.minimize(col, sign)
+        safe lower bound (``solver.highs.GrowingLP``, which also asks ``should_stop``)."""
+        return self.lp.minimize(col, sign, should_stop)
 
 
 def _to_tighten(layer, lo: np.ndarray, hi: np.ndarray, near: float | None) -> np.ndarray:
@@ -152,7 +154,9 @@ def _to_tighten(layer, lo: np.ndarray, hi: np.ndarray, near: float | None) -> np
 
 
 def lp_tighten(net: Network, bounds: Bounds, *, time_limit: float | None = None,
-               near: float | None = None) -> Bounds:
+               near: float | None = None,
+               should_stop: Callable[[], bool] | None = None,
+               lp_iterations: int = LP_ITERATIONS) -> Bounds:
     """Tighten ``bounds`` (valid on [-1, 1]^d) by LPs over the triangle relaxation, layer by layer.
 
     For layer k, the LP holds the input u in [-1, 1]^d and, for every earlier layer, its
@@ -173,7 +177,9 @@ def lp_tighten(net: Network, bounds: Bounds, *, time_limit: float | None = None,
     bound is ever looser than the given one or the recomputed interval one. With ``time_limit``
     (seconds) the remaining LPs are skipped once it is exceeded; later layers then still get
     the (propagated) interval bounds. With ``near``, only the two-piece units near stability
-    get LPs (see ``_to_tighten``).
+    get LPs (see ``_to_tighten``). One LP stops at ``solver.highs.LP_SECONDS`` or
+    ``LP_ITERATIONS`` and keeps its safe bound (or the given one); ``should_stop`` is asked
+    within every LP at least every ``SLICE_SECONDS`` (``errors.Interrupted`` once it says True).
     """
     import time
 
@@ -195,7 +201,7 @@ def lp_tighten(net: Network, bounds: Bounds, *, time_limit: float | None = None,
             relax = None  # no more LPs: stop building the relaxation
         if unstable.size and not input_only and not out_of_time:
             if relax is None:
-                relax = _Relaxation(d)
+                relax = _Relaxation(d, lp_iterations)
                 for j, earlier in enumerate(net.layers[:k]):
                     relax.add_preactivations(earlier.affine, los[j], his[j])
                     relax.add_layer(earlier, los[j], his[j])
@@ -205,7 +211,7 @@ def lp_tighten(net: Network, bounds: Bounds, *, time_limit: float | None = None,
                 for sign in (1.0, -1.0):
                     if deadline is not None and time.perf_counter() > deadline:
                         break
-                    m = relax.optimize(int(zc[j]), sign)
+                    m = relax.optimize(int(zc[j]), sign, should_stop)
                     lps += 1
                     # min sign*z_j >= m.safe is proven by weak duality with every coefficient;
                     # HiGHS's widened optimum caps it, so no bound is tighter than HiGHS says

@@ -2,10 +2,10 @@
 
 Is there a point with ``a_i . u + c_i = 0`` and every other row ``a_j . u + c_j > 0``?
 The equation eliminates one coordinate (positive scaling keeps the integer rows' signs); then
-``max t`` subject to ``h_j(w) - t >= 0`` is solved by a dense tableau simplex in
-``fractions.Fraction`` with Bland's rule (it cannot cycle), started at the corner
-u = (-1, ..., -1) of the remaining coordinates (w = u + 1 >= 0 there, as the box rows imply)
-with t at its smallest row value. The answer is a point in the relative interior of the
+``max t`` subject to ``h_j(w) - t >= 0`` is solved by the dense tableau simplex in
+``fractions.Fraction`` with Bland's rule of ``solver.exact_simplex`` (it cannot cycle),
+started at the corner u = (-1, ..., -1) of the remaining coordinates (w = u + 1 >= 0 there,
+as the box rows imply) with t at its smallest row value. The answer is a point in the relative interior of the
 facet when the optimum is positive, else a proof by exact optimality that there is none.
 Slow (Python rationals), so only the undecided rows come here.
 """
@@ -15,6 +15,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+
+from ..solver.exact_simplex import maximise
 
 
 def _eliminate(A: np.ndarray, c: np.ndarray, i: int):
@@ -40,43 +42,16 @@ def facet_point(A: np.ndarray, c: np.ndarray, i: int) -> list[Fraction] | None:
     there is none."""
     d = A.shape[1]
     rows, consts, p = _eliminate(A, c, i)
-    m, n = len(rows), d - 1
+    n = d - 1
     # rows in w = u' + 1: H w + (h - H 1); t = t0 + tau, t0 the smallest value at w = 0
     h0 = [ci - sum(r) for r, ci in zip(rows, consts)]
     t0 = min(h0) if h0 else 0
     # tableau: s_j = (h0_j - t0) + sum_k H_jk w_k - tau >= 0; columns w_0..w_{n-1}, tau
     T = [[Fraction(v) for v in r] + [Fraction(-1), Fraction(h - t0)] for r, h in zip(rows, h0)]
     obj = [Fraction(0)] * n + [Fraction(1), Fraction(0)]   # maximise tau (reduced costs)
-    nonbasic = list(range(n + 1))       # column k of T is nonbasic variable nonbasic[k]
-    basic = [n + 1 + j for j in range(m)]
-    while True:
-        enter = min((k for k in range(n + 1) if obj[k] > 0), key=lambda k: nonbasic[k],
-                    default=None)
-        if enter is None:
-            break
-        best, leave = None, None
-        for j in range(m):
-            if T[j][enter] < 0:
-                ratio = T[j][-1] / -T[j][enter]
-                if best is None or ratio < best or (ratio == best and basic[j] < basic[leave]):
-                    best, leave = ratio, j
-        if leave is None:               # unbounded: cannot happen inside the box
-            return None
-        # pivot: the entering variable leaves the row's equation
-        row = T[leave]
-        piv = row[enter]
-        new = [-v / piv for v in row]
-        new[enter] = 1 / piv
-        for j in range(m):
-            if j != leave and T[j][enter] != 0:
-                f = T[j][enter]
-                T[j] = [v + f * nv if k != enter else f * nv for k, (v, nv) in
-                        enumerate(zip(T[j], new))]
-        f = obj[enter]
-        obj = [v + f * nv if k != enter else f * nv for k, (v, nv) in enumerate(zip(obj, new))]
-        T[leave] = new
-        basic[leave], nonbasic[enter] = nonbasic[enter], basic[leave]
-    value = {b: T[j][-1] for j, b in enumerate(basic)}
+    value = maximise(T, obj)
+    if value is None:                   # unbounded: cannot happen inside the box
+        return None
     tau = value.get(n, Fraction(0))
     if t0 + tau <= 0:
         return None

@@ -13,9 +13,11 @@ a primal active-set method (the simplex method on the inequality form, Bland's r
 cycling) in microseconds instead of a solver call. Every answer is checked: its point is
 evaluated on every row (the radius used is never more than the point has), and a dual bound
 (weak duality on the final multipliers) must come within ``GAP`` and its float error of it,
-so an LP that did not converge is solved again from another start, and reported if it still
-does not, never taken for an empty side. Decisions then compare the point's radius with the
-margin, as the Python path does with HiGHS's answer (whose feasibility tolerance is 1e-10).
+so an LP that did not converge is solved again from another start, and if it still does not
+the walk stops with that node on its stack for the driver to count in Python (never taken for
+an empty side); a point whose radius is above the margin is decided on without the bound.
+Decisions then compare the point's radius with the margin, as the Python path does with
+HiGHS's answer (whose feasibility tolerance is 1e-10).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ GAP = 1e-9               # an LP answer's dual bound may exceed its point's radi
 #                          of the optimum is off by far more)
 LAMBDA_TOL = 1e-13       # a multiplier above -LAMBDA_TOL is taken as nonnegative
 PIVOT_TOL = 1e-12        # a row blocks a step only if it decreases along it faster than this
+STAT_MARGIN = 6          # ``stats[6]``, when the driver gives it: the walk's margin
 
 
 def cache_is_warm() -> bool:
@@ -188,11 +191,14 @@ def _solve(G, h, u0, cap):
             pn = np.sqrt(_dot(p, p))
             if pn <= 1e-12:
                 # the objective lies in the span of the active rows: optimal unless a
-                # multiplier (least squares, G_W^T lam = -c) is negative
-                GW = np.empty((nw, n))
+                # multiplier (least squares, G_W^T lam = -c) is negative; by SVD, as the
+                # normal equations of nearly dependent rows can be singular in floats
+                GWt = np.empty((n, nw))
                 for j in range(nw):
-                    GW[j] = G[W[j]]
-                lam[:nw] = np.linalg.solve(GW @ GW.T, -GW[:, d].copy())
+                    GWt[:, j] = G[W[j]]
+                c = np.zeros(n)
+                c[d] = -1.0
+                lam[:nw] = np.linalg.lstsq(GWt, c)[0]
                 first = M
                 for j in range(nw):
                     if lam[j] < -LAMBDA_TOL and W[j] < first:
@@ -315,13 +321,18 @@ def _dual_bound(G, h, W, lam, nw, r_low):
 @njit(cache=True)
 def chebyshev(F, X, u0, stats):
     """The largest ball in {u in [-1,1]^d : a.u + b >= 0 for the rows of F and X} (unit a):
-    (r, u, status). r is the radius evaluated at u on every row and face; status 0: proven
-    within ``GAP`` of the optimum by a dual bound; 1: not proven (no decision may rest on it).
-    ``stats[3]`` counts LPs, ``stats[4]`` second starts, ``stats[5]`` pivots."""
+    (r, u, status). r is the radius evaluated at u on every row and face; status 0: r may be
+    decided on, 1: not (the walk hands the LP to Python). r may be decided on when a dual bound
+    proves it within ``GAP`` of the optimum, or proves the optimum <= THIN (the set is empty),
+    or when r > the walk's margin (``stats[STAT_MARGIN]``, when given): the point itself then
+    proves a ball of radius > margin, and the bound is needed only to prove a side empty.
+    Tried from ``u0``, then from the centre. ``stats[3]`` counts LPs, ``stats[4]`` second
+    starts, ``stats[5]`` pivots."""
     d = u0.size
     G, h = _constraints(F, X, d)
     M = G.shape[0]
     stats[3] += 1
+    margin = stats[STAT_MARGIN] if stats.size > STAT_MARGIN else np.inf
     cap = 20 * (M + d + 1)
     start = u0.copy()
     for _ in range(2):
@@ -333,9 +344,11 @@ def chebyshev(F, X, u0, stats):
             s = _dot(G[t, :d], u) - h[t]
             if s < r:
                 r = s
+        if r > margin:
+            return r, u, 0
         if code == 0:
             bound, err = _dual_bound(G, h, W, lam, nw, r)
-            if bound - r <= GAP + err:
+            if bound - r <= GAP + err or bound + err <= THIN:
                 return r, u, 0
         stats[4] += 1
         start = np.zeros(d)

@@ -42,7 +42,6 @@ from typing import Protocol
 import numpy as np
 
 from ..bounds import Bounds
-from ..errors import SolverError
 from ..ir.network import Network
 from ..ir.pattern import split_pattern, verify_patterns
 from ..ir.result import CountResult
@@ -194,6 +193,7 @@ class TreeCounter:
         self.compiled = compiled_layers(self.layers) if compiled is not False else None
         self._kernel_ready = False
         self._chain = None          # the compiled witness filter's arrays (() if not a chain)
+        self.handed_to_python = 0       # nodes of the compiled LP walk counted in Python
         self.trial_nodes: int | None = None
         if self.compiled is not None:
             if compiled is None and not _kernel_loaded(self.use_vertices):
@@ -299,7 +299,8 @@ class TreeCounter:
         out_u = np.zeros((block, d))
         out_r = np.zeros(block)
         # [nodes, thin dropped, thickest dropped] (+ [LPs, second starts, pivots] on LPs)
-        stats = np.array([0.0, 0.0, st.thickest_dropped, 0.0, 0.0, 0.0])
+        # (+ the margin, which the LP walk's LP reads: ``lp_kernel.STAT_MARGIN``)
+        stats = np.array([0.0, 0.0, st.thickest_dropped, 0.0, 0.0, 0.0, self.margin])
         nodes0, thin0 = st.nodes, st.thin_dropped       # a counter may run several walks
         lps0 = self.budget.lp.solves
         far = 10 * self.margin
@@ -363,26 +364,66 @@ class TreeCounter:
             return walk
         from . import lp_kernel
 
+        handed = [False]        # the last call stopped at an LP it could not decide
+
         def walk_lp(stack, pack, budget, out_pat, out_u, out_r, stats):
+            if handed[0]:
+                # after the leaves of that call were taken: the node it stopped at is counted
+                # by the Python LP path (HiGHS, then exact LPs), the walk goes on without it
+                handed[0] = False
+                self._python_entry(stack.pop(), stats)
             n, state = lp_kernel.walk(stack, pack, margin, budget, out_pat, out_u, out_r, stats)
             if state == 2:
-                raise SolverError("a node LP of the compiled LP path was not solved to a "
-                                  "proven optimum from two starts; count with compiled=False")
+                handed[0] = True
+                return n, False
             return n, state == 1
         return walk_lp
 
-    def _pattern_rows(self, pattern: np.ndarray) -> np.ndarray:
-        """``region_rows`` of a pattern, its frames rebuilt from the pattern (compiled walk)."""
+    def _python_entry(self, entry, stats: np.ndarray) -> None:
+        """Count the subtree of a stack entry of the compiled LP walk with the Python LP path,
+        into the walk's ``stats`` (the driver reads its node, sliver and LP counts from there).
+
+        The entry's subtree depends only on its polytope (rows F, which hold every choice of
+        the layers before it and of its own layer so far), its evidence and the pattern of the
+        earlier layers, so the Python path, settling its layer's units again from that
+        polytope, finds the same regions (``lp_kernel.walk`` returns state 2 with the entry on
+        top of its stack when one of its LPs is not decided)."""
+        k, F, pts, rad, prefix = int(entry[0]), entry[1], entry[2], entry[3], entry[6]
+        st, lp = self.budget.stats, self.budget.lp
+        nodes, thin, solves = st.nodes, st.thin_dropped, lp.solves
+        node = LPNode(np.array(F), tuple(new_row_id() for _ in range(F.shape[0])),
+                      np.array(pts), np.array(rad))
+        frames, maps = self._frames_of(np.asarray(prefix, dtype=np.int16), k)
+        frames.append(self._frame(k, node, maps, np.asarray(prefix, dtype=np.int16)))
+        self.handed_to_python += 1
+        try:
+            self._walk(frames)
+        finally:
+            stats[0] += st.nodes - nodes
+            stats[1] += st.thin_dropped - thin
+            stats[2] = max(stats[2], st.thickest_dropped)
+            stats[3] += lp.solves - solves
+            st.nodes, st.thin_dropped, lp.solves = nodes, thin, solves
+
+    def _frames_of(self, pattern: np.ndarray, k: int) -> tuple[list[Frame], Maps]:
+        """Frames of layers 0 .. k - 1 rebuilt from their ``pattern`` (cells exhausted), and the
+        maps of those layers (the input to layer k)."""
         d = self.d
         maps: Maps = [(np.eye(d), np.zeros(d))]
         frames, col = [], 0
-        for k, L in enumerate(self.layers):
+        for j in range(k):
+            L = self.layers[j]
             A, c, scale = layer_affine(L, maps)
-            frames.append(Frame(k, iter(()), maps, pattern[:col], A, c, scale))
+            frames.append(Frame(j, iter(()), maps, pattern[:col], A, c, scale))
             n = L.fixed.size
             maps = maps + [output_map(L, pattern[col:col + n], A, c)]
             col += n
-        return region_rows(self.layers, frames, pattern, d)
+        return frames, maps
+
+    def _pattern_rows(self, pattern: np.ndarray) -> np.ndarray:
+        """``region_rows`` of a pattern, its frames rebuilt from the pattern (compiled walk)."""
+        frames, _ = self._frames_of(pattern, len(self.layers))
+        return region_rows(self.layers, frames, pattern, self.d)
 
     def _run_python(self) -> None:
         """Depth first across layers: one generator of cells per layer on the stack, so memory

@@ -15,16 +15,30 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import SolverError
+from ..errors import Interrupted
 
 R_MIN = -4.0  # lower bound of r: keeps the LP bounded when P is empty
 SMALL_MATRIX_VALUE = 1e-12  # the smallest HiGHS accepts
 INCONSISTENT = 1e-9  # an LP point whose evaluated radius is this far below the optimum is no answer
+#: HiGHS settings tried, each from scratch, on a node LP that the default dual simplex did not
+#: settle warm or cold: the primal simplex, then the interior point method with crossover
+#: the bound tightening's LPs (``GrowingLP.minimize``): HiGHS returns to Python after each slice
+#: (a stop request is seen within it); one LP gets at most these seconds and simplex iterations,
+#: then keeps the safe bound of the multipliers it has
+SLICE_SECONDS = 0.2
+LP_SECONDS = 10.0
+LP_ITERATIONS = 200_000
+ALTERNATIVES: tuple[dict[str, object], ...] = (
+    {"simplex_strategy": 4},
+    {"solver": "ipm", "run_crossover": "on"},
+)
 
 
 @contextmanager
@@ -72,18 +86,32 @@ def silence_banner() -> None:
     new_highs()
 
 
+@dataclass
+class Fallbacks:
+    """How often ``ChebyshevLP`` had to go beyond the warm re-solve: LPs solved again from
+    scratch, runs with another algorithm, LPs decided in rational arithmetic."""
+
+    cold: int = 0
+    alternative: int = 0
+    exact: int = 0
+
+
 class ChebyshevLP:
     """Inradius and Chebyshev centre of {u in [-1,1]^d : a_i.u + b_i >= 0} with warm re-solves."""
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, options: dict[str, object] | None = None):
         self.dim = dim
         self.solves = 0
+        self.fallbacks = Fallbacks()
+        self.options = dict(options or {})    # HiGHS options set on top of ``new_highs``'s
         self.h = None                   # built by the first solve: many counts need no LP
 
     def _build(self) -> None:
         import highspy
 
         self.h = new_highs()
+        for name, value in self.options.items():
+            self.h.setOptionValue(name, value)
         self._optimal = highspy.HighsModelStatus.kOptimal
         self._infeasible = highspy.HighsModelStatus.kInfeasible
         d = self.dim
@@ -125,7 +153,10 @@ class ChebyshevLP:
         vals[self.dim] = -1.0
         self.h.addRow(-float(row[self.dim]), self._inf, self.dim + 1, self._idx, vals)
 
-    def _run(self, ids, rows: np.ndarray, extra_rows) -> tuple[float, np.ndarray | None]:
+    def _answer(self, rows: np.ndarray, extra_rows) -> tuple[float, np.ndarray | None] | None:
+        """Run HiGHS once and read its answer: (r, u) at an optimum, (-inf, None) when it
+        proved the LP infeasible, None for no answer (any other status, or an "optimal" point
+        that violates rows by more than ``INCONSISTENT``)."""
         self.h.run()
         self.solves += 1
         status = self.h.getModelStatus()
@@ -133,21 +164,60 @@ class ChebyshevLP:
             # r >= R_MIN keeps the LP feasible unless a row is violated by more than 4
             # everywhere: infeasible means empty; anything else is no answer, never "empty"
             if status != self._infeasible:
-                raise SolverError(f"HiGHS stopped with {status.name} on a node LP")
-            self._last_objective = -np.inf
+                return None
             return -np.inf, None
         ua = np.ones(self.dim + 1)
         ua[: self.dim] = self.h.getSolution().col_value[: self.dim]
         u = ua[: self.dim]
         # the radius the point really has, evaluated on every row: HiGHS meets rows only to
         # its feasibility tolerance, so its objective may exceed it by that much
-        self._last_objective = self.h.getObjectiveValue()
-        r = min(self._last_objective, 1.0 - float(np.abs(u).max(initial=0.0)))
-        if len(ids):
-            r = min(r, float((rows @ ua).min()))
-        if len(extra_rows):
-            r = min(r, float((extra_rows @ ua).min()))
+        objective = self.h.getObjectiveValue()
+        r = min(objective, _radius_at(u, rows, extra_rows))
+        if r < objective - INCONSISTENT:
+            # a warm start can end "optimal" at a point that violates rows by far more than
+            # the tolerance (seen after rows were deleted and added): no answer
+            return None
         return r, u
+
+    def _decide(self, rows: np.ndarray, extra_rows) -> tuple[float, np.ndarray | None]:
+        """The answer of the loaded LP, whatever it takes: the warm re-solve; else from
+        scratch (``clearSolver``); else each of ``ALTERNATIVES`` from scratch; else exactly
+        (``exact_simplex.chebyshev_exact``). Only the first answer that is one counts."""
+        answer = self._answer(rows, extra_rows)
+        if answer is not None:
+            return answer
+        self.fallbacks.cold += 1
+        self.h.clearSolver()
+        answer = self._answer(rows, extra_rows)
+        for options in ALTERNATIVES:
+            if answer is not None:
+                return answer
+            self.fallbacks.alternative += 1
+            saved = {name: _option(self.h, name) for name in options}
+            for name, value in options.items():
+                self.h.setOptionValue(name, value)
+            self.h.clearSolver()
+            try:
+                answer = self._answer(rows, extra_rows)
+            finally:
+                for name, value in saved.items():
+                    self.h.setOptionValue(name, value)
+                self.h.clearSolver()
+        if answer is not None:
+            return answer
+        return self._exact(rows, extra_rows)
+
+    def _exact(self, rows: np.ndarray, extra_rows) -> tuple[float, np.ndarray]:
+        """The LP in rational arithmetic: its exact optimum and centre, the radius evaluated at
+        the centre rounded to floats (never more than the exact optimum)."""
+        from .exact_simplex import chebyshev_exact
+
+        self.fallbacks.exact += 1
+        all_rows = np.vstack([np.reshape(rows, (-1, self.dim + 1)),
+                              np.reshape(np.asarray(extra_rows, dtype=float), (-1, self.dim + 1))])
+        ball = chebyshev_exact(all_rows)
+        u = np.array([float(v) for v in ball.u])
+        return min(float(ball.r), _radius_at(u, all_rows, ())), u
 
     def solve(self, ids, rows: np.ndarray,
               extra: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
@@ -155,8 +225,9 @@ class ChebyshevLP:
 
         r* is the radius of the largest ball around u* inside the box and every row, evaluated
         at u* (never more than the LP optimum). ``ids`` name the rows so that a later call
-        sharing a prefix of them re-uses the loaded rows. Returns (-inf, None) if HiGHS does not
-        report optimal.
+        sharing a prefix of them re-uses the loaded rows. Returns (-inf, None) if HiGHS proves
+        the LP infeasible. An LP that HiGHS does not settle is solved again (``_decide``), in
+        the end exactly: no status ends a count.
         """
         if self.h is None:
             self._build()
@@ -164,17 +235,30 @@ class ChebyshevLP:
         extra_rows = () if extra is None else np.atleast_2d(extra)
         for row in extra_rows:
             self._add(row)
-        r, u = self._run(ids, rows, extra_rows)
-        if u is not None and r < self._last_objective - INCONSISTENT:
-            # a warm start can end "optimal" at a point that violates rows by far more than
-            # the tolerance (seen after rows were deleted and added): solve again from scratch
-            self.h.clearSolver()
-            r, u = self._run(ids, rows, extra_rows)
-        if len(extra_rows):
-            first = self._base + len(self._loaded)
-            drop = np.arange(first, first + len(extra_rows), dtype=np.int32)
-            self.h.deleteRows(drop.size, drop)
-        return r, u
+        try:
+            return self._decide(rows, extra_rows)
+        finally:
+            if len(extra_rows):
+                first = self._base + len(self._loaded)
+                drop = np.arange(first, first + len(extra_rows), dtype=np.int32)
+                self.h.deleteRows(drop.size, drop)
+
+
+def _option(h, name: str):
+    """The value of a HiGHS option (highspy returns (status, value) pairs)."""
+    value = h.getOptionValue(name)
+    return value[1] if isinstance(value, tuple) else value
+
+
+def _radius_at(u: np.ndarray, rows: np.ndarray, extra_rows) -> float:
+    """The radius of the largest ball around u inside the box and the rows (evaluated)."""
+    ua = np.append(u, 1.0)
+    r = 1.0 - float(np.abs(u).max(initial=0.0))
+    if len(rows):
+        r = min(r, float((rows @ ua).min()))
+    if len(extra_rows):
+        r = min(r, float((np.asarray(extra_rows) @ ua).min()))
+    return r
 
 
 def _packed(rows: list[tuple[list[int], list[float]]]):
@@ -210,12 +294,16 @@ class GrowingLP:
     side is infinite set to 0, and the float error of the sums bounded and subtracted.
     """
 
-    def __init__(self):
+    def __init__(self, lp_seconds: float = LP_SECONDS, lp_iterations: int = LP_ITERATIONS):
         import highspy
 
         self.h = new_highs()
         self.inf = self.h.getInfinity()
         self._optimal = highspy.HighsModelStatus.kOptimal
+        self._time_limit = highspy.HighsModelStatus.kTimeLimit
+        self.lp_seconds = lp_seconds
+        self.lp_iterations = lp_iterations
+        self.limited = 0            # LPs that ended without an optimum (a limit or a status)
         self.ncols = 0
         self._col_lo: list[np.ndarray] = []
         self._col_hi: list[np.ndarray] = []
@@ -298,17 +386,50 @@ class GrowingLP:
         bound = float(row_terms.sum() + col_terms.sum()) - err
         return bound if np.isfinite(bound) else -np.inf
 
-    def minimize(self, col: int, sign: float) -> Minimum:
+    def minimize(self, col: int, sign: float,
+                 should_stop: Callable[[], bool] | None = None) -> Minimum:
         """min of ``sign * x_col`` (warm re-solve): HiGHS's optimum (None unless optimal) and a
-        safe lower bound of the true minimum (-inf when HiGHS gave no usable multipliers)."""
+        safe lower bound of the true minimum (-inf when HiGHS gave no usable multipliers).
+
+        HiGHS runs in slices of ``SLICE_SECONDS`` (each continues from the last basis), so
+        ``should_stop`` is asked, and a signal handler runs, at least that often: once it says
+        True this raises ``Interrupted``. One LP gets at most ``LP_SECONDS`` and
+        ``LP_ITERATIONS`` simplex iterations; a limit or any status other than optimal leaves
+        the safe bound of whatever multipliers HiGHS has (weak duality holds for any), and the
+        next LP starts from scratch."""
         h = self.h
         h.changeColsCost(1, np.array([col], dtype=np.int32), np.array([sign]))
-        h.run()
-        ok = h.getModelStatus() == self._optimal
-        value = h.getObjectiveValue() if ok else None
-        sol = h.getSolution()
-        safe = -np.inf
-        if sol.dual_valid:
-            safe = self._safe_bound(col, sign, np.array(sol.row_dual, dtype=np.float64))
-        h.changeColsCost(1, np.array([col], dtype=np.int32), np.array([0.0]))
+        try:
+            status = self._run_sliced(should_stop)
+            ok = status == self._optimal
+            value = h.getObjectiveValue() if ok else None
+            sol = h.getSolution()
+            safe = -np.inf
+            if sol.dual_valid:
+                safe = self._safe_bound(col, sign, np.array(sol.row_dual, dtype=np.float64))
+            if not ok:
+                self.limited += 1
+                h.clearSolver()
+        finally:
+            h.changeColsCost(1, np.array([col], dtype=np.int32), np.array([0.0]))
         return Minimum(value, safe)
+
+    def _run_sliced(self, should_stop: Callable[[], bool] | None):
+        """Run HiGHS until it stops for a reason other than a slice's time limit, or until the
+        LP's time or iteration budget is spent; the model status."""
+        h = self.h
+        end = time.perf_counter() + self.lp_seconds
+        iterations = 0
+        while True:
+            if should_stop is not None and should_stop():
+                raise Interrupted("the bound tightening was stopped")
+            left = end - time.perf_counter()
+            # HiGHS's time limit is on the run time summed over every run of this Highs
+            h.setOptionValue("time_limit", h.getRunTime() + max(1e-3, min(SLICE_SECONDS, left)))
+            h.setOptionValue("simplex_iteration_limit", max(1, self.lp_iterations - iterations))
+            h.run()
+            status = h.getModelStatus()
+            iterations += max(0, h.getInfo().simplex_iteration_count)
+            if (status != self._time_limit or time.perf_counter() >= end
+                    or iterations >= self.lp_iterations):
+                return status

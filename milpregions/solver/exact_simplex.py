@@ -1,0 +1,113 @@
+"""LPs in exact rational arithmetic: a dense tableau simplex in ``fractions.Fraction`` with
+Bland's rule (it cannot cycle), and the Chebyshev-ball LP of a node solved with it.
+
+Slow (Python rationals, numbers grow with every pivot), so it is the last resort: for an LP
+that floats could not settle (the certificate's facet test, ``certify.exact_lp``) or that
+HiGHS stopped on without an answer (``highs.ChebyshevLP``). Its answers are exact for the
+rows as given (every float is a rational), so a decision on them is a decision on the LP
+itself, not on a solver's tolerance.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import NamedTuple
+
+import numpy as np
+
+
+def maximise(T: list[list[Fraction]], obj: list[Fraction]) -> dict[int, Fraction] | None:
+    """max ``obj . x`` over ``x >= 0`` subject to ``T_j[-1] + sum_k T_j[k] x_k >= 0`` for every
+    row j, from the feasible start x = 0 (every ``T_j[-1] >= 0``). ``T`` and ``obj`` (one entry
+    per column, then a last entry 0) are overwritten. Returns the value of every basic column
+    at the optimum (column k of x is key k; nonbasic columns are 0), or None if unbounded."""
+    m = len(T)
+    n = len(obj) - 1
+    nonbasic = list(range(n))       # column k of T is nonbasic variable nonbasic[k]
+    basic = [n + j for j in range(m)]
+    while True:
+        enter = min((k for k in range(n) if obj[k] > 0), key=lambda k: nonbasic[k],
+                    default=None)
+        if enter is None:
+            break
+        best, leave = None, None
+        for j in range(m):
+            if T[j][enter] < 0:
+                ratio = T[j][-1] / -T[j][enter]
+                if best is None or ratio < best or (ratio == best and basic[j] < basic[leave]):
+                    best, leave = ratio, j
+        if leave is None:
+            return None
+        # pivot: the entering variable leaves the row's equation
+        row = T[leave]
+        piv = row[enter]
+        new = [-v / piv for v in row]
+        new[enter] = 1 / piv
+        for j in range(m):
+            if j != leave and T[j][enter] != 0:
+                f = T[j][enter]
+                T[j] = [v + f * nv if k != enter else f * nv for k, (v, nv) in
+                        enumerate(zip(T[j], new))]
+        f = obj[enter]
+        obj[:] = [v + f * nv if k != enter else f * nv for k, (v, nv) in enumerate(zip(obj, new))]
+        T[leave] = new
+        basic[leave], nonbasic[enter] = nonbasic[enter], basic[leave]
+    return {b: T[j][-1] for j, b in enumerate(basic) if b < n}
+
+
+class ExactBall(NamedTuple):
+    """The exact optimum of a Chebyshev LP: radius ``r`` and centre ``u`` (rationals)."""
+
+    r: Fraction
+    u: list[Fraction]
+
+
+def _integer_row(values) -> tuple[list[int], int]:
+    """The floats ``values`` times the smallest power of two making them all integers."""
+    fr = [Fraction(float(v)) for v in values]
+    den = max((f.denominator for f in fr), default=1)
+    return [int(f * den) for f in fr], den
+
+
+def chebyshev_exact(rows: np.ndarray) -> ExactBall:
+    """max r subject to ``a_i . u + b_i >= r`` for every row ``[a, b]`` of ``rows``,
+    ``-1 + r <= u_k <= 1 - r``, ``-1 <= u_k <= 1`` and ``r <= 1``, exactly, for the rows as
+    given (HiGHS's LP of ``highs.ChebyshevLP`` without its lower bound on r).
+
+    In w = u + 1 >= 0 every row reads ``H_j . w + h_j - g_j r >= 0`` (integers, g_j > 0 except
+    for the rows w_k <= 2); with t0 the smallest ``h_j / g_j`` (the best r at w = 0) and
+    ``r = t0 + tau`` the start w = 0, tau = 0 is feasible.
+    """
+    d = rows.shape[1] - 1
+    H: list[list[int]] = []
+    h: list[int] = []
+    g: list[int] = []
+    for row in rows:
+        ints, den = _integer_row(row)
+        H.append(ints[:d])
+        h.append(ints[d] - sum(ints[:d]))     # a.(w - 1) + b
+        g.append(den)
+    for k in range(d):
+        unit = [0] * d
+        unit[k] = 1
+        H.append(unit)                            # u_k + 1 >= r
+        h.append(0)
+        g.append(1)
+        H.append([-v for v in unit])              # 1 - u_k >= r
+        h.append(2)
+        g.append(1)
+        H.append([-v for v in unit])              # u_k <= 1
+        h.append(2)
+        g.append(0)
+    H.append([0] * d)                             # r <= 1
+    h.append(1)
+    g.append(1)
+    t0 = min(Fraction(hj, gj) for hj, gj in zip(h, g) if gj)
+    T = [[Fraction(v) for v in Hj] + [Fraction(-gj), hj - gj * t0]
+         for Hj, hj, gj in zip(H, h, g)]
+    obj = [Fraction(0)] * d + [Fraction(1), Fraction(0)]
+    value = maximise(T, obj)
+    if value is None:                             # cannot happen: r <= 1 bounds it
+        raise ArithmeticError("the exact Chebyshev LP came out unbounded")
+    u = [value.get(k, Fraction(0)) - 1 for k in range(d)]
+    return ExactBall(t0 + value.get(d, Fraction(0)), u)

@@ -1,0 +1,56 @@
+"""A signal during the bound tightening ends ``milpregions count`` within a second or two:
+HiGHS runs in slices (``solver.highs.SLICE_SECONDS``) and the tightening asks the count's stop
+request between them (it once ignored SIGINT and SIGTERM for 20 minutes on such a net)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from milpregions.ir.network import mlp
+from milpregions.onnx.export import to_onnx
+
+
+def _wide_magnitudes_net():
+    """7 inputs, four layers of 150 units, weights and biases of magnitudes 1e-12 .. 2.5e10:
+    the MILP's tightening (every unit, two LPs each) takes about 18 s."""
+    rng = np.random.default_rng(2)
+    sizes = [7, 150, 150, 150, 150, 1]
+    Ws = [rng.choice([-1.0, 1.0], size=(b, a)) * 10.0 ** rng.uniform(-12, np.log10(2.5e10),
+                                                                     size=(b, a))
+          for a, b in zip(sizes, sizes[1:])]
+    bs = [rng.choice([-1.0, 1.0], size=b) * 10.0 ** rng.uniform(-12, 10, size=b)
+          for b in sizes[1:]]
+    bs[0] = rng.uniform(-0.9, 0.9, size=sizes[1]) * np.abs(Ws[0]).sum(axis=1)
+    return mlp(Ws, bs)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("models") / "magnitudes_7d.onnx"
+    to_onnx(_wide_magnitudes_net(), path)
+    return path
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_ends_the_bound_tightening_at_once(model, sig):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "milpregions", "count", str(model), "--box",
+                             "-1,1", "--method", "milp"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(10.0)                    # imports, then the first seconds of the tightening
+    assert proc.poll() is None, proc.stderr.read()
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    took = time.monotonic() - sent
+    assert proc.returncode == 130, err
+    assert took < 3.0, took            # a slice, the exit (numba and HiGHS loaded), a busy machine
+    assert err.strip().splitlines() == ["milpregions: interrupted"]
