@@ -49,7 +49,7 @@ from ..ir.result import CountResult
 from ..settings import DEFAULT_MARGIN
 from ..solver.highs import ChebyshevLP
 from .budget import Budget, ProgressCallback, Stats, Stop, StopRequest
-from .kernel_pack import compiled_layers
+from .kernel_pack import compiled_layers, general_layers, pack_maps
 from .layers import (
     VERTEX_TOL,
     Groups,
@@ -190,8 +190,13 @@ class TreeCounter:
         self.use_vertices = self.d <= vertex_dim
         self.on_region = on_region
         self.layers: list[TreeLayer] = build_layers(net, bounds)
-        # compiled: True / False force it (where the network allows); None: when it pays
-        self.compiled = compiled_layers(self.layers) if compiled is not False else None
+        # compiled: True / False force it (where the network allows); None: when it pays.
+        # The vertex walk takes chains of dense two-piece layers, the LP walk any network.
+        self._chain = compiled_layers(self.layers)      # also for the compiled witness check
+        if compiled is False:
+            self.compiled = None
+        else:
+            self.compiled = self._chain if self.use_vertices else general_layers(self.layers)
         self._kernel_ready = False
         self.trial_nodes: int | None = None
         if self.compiled is not None:
@@ -455,13 +460,13 @@ class TreeCounter:
         if self.compiled is not None:
             if not self._kernel_ready:
                 self._load_kernel(None)
-            A, c = cell.maps[-1]
             P = cell.node
             C = np.ascontiguousarray
-            scale = float(np.sqrt(np.sum(A * A)))
             if self.use_vertices:
                 from . import kernel
 
+                A, c = cell.maps[-1]
+                scale = float(np.sqrt(np.sum(A * A)))
                 stack = kernel.new_stack_at(k, C(P.V), C(P.inc), C(P.F), self.compiled, C(A),
                                             C(c), scale, C(cell.pattern))
             else:
@@ -470,8 +475,9 @@ class TreeCounter:
                 def own(x, dtype=float):    # writable: cells from a cluster are read-only
                     return np.array(x, dtype=dtype, order="C")
 
+                maps = pack_maps(self.compiled, k, cell.maps)     # fresh, writable arrays
                 stack = lp_kernel.new_stack_at(k, own(P.F), own(P.pts), own(P.rad),
-                                               self.compiled, own(A), own(c), scale,
+                                               self.compiled, *maps,
                                                own(cell.pattern, np.int16))
             return self._run_compiled(stack, seconds)
         self._walk([self._frame(k, cell.node, cell.maps, cell.pattern)])
@@ -520,8 +526,10 @@ class TreeCounter:
 
             if isinstance(cells, PackedCells):
                 stack = kernel.stack_of_packed(cells.arrays, 1, self.compiled)
+            elif cells.lp:
+                stack = lp_kernel.stack_of_packed_stack(cells.arrays, self.compiled)
             else:
-                stack = (lp_kernel if cells.lp else kernel).stack_of_packed_stack(cells.arrays)
+                stack = kernel.stack_of_packed_stack(cells.arrays)
             return self._frontier(self._run_compiled(stack, seconds), pieces)
         until = None if seconds is None else time.perf_counter() + seconds
         for i, cell in enumerate(cells):
@@ -644,10 +652,10 @@ class TreeCounter:
         self._buf_bits.clear()
         blocks.clear()
         self._buffered = 0
-        if self._kernel_ready:
+        if self._kernel_ready and self._chain is not None:
             from . import kernel
 
-            if kernel.verify(self.compiled, np.ascontiguousarray(U),
+            if kernel.verify(self._chain, np.ascontiguousarray(U),
                              np.ascontiguousarray(B, dtype=np.int16)):
                 return
         verify_patterns(self.net, U, B)     # the numpy check, and its message on a mismatch
