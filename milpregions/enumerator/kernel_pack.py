@@ -41,6 +41,7 @@ def compiled_layers(layers: list[TreeLayer]):
 
 
 UNITS, GROUPS = 0, 1        # the kind table: two-piece units, max groups
+DENSE_SHARE = 0.25          # a dense weight with fewer nonzeros than this share goes as CSR
 
 
 class PackedNet(NamedTuple):
@@ -107,6 +108,8 @@ def general_layers(layers: list[TreeLayer]) -> PackedNet | None:
     for a network without layers."""
     if not layers:
         return None
+    from scipy.sparse import csr_matrix
+
     kinds, n_pre, n_out, bs, slopes, rtol = [], [], [], [], [], []
     srcs, sparse, dense, csr = [], [], [], []
     fixed, cand, wnorm, groups, g_width, live, gcand = [], [], [], [], [], [], []
@@ -119,12 +122,12 @@ def general_layers(layers: list[TreeLayer]) -> PackedNet | None:
         for s, W in L.sources:
             srcs.append(s)
             last_use[s] = k
-            if isinstance(W, np.ndarray):
+            if isinstance(W, np.ndarray) and np.count_nonzero(W) > DENSE_SHARE * W.size:
                 sparse.append(False)
                 dense.append(np.ascontiguousarray(W, dtype=np.float64))
                 csr.append((np.zeros(n + 1, dtype=np.int64), np.zeros(0), np.zeros(0)))
-            else:
-                M = W.tocsr()
+            else:                   # sparse, or a dense array of mostly zeros (a selection)
+                M = csr_matrix(W) if isinstance(W, np.ndarray) else W.tocsr()
                 M.sort_indices()
                 sparse.append(True)
                 dense.append(np.zeros(0))
