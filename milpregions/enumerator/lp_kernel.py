@@ -599,6 +599,30 @@ def _cell_depths(pts, rad, A, c, G, active, inv, g):
 
 
 @njit(cache=True)
+def _beaten_on_a_row(F, A, c, G, active, inv, g, i, margin):
+    """``lp_path._beaten_on_a_row``: is piece i of live group g beaten by another piece on the
+    node by a row of the node itself (its cell then holds no ball of radius > margin)?"""
+    d = A.shape[1]
+    w = G.shape[1]
+    pi = G[g, i]
+    for m in range(w):
+        if not active[g, i, m]:
+            continue
+        pm = G[g, m]
+        f = inv[g, i, m]
+        for t in range(F.shape[0]):
+            gap = (c[pi] - c[pm]) * f + F[t, d]
+            mag = abs((c[pi] - c[pm]) * f) + abs(F[t, d])
+            for r in range(d):
+                x = (A[pi, r] - A[pm, r]) * f
+                gap += abs(x + F[t, r])
+                mag += abs(x) + abs(F[t, r])
+            if gap + 4.0 * (d + 2) * 2.220446049250313e-16 * mag <= 2.0 * margin:
+                return True
+    return False
+
+
+@njit(cache=True)
 def _settle_groups(F, pts, rad, U, live, A, c, G, possible, active, inv, choice, margin,
                    stats):
     """``LPPath.group_cells``, the loop of one popped entry: groups with a single cell on the
@@ -620,6 +644,8 @@ def _settle_groups(F, pts, rad, U, live, A, c, G, possible, active, inv, choice,
         tried = np.zeros(w, dtype=np.bool_)
         for i in range(w):
             if possible[g, i] and not cert[i]:
+                if _beaten_on_a_row(F, A, c, G, active, inv, g, i, margin):
+                    continue
                 rows = cell_rows(A, c, G, active, inv, g, i)
                 r, u, status = chebyshev(F, rows, _deepest(pts, rad, d), stats)
                 if status:

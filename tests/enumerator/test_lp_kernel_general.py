@@ -255,3 +255,32 @@ def test_sparse_and_selection_weights_stay_sparse():
     assert packed.sparse.tolist() == [True, True] and packed.w.size == 0
     assert packed.data.size == np.count_nonzero(net.layers[0].affine.W[0]) + 108
     assert packed.kind.tolist() == [0, 1] and packed.g_width.tolist() == [0, 4]
+
+
+@pytest.mark.parametrize("width,beaten", [(0.0, True), (1.5e-10, True), (4e-10, False),
+                                          (1e-3, False)])
+def test_a_piece_beaten_on_a_node_row_is_a_sliver_the_lp_agrees(width, beaten):
+    """``_beaten_on_a_row`` (both paths) claims no ball of radius > margin = 1e-10 exactly when
+    the LP finds the cell between a node row and the opposite cell row that thin."""
+    from milpregions.enumerator import lp_kernel
+    from milpregions.enumerator.lp_path import _beaten_on_a_row
+
+    rng = np.random.default_rng(1)
+    d = 9
+    a = rng.normal(size=d)
+    a /= np.linalg.norm(a)
+    node_row = np.append(a, 0.1)                          # a.u + 0.1 >= 0
+    cell_row = np.append(-a, -0.1 + width)                # the slab a.u + 0.1 in [0, width]
+    others = rng.normal(size=(3, d))                      # loose rows: b.u + 0.8 >= 0
+    others /= np.linalg.norm(others, axis=1)[:, None]
+    F = np.vstack([np.column_stack([others, np.full(3, 0.8)]), node_row])
+    assert _beaten_on_a_row(F, cell_row[None, :], 1e-10) == beaten
+    r, _, status = lp_kernel.chebyshev(F, cell_row[None, :], np.zeros(d), np.zeros(6))
+    assert status == 0 and (r <= 1e-10) == beaten and abs(r - width / 2) < 1e-12
+    # the compiled rule: the cell row as the pair (piece 0 over piece 1) of one live group
+    A = np.vstack([-a, np.zeros(d)])
+    c = np.array([-0.1 + width, 0.0])
+    G = np.array([[0, 1]])
+    active = np.array([[[False, True], [True, False]]])
+    inv = np.ones((1, 2, 2))
+    assert lp_kernel._beaten_on_a_row(F, A, c, G, active, inv, 0, 0, 1e-10) == beaten
