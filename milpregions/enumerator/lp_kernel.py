@@ -599,6 +599,42 @@ def _cell_depths(pts, rad, A, c, G, active, inv, g):
 
 
 @njit(cache=True)
+def _probe_piece(F, pts, rad, A, c, G, active, inv, g, i, rows):
+    """``lp_path._probe_piece``: the deepest point mirrored across the hyperplane between
+    piece i and the piece that wins there, and the radius of the ball around it inside the
+    node and the cell of piece i (``rows``)."""
+    d = pts.shape[1]
+    w = G.shape[1]
+    best = np.argmax(rad)
+    p = pts[best]
+    r = rad[best]
+    win = -1
+    zw = -np.inf
+    for m in range(w):
+        if G[g, m] >= 0:
+            z = _dot(p, A[G[g, m]]) + c[G[g, m]]
+            if z > zw:
+                zw = z
+                win = m
+    if win == i or not active[g, i, win]:
+        return p.copy(), -np.inf
+    pi = G[g, i]
+    pw = G[g, win]
+    f = inv[g, i, win]
+    row = np.empty(d + 1)
+    for k in range(d):
+        row[k] = (A[pi, k] - A[pw, k]) * f
+    row[d] = (c[pi] - c[pw]) * f
+    q = p + (r - (_dot(row[:d], p) + row[d])) * row[:d]
+    depth = min(r, 1.0 - np.abs(q).max())
+    for t in range(F.shape[0]):
+        depth = min(depth, _dot(F[t, :d], q) + F[t, d])
+    for t in range(rows.shape[0]):
+        depth = min(depth, _dot(rows[t, :d], q) + rows[t, d])
+    return q, depth
+
+
+@njit(cache=True)
 def _beaten_on_a_row(F, A, c, G, active, inv, g, i, margin):
     """``lp_path._beaten_on_a_row``: is piece i of live group g beaten by another piece on the
     node by a row of the node itself (its cell then holds no ball of radius > margin)?"""
@@ -647,6 +683,12 @@ def _settle_groups(F, pts, rad, U, live, A, c, G, possible, active, inv, choice,
                 if _beaten_on_a_row(F, A, c, G, active, inv, g, i, margin):
                     continue
                 rows = cell_rows(A, c, G, active, inv, g, i)
+                if rad.size:
+                    q, r = _probe_piece(F, pts, rad, A, c, G, active, inv, g, i, rows)
+                    if r > margin:
+                        cert[i] = True
+                        pts, rad = _with_point(pts, rad, q, r)
+                        continue
                 r, u, status = chebyshev(F, rows, _deepest(pts, rad, d), stats)
                 if status:
                     return 2, F, pts, rad, U[start:], alive

@@ -207,6 +207,12 @@ class LPPath:
                     rows = np.column_stack([R[g, i][active[g, i]], rc[g, i][active[g, i]]])
                     if _beaten_on_a_row(F, rows, margin):
                         continue
+                    if pts.shape[0]:
+                        q, r = _probe_piece(F, pts, rad, G[g], i, Ap[g], cp[g], active[g], R[g], rc[g], rows)
+                        if r > margin:
+                            cert[i] = True
+                            pts, rad = np.vstack([pts, q]), np.append(rad, r)
+                            continue
                     r, u = solve(ids, F, extra=rows)
                     rstar[i] = r
                     if r > margin:
@@ -249,6 +255,26 @@ class LPPath:
         may still reach into the region by that much)."""
         best = int(np.argmax(node.rad))
         return node.pts[best], float(node.rad[best]) + THIN
+
+
+def _probe_piece(F, pts, rad, G, i, Ap, cp, active, R, rc, rows) -> tuple[np.ndarray, float]:
+    """The mirror probe of a max group: the deepest point mirrored across the hyperplane between
+    piece i and the piece that wins there (the first on ties), and the radius of the ball around
+    it inside the node and the cell of piece i (``rows``): a point of the cell without an LP
+    when that exceeds the margin. ``G, Ap, cp, active, R, rc``: the group's geometry."""
+    best = int(np.argmax(rad))
+    p, r = pts[best], rad[best]
+    win = int(np.argmax(np.where(G >= 0, Ap @ p + cp, -np.inf)))
+    if win == i or not active[i, win]:
+        return p, -np.inf
+    a, e = R[i, win], rc[i, win]
+    q = p + (r - (a @ p + e)) * a
+    depth = min(r, 1.0 - float(np.abs(q).max()))
+    if F.shape[0]:
+        depth = min(depth, float((F[:, :-1] @ q + F[:, -1]).min()))
+    if rows.shape[0]:
+        depth = min(depth, float((rows[:, :-1] @ q + rows[:, -1]).min()))
+    return q, depth
 
 
 def _beaten_on_a_row(F: np.ndarray, rows: np.ndarray, margin: float) -> bool:
