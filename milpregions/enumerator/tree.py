@@ -161,6 +161,8 @@ class Frame:
     scale: float                # the sizes of what fed A (see ``layers.layer_affine``)
 
 
+#: a compiled walk's call longer than this halves the node budget of the next one
+BLOCK_SECONDS = 0.5
 #: nodes the Python walk may take before a count switches to the compiled walk, when that is
 #: not loaded yet: about 1 s of Python, what loading it from numba's cache costs a process
 #: (benchmarks/README.md, "Start-up"); counts that finish within it never import numba
@@ -309,7 +311,7 @@ class TreeCounter:
         lps0 = self.budget.lp.solves
         far = 10 * self.margin
         done = False
-        budget = 256                    # nodes per call, doubled up to 2^14: limits stay prompt
+        budget = 256                    # nodes per call, doubled up to 2^14 (see BLOCK_SECONDS)
         until = None if seconds is None else time.perf_counter() + seconds
         first = True
         while not done:
@@ -317,8 +319,14 @@ class TreeCounter:
             if not first and until is not None and time.perf_counter() > until:
                 return stack            # after one block at least: every task makes progress
             first = False
+            t_call = time.perf_counter()
             n, done = walk(stack, pack, budget, out_pat, out_u, out_r, stats)
-            budget = min(2 * budget, 1 << 14)
+            # nodes of 64-D LP walks cost ~1 ms: keep a call near BLOCK_SECONDS, so limits,
+            # progress and interrupts stay prompt
+            if time.perf_counter() - t_call > BLOCK_SECONDS:
+                budget = max(16, budget // 2)
+            else:
+                budget = min(2 * budget, 1 << 14)
             st.nodes = nodes0 + int(stats[0])
             st.thin_dropped, st.thickest_dropped = thin0 + int(stats[1]), float(stats[2])
             self.budget.lp.solves = lps0 + int(stats[3])
