@@ -7,7 +7,9 @@ the importer reads).
     python benchmarks/real_networks.py --prev /work/bench-prev --only cnn_r0.05 --limit 30
 
 Rows: the digits CNN (conv 256 units + MaxPool 64 groups of 4) in the L-inf balls of radius
-0.05 / 0.1 / 0.2 around ``models/digits_test_image.npy``, and the digits MLP in its pixel box
+0.05 / 0.1 / 0.2 around ``models/digits_test_image.npy``, a residual CNN (torch: conv, ReLU,
+conv plus the input, ReLU, MaxPool; 16 inputs) in a ball of radius 0.1 around a random
+point, and the digits MLP in its pixel box
 [0, 16]^64, each with a time limit (a lower bound when it stops). Every row runs in a fresh
 subprocess per version (``PYTHONPATH`` at that version's checkout, its own
 ``NUMBA_CACHE_DIR``), the two versions alternating; the compiled walks are loaded before the
@@ -27,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 ROWS = {"cnn_r0.05": ("cnn", 0.05), "cnn_r0.1": ("cnn", 0.1), "cnn_r0.2": ("cnn", 0.2),
-        "mlp_box": ("mlp", None)}
+        "rescnn_r0.1": ("rescnn", 0.1), "mlp_box": ("mlp", None)}
 
 CHILD = """
 import json, sys, time
@@ -42,6 +44,26 @@ for mod in ("kernel", "lp_kernel"):          # load the compiled walks: no Pytho
 if kind == "cnn":
     r = count_regions("{models}/digits_cnn.onnx",
                       ball_domain("{models}/digits_test_image.npy", radius, 64), time_limit=limit)
+elif kind == "rescnn":                # tests/enumerator/test_lp_kernel_general.py's torch net
+    import numpy as np
+    import torch
+    from torch import nn
+    class ResCNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(1, 2, 3, padding=1)
+            self.c2 = nn.Conv2d(2, 2, 3, padding=1)
+            self.pool = nn.MaxPool2d(2)
+            self.fc = nn.Linear(8, 1)
+        def forward(self, x):
+            h = torch.relu(self.c1(x))
+            h = torch.relu(self.c2(h) + x)
+            return self.fc(torch.flatten(self.pool(h), 1))
+    torch.manual_seed(0)
+    from milpregions.onnx.torch_module import from_torch
+    net = from_torch(ResCNN().eval(), (1, 4, 4))
+    centre = np.random.default_rng(3).uniform(-1, 1, 16)
+    r = count_regions(net, ball_domain(centre, radius, 16), time_limit=limit)
 else:
     r = count_regions("{models}/digits_mlp.onnx", (0.0, 16.0), time_limit=limit)
 print(json.dumps({{"regions": r.regions, "exact": r.exact, "seconds": r.seconds, "lps": r.lps,

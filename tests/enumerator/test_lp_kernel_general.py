@@ -155,6 +155,42 @@ def test_the_compiled_lp_walk_on_the_digits_cnn_in_a_small_ball(models_dir):
     assert cc.regions == 144
 
 
+def residual_cnn_module():
+    """A torch residual CNN on 1x4x4 images: conv, ReLU, conv plus the input (a skip to the
+    input), ReLU, 2x2 MaxPool, linear. Imported: units, units reading the input and layer 1,
+    a max layer of 8 groups of 4."""
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    class ResCNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(1, 2, 3, padding=1)
+            self.c2 = nn.Conv2d(2, 2, 3, padding=1)
+            self.pool = nn.MaxPool2d(2)
+            self.fc = nn.Linear(8, 1)
+
+        def forward(self, x):
+            h = torch.relu(self.c1(x))
+            h = torch.relu(self.c2(h) + x)
+            return self.fc(torch.flatten(self.pool(h), 1))
+
+    torch.manual_seed(0)
+    return ResCNN().eval()
+
+
+def test_the_compiled_lp_walk_on_an_imported_residual_cnn():
+    from milpregions.onnx.torch_module import from_torch
+
+    net = from_torch(residual_cnn_module(), (1, 4, 4))
+    assert [sorted(L.affine.W) for L in net.layers] == [[0], [0, 1], [2]]
+    assert isinstance(net.layers[2], MaxLayer)
+    centre = np.random.default_rng(3).uniform(-1, 1, 16)
+    p = prepare(net, ball_domain(centre, 0.05, 16), Settings())
+    cc = _agree(p.unit_net, p.tree_bounds)
+    assert cc.regions == 216
+
+
 @pytest.mark.parametrize("make", [lambda: maxout(7, 3, 3, 2), lambda: residual(7, 4, 8),
                                   lambda: residual_max(7, 9)])
 def test_the_compiled_lp_walk_count_is_certified(make):
