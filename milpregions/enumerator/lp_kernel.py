@@ -1,12 +1,15 @@
-"""The compiled LP path (numba): the whole depth-first walk for chains of two-piece layers in
-higher dimension, with its own dense Chebyshev LP.
+"""The compiled LP path (numba): the whole depth-first walk for any network of the tree in
+higher dimension (``kernel_pack.PackedNet``: two-piece units and max groups, layers reading
+several sources, dense or CSR weights), with its own dense Chebyshev LP.
 
-The same decisions as ``lp_path.LPPath.unit_cells`` (sign evidence, the mirror probe, LPs only
-where neither proves a side, slivers cut off, evidence trimmed to the deepest points), in the
-same order, on arrays: a stack entry is (layer, rows F, evidence points and radii, live units,
-bits, the pattern before the layer, the node's unit rows, the layer's affine map). The walk
-stops after a node budget or when its output buffers are full and resumes from its stack, so
-the Python driver checks time limits, progress and the region limit between calls.
+The same decisions as ``lp_path.LPPath.unit_cells`` / ``group_cells`` (sign evidence, the
+mirror probes, LPs only where nothing cheaper proves a side or a piece, slivers cut off,
+evidence trimmed to the deepest points), in the same order, on arrays: a stack entry is an
+``Entry`` (layer, rows F, evidence points and radii, live units or groups, the layer's pattern
+so far, the pattern before the layer, the layer's pre-activations and unit rows or group
+geometry, the maps of the sources still read; the algebra is ``net_kernel``). The walk stops
+after a node budget or when its output buffers are full and resumes from its stack, so the
+Python driver checks time limits, progress and the region limit between calls.
 
 The node LPs are small and dense (d + 1 columns, a few dozen rows), so they are solved here by
 a primal active-set method (the simplex method on the inequality form, Bland's rule against

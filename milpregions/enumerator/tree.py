@@ -25,7 +25,8 @@ This module is the driver (the stack of layers, leaves, the verification buffer)
 represented by one of two cell paths, chosen once per run: ``vertex_path`` (vertices, for
 d <= ``vertex_dim``) or ``lp_path`` (evidence points and Chebyshev LPs); ``layers`` holds the
 algebra both share and ``budget`` the limits and statistics. The vertex path of a chain of
-two-piece layers runs compiled (``kernel``), after a short Python trial when it is not loaded.
+two-piece layers runs compiled (``kernel``), the LP path of any network too (``lp_kernel``),
+after a short Python trial when the compiled walk is not loaded.
 ``split`` / ``count_split_cells`` cut the tree after layer 1 into subtrees that other
 processes count (``milpregions.parallel``).
 """
