@@ -1,12 +1,15 @@
-"""The compiled LP path (numba): the whole depth-first walk for chains of two-piece layers in
-higher dimension, with its own dense Chebyshev LP.
+"""The compiled LP path (numba): the whole depth-first walk for any network of the tree in
+higher dimension (``kernel_pack.PackedNet``: two-piece units and max groups, layers reading
+several sources, dense or CSR weights), with its own dense Chebyshev LP.
 
-The same decisions as ``lp_path.LPPath.unit_cells`` (sign evidence, the mirror probe, LPs only
-where neither proves a side, slivers cut off, evidence trimmed to the deepest points), in the
-same order, on arrays: a stack entry is (layer, rows F, evidence points and radii, live units,
-bits, the pattern before the layer, the node's unit rows, the layer's affine map). The walk
-stops after a node budget or when its output buffers are full and resumes from its stack, so
-the Python driver checks time limits, progress and the region limit between calls.
+The same decisions as ``lp_path.LPPath.unit_cells`` / ``group_cells`` (sign evidence, the
+mirror probes, LPs only where nothing cheaper proves a side or a piece, slivers cut off,
+evidence trimmed to the deepest points), in the same order, on arrays: a stack entry is an
+``Entry`` (layer, rows F, evidence points and radii, live units or groups, the layer's pattern
+so far, the pattern before the layer, the layer's pre-activations and unit rows or group
+geometry, the maps of the sources still read; the algebra is ``net_kernel``). The walk stops
+after a node budget or when its output buffers are full and resumes from its stack, so the
+Python driver checks time limits, progress and the region limit between calls.
 
 The node LPs are small and dense (d + 1 columns, a few dozen rows), so they are solved here by
 a primal active-set method (the simplex method on the inequality form, Bland's rule against
@@ -22,12 +25,22 @@ HiGHS's answer (whose feasibility tolerance is 1e-10).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 from numba.typed import List
 
-from .kernel import layer_arrays, output_map, unit_rows, verify
+from .kernel import verify
 from .layers import THIN
+from .net_kernel import (
+    cell_rows,
+    group_geometry,
+    layer_pre,
+    next_maps,
+    output_map,
+    unit_rows,
+)
 
 MAX_POINTS = 12          # evidence points kept per node (``lp_path.MAX_POINTS``)
 GAP = 1e-9               # an LP answer's dual bound may exceed its point's radius by this much
@@ -541,27 +554,283 @@ def _settle(F, pts, rad, U, An, cn, cl, bits, margin, stats):
 
 
 @njit(cache=True)
-def _node(k, F, pts, rad, net, Ain, cin, scale, prefix):
-    A, c, bits, cl, An, cn = unit_rows(*layer_arrays(net, k, Ain.shape[0]), Ain, cin, scale)
-    U = np.arange(cl.size)
-    return (k, F, pts, rad, U, bits, prefix, An, cn, cl, A, c)
+def _add_rows(F, pts, rad, rows, margin, stats):
+    """``LPPath._add_rows``: (ok, F, pts, rad) as ``_add_row``, for several rows at once."""
+    d = pts.shape[1]
+    F2 = np.empty((F.shape[0] + rows.shape[0], d + 1))
+    F2[:F.shape[0]] = F
+    F2[F.shape[0]:] = rows
+    np_ = rad.size
+    rad2 = np.empty(np_)
+    nk = 0
+    for i in range(np_):
+        x = rad[i]
+        for t in range(rows.shape[0]):
+            x = min(x, _dot(rows[t, :d], pts[i]) + rows[t, d])
+        rad2[i] = x
+        if x > margin:
+            nk += 1
+    if nk == 0:
+        r, u, status = chebyshev(F2, np.empty((0, d + 1)), _deepest(pts, rad, d), stats)
+        if status:
+            return 2, F2, pts, rad
+        if r <= margin:
+            return 0, F2, pts, rad
+        P = np.empty((1, d))
+        P[0] = u
+        R = np.empty(1)
+        R[0] = r
+        return 1, F2, P, R
+    P = np.empty((nk, d))
+    R = np.empty(nk)
+    j = 0
+    for i in range(np_):
+        if rad2[i] > margin:
+            P[j] = pts[i]
+            R[j] = rad2[i]
+            j += 1
+    return 1, F2, P, R
+
+
+@njit(cache=True)
+def _cell_depths(pts, rad, A, c, G, active, inv, g):
+    """``lp_path._cell_depths``: per piece of live group g, the largest certified ball radius
+    of a known point in its cell."""
+    w = G.shape[1]
+    npts = rad.size
+    Z = np.empty((npts, w))
+    for p in range(npts):
+        for i in range(w):
+            j = max(G[g, i], 0)
+            Z[p, i] = _dot(pts[p], A[j]) + c[j]
+    out = np.full(w, -np.inf)
+    for i in range(w):
+        for p in range(npts):
+            x = rad[p]
+            for m in range(w):
+                if active[g, i, m]:
+                    x = min(x, (Z[p, i] - Z[p, m]) * inv[g, i, m])
+            out[i] = max(out[i], x)
+    return out
+
+
+@njit(cache=True)
+def _probe_piece(F, pts, rad, A, c, G, active, inv, g, i, rows):
+    """``lp_path._probe_piece``: the deepest point mirrored across the hyperplane between
+    piece i and the piece that wins there, and the radius of the ball around it inside the
+    node and the cell of piece i (``rows``)."""
+    d = pts.shape[1]
+    w = G.shape[1]
+    best = np.argmax(rad)
+    p = pts[best]
+    r = rad[best]
+    win = -1
+    zw = -np.inf
+    for m in range(w):
+        if G[g, m] >= 0:
+            z = _dot(p, A[G[g, m]]) + c[G[g, m]]
+            if z > zw:
+                zw = z
+                win = m
+    if win == i or not active[g, i, win]:
+        return p.copy(), -np.inf
+    pi = G[g, i]
+    pw = G[g, win]
+    f = inv[g, i, win]
+    row = np.empty(d + 1)
+    for k in range(d):
+        row[k] = (A[pi, k] - A[pw, k]) * f
+    row[d] = (c[pi] - c[pw]) * f
+    q = p + (r - (_dot(row[:d], p) + row[d])) * row[:d]
+    depth = min(r, 1.0 - np.abs(q).max())
+    for t in range(F.shape[0]):
+        depth = min(depth, _dot(F[t, :d], q) + F[t, d])
+    for t in range(rows.shape[0]):
+        depth = min(depth, _dot(rows[t, :d], q) + rows[t, d])
+    return q, depth
+
+
+@njit(cache=True)
+def _beaten_on_a_row(F, A, c, G, active, inv, g, i, margin):
+    """``lp_path._beaten_on_a_row``: is piece i of live group g beaten by another piece on the
+    node by a row of the node itself (its cell then holds no ball of radius > margin)?"""
+    d = A.shape[1]
+    w = G.shape[1]
+    pi = G[g, i]
+    for m in range(w):
+        if not active[g, i, m]:
+            continue
+        pm = G[g, m]
+        f = inv[g, i, m]
+        for t in range(F.shape[0]):
+            gap = (c[pi] - c[pm]) * f + F[t, d]
+            mag = abs((c[pi] - c[pm]) * f) + abs(F[t, d])
+            for r in range(d):
+                x = (A[pi, r] - A[pm, r]) * f
+                gap += abs(x + F[t, r])
+                mag += abs(x) + abs(F[t, r])
+            if gap + 4.0 * (d + 2) * 2.220446049250313e-16 * mag <= 2.0 * margin:
+                return True
+    return False
+
+
+@njit(cache=True)
+def _settle_groups(F, pts, rad, U, live, A, c, G, possible, active, inv, choice, margin,
+                   stats):
+    """``LPPath.group_cells``, the loop of one popped entry: groups with a single cell on the
+    node are settled in place (``choice`` written), slivers of the other pieces cut off.
+    Returns (status, F, pts, rad, U left, alive pieces of U[0]); status 0: no ball of radius
+    > margin in the node; 1: done (U left empty: a cell of the layer; else U[0] splits into
+    the cells of ``alive``); 2: an LP was not proven (the walk stops)."""
+    d = pts.shape[1]
+    w = G.shape[1]
+    alive = np.empty(0, dtype=np.int64)
+    start = 0
+    while start < U.size:
+        g = U[start]
+        depth = _cell_depths(pts, rad, A, c, G, active, inv, g)
+        cert = np.zeros(w, dtype=np.bool_)
+        for i in range(w):
+            cert[i] = possible[g, i] and depth[i] > margin
+        rstar = np.full(w, -np.inf)
+        tried = np.zeros(w, dtype=np.bool_)
+        for i in range(w):
+            if possible[g, i] and not cert[i]:
+                if _beaten_on_a_row(F, A, c, G, active, inv, g, i, margin):
+                    continue
+                rows = cell_rows(A, c, G, active, inv, g, i)
+                if rad.size:
+                    q, r = _probe_piece(F, pts, rad, A, c, G, active, inv, g, i, rows)
+                    if r > margin:
+                        cert[i] = True
+                        pts, rad = _with_point(pts, rad, q, r)
+                        continue
+                r, u, status = chebyshev(F, rows, _deepest(pts, rad, d), stats)
+                if status:
+                    return 2, F, pts, rad, U[start:], alive
+                rstar[i] = r
+                tried[i] = True
+                if r > margin:
+                    cert[i] = True
+                    pts, rad = _with_point(pts, rad, u, r)
+                elif r > 0.0:
+                    stats[1] += 1
+                    stats[2] = max(stats[2], r)
+        na = 0
+        for i in range(w):
+            if cert[i]:
+                na += 1
+        alive = np.empty(na, dtype=np.int64)
+        t = 0
+        for i in range(w):
+            if cert[i]:
+                alive[t] = i
+                t += 1
+        if na != 1:
+            break
+        i = alive[0]
+        choice[live[g]] = i
+        nthin = 0
+        for m in range(w):
+            if tried[m] and rstar[m] > THIN and active[g, i, m]:
+                nthin += 1
+        if nthin:
+            rows_i = cell_rows(A, c, G, active, inv, g, i)
+            thin = np.empty((nthin, d + 1))
+            t = 0
+            q = 0
+            for m in range(w):
+                if active[g, i, m]:
+                    if tried[m] and rstar[m] > THIN:
+                        thin[t] = rows_i[q]
+                        t += 1
+                    q += 1
+            ok, F, pts, rad = _add_rows(F, pts, rad, thin, margin, stats)
+            if ok != 1:
+                return 0 if ok == 0 else 2, F, pts, rad, U[start:], alive
+        start += 1
+    if start < U.size and alive.size == 0:
+        return 0, F, pts, rad, U[start:], alive
+    return 1, F, pts, rad, U[start:].copy(), alive
+
+
+class Entry(NamedTuple):
+    """A stack entry of the walk: layer k's node (rows F, evidence points and radii), its live
+    units (indices into ``cl``) or live groups (indices into ``G``) in ``U``, the layer's
+    pattern so far (``bits``: bits or winning pieces), the pattern of the layers before it
+    (``prefix``), the layer's pre-activations (A, c) and what the node decides on: unit rows
+    (An, cn, cl) or group geometry (G, possible, active, inv), and the maps of the sources
+    that this layer and later ones read (``kernel_pack.PackedMaps``: MA, Mc, moff, mnorm)."""
+
+    k: int
+    F: np.ndarray
+    pts: np.ndarray
+    rad: np.ndarray
+    U: np.ndarray
+    bits: np.ndarray
+    prefix: np.ndarray
+    An: np.ndarray
+    cn: np.ndarray
+    cl: np.ndarray
+    G: np.ndarray
+    possible: np.ndarray
+    active: np.ndarray
+    inv: np.ndarray
+    A: np.ndarray
+    c: np.ndarray
+    MA: np.ndarray
+    Mc: np.ndarray
+    moff: np.ndarray
+    mnorm: np.ndarray
+
+
+@njit(cache=True)
+def _node(k, F, pts, rad, net, MA, Mc, moff, mnorm, prefix):
+    """The entry of layer k on a cell of the layers before it (maps MA, Mc, moff, mnorm)."""
+    d = MA.shape[1]
+    A, c, scale = layer_pre(net, k, MA, Mc, moff, mnorm)
+    if net.kind[k] == 0:
+        bits, cl, An, cn = unit_rows(net, k, A, c, scale, MA, Mc, moff)
+        return Entry(k, F, pts, rad, np.arange(cl.size), bits, prefix, An, cn, cl,
+                     np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1), dtype=np.bool_),
+                     np.zeros((0, 1, 1), dtype=np.bool_), np.zeros((0, 1, 1)), A, c,
+                     MA, Mc, moff, mnorm)
+    bits = net.fixed[net.pat_off[k]:net.pat_off[k + 1]].copy()
+    G, possible, active, inv = group_geometry(net, k, A, c, scale, MA, Mc, moff)
+    return Entry(k, F, pts, rad, np.arange(G.shape[0]), bits, prefix, np.empty((0, d)),
+                 np.empty(0), np.empty(0, dtype=np.int64), G, possible, active, inv, A, c,
+                 MA, Mc, moff, mnorm)
+
+
+@njit(cache=True)
+def _with(e, F, pts, rad, U, bits):
+    """The entry e with a new node, live set and pattern (the layer's algebra shared)."""
+    return Entry(e.k, F, pts, rad, U, bits, e.prefix, e.An, e.cn, e.cl, e.G, e.possible,
+                 e.active, e.inv, e.A, e.c, e.MA, e.Mc, e.moff, e.mnorm)
 
 
 @njit(cache=True)
 def new_stack(d, net):
-    """The walk's stack with the root: the box with its centre as evidence, layer 0."""
+    """The walk's stack with the root: the box with its centre as evidence, layer 0 reading
+    the identity map of the input (source 0)."""
+    ns = net.last_use.size
+    moff = np.full(ns, -1, dtype=np.int64)
+    mnorm = np.zeros(ns)
+    moff[0] = 0
+    mnorm[0] = np.sqrt(float(d))
     stack = List()
     stack.append(_node(0, np.empty((0, d + 1)), np.zeros((1, d)), np.ones(1), net, np.eye(d),
-                       np.zeros(d), np.sqrt(float(d)), np.zeros(0, dtype=np.int16)))
+                       np.zeros(d), moff, mnorm, np.zeros(0, dtype=np.int16)))
     return stack
 
 
 @njit(cache=True)
-def new_stack_at(k, F, pts, rad, net, Ain, cin, scale, prefix):
+def new_stack_at(k, F, pts, rad, net, MA, Mc, moff, mnorm, prefix):
     """The walk's stack with one cell of the layers before k (an ``LPNode``'s rows and
-    evidence), layer k fed by the affine map (Ain, cin) on it, and the pattern ``prefix``."""
+    evidence), the maps of the sources read from k on (``kernel_pack.pack_maps``) and the
+    pattern ``prefix`` of those layers."""
     stack = List()
-    stack.append(_node(k, F, pts, rad, net, Ain, cin, scale, prefix))
+    stack.append(_node(k, F, pts, rad, net, MA, Mc, moff, mnorm, prefix))
     return stack
 
 
@@ -569,16 +838,18 @@ def new_stack_at(k, F, pts, rad, net, Ain, cin, scale, prefix):
 def pack_stack(stack, idx):
     """The stack entries ``stack[idx]`` (a walk's frontier) as flat arrays, cheap to pickle:
     per entry its layer, then each array field concatenated with its offsets (F, evidence
-    points and radii, U, bits, prefix, unit rows An / cn / cl, layer map A / c)."""
+    points and radii, U, bits, prefix, maps MA / Mc, moff / mnorm). The layer's algebra is
+    recomputed from the maps when the stack is rebuilt (the same code on the same numbers)."""
     n = idx.size
-    d = stack[idx[0]][2].shape[1] if n else 1
+    d = stack[idx[0]].F.shape[1] - 1 if n else 1
+    ns = stack[idx[0]].moff.size if n else 1
     ks = np.empty(n, dtype=np.int64)
-    o = np.zeros((7, n + 1), dtype=np.int64)    # F, pts, U, bits, prefix, An, A
+    o = np.zeros((6, n + 1), dtype=np.int64)    # F, pts, U, bits, prefix, MA
     for t in range(n):
-        k, F, pts, rad, U, bits, prefix, An, cn, cl, A, c = stack[idx[t]]
-        sizes = (F.shape[0], pts.shape[0], U.size, bits.size, prefix.size, An.shape[0],
-                 A.shape[0])
-        for q in range(7):
+        e = stack[idx[t]]
+        sizes = (e.F.shape[0], e.pts.shape[0], e.U.size, e.bits.size, e.prefix.size,
+                 e.MA.shape[0])
+        for q in range(6):
             o[q, t + 1] = o[q, t] + sizes[q]
     Fs = np.empty((o[0, n], d + 1))
     Ps = np.empty((o[1, n], d))
@@ -586,41 +857,85 @@ def pack_stack(stack, idx):
     Us = np.empty(o[2, n], dtype=np.int64)
     Bs = np.empty(o[3, n], dtype=np.int16)
     Xs = np.empty(o[4, n], dtype=np.int16)
-    ANs = np.empty((o[5, n], d))
-    CNs = np.empty(o[5, n])
-    CLs = np.empty(o[5, n], dtype=np.int64)
-    As = np.empty((o[6, n], d))
-    Cs = np.empty(o[6, n])
+    MAs = np.empty((o[5, n], d))
+    Mcs = np.empty(o[5, n])
+    Mo = np.empty((n, ns), dtype=np.int64)
+    Mn = np.empty((n, ns))
     for t in range(n):
-        k, F, pts, rad, U, bits, prefix, An, cn, cl, A, c = stack[idx[t]]
-        ks[t] = k
-        Fs[o[0, t]:o[0, t + 1]] = F
-        Ps[o[1, t]:o[1, t + 1]] = pts
-        Rs[o[1, t]:o[1, t + 1]] = rad
-        Us[o[2, t]:o[2, t + 1]] = U
-        Bs[o[3, t]:o[3, t + 1]] = bits
-        Xs[o[4, t]:o[4, t + 1]] = prefix
-        ANs[o[5, t]:o[5, t + 1]] = An
-        CNs[o[5, t]:o[5, t + 1]] = cn
-        CLs[o[5, t]:o[5, t + 1]] = cl
-        As[o[6, t]:o[6, t + 1]] = A
-        Cs[o[6, t]:o[6, t + 1]] = c
-    return ks, o, Fs, Ps, Rs, Us, Bs, Xs, ANs, CNs, CLs, As, Cs
+        e = stack[idx[t]]
+        ks[t] = e.k
+        Fs[o[0, t]:o[0, t + 1]] = e.F
+        Ps[o[1, t]:o[1, t + 1]] = e.pts
+        Rs[o[1, t]:o[1, t + 1]] = e.rad
+        Us[o[2, t]:o[2, t + 1]] = e.U
+        Bs[o[3, t]:o[3, t + 1]] = e.bits
+        Xs[o[4, t]:o[4, t + 1]] = e.prefix
+        MAs[o[5, t]:o[5, t + 1]] = e.MA
+        Mcs[o[5, t]:o[5, t + 1]] = e.Mc
+        Mo[t] = e.moff
+        Mn[t] = e.mnorm
+    return ks, o, Fs, Ps, Rs, Us, Bs, Xs, MAs, Mcs, Mo, Mn
 
 
 @njit(cache=True)
-def stack_of_packed_stack(packed):
+def stack_of_packed_stack(packed, net):
     """A walk's stack holding the entries of ``pack_stack``'s output, in their order."""
-    ks, o, Fs, Ps, Rs, Us, Bs, Xs, ANs, CNs, CLs, As, Cs = packed
+    ks, o, Fs, Ps, Rs, Us, Bs, Xs, MAs, Mcs, Mo, Mn = packed
     stack = List()
     for t in range(ks.size):
-        stack.append((ks[t], Fs[o[0, t]:o[0, t + 1]].copy(), Ps[o[1, t]:o[1, t + 1]].copy(),
-                      Rs[o[1, t]:o[1, t + 1]].copy(), Us[o[2, t]:o[2, t + 1]].copy(),
-                      Bs[o[3, t]:o[3, t + 1]].copy(), Xs[o[4, t]:o[4, t + 1]].copy(),
-                      ANs[o[5, t]:o[5, t + 1]].copy(), CNs[o[5, t]:o[5, t + 1]].copy(),
-                      CLs[o[5, t]:o[5, t + 1]].copy(), As[o[6, t]:o[6, t + 1]].copy(),
-                      Cs[o[6, t]:o[6, t + 1]].copy()))
+        e = _node(ks[t], Fs[o[0, t]:o[0, t + 1]].copy(), Ps[o[1, t]:o[1, t + 1]].copy(),
+                  Rs[o[1, t]:o[1, t + 1]].copy(), net, MAs[o[5, t]:o[5, t + 1]].copy(),
+                  Mcs[o[5, t]:o[5, t + 1]].copy(), Mo[t].copy(), Mn[t].copy(),
+                  Xs[o[4, t]:o[4, t + 1]].copy())
+        stack.append(_with(e, e.F, e.pts, e.rad, Us[o[2, t]:o[2, t + 1]].copy(),
+                           Bs[o[3, t]:o[3, t + 1]].copy()))
     return stack
+
+
+@njit(cache=True)
+def _split_points(pts, rad, rows, margin):
+    """The evidence a child cut by ``rows`` keeps: points whose ball, shrunk to the rows, is
+    still of radius > margin (trimmed to the deepest)."""
+    d = pts.shape[1]
+    npts = rad.size
+    depth = np.empty(npts)
+    nk = 0
+    for p in range(npts):
+        x = rad[p]
+        for t in range(rows.shape[0]):
+            x = min(x, _dot(pts[p], rows[t, :d]) + rows[t, d])
+        depth[p] = x
+        if x > margin:
+            nk += 1
+    P = np.empty((nk, d))
+    R = np.empty(nk)
+    j = 0
+    for p in range(npts):
+        if depth[p] > margin:
+            P[j] = pts[p]
+            R[j] = depth[p]
+            j += 1
+    return _trim(P, R)
+
+
+@njit(cache=True)
+def _cell_done(stack, e, F, pts, rad, bits, net, out_pat, out_u, out_r, n_out):
+    """A cell of layer e.k: a leaf (written to the outputs), or the entry of layer k + 1
+    pushed; the new number of leaves written."""
+    k = e.k
+    pat = np.empty(e.prefix.size + bits.size, dtype=np.int16)
+    pat[:e.prefix.size] = e.prefix
+    pat[e.prefix.size:] = bits
+    if k == net.kind.size - 1:
+        best = np.argmax(rad)
+        out_pat[n_out, :pat.size] = pat
+        out_u[n_out] = pts[best]
+        out_r[n_out] = rad[best] + THIN
+        return n_out + 1
+    Aout, cout, onorm = output_map(net, k, bits, e.A, e.c)
+    MA, Mc, moff, mnorm = next_maps(net, k, e.MA, e.Mc, e.moff, e.mnorm, Aout, cout, onorm)
+    stack.append(_node(k + 1, F, pts, rad, net, MA, Mc, moff, mnorm, pat))
+    return n_out
 
 
 @njit(cache=True)
@@ -630,76 +945,94 @@ def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
     Returns (leaves written, state): 0 more to do, 1 done, 2 stopped at an LP that was not
     proven. ``stats``: [nodes, thin_dropped, thickest_dropped, LPs, second starts, pivots],
     updated in place. A leaf's radius is its deepest evidence radius less -THIN (``LPPath.leaf``).
+    A max layer without live groups is one cell and no node (as ``LPPath.group_cells``).
     """
-    sizes, W_flat, W_off, b_flat, s_flat, fixed_flat, u_off, cand_flat, cand_off, wn_flat, rtols = net
-    last = sizes.size - 1
     d = out_u.shape[1]
     n_out = 0
     cap = out_u.shape[0]
     nodes = 0
     while len(stack) > 0 and nodes < node_budget and n_out < cap:
-        entry = stack.pop()
-        k, F, pts, rad, U, bits, prefix, An, cn, cl, A, c = entry
-        nodes += 1
-        status, F, pts, rad, U = _settle(F, pts, rad, U, An, cn, cl, bits, margin, stats)
+        e = stack.pop()
+        k = e.k
+        if net.kind[k] == 0:
+            nodes += 1
+            status, F, pts, rad, U = _settle(e.F, e.pts, e.rad, e.U, e.An, e.cn, e.cl, e.bits,
+                                             margin, stats)
+            if status == 2:
+                stack.append(e)
+                stats[0] += nodes
+                return n_out, 2
+            if status == 0:
+                continue
+            if U.size:
+                j = U[0]
+                rest = U[1:].copy()
+                row = np.empty(d + 1)
+                row[:d] = e.An[j]
+                row[d] = e.cn[j]
+                npts = rad.size
+                S = np.empty(npts)
+                nneg = 0
+                npos = 0
+                for p in range(npts):
+                    S[p] = _dot(pts[p], e.An[j]) + e.cn[j]
+                    if -S[p] > margin:
+                        nneg += 1
+                    if S[p] > margin:
+                        npos += 1
+                Pm = np.empty((nneg, d))
+                Rm = np.empty(nneg)
+                Pp = np.empty((npos, d))
+                Rp = np.empty(npos)
+                a = 0
+                b = 0
+                for p in range(npts):
+                    if -S[p] > margin:
+                        Pm[a] = pts[p]
+                        Rm[a] = min(rad[p], -S[p])
+                        a += 1
+                    if S[p] > margin:
+                        Pp[b] = pts[p]
+                        Rp[b] = min(rad[p], S[p])
+                        b += 1
+                Pm, Rm = _trim(Pm, Rm)
+                Pp, Rp = _trim(Pp, Rp)
+                b0 = e.bits.copy()
+                b0[e.cl[j]] = 0
+                stack.append(_with(e, _with_row(F, -row), Pm, Rm, rest, b0))
+                bits = e.bits
+                bits[e.cl[j]] = 1
+                stack.append(_with(e, _with_row(F, row), Pp, Rp, rest, bits))
+                continue
+            n_out = _cell_done(stack, e, F, pts, rad, e.bits, net, out_pat, out_u, out_r, n_out)
+            continue
+        live = net.live[net.live_off[k]:net.live_off[k + 1]]
+        if live.size:
+            nodes += 1
+        status, F, pts, rad, U, alive = _settle_groups(
+            e.F, e.pts, e.rad, e.U, live, e.A, e.c, e.G, e.possible, e.active, e.inv, e.bits,
+            margin, stats)
         if status == 2:
-            stack.append(entry)
+            stack.append(e)
             stats[0] += nodes
             return n_out, 2
         if status == 0:
             continue
-        if U.size:
-            j = U[0]
-            rest = U[1:].copy()
-            row = np.empty(d + 1)
-            row[:d] = An[j]
-            row[d] = cn[j]
-            npts = rad.size
-            S = np.empty(npts)
-            nneg = 0
-            npos = 0
-            for p in range(npts):
-                S[p] = _dot(pts[p], An[j]) + cn[j]
-                if -S[p] > margin:
-                    nneg += 1
-                if S[p] > margin:
-                    npos += 1
-            Pm = np.empty((nneg, d))
-            Rm = np.empty(nneg)
-            Pp = np.empty((npos, d))
-            Rp = np.empty(npos)
-            a = 0
-            b = 0
-            for p in range(npts):
-                if -S[p] > margin:
-                    Pm[a] = pts[p]
-                    Rm[a] = min(rad[p], -S[p])
-                    a += 1
-                if S[p] > margin:
-                    Pp[b] = pts[p]
-                    Rp[b] = min(rad[p], S[p])
-                    b += 1
-            Pm, Rm = _trim(Pm, Rm)
-            Pp, Rp = _trim(Pp, Rp)
-            b0 = bits.copy()
-            b0[cl[j]] = 0
-            stack.append((k, _with_row(F, -row), Pm, Rm, rest, b0, prefix, An, cn, cl, A, c))
-            bits[cl[j]] = 1
-            stack.append((k, _with_row(F, row), Pp, Rp, rest, bits, prefix, An, cn, cl, A, c))
+        if U.size == 0:
+            n_out = _cell_done(stack, e, F, pts, rad, e.bits, net, out_pat, out_u, out_r, n_out)
             continue
-        # a cell of layer k: a leaf, or a node of layer k + 1
-        pat = np.empty(prefix.size + bits.size, dtype=np.int16)
-        pat[:prefix.size] = prefix
-        pat[prefix.size:] = bits
-        if k == last:
-            best = np.argmax(rad)
-            out_pat[n_out, :pat.size] = pat
-            out_u[n_out] = pts[best]
-            out_r[n_out] = rad[best] + THIN
-            n_out += 1
-            continue
-        Aout, cout, scale = output_map(bits, A, c, s_flat[u_off[k]:u_off[k + 1]])
-        stack.append(_node(k + 1, F, pts, rad, net, Aout, cout, scale, pat))
+        g = U[0]
+        rest = U[1:].copy()
+        for t in range(alive.size - 1, -1, -1):
+            i = alive[t]
+            rows = cell_rows(e.A, e.c, e.G, e.active, e.inv, g, i)
+            P, R = _split_points(pts, rad, rows, margin)
+            Fc = np.empty((F.shape[0] + rows.shape[0], d + 1))
+            Fc[:F.shape[0]] = F
+            Fc[F.shape[0]:] = rows
+            ch = e.bits.copy()
+            ch[live[g]] = i
+            stack.append(_with(e, Fc, P, R, rest, ch))
     stats[0] += nodes
     return n_out, 1 if len(stack) == 0 else 0
 
@@ -711,17 +1044,27 @@ def is_loaded() -> bool:
 
 
 def warm_up() -> None:
-    """Compile (first run after install) or load (from the cache) the LP walk on a tiny net."""
-    sizes = np.array([1], dtype=np.int64)
-    one = np.ones(1)
-    net = (sizes, one.copy(), np.array([0, 1], dtype=np.int64), np.zeros(1), np.zeros(1),
-           np.zeros(1, dtype=np.int16), np.array([0, 1], dtype=np.int64),
-           np.zeros(1, dtype=np.int64), np.array([0, 1], dtype=np.int64), one.copy(),
-           np.array([1e-14]))
-    new_stack_at(0, np.empty((0, 2)), np.zeros((1, 1)), np.ones(1), net, np.eye(1),
-                 np.zeros(1), 1.0, np.zeros(0, dtype=np.int16))
+    """Compile (first run after install) or load (from the cache) the LP walk on a tiny net
+    (a unit layer reading the input, then a max layer reading both it and the input, one
+    weight dense and one sparse: every specialisation a count uses)."""
+    from scipy.sparse import csr_matrix
+
+    from .kernel_pack import compiled_layers, general_layers, pack_maps
+    from .layers import Groups, Units
+
+    one = np.ones((1, 1))
+    units = Units([(0, one)], np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int16),
+                  np.zeros(1, dtype=np.int64), np.ones(1), 1e-14)
+    groups = Groups([(0, one), (1, csr_matrix(one))], np.zeros(1), np.zeros((1, 1), np.int64),
+                    np.zeros(1, dtype=np.int16), np.zeros(0, dtype=np.int64),
+                    np.ones((1, 1), dtype=bool), 1e-14)
+    net = general_layers([units, groups])
+    maps = pack_maps(net, 1, [(np.eye(1), np.zeros(1)), (np.eye(1), np.zeros(1))])
+    new_stack_at(1, np.empty((0, 2)), np.zeros((1, 1)), np.ones(1), net, *maps,
+                 np.zeros(1, dtype=np.int16))
     stack = new_stack(1, net)
-    stack_of_packed_stack(pack_stack(stack, np.zeros(1, dtype=np.int64)))
-    walk(stack, net, 1e-10, 16, np.zeros((4, 1), dtype=np.int16), np.zeros((4, 1)),
+    stack_of_packed_stack(pack_stack(stack, np.zeros(1, dtype=np.int64)), net)
+    walk(stack, net, 1e-10, 16, np.zeros((4, 2), dtype=np.int16), np.zeros((4, 1)),
          np.zeros(4), np.zeros(6))
-    verify(net, np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int16))
+    chain = compiled_layers([units])
+    verify(chain, np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int16))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .budget import Budget
-from .layers import THIN, Groups, Maps, Units, group_geometry, unit_rows
+from .layers import EPS, THIN, Groups, Maps, Units, group_geometry, unit_rows
 from .polytope import new_row_id
 
 MAX_POINTS = 12         # evidence points kept per node in the LP path
@@ -205,6 +205,14 @@ class LPPath:
                 rstar = {}
                 for i in np.flatnonzero(possible[g] & ~cert):
                     rows = np.column_stack([R[g, i][active[g, i]], rc[g, i][active[g, i]]])
+                    if _beaten_on_a_row(F, rows, margin):
+                        continue
+                    if pts.shape[0]:
+                        q, r = _probe_piece(F, pts, rad, G[g], i, Ap[g], cp[g], active[g], R[g], rc[g], rows)
+                        if r > margin:
+                            cert[i] = True
+                            pts, rad = np.vstack([pts, q]), np.append(rad, r)
+                            continue
                     r, u = solve(ids, F, extra=rows)
                     rstar[i] = r
                     if r > margin:
@@ -247,6 +255,42 @@ class LPPath:
         may still reach into the region by that much)."""
         best = int(np.argmax(node.rad))
         return node.pts[best], float(node.rad[best]) + THIN
+
+
+def _probe_piece(F, pts, rad, G, i, Ap, cp, active, R, rc, rows) -> tuple[np.ndarray, float]:
+    """The mirror probe of a max group: the deepest point mirrored across the hyperplane between
+    piece i and the piece that wins there (the first on ties), and the radius of the ball around
+    it inside the node and the cell of piece i (``rows``): a point of the cell without an LP
+    when that exceeds the margin. ``G, Ap, cp, active, R, rc``: the group's geometry."""
+    best = int(np.argmax(rad))
+    p, r = pts[best], rad[best]
+    win = int(np.argmax(np.where(G >= 0, Ap @ p + cp, -np.inf)))
+    if win == i or not active[i, win]:
+        return p, -np.inf
+    a, e = R[i, win], rc[i, win]
+    q = p + (r - (a @ p + e)) * a
+    depth = min(r, 1.0 - float(np.abs(q).max()))
+    if F.shape[0]:
+        depth = min(depth, float((F[:, :-1] @ q + F[:, -1]).min()))
+    if rows.shape[0]:
+        depth = min(depth, float((rows[:, :-1] @ q + rows[:, -1]).min()))
+    return q, depth
+
+
+def _beaten_on_a_row(F: np.ndarray, rows: np.ndarray, margin: float) -> bool:
+    """Does a row of the node prove, without an LP, that the cell ``rows >= 0`` holds no ball of
+    radius > margin? A ball of radius r centred at x in both a cell row (q, e) and a node row
+    (a, b) (unit normals, x in the box) has ``2 r <= (q + a).x + e + b <= |q + a|_1 + e + b``.
+    So when that bound (with its float error) is <= 2 margin for some pair, the cell is at
+    most a sliver. This is the case of a max over ReLU outputs: a piece that is off (0) against
+    one that is on, whose "on" row (the same hyperplane, opposite side) the node holds."""
+    if not F.shape[0] or not rows.shape[0]:
+        return False
+    d = F.shape[1] - 1
+    S = rows[:, None, :d] + F[None, :, :d]                      # (cell rows, node rows, d)
+    gap = np.abs(S).sum(axis=2) + rows[:, None, d] + F[None, :, d]
+    mag = (np.abs(rows[:, None, :]).sum(axis=2) + np.abs(F[None, :, :]).sum(axis=2))
+    return bool((gap + 4.0 * (d + 2) * EPS * mag <= 2.0 * margin).any())
 
 
 def _cell_depths(pts, rad, g, Ap, cp, active, inv) -> np.ndarray:

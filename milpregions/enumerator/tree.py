@@ -25,7 +25,8 @@ This module is the driver (the stack of layers, leaves, the verification buffer)
 represented by one of two cell paths, chosen once per run: ``vertex_path`` (vertices, for
 d <= ``vertex_dim``) or ``lp_path`` (evidence points and Chebyshev LPs); ``layers`` holds the
 algebra both share and ``budget`` the limits and statistics. The vertex path of a chain of
-two-piece layers runs compiled (``kernel``), after a short Python trial when it is not loaded.
+two-piece layers runs compiled (``kernel``), the LP path of any network too (``lp_kernel``),
+after a short Python trial when the compiled walk is not loaded.
 ``split`` / ``count_split_cells`` cut the tree after layer 1 into subtrees that other
 processes count (``milpregions.parallel``).
 """
@@ -48,7 +49,7 @@ from ..ir.result import CountResult
 from ..settings import DEFAULT_MARGIN
 from ..solver.highs import ChebyshevLP
 from .budget import Budget, ProgressCallback, Stats, Stop, StopRequest
-from .kernel_pack import compiled_layers
+from .kernel_pack import compiled_layers, general_layers, pack_maps
 from .layers import (
     VERTEX_TOL,
     Groups,
@@ -160,6 +161,8 @@ class Frame:
     scale: float                # the sizes of what fed A (see ``layers.layer_affine``)
 
 
+#: a compiled walk's call longer than this halves the node budget of the next one
+BLOCK_SECONDS = 0.5
 #: nodes the Python walk may take before a count switches to the compiled walk, when that is
 #: not loaded yet: about 1 s of Python, what loading it from numba's cache costs a process
 #: (benchmarks/README.md, "Start-up"); counts that finish within it never import numba
@@ -189,8 +192,14 @@ class TreeCounter:
         self.use_vertices = self.d <= vertex_dim
         self.on_region = on_region
         self.layers: list[TreeLayer] = build_layers(net, bounds)
-        # compiled: True / False force it (where the network allows); None: when it pays
-        self.compiled = compiled_layers(self.layers) if compiled is not False else None
+        # compiled: True / False force it (where the network allows); None: when it pays.
+        # The vertex walk takes chains of dense two-piece layers, the LP walk any network.
+        if compiled is False:
+            self.compiled = None
+        elif self.use_vertices:
+            self.compiled = compiled_layers(self.layers)
+        else:
+            self.compiled = general_layers(self.layers)
         self._kernel_ready = False
         self._chain = None          # the compiled witness filter's arrays (() if not a chain)
         self.handed_to_python = 0       # nodes of the compiled LP walk counted in Python
@@ -305,7 +314,7 @@ class TreeCounter:
         lps0 = self.budget.lp.solves
         far = 10 * self.margin
         done = False
-        budget = 256                    # nodes per call, doubled up to 2^14: limits stay prompt
+        budget = 256                    # nodes per call, doubled up to 2^14 (see BLOCK_SECONDS)
         until = None if seconds is None else time.perf_counter() + seconds
         first = True
         while not done:
@@ -313,8 +322,14 @@ class TreeCounter:
             if not first and until is not None and time.perf_counter() > until:
                 return stack            # after one block at least: every task makes progress
             first = False
+            t_call = time.perf_counter()
             n, done = walk(stack, pack, budget, out_pat, out_u, out_r, stats)
-            budget = min(2 * budget, 1 << 14)
+            # nodes of 64-D LP walks cost ~1 ms: keep a call near BLOCK_SECONDS, so limits,
+            # progress and interrupts stay prompt
+            if time.perf_counter() - t_call > BLOCK_SECONDS:
+                budget = max(16, budget // 2)
+            else:
+                budget = min(2 * budget, 1 << 14)
             st.nodes = nodes0 + int(stats[0])
             st.thin_dropped, st.thickest_dropped = thin0 + int(stats[1]), float(stats[2])
             self.budget.lp.solves = lps0 + int(stats[3])
@@ -496,13 +511,13 @@ class TreeCounter:
         if self.compiled is not None:
             if not self._kernel_ready:
                 self._load_kernel(None)
-            A, c = cell.maps[-1]
             P = cell.node
             C = np.ascontiguousarray
-            scale = float(np.sqrt(np.sum(A * A)))
             if self.use_vertices:
                 from . import kernel
 
+                A, c = cell.maps[-1]
+                scale = float(np.sqrt(np.sum(A * A)))
                 stack = kernel.new_stack_at(k, C(P.V), C(P.inc), C(P.F), self.compiled, C(A),
                                             C(c), scale, C(cell.pattern))
             else:
@@ -511,8 +526,9 @@ class TreeCounter:
                 def own(x, dtype=float):    # writable: cells from a cluster are read-only
                     return np.array(x, dtype=dtype, order="C")
 
+                maps = pack_maps(self.compiled, k, cell.maps)     # fresh, writable arrays
                 stack = lp_kernel.new_stack_at(k, own(P.F), own(P.pts), own(P.rad),
-                                               self.compiled, own(A), own(c), scale,
+                                               self.compiled, *maps,
                                                own(cell.pattern, np.int16))
             return self._run_compiled(stack, seconds)
         self._walk([self._frame(k, cell.node, cell.maps, cell.pattern)])
@@ -561,8 +577,10 @@ class TreeCounter:
 
             if isinstance(cells, PackedCells):
                 stack = kernel.stack_of_packed(cells.arrays, 1, self.compiled)
+            elif cells.lp:
+                stack = lp_kernel.stack_of_packed_stack(cells.arrays, self.compiled)
             else:
-                stack = (lp_kernel if cells.lp else kernel).stack_of_packed_stack(cells.arrays)
+                stack = kernel.stack_of_packed_stack(cells.arrays)
             return self._frontier(self._run_compiled(stack, seconds), pieces)
         until = None if seconds is None else time.perf_counter() + seconds
         for i, cell in enumerate(cells):
