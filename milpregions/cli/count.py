@@ -343,7 +343,11 @@ def run(args, out, err) -> int:
         if args.method == "milp":
             stack.enter_context(pyomo_logging(err, args.debug))
         try:
-            with StopOnSignals() as stop, stdout_to_stderr(args.json):
+            # a cluster engine prints on stdout (Ray: dead workers, retries); --json keeps it
+            # for the record alone (not around Pyomo, whose own capture of the descriptors
+            # would deadlock on it)
+            engine = args.executor in ("ray", "dask") and args.method == "tree"
+            with StopOnSignals() as stop, stdout_to_stderr(args.json and engine):
                 result = count(problem, on_region=on_region, progress=progress, should_stop=stop,
                                checkpoint=ck)
         except KeyboardInterrupt:               # a second Ctrl-C

@@ -125,7 +125,7 @@ class DaskEngine:
             raise _missing("dask", "Dask's distributed") from None
         self.cluster = None
         if address is None:
-            # scheduler, nannies and workers on the loopback interface only, no dashboard
+            # scheduler, dashboard, nannies and workers on the loopback interface only
             self.cluster = LocalCluster(n_workers=cpus or os.cpu_count() or 1,
                                         threads_per_worker=1, processes=True,
                                         host=LOOPBACK, dashboard_address=None,

@@ -185,15 +185,27 @@ def _tree(pid: int) -> set[int]:
 
 
 def test_a_local_dask_cluster_listens_on_loopback_only():
+    """The scheduler, the nannies and the workers of the cluster a count starts: their
+    advertised addresses, and every socket the worker processes listen on."""
     from milpregions.parallel.engines import DaskEngine
     from milpregions.problem import prepare
     from milpregions.settings import Settings
 
     engine = DaskEngine(prepare(C.he_mlp(3, [6, 6], 0), (-1.0, 1.0), Settings()), None, 2)
     try:
-        addresses = _listening(_tree(os.getpid()))
-        assert addresses, "the cluster listens somewhere"
-        assert all(a.startswith("127.0.0.1:") for a in addresses), addresses
+        info = engine.client.scheduler_info()
+        advertised = [engine.cluster.scheduler_address, *info["workers"]]
+        advertised += [w.get("nanny") for w in info["workers"].values() if w.get("nanny")]
+        assert len(advertised) >= 3
+        assert all(a.startswith("tcp://127.0.0.1:") for a in advertised), advertised
+        link = engine.cluster.dashboard_link
+        assert not link or link.startswith("http://127.0.0.1:"), link
+        pids = set(engine.client.run(os.getpid).values())
+        pids |= {p.ppid() for p in map(__import__("psutil").Process, pids)}   # the nannies
+        pids.discard(os.getpid())
+        listening = _listening(pids)
+        assert listening, "the workers listen somewhere"
+        assert all(a.startswith("127.0.0.1:") for a in listening), listening
     finally:
         engine.close()
 
