@@ -4,6 +4,9 @@ since pytest puts this directory on ``sys.path``."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,24 @@ import pytest
 from milpregions.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: the compiled walks, each compiled (or loaded from numba's cache) by one process
+KERNELS = ("kernel", "lp_kernel")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    """Compile the compiled walks once, side by side, before the workers of ``-n 2`` start: each
+    worker would otherwise compile them itself in its first test that needs one (the cache is
+    shared on disk, the compilation is not), and that test would wait minutes on a clean
+    checkout. The tests that time the start-up of a count do their own."""
+    if hasattr(session.config, "workerinput"):          # an xdist worker: the controller did it
+        return
+    procs = [subprocess.Popen([sys.executable, "-c", f"from milpregions.enumerator import {k}; "
+                               f"{k}.warm_up()"], env=dict(os.environ))
+             for k in KERNELS]
+    for p in procs:
+        p.wait()
 
 
 @pytest.fixture
