@@ -19,10 +19,11 @@ from milpregions.onnx.export import to_onnx
 
 
 def _wide_magnitudes_net():
-    """7 inputs, four layers of 150 units, weights and biases of magnitudes 1e-12 .. 2.5e10:
-    the MILP's tightening (every unit, two LPs each) takes about 18 s."""
+    """7 inputs, four layers of 300 units, weights and biases of magnitudes 1e-12 .. 2.5e10:
+    the MILP's tightening (every unit, two LPs each) takes about 40 s on a quiet machine, so a
+    signal 10 s in lands inside it however loaded the machine is."""
     rng = np.random.default_rng(2)
-    sizes = [7, 150, 150, 150, 150, 1]
+    sizes = [7, 300, 300, 300, 300, 1]
     Ws = [rng.choice([-1.0, 1.0], size=(b, a)) * 10.0 ** rng.uniform(-12, np.log10(2.5e10),
                                                                      size=(b, a))
           for a, b in zip(sizes, sizes[1:])]
