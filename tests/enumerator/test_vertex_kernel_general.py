@@ -7,12 +7,11 @@ counts, against the exact certificate, and through ``split`` / ``count_split_cel
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.sparse import csr_matrix
+from test_lp_kernel_general import maxout, residual, residual_max
 
 from milpregions.api import count_regions
 from milpregions.bounds import compute_bounds
@@ -22,9 +21,6 @@ from milpregions.ir.domain import Box, normalize
 from milpregions.ir.network import Affine, Layer, MaxLayer, Network
 from milpregions.problem import prepare
 from milpregions.settings import Settings
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_lp_kernel_general import maxout, residual, residual_max  # noqa: E402
 
 
 def maxout_mlp(d: int, widths, k: int, seed: int) -> Network:
@@ -60,7 +56,7 @@ def conv_pool_image(filters: int, seed: int, sparse: bool) -> Network:
     then a 1x2 MaxPool of each channel through an identity selection."""
     rng = np.random.default_rng(seed)
     rows = []
-    for f in range(filters):
+    for _ in range(filters):
         K = rng.normal(size=(2, 2))
         for j in range(2):
             r = np.zeros((2, 3))
@@ -164,9 +160,16 @@ def test_the_digits_cnn_on_a_slice(models_dir):
 def test_the_compiled_vertex_walk_count_is_certified(make):
     """The exact certificate (completeness by adjacency, in integers) of the compiled walk's
     regions and witnesses finds nothing missing and rejects nothing."""
-    net = make()
-    res = count_regions(net, (-1.0, 1.0), certify=True)
-    assert res.exact and res.certified and res.regions > 1
+    from milpregions.certify import certify
+
+    p = prepare(make(), (-1.0, 1.0), Settings())
+    found: list = []
+    res = TreeCounter(p.unit_net, p.tree_bounds, compiled=True,
+                      on_region=lambda q, u, r: found.append(([x.copy() for x in q],
+                                                              np.array(u)))).run()
+    assert res.exact and res.regions == len(found) > 10
+    c = certify(p, found)
+    assert c.certified and not c.added and c.rejected == 0 and c.regions == res.regions
 
 
 def test_split_tasks_of_a_maxout_net_count_the_regions_of_one_walk():
@@ -179,6 +182,7 @@ def test_split_tasks_of_a_maxout_net_count_the_regions_of_one_walk():
                         on_region=lambda q, u, r: found.append(_key(q))).run()
     counter = TreeCounter(p.unit_net, p.tree_bounds, compiled=True)
     split = counter.split()
+    nodes = counter.finish().nodes
     assert split.compiled and split.general and len(split) > 1
     py_cells = TreeCounter(p.unit_net, p.tree_bounds, compiled=False).cells(1)
     assert sorted(map(tuple, split.patterns())) == sorted(tuple(c.pattern) for c in py_cells)
@@ -186,9 +190,11 @@ def test_split_tasks_of_a_maxout_net_count_the_regions_of_one_walk():
     while queue:
         c = TreeCounter(p.unit_net, p.tree_bounds, compiled=True,
                         on_region=lambda q, u, r: got.append(_key(q)))
-        queue += c.count_split_cells(queue.pop(), seconds=1e-3, pieces=3)
+        queue += c.count_split_cells(queue.pop(), seconds=1e-4, pieces=3)
+        nodes += c.finish().nodes
         tasks += 1
-    assert tasks > 1 and sorted(got) == sorted(found) and len(found) == whole.regions
+    assert tasks > 3 and sorted(got) == sorted(found) and len(found) == whole.regions
+    assert nodes == whole.nodes             # every entry popped once, anywhere
 
 
 def test_python_cells_count_on_the_compiled_walk():
