@@ -24,9 +24,10 @@ batches by a plain forward pass of the network: the pattern there must equal the
 This module is the driver (the stack of layers, leaves, the verification buffer). A node is
 represented by one of two cell paths, chosen once per run: ``vertex_path`` (vertices, for
 d <= ``vertex_dim``) or ``lp_path`` (evidence points and Chebyshev LPs); ``layers`` holds the
-algebra both share and ``budget`` the limits and statistics. The vertex path of a chain of
-two-piece layers runs compiled (``kernel``), the LP path of any network too (``lp_kernel``),
-after a short Python trial when the compiled walk is not loaded.
+algebra both share and ``budget`` the limits and statistics. Both paths run compiled for
+any network: the vertex path of a chain of dense two-piece layers on ``kernel`` (the fast
+path), of any other network on ``vertex_kernel``, the LP path on ``lp_kernel``, after a short
+Python trial when the compiled walk is not loaded.
 ``split`` / ``count_split_cells`` cut the tree after layer 1 into subtrees that other
 processes count (``milpregions.parallel``).
 """
