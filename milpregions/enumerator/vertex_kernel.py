@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 from numba.typed import List
 
-from .kernel import cut, to_bits
+from .kernel import _part, _pop, _tidy, cut, to_bits
 from .net_kernel import (
     cell_rows,
     group_geometry,
@@ -31,6 +31,8 @@ from .net_kernel import (
     output_map,
     unit_rows,
 )
+
+ONE = np.uint64(1)
 
 
 def cache_is_warm() -> bool:
@@ -261,6 +263,116 @@ def stack_of_packed_stack(packed, net):
 
 
 @njit(cache=True)
+def cut_both(V, inc, F, simple, row, s, tol):
+    """``kernel.cut(V, inc, F, simple, row, s, tol)``'s plus part and
+    ``kernel.cut(V, inc, F, simple, -row, -s, tol)``'s plus part, bit for bit (the same
+    vertices in the same order), with one edge search: the two cells of a max group with two
+    candidates, whose rows are exact negatives of each other. Returns (kind, plus, other); kind
+    0: plus is P, no other; 1: no plus, other is P; 2: both new (the polytopes as (V,
+    incidence bitsets, F, simple))."""
+    nv, d = V.shape
+    npos = 0
+    nneg = 0
+    for v in range(nv):
+        if s[v] > tol:
+            npos += 1
+        elif s[v] < -tol:
+            nneg += 1
+    if nneg == 0:
+        return 0, V, inc, F, simple, V, inc, F, simple
+    if npos == 0:
+        return 1, V, inc, F, simple, V, inc, F, simple
+    if simple < 0:
+        inc, F, simple = _tidy(V, inc, F)
+    m = F.shape[0]
+    nw = inc.shape[1]
+    ip = np.empty(npos, dtype=np.int64)
+    ineg = np.empty(nneg, dtype=np.int64)
+    a = 0
+    b = 0
+    for v in range(nv):
+        if s[v] > tol:
+            ip[a] = v
+            a += 1
+        elif s[v] < -tol:
+            ineg[b] = v
+            b += 1
+    adj = np.zeros((npos, nneg), dtype=np.bool_)
+    ne = 0
+    sh = np.empty(nw, dtype=np.uint64)
+    for x in range(npos):
+        u = ip[x]
+        for y in range(nneg):
+            w = ineg[y]
+            cnt = 0
+            for q in range(nw):
+                sh[q] = inc[u, q] & inc[w, q]
+                cnt += _pop(sh[q])
+            if simple == 1:
+                if cnt == d - 1:
+                    adj[x, y] = True
+                    ne += 1
+            elif cnt >= d - 1:
+                tight = 0
+                for z in range(nv):
+                    ok = True
+                    for q in range(nw):
+                        if (inc[z, q] & sh[q]) != sh[q]:
+                            ok = False
+                            break
+                    if ok:
+                        tight += 1
+                        if tight > 2:
+                            break
+                if tight == 2:
+                    adj[x, y] = True
+                    ne += 1
+    nw2 = (m + 1 + 63) // 64
+    bitm = ONE << np.uint64(m & 63)
+    wm = m >> 6
+    Vp = np.empty((ne, d))
+    incp = np.zeros((ne, nw2), dtype=np.uint64)
+    t = 0
+    for x in range(npos):                   # cut(row, s): from the plus vertex
+        for y in range(nneg):
+            if adj[x, y]:
+                u = ip[x]
+                w = ineg[y]
+                su = s[u]
+                sv = s[w]
+                f = su / (su - sv)
+                for k in range(d):
+                    Vp[t, k] = V[u, k] + f * (V[w, k] - V[u, k])
+                for q in range(nw):
+                    incp[t, q] = inc[u, q] & inc[w, q]
+                incp[t, wm] |= bitm
+                t += 1
+    Vo = np.empty((ne, d))
+    inco = np.zeros((ne, nw2), dtype=np.uint64)
+    t = 0
+    for y in range(nneg):                   # cut(-row, -s): from the other side's vertex
+        for x in range(npos):
+            if adj[x, y]:
+                u = ineg[y]
+                w = ip[x]
+                su = -s[u]
+                sv = -s[w]
+                f = su / (su - sv)
+                for k in range(d):
+                    Vo[t, k] = V[u, k] + f * (V[w, k] - V[u, k])
+                for q in range(nw):
+                    inco[t, q] = inc[u, q] & inc[w, q]
+                inco[t, wm] |= bitm
+                t += 1
+    pos = s > tol
+    neg = s < -tol
+    zero = ~(pos | neg)
+    V1, inc1, F1 = _part(V, inc, pos | zero, zero, Vp, incp, F, row, 1.0)
+    V2, inc2, F2 = _part(V, inc, neg | zero, zero, Vo, inco, F, -row, 1.0)
+    return 2, V1, inc1, F1, -1, V2, inc2, F2, -1
+
+
+@njit(cache=True)
 def _cell_done(stack, e, V, inc, F, simple, bits, net, vtol, out_pat, out_u, out_r, n_out,
                depth, cells):
     """A cell of layer e.k: a leaf (its vertex centroid and the centroid's distance to the
@@ -381,6 +493,59 @@ def _unit_step(stack, e, margin, vtol, stats):
 
 
 @njit(cache=True)
+def _two_cells(stack, e, live, g, c0, c1, rest, margin, vtol, stats):
+    """The cells of group g with the two candidates c0 < c1 (their pair active), exactly as
+    the loop of ``_group_step`` makes them, with one edge search (``cut_both``): the row of
+    c0 is the exact negative of c1's, so are its vertex values."""
+    V = e.V
+    d = V.shape[1]
+    nv = V.shape[0]
+    rows = cell_rows(e.A, e.c, e.G, e.active, e.inv, g, c1)
+    row = np.empty(d + 1)
+    t = 0
+    for m in range(e.G.shape[1]):
+        if e.active[g, c1, m]:
+            if m == c0:
+                row[:] = rows[t]
+            t += 1
+    s = np.empty(nv)
+    for v in range(nv):
+        x = 0.0
+        for q in range(d):
+            x += V[v, q] * row[q]
+        s[v] = x + row[d]                   # as numpy's V @ a + b
+    smax = s.max()
+    smin = s.min()
+    keep1 = smax > margin                   # c1's cell holds a point beyond the margin
+    keep0 = -smin > margin                  # c0's: its values are -s
+    if not keep1 and smax > vtol:
+        stats[1] += 1
+        stats[2] = max(stats[2], smax)
+    if not keep0 and -smin > vtol:
+        stats[1] += 1
+        stats[2] = max(stats[2], -smin)
+    if keep1 and keep0:
+        kind, V1, inc1, F1, s1, V0, inc0, F0, s0 = cut_both(V, e.inc, e.F, e.simple, row, s,
+                                                            vtol)
+    elif keep1:                             # cut's plus part (P itself, or simple -1)
+        kind, V1, inc1, F1, s1, V0, inc0, F0 = cut(V, e.inc, e.F, e.simple, row, s, vtol)
+        s0 = s1
+    elif keep0:
+        kind, V0, inc0, F0, s0, V1, inc1, F1 = cut(V, e.inc, e.F, e.simple, -row, -s, vtol)
+        s1 = s0
+    else:
+        return
+    if keep1:
+        ch = e.bits.copy()
+        ch[live[g]] = c1
+        stack.append(_with(e, V1, inc1, F1, s1, rest, ch))
+    if keep0:
+        ch = e.bits.copy()
+        ch[live[g]] = c0
+        stack.append(_with(e, V0, inc0, F0, s0, rest, ch))
+
+
+@njit(cache=True)
 def _group_step(stack, e, live, margin, vtol, stats):
     """``VertexPath.group_cells``, one popped entry: the candidates of each live group are its
     possible pieces not beaten (beyond ``vtol``) by another at every vertex; a group with at
@@ -466,6 +631,19 @@ def _group_step(stack, e, live, margin, vtol, stats):
             t2 += 1
     g = U2[0]
     rest = U2[1:].copy()
+    c0 = -1
+    c1 = -1
+    nc = 0
+    for i in range(w):
+        if cand[first, i]:
+            nc += 1
+            if c0 < 0:
+                c0 = i
+            else:
+                c1 = i
+    if nc == 2 and active[g, c1, c0]:
+        _two_cells(stack, e, live, g, c0, c1, rest, margin, vtol, stats)
+        return False
     for i in range(w - 1, -1, -1):
         if not cand[first, i]:
             continue
@@ -484,10 +662,10 @@ def _group_step(stack, e, live, margin, vtol, stats):
                 nq = QV.shape[0]
                 s = np.empty(nq)
                 for v in range(nq):
-                    x = row[d]
+                    x = 0.0
                     for q in range(d):
                         x += QV[v, q] * row[q]
-                    s[v] = x
+                    s[v] = x + row[d]
                 smax = s.max()
                 if smax <= margin:
                     if smax > vtol:

@@ -216,3 +216,38 @@ def test_jobs_count_a_maxout_net_like_one_process():
         count_regions(net, (-1.0, 1.0), jobs=jobs, on_region=lambda r, i=i: seen[i].append(
             json.dumps([[int(x) for x in q] for q in r.pattern])))
     assert sorted(seen[0]) == sorted(seen[1]) and len(seen[0]) > 1
+
+
+@pytest.mark.parametrize("d", [2, 3, 4])
+def test_cut_both_is_two_cuts_bit_for_bit(d):
+    """The two cells of a two-candidate group from one edge search are the plus parts of
+    ``kernel.cut`` by the row and by its negative, bit for bit (vertices, order, incidence,
+    rows), on simple and non-simple polytopes (a cut through vertices)."""
+    from milpregions.enumerator.kernel import _tidy as kernel_tidy
+    from milpregions.enumerator.kernel import cut, to_bits
+    from milpregions.enumerator.polytope import VPoly
+    from milpregions.enumerator.vertex_kernel import cut_both
+
+    rng = np.random.default_rng(d)
+    box = VPoly.box(d)
+    V, inc, F, simple = box.V.copy(), to_bits(box.inc), box.F.copy(), 1
+    seen = simple_seen = 0
+    for t in range(12):
+        a = rng.normal(size=d)
+        a /= np.linalg.norm(a)
+        # every third row through a vertex: the parts are not simple
+        b = -float(V[t % V.shape[0]] @ a) if t % 3 == 0 else rng.uniform(-0.3, 0.3)
+        row = np.append(a, b)
+        s = V @ a + b
+        k2, *both = cut_both(V, inc, F, simple, row, s, 1e-10)
+        k1, *plus = cut(V, inc, F, simple, row, s, 1e-10)
+        k0, *other = cut(V, inc, F, simple, -row, -s, 1e-10)
+        if k2 == 2:
+            seen += 1
+            for x, y in zip(both[:4], plus[:4], strict=True):
+                assert np.array_equal(x, y)
+            for x, y in zip(both[4:], other[:4], strict=True):
+                assert np.array_equal(x, y)
+            V, inc, F, simple = plus[0], plus[1], plus[2], plus[3]
+            simple_seen += int(kernel_tidy(V, inc, F)[2] == 0)
+    assert seen > 3 and (simple_seen > 0 or d == 2)   # polygons are always simple
