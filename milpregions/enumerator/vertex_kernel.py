@@ -25,7 +25,7 @@ from numba.typed import List
 from .kernel import _part, _pop, _tidy, cut, to_bits
 from .net_kernel import (
     cell_rows,
-    group_geometry,
+    group_geometry_all,
     layer_pre,
     next_maps,
     output_map,
@@ -85,7 +85,7 @@ def _node(k, V, inc, F, simple, net, MA, Mc, moff, mnorm, prefix):
                      np.zeros((0, 1, 1), dtype=np.bool_), np.zeros((0, 1, 1)), A, c,
                      MA, Mc, moff, mnorm)
     bits = net.fixed[net.pat_off[k]:net.pat_off[k + 1]].copy()
-    G, possible, active, inv = group_geometry(net, k, A, c, scale, MA, Mc, moff)
+    G, possible, active, inv = group_geometry_all(net, k, A, c, scale, MA, Mc, moff)
     return Entry(k, V, inc, F, simple, np.arange(G.shape[0]), bits, prefix, np.empty((0, d)),
                  np.empty(0), np.empty(0, dtype=np.int64), G, possible, active, inv, A, c,
                  MA, Mc, moff, mnorm)

@@ -251,3 +251,34 @@ def test_cut_both_is_two_cuts_bit_for_bit(d):
             V, inc, F, simple = plus[0], plus[1], plus[2], plus[3]
             simple_seen += int(kernel_tidy(V, inc, F)[2] == 0)
     assert seen > 3 and (simple_seen > 0 or d == 2)   # polygons are always simple
+
+
+@pytest.mark.parametrize("make", [lambda: maxout(3, 5, 4, 7), lambda: residual_max(3, 9),
+                                  lambda: conv_pool_image(2, 4, True)])
+def test_group_geometry_all_is_group_geometry(make):
+    """The one-call absolute terms give the geometry of ``net_kernel.group_geometry``, equal
+    array for array, on random maps (some pieces made identical, so the tie rules run)."""
+    from milpregions.enumerator.kernel_pack import general_layers, pack_maps
+    from milpregions.enumerator.layers import build_layers
+    from milpregions.enumerator.net_kernel import group_geometry, group_geometry_all, layer_pre
+
+    unit = _unit(make())
+    layers = build_layers(unit, compute_bounds(unit, "near-stable"))
+    net = general_layers(layers)
+    k = len(layers) - 1
+    rng = np.random.default_rng(0)
+    d = unit.input_dim
+    for trial in range(4):
+        maps = [(np.eye(d), np.zeros(d))]
+        for L in layers[:k]:
+            m = L.fixed.size
+            A = rng.normal(size=(m, d))
+            if trial % 2:
+                A[1:] = A[0]                # equal maps: identical pieces downstream
+            maps.append((A, rng.normal(size=m)))
+        pm = pack_maps(net, k, maps)
+        A, c, scale = layer_pre(net, k, *pm)
+        want = group_geometry(net, k, A, c, scale, pm.A, pm.c, pm.off)
+        got = group_geometry_all(net, k, A, c, scale, pm.A, pm.c, pm.off)
+        for x, y in zip(got, want, strict=True):
+            assert np.array_equal(x, y)
