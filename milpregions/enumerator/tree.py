@@ -510,9 +510,13 @@ class TreeCounter:
             if self._general_vertices:
                 from . import vertex_kernel
 
-                maps = pack_maps(self.compiled, k, cell.maps)
-                stack = vertex_kernel.new_stack_at(k, C(P.V), C(P.inc), C(P.F), self.compiled,
-                                                   *maps, C(cell.pattern))
+                def mine(x, dtype=float):   # writable: cells from a cluster are read-only
+                    return np.array(x, dtype=dtype, order="C")
+
+                maps = pack_maps(self.compiled, k, cell.maps)     # fresh, writable arrays
+                stack = vertex_kernel.new_stack_at(k, mine(P.V), mine(P.inc, bool),
+                                                   mine(P.F), self.compiled, *maps,
+                                                   mine(cell.pattern, np.int16))
             elif self.use_vertices:
                 from . import kernel
 
