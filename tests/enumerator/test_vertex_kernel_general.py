@@ -282,3 +282,19 @@ def test_group_geometry_all_is_group_geometry(make):
         got = group_geometry_all(net, k, A, c, scale, pm.A, pm.c, pm.off)
         for x, y in zip(got, want, strict=True):
             assert np.array_equal(x, y)
+
+
+@pytest.mark.parametrize("trial_nodes", [100, 10**6])
+def test_a_trial_on_a_maxout_net_reports_every_region_once(trial_nodes):
+    """The Python trial, dropped after 100 nodes (the general compiled walk counts from the
+    start) or finishing: the Python walk's count and nodes, each region reported once."""
+    unit = _unit(maxout_mlp(3, [8, 8], 2, 12))
+    bounds = compute_bounds(unit, "near-stable")
+    py = TreeCounter(unit, bounds, compiled=False).run()
+    found: list = []
+    counter = TreeCounter(unit, bounds, on_region=lambda q, u, r: found.append(_key(q)))
+    assert counter._general_vertices and counter.compiled is not None
+    counter.trial_nodes = trial_nodes
+    res = counter.run()
+    assert res.exact and res.regions == py.regions == 203 and res.nodes == py.nodes == 487
+    assert len(found) == len(set(found)) == 203
