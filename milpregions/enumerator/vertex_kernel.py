@@ -569,6 +569,7 @@ def _group_step(stack, e, live, margin, vtol, stats):
     nu = U.size
     cand = np.zeros((nu, w), dtype=np.bool_)
     Z = np.empty((nv, w))
+    S = np.empty((w, w))
     left = 0
     for t in range(nu):
         g = U[t]
@@ -579,21 +580,30 @@ def _group_step(stack, e, live, margin, vtol, stats):
                 for q in range(d):
                     x += V[v, q] * A[p, q]
                 Z[v, i] = x + c[p]
+        # S[i, m]: the largest (z_i - z_m) / |grad| at a vertex; S[m, i] from the same pass
+        # (the differences and 1/|grad| of (m, i) are exact negatives and equal)
+        for i in range(w):
+            for m in range(i + 1, w):
+                if not active[g, i, m]:
+                    continue
+                f = inv[g, i, m]
+                hi = -np.inf
+                lo = np.inf
+                for v in range(nv):
+                    x = (Z[v, i] - Z[v, m]) * f
+                    if x > hi:
+                        hi = x
+                    if x < lo:
+                        lo = x
+                S[i, m] = hi
+                S[m, i] = -lo
         ncand = 0
         for i in range(w):
             if not possible[g, i]:
                 continue
             dominated = False
             for m in range(w):
-                if not active[g, i, m]:
-                    continue
-                f = inv[g, i, m]
-                smax = -np.inf
-                for v in range(nv):
-                    x = (Z[v, i] - Z[v, m]) * f
-                    if x > smax:
-                        smax = x
-                if smax <= vtol:
+                if active[g, i, m] and S[i, m] <= vtol:
                     dominated = True
                     break
             if not dominated:
