@@ -16,7 +16,7 @@ from milpregions.cli.main import main
 ROOT = Path(__file__).resolve().parents[1]
 
 #: the compiled walks, each compiled (or loaded from numba's cache) by one process
-KERNELS = ("kernel", "lp_kernel")
+KERNELS = ("kernel", "vertex_kernel", "lp_kernel")
 
 
 @pytest.hookimpl(tryfirst=True)

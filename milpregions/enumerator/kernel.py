@@ -8,7 +8,8 @@ driver checks time limits, progress and the region limit between calls; leaves c
 arrays (pattern, vertex centroid, its radius less the vertex tolerance).
 
 Only for networks whose layers are all two-piece, dense, each reading the layer before it
-(``compiled_layers`` says when); everything else takes the Python path.
+(``compiled_layers`` says when); every other network takes ``vertex_kernel``, which reuses
+``cut`` and ``to_bits`` from here.
 """
 
 from __future__ import annotations

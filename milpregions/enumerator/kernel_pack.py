@@ -1,6 +1,7 @@
 """The layer arrays of the compiled walks (no numba import here): ``compiled_layers`` for the
-vertex walk (chains of dense two-piece layers only), ``general_layers`` for the LP walk (any
-network of the tree: max groups, several sources per layer, sparse weights)."""
+vertex walk's fast path (chains of dense two-piece layers only), ``general_layers`` for the
+general vertex walk and the LP walk (any network of the tree: max groups, several sources per
+layer, sparse weights)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ DENSE_SHARE = 0.25          # a dense weight with fewer nonzeros than this share
 
 
 class PackedNet(NamedTuple):
-    """Any network of the tree as flat arrays for the compiled LP walk (``lp_kernel.walk``).
+    """Any network of the tree as flat arrays for the compiled walks (``vertex_kernel.walk``,
+    ``lp_kernel.walk``).
 
     Layer k (0-based) has ``kind[k]`` (``UNITS`` / ``GROUPS``), ``n_pre[k]`` pre-activations at
     ``pre_off[k]`` of ``b`` / ``slope`` and ``n_out[k]`` outputs (pattern entries) at

@@ -296,3 +296,101 @@ def next_maps(net, k, MA, Mc, moff, mnorm, Aout, cout, onorm):
         c2[off[k + 1]:] = cout
         norm[k + 1] = onorm
     return A2, c2, off, norm
+
+
+@njit(cache=True)
+def abs_terms_all(net, k, MA, Mc, moff):
+    """``abs_terms`` of every pre-activation of layer k at once (one call: a call per piece
+    passes the whole ``net`` each time, which cost max layers more than the sums): the norms
+    of the per-coordinate sums (n,) and the constants' sums (n,)."""
+    d = MA.shape[1]
+    n = net.n_pre[k]
+    ga = np.zeros((n, d))
+    gc = np.abs(net.b[net.pre_off[k]:net.pre_off[k + 1]])
+    for p in range(net.src_off[k], net.src_off[k + 1]):
+        s = net.src[p]
+        m = source_size(net, s, d)
+        o = moff[s]
+        if net.sparse[p]:
+            ip = net.indptr[net.ip_off[p]:net.ip_off[p + 1]]
+            ix = net.indices[net.nz_off[p]:net.nz_off[p + 1]]
+            dv = net.data[net.nz_off[p]:net.nz_off[p + 1]]
+            for j in range(n):
+                for t in range(ip[j], ip[j + 1]):
+                    w = abs(dv[t])
+                    q = o + ix[t]
+                    gc[j] += w * abs(Mc[q])
+                    for r in range(d):
+                        ga[j, r] += w * abs(MA[q, r])
+        else:
+            W = dense_weight(net, p, n, m)
+            for j in range(n):
+                for q in range(m):
+                    w = abs(W[j, q])
+                    if w == 0.0:
+                        continue
+                    gc[j] += w * abs(Mc[o + q])
+                    for r in range(d):
+                        ga[j, r] += w * abs(MA[o + q, r])
+    gn = np.empty(n)
+    for j in range(n):
+        gn[j] = np.sqrt(np.dot(ga[j], ga[j]))
+    return gn, gc
+
+
+@njit(cache=True)
+def group_geometry_all(net, k, A, c, scale, MA, Mc, moff):
+    """``group_geometry`` with the absolute terms of all pieces from one ``abs_terms_all``
+    call: the same sums in the same order, so the same (G, possible, active, inv)."""
+    d = A.shape[1]
+    Gall, Call = group_table(net, k)
+    live = net.live[net.live_off[k]:net.live_off[k + 1]]
+    ng = live.size
+    w = Gall.shape[1]
+    rtol = net.rtol[k]
+    G = np.empty((ng, w), dtype=np.int64)
+    for g in range(ng):
+        G[g] = Gall[live[g]]
+    possible = np.zeros((ng, w), dtype=np.bool_)
+    active = np.zeros((ng, w, w), dtype=np.bool_)
+    inv = np.zeros((ng, w, w))
+    an, ac = abs_terms_all(net, k, MA, Mc, moff)
+    gn = np.empty((ng, w))
+    gcs = np.empty((ng, w))
+    pn = np.empty((ng, w))
+    for g in range(ng):
+        for i in range(w):
+            j = max(G[g, i], 0)
+            gn[g, i] = an[j]
+            gcs[g, i] = ac[j]
+            pn[g, i] = np.sqrt(np.dot(A[j], A[j]))
+    D = np.empty(d)
+    for g in range(ng):
+        for i in range(w):
+            pi = max(G[g, i], 0)
+            ok = G[g, i] >= 0 and Call[live[g], i]
+            for m in range(w):
+                pm = max(G[g, m], 0)
+                nsq = 0.0
+                l1 = 0.0
+                for r in range(d):
+                    D[r] = A[pi, r] - A[pm, r]
+                    nsq += D[r] * D[r]
+                    l1 += abs(D[r])
+                N = np.sqrt(nsq)
+                dc = c[pi] - c[pm]
+                pair = G[g, i] >= 0 and G[g, m] >= 0 and i != m
+                const = N <= CONST_TOL * (pn[g, i] + pn[g, m] + scale) and \
+                    N <= rtol * (gn[g, i] + gn[g, m])
+                ctol = rtol * (gcs[g, i] + gcs[g, m])
+                btol = CONST_TOL * (abs(c[pi]) + abs(c[pm]) + 1.0)
+                wins = dc > ctol if m < i else dc >= -ctol
+                if pair and const and not wins:
+                    ok = False
+                if pair and dc + l1 < -btol:
+                    ok = False                     # beaten on the whole box
+                if pair and not const:
+                    active[g, i, m] = True
+                    inv[g, i, m] = 1.0 / N
+            possible[g, i] = ok
+    return G, possible, active, inv

@@ -24,9 +24,10 @@ batches by a plain forward pass of the network: the pattern there must equal the
 This module is the driver (the stack of layers, leaves, the verification buffer). A node is
 represented by one of two cell paths, chosen once per run: ``vertex_path`` (vertices, for
 d <= ``vertex_dim``) or ``lp_path`` (evidence points and Chebyshev LPs); ``layers`` holds the
-algebra both share and ``budget`` the limits and statistics. The vertex path of a chain of
-two-piece layers runs compiled (``kernel``), the LP path of any network too (``lp_kernel``),
-after a short Python trial when the compiled walk is not loaded.
+algebra both share and ``budget`` the limits and statistics. Both paths run compiled for
+any network: the vertex path of a chain of dense two-piece layers on ``kernel`` (the fast
+path), of any other network on ``vertex_kernel``, the LP path on ``lp_kernel``, after a short
+Python trial when the compiled walk is not loaded.
 ``split`` / ``count_split_cells`` cut the tree after layer 1 into subtrees that other
 processes count (``milpregions.parallel``).
 """
@@ -115,8 +116,9 @@ class PackedStack:
 class Split:
     """The cells of layer 0 from ``TreeCounter.split``, handed out in batches by index."""
 
-    def __init__(self, cells, compiled: bool):
-        self._cells, self.compiled = cells, compiled
+    def __init__(self, cells, compiled: bool, general: bool = False):
+        # general: cells of ``vertex_kernel`` (any network), else of ``kernel`` (chains)
+        self._cells, self.compiled, self.general = cells, compiled, general
 
     def __len__(self) -> int:
         return len(self._cells)
@@ -138,9 +140,10 @@ class Split:
     def batch(self, idx) -> PackedCells | list[Cell]:
         """The cells ``idx`` (indices into the split), ready for ``count_split_cells``."""
         if self.compiled:
-            from . import kernel
+            from . import kernel, vertex_kernel
 
-            return PackedCells(kernel.pack_cells(self._cells, np.asarray(idx, dtype=np.int64)))
+            module = vertex_kernel if self.general else kernel
+            return PackedCells(module.pack_cells(self._cells, np.asarray(idx, dtype=np.int64)))
         return [self._cells[i] for i in idx]
 
 
@@ -171,10 +174,10 @@ TRIAL_NODES = 8192
 TRIAL_NODES_LP = 2048
 
 
-def _kernel_loaded(vertices: bool) -> bool:
-    """Whether this process has the compiled walk of that path loaded already (then it costs
-    nothing)."""
-    module = sys.modules.get(f"{__package__}.{'kernel' if vertices else 'lp_kernel'}")
+def _kernel_loaded(name: str) -> bool:
+    """Whether this process has the compiled walk ``name`` (a module of this package) loaded
+    already (then it costs nothing)."""
+    module = sys.modules.get(f"{__package__}.{name}")
     return module is not None and module.is_loaded()
 
 
@@ -193,19 +196,25 @@ class TreeCounter:
         self.on_region = on_region
         self.layers: list[TreeLayer] = build_layers(net, bounds)
         # compiled: True / False force it (where the network allows); None: when it pays.
-        # The vertex walk takes chains of dense two-piece layers, the LP walk any network.
+        # Both walks take any network: the vertex walk of a chain of dense two-piece layers
+        # is ``kernel`` (its fast path), of any other network ``vertex_kernel``; the LP walk
+        # is ``lp_kernel``.
+        chain = compiled_layers(self.layers)
+        self._general_vertices = self.use_vertices and chain is None
         if compiled is False:
             self.compiled = None
-        elif self.use_vertices:
-            self.compiled = compiled_layers(self.layers)
+        elif self.use_vertices and not self._general_vertices:
+            self.compiled = chain
         else:
             self.compiled = general_layers(self.layers)
+        self._kernel_name = ("vertex_kernel" if self._general_vertices else "kernel") \
+            if self.use_vertices else "lp_kernel"
         self._kernel_ready = False
         self._chain = None          # the compiled witness filter's arrays (() if not a chain)
         self.handed_to_python = 0       # nodes of the compiled LP walk counted in Python
         self.trial_nodes: int | None = None
         if self.compiled is not None:
-            if compiled is None and not _kernel_loaded(self.use_vertices):
+            if compiled is None and not _kernel_loaded(self._kernel_name):
                 # loading it costs ~1 s: try Python first
                 self.trial_nodes = TRIAL_NODES if self.use_vertices else TRIAL_NODES_LP
             else:
@@ -246,7 +255,14 @@ class TreeCounter:
         """Compile (first run after install) or load the compiled walk of this path."""
         from . import kernel
 
-        if self.use_vertices:
+        if self._general_vertices:
+            from . import vertex_kernel
+
+            if progress is not None and not vertex_kernel.cache_is_warm():
+                log.info("compiling the vertex counting kernel once (about 30 s; cached in %s)",
+                         kernel.cache_dir())
+            vertex_kernel.warm_up()
+        elif self.use_vertices:
             if progress is not None and not kernel.cache_is_warm():    # someone is watching
                 log.info("compiling the counting kernel once (about 30 s; cached in %s)",
                          kernel.cache_dir())
@@ -355,10 +371,9 @@ class TreeCounter:
         """The compiled walk's stack at the root of the tree."""
         d, C = self.d, np.ascontiguousarray
         if self.use_vertices:
-            from . import kernel
-
+            module = self._vertex_module()
             box = VPoly.box(d)
-            return kernel.new_stack(C(box.V), C(box.inc), C(box.F), self.compiled)
+            return module.new_stack(C(box.V), C(box.inc), C(box.F), self.compiled)
         from . import lp_kernel
 
         return lp_kernel.new_stack(d, self.compiled)
@@ -368,13 +383,12 @@ class TreeCounter:
         of this path's compiled walk."""
         margin = self.margin
         if self.use_vertices:
-            from . import kernel
-
+            module = self._vertex_module()
             vtol = min(VERTEX_TOL, margin)
-            no_cells = kernel.new_cells(self.d)
+            no_cells = self._new_cells()
 
             def walk(stack, pack, budget, out_pat, out_u, out_r, stats):
-                return kernel.walk(stack, pack, margin, vtol, budget, out_pat, out_u, out_r,
+                return module.walk(stack, pack, margin, vtol, budget, out_pat, out_u, out_r,
                                    stats, -1, no_cells)
             return walk
         from . import lp_kernel
@@ -393,6 +407,27 @@ class TreeCounter:
                 return n, False
             return n, state == 1
         return walk_lp
+
+    def _vertex_module(self):
+        """The compiled vertex walk of this network: ``vertex_kernel`` (any network) or
+        ``kernel`` (chains of dense two-piece layers, the fast path)."""
+        if self._general_vertices:
+            from . import vertex_kernel
+
+            return vertex_kernel
+        from . import kernel
+
+        return kernel
+
+    def _new_cells(self):
+        """An empty list of cells for the compiled vertex walk's ``depth`` argument."""
+        if self._general_vertices:
+            from . import vertex_kernel
+
+            return vertex_kernel.new_cells(self.d, self.compiled.last_use.size)
+        from . import kernel
+
+        return kernel.new_cells(self.d)
 
     def _python_entry(self, entry, stats: np.ndarray) -> None:
         """Count the subtree of a stack entry of the compiled LP walk with the Python LP path,
@@ -513,7 +548,17 @@ class TreeCounter:
                 self._load_kernel(None)
             P = cell.node
             C = np.ascontiguousarray
-            if self.use_vertices:
+            if self._general_vertices:
+                from . import vertex_kernel
+
+                def mine(x, dtype=float):   # writable: cells from a cluster are read-only
+                    return np.array(x, dtype=dtype, order="C")
+
+                maps = pack_maps(self.compiled, k, cell.maps)     # fresh, writable arrays
+                stack = vertex_kernel.new_stack_at(k, mine(P.V), mine(P.inc, bool),
+                                                   mine(P.F), self.compiled, *maps,
+                                                   mine(cell.pattern, np.int16))
+            elif self.use_vertices:
                 from . import kernel
 
                 A, c = cell.maps[-1]
@@ -544,12 +589,11 @@ class TreeCounter:
             return Split(self.cells(1), False)
         if not self._kernel_ready:
             self._load_kernel(self.budget.progress)
-        from . import kernel
-
+        module = self._vertex_module()
         d, st, C = self.d, self.budget.stats, np.ascontiguousarray
         box = VPoly.box(d)
-        stack = kernel.new_stack(C(box.V), C(box.inc), C(box.F), self.compiled)
-        cells = kernel.new_cells(d)
+        stack = module.new_stack(C(box.V), C(box.inc), C(box.F), self.compiled)
+        cells = self._new_cells()
         stats = np.array([0.0, 0.0, st.thickest_dropped])
         nodes0, thin0 = st.nodes, st.thin_dropped
         out = (np.zeros((1, sum(L.fixed.size for L in self.layers)), dtype=np.int16),
@@ -557,11 +601,11 @@ class TreeCounter:
         done = False
         while not done:
             self.budget.check(st.nodes)
-            n, done = kernel.walk(stack, self.compiled, self.margin, min(VERTEX_TOL, self.margin),
+            n, done = module.walk(stack, self.compiled, self.margin, min(VERTEX_TOL, self.margin),
                                   1 << 14, *out, stats, 1, cells)
             st.nodes = nodes0 + int(stats[0])
         st.thin_dropped, st.thickest_dropped = thin0 + int(stats[1]), float(stats[2])
-        return Split(cells, True)
+        return Split(cells, True, self._general_vertices)
 
     def count_split_cells(self, cells, seconds: float | None = None,
                           pieces: int = 4) -> list[PackedStack]:
@@ -573,12 +617,14 @@ class TreeCounter:
         if isinstance(cells, (PackedCells, PackedStack)):
             if not self._kernel_ready:
                 self._load_kernel(None)
-            from . import kernel, lp_kernel
+            from . import kernel, lp_kernel, vertex_kernel
 
             if isinstance(cells, PackedCells):
-                stack = kernel.stack_of_packed(cells.arrays, 1, self.compiled)
+                stack = self._vertex_module().stack_of_packed(cells.arrays, 1, self.compiled)
             elif cells.lp:
                 stack = lp_kernel.stack_of_packed_stack(cells.arrays, self.compiled)
+            elif self._general_vertices:
+                stack = vertex_kernel.stack_of_packed_stack(cells.arrays, self.compiled)
             else:
                 stack = kernel.stack_of_packed_stack(cells.arrays)
             return self._frontier(self._run_compiled(stack, seconds), pieces)
@@ -604,9 +650,9 @@ class TreeCounter:
         round robin (the deep ones, near the root, are the big ones)."""
         if rest is None or len(rest) == 0:
             return []
-        from . import kernel, lp_kernel
+        from . import lp_kernel
 
-        module = kernel if self.use_vertices else lp_kernel
+        module = self._vertex_module() if self.use_vertices else lp_kernel
         order = np.arange(len(rest))
         return [PackedStack(module.pack_stack(rest, order[i::pieces]), not self.use_vertices)
                 for i in range(min(pieces, len(rest)))]

@@ -80,12 +80,12 @@ def test_lp_path_tasks_hand_back_their_rest_too():
 
 def test_python_path_tasks_hand_back_the_cells_not_begun():
     p = prepare(_maxout_net(), (-1.0, 1.0), Settings())
-    whole = TreeCounter(p.unit_net, p.tree_bounds).run().regions
-    split = TreeCounter(p.unit_net, p.tree_bounds).split()
+    whole = TreeCounter(p.unit_net, p.tree_bounds, compiled=False).run().regions
+    split = TreeCounter(p.unit_net, p.tree_bounds, compiled=False).split()
     assert not split.compiled and len(split) > 3
     queue, regions, tasks = [split.batch(np.arange(len(split)))], 0, 0
     while queue:
-        counter = TreeCounter(p.unit_net, p.tree_bounds)
+        counter = TreeCounter(p.unit_net, p.tree_bounds, compiled=False)
         task = queue.pop()
         rest = counter.count_split_cells(task, seconds=0.0)
         if len(task) == 1:
