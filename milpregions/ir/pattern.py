@@ -127,7 +127,8 @@ def verify_patterns(net: Network, U: np.ndarray, pattern: np.ndarray) -> np.ndar
         want = pattern[:, col:col + n]
         col += n
         if isinstance(layer, MaxLayer):
-            _max_layer(k, layer, z, E, rtol * za, want, U, close, values, err)
+            zero = _zero_inputs(aff, izero, np.arange(N))       # pieces identically 0
+            _max_layer(k, layer, z, E, rtol * za, want, U, close, values, err, zero)
             izero.append(np.zeros((N, n), dtype=bool))
             continue
         on = want > 0
@@ -163,9 +164,12 @@ def verify_patterns(net: Network, U: np.ndarray, pattern: np.ndarray) -> np.ndar
 
 def _max_layer(k: int, layer: MaxLayer, z: np.ndarray, E: np.ndarray, level: np.ndarray,
                want: np.ndarray, U: np.ndarray, close: dict[int, list[Close]], values: list,
-               err: list) -> None:
+               err: list, zero: np.ndarray) -> None:
     """``verify_patterns`` on a max layer: the chosen piece must clear every other piece by
-    their bounds; pairs that do not go to the exact check."""
+    their bounds; pairs that do not go to the exact check, except a chosen piece and a later
+    one that are both identically zero on the region (``zero``: zero bias, every input
+    identically zero there, as MaxPool over ReLUs that are off): they are the same function
+    there, and the first one wins the tie, as the pattern says."""
     N = z.shape[0]
     G = layer.groups
     if (want < 0).any() or (want >= G.shape[1]).any():
@@ -190,7 +194,12 @@ def _max_layer(k: int, layer: MaxLayer, z: np.ndarray, E: np.ndarray, level: np.
             f"{int(pieces[i, g].argmax())}, but its region's pattern says {int(want[i, g])}")
     idx = G[np.arange(G.shape[0])[None, :], want.astype(np.int64)]       # (N, g)
     clev = np.take_along_axis(plev, w, axis=2)
-    for i, g, m in np.argwhere(other & (diff <= np.maximum(tol, clev + plev))):
+    Gs = np.maximum(G, 0)
+    pzero = zero[:, Gs] & (G >= 0)[None, :, :]                  # (N, g, k)
+    czero = np.take_along_axis(pzero, w, axis=2)
+    later = np.arange(G.shape[1])[None, None, :] > w
+    tied_zero = czero & pzero & later
+    for i, g, m in np.argwhere(other & ~tied_zero & (diff <= np.maximum(tol, clev + plev))):
         close.setdefault(int(i), []).append((k, int(idx[i, g]), int(G[g, m])))
     values.append(np.take_along_axis(z, idx, axis=1))
     err.append(cerr.max(axis=(1, 2)) if cerr.size else np.zeros(N))

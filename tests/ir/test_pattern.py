@@ -81,3 +81,26 @@ def test_max_pieces_identical_on_the_region_the_first_wins():
     assert verify_patterns(net, U, np.array([[0], [1]])).tolist() == [1]
     with pytest.raises(CertificateError, match="the maximum is piece"):
         verify_patterns(net, U[:1], np.array([[2]]))
+
+
+def test_max_pieces_over_relus_that_are_off_are_decided_without_the_exact_check(monkeypatch):
+    """MaxPool over ReLUs that are off on the region: its pieces are all identically 0 there,
+    so the first piece wins the tie and the float check decides it (a CNN's every region went
+    through the exact forward pass before, 25x the count's time); a pattern naming a later
+    tied piece still goes to the exact check."""
+    import milpregions.ir.pattern as P
+
+    W1 = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    relu = Layer(Affine({0: W1}, np.array([-5.0, -5.0, -5.0])), np.zeros(3))
+    pool = MaxLayer(Affine({1: np.eye(3)}, np.zeros(3)), np.array([[0, 1, 2]]))
+    net = Network(2, (relu, pool), Affine({2: np.ones((1, 1))}, np.zeros(1)))
+    U = np.array([[0.1, -0.2], [0.3, 0.4]])
+    calls = []
+    real = P.exact_witness_error
+    monkeypatch.setattr(P, "exact_witness_error",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = np.array([[0, 0, 0, 0], [0, 0, 0, 0]], dtype=np.int16)     # units off, piece 0
+    assert P.verify_patterns(net, U, first).size == 0 and not calls
+    later = np.array([[0, 0, 0, 2]], dtype=np.int16)                   # piece 2 of a tie
+    P.verify_patterns(net, U[:1], later)
+    assert calls
