@@ -708,15 +708,15 @@ def verify(net, U, P):
 
 
 def is_loaded() -> bool:
-    """Whether this process has compiled or loaded the walk already."""
-    return all(bool(f.overloads) for f in (walk, verify, new_stack, new_stack_at, new_cells,
-                                           pack_cells, stack_of_packed, pack_stack,
-                                           stack_of_packed_stack))
+    """Whether this process has compiled or loaded what a serial count calls already."""
+    return all(bool(f.overloads) for f in (walk, verify, new_stack, new_cells))
 
 
-def warm_up() -> None:
+def warm_up(parallel: bool = True) -> None:
     """Compile (first run after install) or load (from the cache) the walk on a one-unit net,
-    so that a count's clock starts after it."""
+    so that a count's clock starts after it. ``parallel=False``: only what a serial count
+    calls (the cell splitting and packing of parallel counts, and the typed-list methods
+    called from Python, which numba compiles anew in every process, cost ~0.5 s more)."""
     from .polytope import VPoly
 
     sizes = np.array([1], dtype=np.int64)
@@ -727,18 +727,20 @@ def warm_up() -> None:
            np.array([1e-14]))
     box = VPoly.box(1)
     C = np.ascontiguousarray
-    new_stack_at(0, C(box.V), C(box.inc), C(box.F), net, np.eye(1), np.zeros(1), 1.0,
-                 np.zeros(0, dtype=np.int16))
     stack = new_stack(C(box.V), C(box.inc), C(box.F), net)
     cells = new_cells(1)
     walk(stack, net, 1e-10, 1e-10, 16, np.zeros((4, 1), dtype=np.int16), np.zeros((4, 1)),
          np.zeros(4), np.zeros(3), -1, cells)
+    verify(net, np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int16))
+    if not parallel:
+        return
+    new_stack_at(0, C(box.V), C(box.inc), C(box.F), net, np.eye(1), np.zeros(1), 1.0,
+                 np.zeros(0, dtype=np.int16))
     few = new_cells(1)
     few.append((C(box.V), to_bits(C(box.inc)), C(box.F), 1, np.zeros(1, dtype=np.int16),
                 np.eye(1), np.zeros(1), 1.0))
     frontier = stack_of_packed(pack_cells(few, np.zeros(1, dtype=np.int64)), 0, net)
     stack_of_packed_stack(pack_stack(frontier, np.zeros(1, dtype=np.int64)))
-    verify(net, np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int16))
 
 
 # before any compiled function of this folder is loaded: an edit to any compiled module drops

@@ -1038,15 +1038,16 @@ def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
 
 
 def is_loaded() -> bool:
-    """Whether this process has compiled or loaded the LP walk (and the witness check) already."""
-    return all(bool(f.overloads) for f in (walk, new_stack, new_stack_at, verify, pack_stack,
-                                           stack_of_packed_stack))
+    """Whether this process has compiled or loaded what a serial count calls already (the LP
+    walk and the witness check)."""
+    return all(bool(f.overloads) for f in (walk, new_stack, verify))
 
 
-def warm_up() -> None:
+def warm_up(parallel: bool = True) -> None:
     """Compile (first run after install) or load (from the cache) the LP walk on a tiny net
     (a unit layer reading the input, then a max layer reading both it and the input, one
-    weight dense and one sparse: every specialisation a count uses)."""
+    weight dense and one sparse: every specialisation a count uses). ``parallel=False``: only
+    what a serial count calls, not the stack packing of parallel counts."""
     from scipy.sparse import csr_matrix
 
     from .kernel_pack import compiled_layers, general_layers, pack_maps
@@ -1059,12 +1060,14 @@ def warm_up() -> None:
                     np.zeros(1, dtype=np.int16), np.zeros(0, dtype=np.int64),
                     np.ones((1, 1), dtype=bool), 1e-14)
     net = general_layers([units, groups])
+    stack = new_stack(1, net)
+    walk(stack, net, 1e-10, 16, np.zeros((4, 2), dtype=np.int16), np.zeros((4, 1)),
+         np.zeros(4), np.zeros(7))
+    chain = compiled_layers([units])
+    verify(chain, np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int16))
+    if not parallel:
+        return
     maps = pack_maps(net, 1, [(np.eye(1), np.zeros(1)), (np.eye(1), np.zeros(1))])
     new_stack_at(1, np.empty((0, 2)), np.zeros((1, 1)), np.ones(1), net, *maps,
                  np.zeros(1, dtype=np.int16))
-    stack = new_stack(1, net)
-    stack_of_packed_stack(pack_stack(stack, np.zeros(1, dtype=np.int64)), net)
-    walk(stack, net, 1e-10, 16, np.zeros((4, 2), dtype=np.int16), np.zeros((4, 1)),
-         np.zeros(4), np.zeros(6))
-    chain = compiled_layers([units])
-    verify(chain, np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int16))
+    stack_of_packed_stack(pack_stack(new_stack(1, net), np.zeros(1, dtype=np.int64)), net)

@@ -26,8 +26,9 @@ represented by one of two cell paths, chosen once per run: ``vertex_path`` (vert
 d <= ``vertex_dim``) or ``lp_path`` (evidence points and Chebyshev LPs); ``layers`` holds the
 algebra both share and ``budget`` the limits and statistics. Both paths run compiled for
 any network: the vertex path of a chain of dense two-piece layers on ``kernel`` (the fast
-path), of any other network on ``vertex_kernel``, the LP path on ``lp_kernel``, after a short
-Python trial when the compiled walk is not loaded.
+path), of any other network on ``vertex_kernel``, the LP path on ``lp_kernel``. When the compiled walk is not loaded yet and the
+patterns of a few points (``size_guess``) do not show a large count, a short Python trial
+comes first.
 ``split`` / ``count_split_cells`` cut the tree after layer 1 into subtrees that other
 processes count (``milpregions.parallel``).
 """
@@ -65,6 +66,7 @@ from .layers import (
 )
 from .lp_path import LPNode, LPPath
 from .polytope import VPoly, new_row_id
+from .size_guess import distinct_patterns
 from .vertex_path import VertexPath
 
 log = logging.getLogger(__name__)
@@ -172,6 +174,10 @@ BLOCK_SECONDS = 0.5
 TRIAL_NODES = 8192
 #: the same for the LP path, whose Python nodes cost about 0.5 ms each (their LPs included)
 TRIAL_NODES_LP = 2048
+#: distinct patterns among ``size_guess.SAMPLE_POINTS`` (512) spread points from which a count
+#: loads the compiled walk at once: a trial would not finish (he_3d_16x16, 3,524 regions in 7,639
+#: nodes, shows 237 and finishes inside the trial)
+LARGE_SAMPLE = 256
 
 
 def _kernel_loaded(name: str) -> bool:
@@ -214,8 +220,9 @@ class TreeCounter:
         self.handed_to_python = 0       # nodes of the compiled LP walk counted in Python
         self.trial_nodes: int | None = None
         if self.compiled is not None:
-            if compiled is None and not _kernel_loaded(self._kernel_name):
-                # loading it costs ~1 s: try Python first
+            if (compiled is None and not _kernel_loaded(self._kernel_name)
+                    and distinct_patterns(net) < LARGE_SAMPLE):
+                # loading it costs ~1 s, and the count may well be small: try Python first
                 self.trial_nodes = TRIAL_NODES if self.use_vertices else TRIAL_NODES_LP
             else:
                 self._load_kernel(progress)
@@ -261,19 +268,19 @@ class TreeCounter:
             if progress is not None and not vertex_kernel.cache_is_warm():
                 log.info("compiling the vertex counting kernel once (about 30 s; cached in %s)",
                          kernel.cache_dir())
-            vertex_kernel.warm_up()
+            vertex_kernel.warm_up(parallel=False)
         elif self.use_vertices:
             if progress is not None and not kernel.cache_is_warm():    # someone is watching
                 log.info("compiling the counting kernel once (about 30 s; cached in %s)",
                          kernel.cache_dir())
-            kernel.warm_up()
+            kernel.warm_up(parallel=False)
         else:
             from . import lp_kernel
 
             if progress is not None and not lp_kernel.cache_is_warm():
                 log.info("compiling the LP counting kernel once (about 30 s; cached in %s)",
                          kernel.cache_dir())
-            lp_kernel.warm_up()
+            lp_kernel.warm_up(parallel=False)
         self._kernel_ready = True
 
     def _trial(self) -> bool:

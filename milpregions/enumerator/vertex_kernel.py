@@ -731,15 +731,15 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats, de
 
 
 def is_loaded() -> bool:
-    """Whether this process has compiled or loaded the general vertex walk already."""
-    return all(bool(f.overloads) for f in (walk, new_stack, new_stack_at, new_cells, pack_cells,
-                                           stack_of_packed, pack_stack, stack_of_packed_stack))
+    """Whether this process has compiled or loaded what a serial count calls already."""
+    return all(bool(f.overloads) for f in (walk, new_stack, new_cells))
 
 
-def warm_up() -> None:
+def warm_up(parallel: bool = True) -> None:
     """Compile (first run after install) or load (from the cache) the walk on a tiny net (a
     unit layer reading the input, then a max layer reading both it and the input, one weight
-    dense and one sparse: every specialisation a count uses)."""
+    dense and one sparse: every specialisation a count uses). ``parallel=False``: only what
+    a serial count calls, not the cell splitting and packing of parallel counts."""
     from scipy.sparse import csr_matrix
 
     from .kernel_pack import general_layers, pack_maps
@@ -755,12 +755,14 @@ def warm_up() -> None:
     net = general_layers([units, groups])
     box = VPoly.box(1)
     C = np.ascontiguousarray
-    maps = pack_maps(net, 1, [(np.eye(1), np.zeros(1)), (np.eye(1), np.zeros(1))])
-    new_stack_at(1, C(box.V), C(box.inc), C(box.F), net, *maps, np.zeros(1, dtype=np.int16))
     stack = new_stack(C(box.V), C(box.inc), C(box.F), net)
     cells = new_cells(1, net.last_use.size)
     walk(stack, net, 1e-10, 1e-10, 16, np.zeros((4, 2), dtype=np.int16), np.zeros((4, 1)),
          np.zeros(4), np.zeros(3), 1, cells)
+    if not parallel:
+        return
+    maps = pack_maps(net, 1, [(np.eye(1), np.zeros(1)), (np.eye(1), np.zeros(1))])
+    new_stack_at(1, C(box.V), C(box.inc), C(box.F), net, *maps, np.zeros(1, dtype=np.int16))
     if len(cells):
         frontier = stack_of_packed(pack_cells(cells, np.zeros(1, dtype=np.int64)), 1, net)
         stack_of_packed_stack(pack_stack(frontier, np.zeros(1, dtype=np.int64)), net)
