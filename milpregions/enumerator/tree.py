@@ -26,9 +26,9 @@ represented by one of two cell paths, chosen once per run: ``vertex_path`` (vert
 d <= ``vertex_dim``) or ``lp_path`` (evidence points and Chebyshev LPs); ``layers`` holds the
 algebra both share and ``budget`` the limits and statistics. Both paths run compiled for
 any network: the vertex path of a chain of dense two-piece layers on ``kernel`` (the fast
-path), of any other network on ``vertex_kernel``, the LP path on ``lp_kernel``. When the compiled walk is not loaded yet and the
-patterns of a few points (``size_guess``) do not show a large count, a short Python trial
-comes first.
+path), of any other network on ``vertex_kernel``, the LP path on ``lp_kernel``. When the
+compiled walk is not loaded yet and the patterns of a few points (``size_guess``) do not show
+a large count, a short Python trial comes first.
 ``split`` / ``count_split_cells`` cut the tree after layer 1 into subtrees that other
 processes count (``milpregions.parallel``).
 """

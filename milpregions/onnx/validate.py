@@ -123,7 +123,8 @@ def _sorted(model: onnx.ModelProto) -> onnx.ModelProto:
     producer = {o: i for i, n in enumerate(g.node) for o in n.output if o}
     if all(producer.get(name, -1) < i for i, n in enumerate(g.node) for name in n.input):
         return model                    # in order already, as exporters write it
-    import networkx as nx               # 0.2-0.3 s of imports: only when it must sort
+    # networkx costs 0.2-0.3 s of imports: only when the graph must be sorted
+    import networkx as nx
 
     deps = nx.DiGraph()
     deps.add_nodes_from(range(len(g.node)))
