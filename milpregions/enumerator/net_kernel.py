@@ -160,34 +160,29 @@ def group_table(net, k):
 
 
 @njit(cache=True)
-def group_geometry(net, k, A, c, scale, MA, Mc, moff):
-    """``layers.group_geometry`` for the live groups of max layer k on a node: (G, possible,
-    active, inv): the live groups' piece table, the pieces that can win somewhere on the node,
-    the pairs (i, m) whose difference is not constant there, and 1 / |grad(z_i - z_m)| on
-    them. The cell rows of a piece are built from A, c on demand (``cell_rows``)."""
-    d = A.shape[1]
+def live_table(net, k):
+    """The piece table of max layer k's live groups, the whole candidate table and the live
+    groups' indices."""
     Gall, Call = group_table(net, k)
     live = net.live[net.live_off[k]:net.live_off[k + 1]]
-    ng = live.size
-    w = Gall.shape[1]
-    rtol = net.rtol[k]
-    G = np.empty((ng, w), dtype=np.int64)
-    for g in range(ng):
+    G = np.empty((live.size, Gall.shape[1]), dtype=np.int64)
+    for g in range(live.size):
         G[g] = Gall[live[g]]
+    return G, Call, live
+
+
+@njit(cache=True)
+def _pair_geometry(G, Call, live, A, c, scale, rtol, gn, gcs, pn):
+    """The pairs of ``group_geometry``: which pieces can win (a piece equal to an earlier one up
+    to a constant that does not beat it, or beaten on the whole box, cannot), which pairs
+    differ by a non-constant, and the inverse norms of those differences. ``gn``, ``gcs``,
+    ``pn``: per (group, piece) the norms of the absolute gradient terms, the absolute
+    constant terms, and the norm of the piece's gradient."""
+    ng, w = G.shape
+    d = A.shape[1]
     possible = np.zeros((ng, w), dtype=np.bool_)
     active = np.zeros((ng, w, w), dtype=np.bool_)
     inv = np.zeros((ng, w, w))
-    # the absolute terms of every piece (padding: piece 0's, as layers.group_geometry does)
-    gn = np.empty((ng, w))
-    gcs = np.empty((ng, w))
-    pn = np.empty((ng, w))
-    for g in range(ng):
-        for i in range(w):
-            j = max(G[g, i], 0)
-            ga, gc = abs_terms(net, k, j, MA, Mc, moff)
-            gn[g, i] = np.sqrt(np.dot(ga, ga))
-            gcs[g, i] = gc
-            pn[g, i] = np.sqrt(np.dot(A[j], A[j]))
     D = np.empty(d)
     for g in range(ng):
         for i in range(w):
@@ -217,6 +212,30 @@ def group_geometry(net, k, A, c, scale, MA, Mc, moff):
                     active[g, i, m] = True
                     inv[g, i, m] = 1.0 / N
             possible[g, i] = ok
+    return possible, active, inv
+
+
+@njit(cache=True)
+def group_geometry(net, k, A, c, scale, MA, Mc, moff):
+    """``layers.group_geometry`` for the live groups of max layer k on a node: (G, possible,
+    active, inv): the live groups' piece table, the pieces that can win somewhere on the node,
+    the pairs (i, m) whose difference is not constant there, and 1 / |grad(z_i - z_m)| on
+    them. The cell rows of a piece are built from A, c on demand (``cell_rows``)."""
+    G, Call, live = live_table(net, k)
+    ng, w = G.shape
+    rtol = net.rtol[k]
+    # the absolute terms of every piece (padding: piece 0's, as layers.group_geometry does)
+    gn = np.empty((ng, w))
+    gcs = np.empty((ng, w))
+    pn = np.empty((ng, w))
+    for g in range(ng):
+        for i in range(w):
+            j = max(G[g, i], 0)
+            ga, gc = abs_terms(net, k, j, MA, Mc, moff)
+            gn[g, i] = np.sqrt(np.dot(ga, ga))
+            gcs[g, i] = gc
+            pn[g, i] = np.sqrt(np.dot(A[j], A[j]))
+    possible, active, inv = _pair_geometry(G, Call, live, A, c, scale, rtol, gn, gcs, pn)
     return G, possible, active, inv
 
 
@@ -342,18 +361,9 @@ def abs_terms_all(net, k, MA, Mc, moff):
 def group_geometry_all(net, k, A, c, scale, MA, Mc, moff):
     """``group_geometry`` with the absolute terms of all pieces from one ``abs_terms_all``
     call: the same sums in the same order, so the same (G, possible, active, inv)."""
-    d = A.shape[1]
-    Gall, Call = group_table(net, k)
-    live = net.live[net.live_off[k]:net.live_off[k + 1]]
-    ng = live.size
-    w = Gall.shape[1]
+    G, Call, live = live_table(net, k)
+    ng, w = G.shape
     rtol = net.rtol[k]
-    G = np.empty((ng, w), dtype=np.int64)
-    for g in range(ng):
-        G[g] = Gall[live[g]]
-    possible = np.zeros((ng, w), dtype=np.bool_)
-    active = np.zeros((ng, w, w), dtype=np.bool_)
-    inv = np.zeros((ng, w, w))
     an, ac = abs_terms_all(net, k, MA, Mc, moff)
     gn = np.empty((ng, w))
     gcs = np.empty((ng, w))
@@ -364,33 +374,5 @@ def group_geometry_all(net, k, A, c, scale, MA, Mc, moff):
             gn[g, i] = an[j]
             gcs[g, i] = ac[j]
             pn[g, i] = np.sqrt(np.dot(A[j], A[j]))
-    D = np.empty(d)
-    for g in range(ng):
-        for i in range(w):
-            pi = max(G[g, i], 0)
-            ok = G[g, i] >= 0 and Call[live[g], i]
-            for m in range(w):
-                pm = max(G[g, m], 0)
-                nsq = 0.0
-                l1 = 0.0
-                for r in range(d):
-                    D[r] = A[pi, r] - A[pm, r]
-                    nsq += D[r] * D[r]
-                    l1 += abs(D[r])
-                N = np.sqrt(nsq)
-                dc = c[pi] - c[pm]
-                pair = G[g, i] >= 0 and G[g, m] >= 0 and i != m
-                const = N <= CONST_TOL * (pn[g, i] + pn[g, m] + scale) and \
-                    N <= rtol * (gn[g, i] + gn[g, m])
-                ctol = rtol * (gcs[g, i] + gcs[g, m])
-                btol = CONST_TOL * (abs(c[pi]) + abs(c[pm]) + 1.0)
-                wins = dc > ctol if m < i else dc >= -ctol
-                if pair and const and not wins:
-                    ok = False
-                if pair and dc + l1 < -btol:
-                    ok = False                     # beaten on the whole box
-                if pair and not const:
-                    active[g, i, m] = True
-                    inv[g, i, m] = 1.0 / N
-            possible[g, i] = ok
+    possible, active, inv = _pair_geometry(G, Call, live, A, c, scale, rtol, gn, gcs, pn)
     return G, possible, active, inv
