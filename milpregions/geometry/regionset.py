@@ -41,6 +41,9 @@ from .forms import error_factor, region_forms, region_rows
 from .graph import RegionGraph
 
 
+LOCATE_CHUNK = 16384     # points per forward pass of ``locate_many``
+
+
 class Inequalities(NamedTuple):
     """A region as ``A x + b > 0`` (one row per unit or max-piece pair whose sign is fixed
     on the region and whose gradient is not zero; the domain's box is not included), in the
@@ -175,8 +178,10 @@ class RegionSet:
             return out
         if self._index is None:
             self._index = PatternIndex(self.layout.keys(self.records))
-        pats = p.restricted.pattern(X[inside])
-        out[inside] = self._index.find(self.layout.pattern_keys(pats))
+        for lo in range(0, inside.size, LOCATE_CHUNK):     # forward passes in bounded memory
+            rows = inside[lo:lo + LOCATE_CHUNK]
+            pats = p.restricted.pattern(X[rows])
+            out[rows] = self._index.find(self.layout.pattern_keys(pats))
         return out
 
     # -- graph and files --------------------------------------------------------------------
