@@ -44,7 +44,7 @@ def add_parser(subs) -> None:
     c.add_argument("model", metavar="MODEL", nargs="+",
                    help="ONNX file; several files, or a quoted glob ('run/epoch_*.onnx', in "
                         "natural order), count a series: one row each")
-    add_domain_args(c)
+    add_domain_args(c, polytopes=True)
     c.add_argument("--method", choices=("tree", "milp"), default="tree",
                    help="tree: branch-and-bound over activation patterns (default); "
                         "milp: one MILP per region with no-good cuts (slow, a cross-check)")

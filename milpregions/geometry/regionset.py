@@ -25,6 +25,7 @@ import numpy as np
 
 from ..api import count
 from ..errors import InputError
+from ..ir.domain import Polytope
 from ..ir.pattern_index import PatternIndex
 from ..ir.region_file import (
     RegionLayout,
@@ -40,13 +41,13 @@ from .analysis import analyze
 from .forms import error_factor, region_forms, region_rows
 from .graph import RegionGraph
 
-
 LOCATE_CHUNK = 16384     # points per forward pass of ``locate_many``
 
 
 class Inequalities(NamedTuple):
     """A region as ``A x + b > 0`` (one row per unit or max-piece pair whose sign is fixed
-    on the region and whose gradient is not zero; the domain's box is not included), in the
+    on the region and whose gradient is not zero, then a polytope domain's own rows; the
+    domain's box is not included), in the
     domain's parameter coordinates. Rows are scaled to unit norm in normalised coordinates, so
     ``A x + b`` at a point is its distance to the row's hyperplane there (box scaled to
     [-1, 1]^d)."""
@@ -137,7 +138,13 @@ class RegionSet:
         R = rows[0][live[0]]
         hw, c = p.box.halfwidth, p.box.center
         A = R[:, :-1] / hw
-        return Inequalities(A, R[:, -1] - A @ c)
+        b = R[:, -1] - A @ c
+        if isinstance(p.domain, Polytope):          # the domain's own rows, b - A x > 0
+            G = -p.domain.A
+            n = np.linalg.norm(G * hw, axis=1)       # unit norm in normalised coordinates
+            A = np.vstack([A, G / n[:, None]])
+            b = np.concatenate([b, p.domain.b / n])
+        return Inequalities(A, b)
 
     def affine_map(self, i: int) -> AffineMap:
         """The output of the network on region i as ``A x + c`` (parameter coordinates)."""
@@ -151,7 +158,8 @@ class RegionSet:
 
     def locate(self, x) -> int | None:
         """The index of the region of the point ``x`` (parameter coordinates), None when
-        ``x`` is outside the domain's box or its pattern is not a counted region."""
+        ``x`` is outside the domain (its box; a polytope: open, ``A x < b``) or its pattern is
+        not a counted region."""
         i = int(self.locate_many(np.asarray(x, dtype=np.float64).reshape(1, -1))[0])
         return None if i < 0 else i
 
@@ -173,7 +181,10 @@ class RegionSet:
                              "parameters")
         out = np.full(len(X), -1, dtype=np.int64)
         box = p.box
-        inside = np.flatnonzero(((X >= box.lo) & (X <= box.hi)).all(axis=1))
+        ok = ((X >= box.lo) & (X <= box.hi)).all(axis=1)
+        if isinstance(p.domain, Polytope):
+            ok &= p.domain.contains(X)
+        inside = np.flatnonzero(ok)
         if inside.size == 0 or len(self) == 0:
             return out
         if self._index is None:
