@@ -124,7 +124,7 @@ def check_domain(args) -> None:
     if not any(given):
         raise InputError(DOMAIN_MISSING)
     if sum(given) > 1:
-        more = ", --polytope, --hull" if hasattr(args, "polytope") else ""
+        more = ", --polytope, --hull" if any(given[4:]) else ""
         raise InputError(f"{args.command}: give only one of --box, --box-file, --center{more} "
                          "and --vnnlib")
     if getattr(args, "norm", "inf") != "inf" and args.center is None:
