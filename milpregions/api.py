@@ -131,20 +131,42 @@ def _count_polytope(problem: Problem, callback, progress, should_stop,
     lp = "none" if problem.dim <= s.vertex_dim or not s.tighten else "near-stable"
     bounds = compute_bounds(gated, lp, should_stop=should_stop)
     seconds = time.perf_counter() - t0
-    on = None
-    if callback is not None:
-        def on(pattern, u, r):
-            callback(pattern[m:], u, r)
-    counter = TreeCounter(gated, bounds, margin=s.margin, vertex_dim=s.vertex_dim,
-                          time_limit=s.time_limit, max_regions=s.max_regions, on_region=on,
-                          progress=progress, should_stop=should_stop)
-    stopped = None
-    try:
-        for cell in counter.cells(m, np.ones(m, dtype=np.int16)):
-            counter.count_cell(cell)
-    except Stop as stop:
-        stopped = stop.why
+    start = time.perf_counter()
+
+    def attempt(compiled: bool | None, on_region, node_limit: int | None = None):
+        left = None if s.time_limit is None else max(0.0, s.time_limit - (
+            time.perf_counter() - start))
+        counter = TreeCounter(gated, bounds, margin=s.margin, vertex_dim=s.vertex_dim,
+                              time_limit=left, max_regions=s.max_regions, on_region=on_region,
+                              progress=progress, should_stop=should_stop, compiled=compiled)
+        counter.budget.node_limit = node_limit
+        stopped = None
+        try:
+            for cell in counter.cells(m, np.ones(m, dtype=np.int16)):
+                counter.count_cell(cell)
+        except Stop as stop:
+            stopped = stop.why
+        return counter, stopped
+
+    def strip(pattern, u, r):
+        callback(pattern[m:], u, r)
+
+    sink = None if callback is None else strip
+    probe = TreeCounter(gated, bounds, margin=s.margin, vertex_dim=s.vertex_dim)
+    counter, stopped = probe, "trial"
+    if probe.trial_nodes is not None:
+        # the compiled walk is not loaded (~1 s): the Python walk first, with a node limit,
+        # its regions held back; a count that outgrows it starts over compiled
+        held: list = []
+        counter, stopped = attempt(False, None if callback is None else
+                                   (lambda *r: held.append(r)), probe.trial_nodes)
+        if stopped != "trial":
+            for region in held:
+                strip(*region)
+    if stopped == "trial":
+        counter, stopped = attempt(True if probe.trial_nodes is not None else None, sink)
     result = counter.finish(stopped)
+    result.seconds = time.perf_counter() - start
     result.widths = problem.unit_net.widths
     result.bounds_seconds = seconds
     return result

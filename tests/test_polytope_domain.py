@@ -195,3 +195,17 @@ def test_cli_polytope_hull_and_l1(cli, tmp_path):
     assert code == 2 and "--norm is the norm of the --center ball" in err
     code, _, err = cli("count", Z2, "--hull", tmp_path / "h.npy", "--linear")
     assert code == 2 and "polytope domain" in err
+
+
+def test_a_count_beyond_the_python_trial_streams_each_region_once():
+    # 18,165 regions: the Python trial outgrows its node limit and the compiled walk counts
+    # from the start; none of the trial's regions may reach the stream
+    from milpregions.testing.constructions import he_mlp
+
+    net = he_mlp(2, [100, 100], seed=0)
+    A = np.vstack([np.eye(2), -np.eye(2)])
+    rs = collect_regions(net, polytope=(A, np.ones(4)))
+    assert rs.result.exact and len(rs) == rs.result.regions == 18165
+    keys = rs.layout.keys(rs.records)
+    assert len(np.unique(keys, axis=0)) == len(rs)
+    assert np.array_equal(rs.locate_many(rs.witnesses), np.arange(len(rs)))
