@@ -160,3 +160,21 @@ def test_pattern_index_compares_the_bytes_behind_equal_hashes():
     other = np.array([[c, _state(a) ^ x ^ _state(c)]], dtype="<u8").view(np.uint8)
     assert pattern_hash(other)[0] == h[0]
     assert index.find(other).tolist() == [-1]
+
+
+def test_the_writer_streams_a_chunk_at_a_time(tmp_path):
+    layout = RegionLayout.of(mixed_net())
+    regions = random_regions(layout, 2 * CHUNK + 3)
+    path = tmp_path / "r.mpr"
+    w = RegionWriter(layout, path)
+    head = os.path.getsize(path)
+    sizes = []
+    for i, (p, x, r) in enumerate(regions, start=1):
+        w.add(p, x, r)
+        if i % CHUNK == 0:
+            w._fh.flush()
+            sizes.append(os.path.getsize(path) - head)
+    assert sizes == [CHUNK * layout.dtype.itemsize, 2 * CHUNK * layout.dtype.itemsize]
+    assert w._chunks == [] and w._n == 3            # nothing kept but the open chunk
+    w.close()
+    assert len(read_region_file(path).records) == len(regions)
