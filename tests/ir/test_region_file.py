@@ -167,7 +167,9 @@ def test_the_writer_streams_a_chunk_at_a_time(tmp_path):
     regions = random_regions(layout, 2 * CHUNK + 3)
     path = tmp_path / "r.mpr"
     w = RegionWriter(layout, path)
+    w._fh.flush()
     head = os.path.getsize(path)
+    assert head % 64 == 0 and head > 0
     sizes = []
     for i, (p, x, r) in enumerate(regions, start=1):
         w.add(p, x, r)
