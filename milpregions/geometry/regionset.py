@@ -113,6 +113,15 @@ class RegionSet:
         return self.records["witness"]
 
     @property
+    def parameters(self) -> np.ndarray:
+        """(N, dim) witnesses in the domain's parameter coordinates (those of ``inequalities``,
+        ``affine_map`` and ``locate``): the witnesses themselves for a box, ball or polytope,
+        (s, t) or t on a slice or a line (least squares, to rounding)."""
+        to_param = getattr(self._need_problem().domain, "to_param", None)
+        W = np.asarray(self.witnesses)
+        return W if to_param is None else to_param(W)
+
+    @property
     def radii(self) -> np.ndarray:
         """(N,) certified radii (normalised coordinates)."""
         return self.records["radius"]

@@ -164,6 +164,15 @@ def test_a_slice_is_in_its_parameter_coordinates(models_dir):
     assert rs.result.exact and len(rs) == rs.result.regions > 10
     assert rs.witnesses.shape == (len(rs), 64)           # witnesses are input points
     P0, P1, P2 = imgs
+    # every witness in (s, t), found in its own region, strictly inside its rows
+    S0 = rs.parameters
+    assert S0.shape == (len(rs), 2)
+    assert np.allclose(P0 + S0[:, :1] * (P1 - P0) + S0[:, 1:] * (P2 - P0), rs.witnesses,
+                       rtol=0, atol=1e-9 * np.abs(imgs).max())
+    assert np.array_equal(rs.locate_many(S0), np.arange(len(rs)))
+    for i in range(len(rs)):
+        Ai, bi = rs.inequalities(i)
+        assert (Ai @ S0[i] + bi >= rs.radii[i] - 1e-9).all()
     rng = np.random.default_rng(2)
     S = rng.random((500, 2))
     idx = rs.locate_many(S)
