@@ -10,6 +10,7 @@ import numpy as np
 
 from .enumerator import TreeCounter
 from .errors import InputError
+from .ir.domain import Polytope
 from .ir.result import CountResult, Region
 from .problem import Problem, prepare
 from .settings import DEFAULT_MARGIN, Settings
@@ -71,6 +72,8 @@ def _certify(problem: Problem, result: CountResult, found: list, deadline: float
 
 def _search(problem: Problem, callback, progress, should_stop, checkpoint) -> CountResult:
     s = problem.settings
+    if isinstance(problem.domain, Polytope):
+        return _count_polytope(problem, callback, progress, should_stop, checkpoint)
     t0 = time.perf_counter()
     # the MILP wants LP-tightened bounds; the tree takes what its path needs
     bounds = problem.search_bounds(should_stop)
@@ -104,6 +107,71 @@ def _search(problem: Problem, callback, progress, should_stop, checkpoint) -> Co
     return result
 
 
+def _count_polytope(problem: Problem, callback, progress, should_stop,
+                    checkpoint) -> CountResult:
+    """The tree on the network gated by the polytope's rows (``Polytope.gate``, folded into
+    [-1, 1]^d exactly like the network): the walk enters only the cell where every gate is on,
+    one gate layer at a time (so a polytope of m rows costs m nodes to reach, not the cells of
+    its rows' arrangement), and counts that cell's subtree. Regions are reported without the
+    gates' bits."""
+    from .bounds import compute_bounds
+    from .enumerator.budget import Stop
+    from .ir.domain import normalize
+
+    s, dom = problem.settings, problem.domain
+    if s.method != "tree" or s.certify or s.jobs is not None or s.executor != "local" \
+            or checkpoint is not None:
+        raise InputError("a polytope domain is counted by the tree in one process: not with "
+                         "--method milp, --certify, --jobs, --executor or --checkpoint yet")
+    if not problem.unit_net.layers:
+        raise InputError("a polytope domain needs a network with an activation layer")
+    m = dom.gates
+    t0 = time.perf_counter()
+    gated = normalize(dom.gate(problem.network), dom)
+    lp = "none" if problem.dim <= s.vertex_dim or not s.tighten else "near-stable"
+    bounds = compute_bounds(gated, lp, should_stop=should_stop)
+    seconds = time.perf_counter() - t0
+    start = time.perf_counter()
+
+    def attempt(compiled: bool | None, on_region, node_limit: int | None = None):
+        left = None if s.time_limit is None else max(0.0, s.time_limit - (
+            time.perf_counter() - start))
+        counter = TreeCounter(gated, bounds, margin=s.margin, vertex_dim=s.vertex_dim,
+                              time_limit=left, max_regions=s.max_regions, on_region=on_region,
+                              progress=progress, should_stop=should_stop, compiled=compiled)
+        counter.budget.node_limit = node_limit
+        stopped = None
+        try:
+            for cell in counter.cells(m, np.ones(m, dtype=np.int16)):
+                counter.count_cell(cell)
+        except Stop as stop:
+            stopped = stop.why
+        return counter, stopped
+
+    def strip(pattern, u, r):
+        callback(pattern[m:], u, r)
+
+    sink = None if callback is None else strip
+    probe = TreeCounter(gated, bounds, margin=s.margin, vertex_dim=s.vertex_dim)
+    counter, stopped = probe, "trial"
+    if probe.trial_nodes is not None:
+        # the compiled walk is not loaded (~1 s): the Python walk first, with a node limit,
+        # its regions held back; a count that outgrows it starts over compiled
+        held: list = []
+        counter, stopped = attempt(False, None if callback is None else
+                                   (lambda *r: held.append(r)), probe.trial_nodes)
+        if stopped != "trial":
+            for region in held:
+                strip(*region)
+    if stopped == "trial":
+        counter, stopped = attempt(True if probe.trial_nodes is not None else None, sink)
+    result = counter.finish(stopped)
+    result.seconds = time.perf_counter() - start
+    result.widths = problem.unit_net.widths
+    result.bounds_seconds = seconds
+    return result
+
+
 def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFAULT_MARGIN,
                   time_limit: float | None = None, max_regions: int | None = None,
                   tighten: bool = True, vertex_dim: int = 6,
@@ -113,7 +181,8 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
                   certify: bool = False, jobs: int | None = None, executor: str = "local",
                   address: str | None = None,
                   task_seconds: float | None = Settings.task_seconds, input_shape=None,
-                  output: str | None = None) -> CountResult:
+                  output: str | None = None, norm: str | float = "inf", polytope=None,
+                  hull=None) -> CountResult:
     """Count the full-dimensional activation regions of a network inside a domain.
 
     ``model``: an ONNX path, an ``onnx.ModelProto``, a ``torch.nn.Module`` (exported in
@@ -122,7 +191,10 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
     settings are then used as they are; only the callbacks apply). ``output``: the name of the
     tensor whose regions are counted (default: the graph outputs, less classifier heads).
     ``box``: a Box, (lo, hi) with scalars or per-input arrays, None for [-1, 1]^d, or any
-    ``milpregions.ir.domain`` Domain. ``center``/``radius``: the L-inf ball instead.
+    ``milpregions.ir.domain`` Domain. ``center``/``radius``: the L-inf ball instead
+    (``norm=1``: the L1 ball, up to 12 inputs). ``polytope=(A, b)`` (or a JSON / .npz file):
+    the polytope ``A x <= b``; ``hull=points`` (or a .npy / JSON file): the convex hull of the
+    points (Qhull's facets).
     ``slice=(p0, p1, p2)`` / ``line=(p0, p1)`` (arrays or .npy/JSON paths): count the regions
     of the plane ``P0 + s (P1-P0) + t (P2-P0)`` / segment ``P0 + t (P1-P0)`` instead; ``box`` is
     then the parameter box (default [0, 1]^k).
@@ -140,5 +212,6 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
                         certify=certify, jobs=jobs, executor=executor, address=address,
                         task_seconds=task_seconds)
     problem = prepare(model, box, settings, slice=slice, line=line, center=center, radius=radius,
-                      input_shape=input_shape, output=output)
+                      input_shape=input_shape, output=output, norm=norm, polytope=polytope,
+                      hull=hull)
     return count(problem, on_region=on_region, progress=progress)

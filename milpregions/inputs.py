@@ -1,7 +1,8 @@
 """Domains from what a user gives: numbers, arrays, (lo, hi) pairs, or files of them.
 
 ``as_domain`` accepts every spelling of the Python API (a Domain, a Box, ``(lo, hi)``, None for
-[-1, 1]^d, ``slice=(p0, p1, p2)``, ``line=(p0, p1)``, ``center=..., radius=...``); points and
+[-1, 1]^d, ``slice=(p0, p1, p2)``, ``line=(p0, p1)``, ``center=..., radius=...`` (``norm=1``: the
+L1 ball), ``polytope=(A, b)`` for ``A x <= b``, ``hull=points``); points and
 boxes may be files: a point is a .npy file (any shape) or a JSON list of numbers; a box file is
 JSON ``{"lo": [...], "hi": [...]}``, a .npy (2 x d array) or a .npz (arrays lo, hi).
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .ir.domain import Ball, Box, Domain, Segment, Slice
+from .ir.domain import Ball, Box, Domain, Polytope, Segment, Slice
 
 
 def _as_point(p, what: str, dim: int | None) -> np.ndarray:
@@ -114,6 +115,108 @@ def ball_domain(center, radius: float, dim: int) -> Ball:
     return Ball.make(center, radius, dim)
 
 
+#: an L1 ball is given to the tree as its 2^d facets: up to this many inputs
+L1_MAX_DIM = 12
+
+
+def read_polytope_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(A, b) of ``A x <= b`` from JSON ``{"A": [[...], ...], "b": [...]}`` or a .npz with
+    arrays A and b."""
+    p = Path(path)
+    try:
+        if p.suffix.lower() == ".npz":
+            with np.load(p) as z:
+                return np.asarray(z["A"], dtype=np.float64), np.asarray(z["b"], dtype=np.float64)
+        d = json.loads(p.read_text())
+        return np.asarray(d["A"], dtype=np.float64), np.asarray(d["b"], dtype=np.float64)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
+    except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as e:
+        raise InputError(f"{path}: a polytope file is JSON {{\"A\": [[...]], \"b\": [...]}} "
+                         f"or a .npz with arrays A and b ({e})") from None
+
+
+def _bounding_box(A: np.ndarray, b: np.ndarray, dim: int) -> Box:
+    """The smallest box holding ``A x <= b`` (LPs), widened by 1e-6 of its width: a box that
+    holds the polytope is all the count needs (the rows cut it)."""
+    from scipy.optimize import linprog
+
+    lo, hi = np.zeros(dim), np.zeros(dim)
+    for k in range(dim):
+        for sign, out in ((1.0, lo), (-1.0, hi)):
+            c = np.zeros(dim)
+            c[k] = sign
+            r = linprog(c, A_ub=A, b_ub=b, bounds=[(None, None)] * dim, method="highs")
+            if r.status == 2:
+                raise InputError("the polytope A x <= b is empty")
+            if r.status == 3:
+                raise InputError(f"the polytope A x <= b is unbounded (input {k}); add rows "
+                                 "that bound it")
+            if r.status != 0:
+                raise InputError(f"the polytope's bounding box: the LP failed ({r.message})")
+            out[k] = r.x[k]
+    w = hi - lo
+    if np.any(w <= 1e-12 * np.maximum(1.0, np.abs(lo) + np.abs(hi))):
+        raise InputError("the polytope A x <= b has no interior (it is flat in some input)")
+    pad = 1e-6 * w + 1e-12 * (np.abs(lo) + np.abs(hi))
+    return Box.make(lo - pad, hi + pad, dim)
+
+
+def polytope_domain(A, b=None, dim: int | None = None) -> Polytope:
+    """The polytope ``A x <= b`` (arrays, or ``A`` a path read by ``read_polytope_file``),
+    counted inside its bounding box."""
+    if b is None:
+        A, b = read_polytope_file(A)
+    A = np.atleast_2d(np.asarray(A, dtype=np.float64))
+    b = np.asarray(b, dtype=np.float64).ravel()
+    n = A.shape[1] if dim is None else dim
+    if A.shape[1] != n:
+        raise InputError(f"the polytope's A has {A.shape[1]} columns but the network has {n} "
+                         "inputs")
+    Polytope.make(A, b, Box.make(-1.0, 1.0, n))          # checks shapes before the LPs
+    return Polytope.make(A, b, _bounding_box(A, b, n), "rows")
+
+
+def hull_domain(points, dim: int | None = None) -> Polytope:
+    """The convex hull of points (an (N, d) array, or a .npy / JSON file of one), as its facet
+    rows (Qhull), counted inside the points' bounding box."""
+    if isinstance(points, (str, os.PathLike)):
+        points = _read_array(Path(points), "hull points")
+    P = np.asarray(points, dtype=np.float64)
+    if P.ndim != 2 or (dim is not None and P.shape[1] != dim):
+        raise InputError(f"hull points are an (N, {dim or 'd'}) array, got shape {P.shape}")
+    if not np.all(np.isfinite(P)):
+        raise InputError("hull points must be finite numbers")
+    from scipy.spatial import ConvexHull, QhullError
+
+    try:
+        eq = ConvexHull(P).equations             # normal . x + offset <= 0 inside
+    except (QhullError, ValueError) as e:
+        raise InputError(f"hull points span no full-dimensional hull ({str(e).splitlines()[0]})"
+                         ) from None
+    rows = np.unique(np.round(eq, 12), axis=0, return_index=True)[1]   # one row per facet
+    eq = eq[np.sort(rows)]
+    return Polytope.make(eq[:, :-1], -eq[:, -1], Box.make(P.min(axis=0), P.max(axis=0),
+                                                          P.shape[1]), "hull")
+
+
+def l1_ball_domain(center, radius: float, dim: int) -> Polytope:
+    """The L1 ball ``sum_k |x_k - c_k| <= radius``: its 2^d facets ``s . x <= radius + s . c``
+    (s in {-1, 1}^d, the right side summed exactly and rounded once), in the box c -+ radius;
+    up to ``L1_MAX_DIM`` inputs."""
+    import math
+
+    ball = ball_domain(center, radius, dim)        # checks the centre and the radius
+    if dim > L1_MAX_DIM:
+        raise InputError(f"an L1 ball in {dim} dimensions has 2^{dim} facets; up to "
+                         f"{L1_MAX_DIM} inputs are counted (give a --polytope of your own "
+                         "rows instead)")
+    S = np.array(np.meshgrid(*[[-1.0, 1.0]] * dim, indexing="ij")).reshape(dim, -1).T
+    c = ball.center
+    b = np.array([math.fsum([ball.radius, *(S[i] * c)]) for i in range(len(S))])
+    return Polytope.make(S, b, ball.box, "l1")
+
+
 def _param_box(param_box, k: int) -> Box:
     if param_box is None:
         return Box.make(0.0, 1.0, k)
@@ -160,14 +263,33 @@ def make_domain(dim: int, *, slice=None, line=None, param_box=None) -> Slice | S
 
 
 def as_domain(dim: int, box=None, *, slice=None, line=None, center=None,
-              radius: float | None = None) -> Domain:
+              radius: float | None = None, norm: str | float = "inf", polytope=None,
+              hull=None) -> Domain:
     """The domain of the Python API's arguments, for a network with ``dim`` inputs.
 
     ``box``: a Domain, a (lo, hi) pair of scalars or per-input arrays, the path of a VNN-LIB
     property (its input box), or None for [-1, 1]^d; with ``slice``/``line`` it is the
     parameter box instead (default [0, 1]^k). ``center``/``radius``: the L-inf ball (instead
-    of ``box``).
+    of ``box``); with ``norm=1`` the L1 ball. ``polytope=(A, b)`` (or a file): ``A x <= b``;
+    ``hull=points`` (or a file): their convex hull.
     """
+    if polytope is not None or hull is not None:
+        if polytope is not None and hull is not None:
+            raise InputError("give only one of a polytope and a hull")
+        if any(v is not None for v in (box, slice, line, center, radius)):
+            raise InputError("a polytope or hull is the whole domain: give no box, slice, "
+                             "line or centre with it")
+        if hull is not None:
+            return hull_domain(hull, dim)
+        if isinstance(polytope, (str, os.PathLike)):
+            return polytope_domain(polytope, None, dim)
+        try:
+            A, b = polytope
+        except (TypeError, ValueError):
+            raise InputError("a polytope is (A, b) for A x <= b, or a file") from None
+        return polytope_domain(A, b, dim)
+    if str(norm) not in ("inf", "1"):
+        raise InputError(f"norm {norm!r}: a ball is an L-inf ball ('inf') or an L1 ball (1)")
     if slice is not None or line is not None:
         if center is not None:
             raise InputError("give only one of a slice/line and a centre")
@@ -177,6 +299,8 @@ def as_domain(dim: int, box=None, *, slice=None, line=None, center=None,
             raise InputError("a centre and a radius go together")
         if box is not None:
             raise InputError("give only one of a box and a centre")
+        if str(norm) == "1":
+            return l1_ball_domain(center, radius, dim)
         return ball_domain(center, radius, dim)
     if isinstance(box, Domain):
         if box.input_dim != dim:

@@ -17,7 +17,7 @@ import numpy as np
 from .bounds import Bounds, compute_bounds
 from .errors import InputError
 from .inputs import as_domain
-from .ir.domain import Ball, Box, Domain, normalize
+from .ir.domain import Ball, Box, Domain, Polytope, normalize
 from .ir.network import Network
 from .settings import Settings
 
@@ -113,7 +113,7 @@ class Problem:
         eps = float(np.finfo(np.float64).eps)
         box = self.box
         d = box.dim
-        if isinstance(self.domain, (Box, Ball)):
+        if isinstance(self.domain, (Box, Ball, Polytope)):
             return 4 * eps * float(np.max((np.abs(box.center) + box.halfwidth) / box.halfwidth)) * d
         D = self.domain.directions * box.halfwidth[None, :]          # input change per unit of u
         reach = np.abs(self.domain.origin) + np.abs(self.domain.directions) @ (
@@ -124,15 +124,18 @@ class Problem:
 
 def prepare(model, domain=None, settings: Settings | None = None, *, slice=None, line=None,
             center=None, radius: float | None = None, input_shape=None,
-            output: str | None = None) -> Problem:
+            output: str | None = None, norm: str | float = "inf", polytope=None,
+            hull=None) -> Problem:
     """The Problem of ``model`` (path, ModelProto, torch module or Network: ``load_network``,
     with ``input_shape`` and ``output``) on ``domain``.
 
     ``domain``: any spelling ``inputs.as_domain`` takes (a Domain, (lo, hi), None for
-    [-1, 1]^d; with ``slice``/``line`` the parameter box); ``settings`` default to ``Settings()``.
+    [-1, 1]^d; with ``slice``/``line`` the parameter box; ``norm=1`` with a centre and radius,
+    ``polytope=(A, b)``, ``hull=points``); ``settings`` default to ``Settings()``.
     """
     net = load_network(model, input_shape=input_shape, output=output)
-    dom = as_domain(net.input_dim, domain, slice=slice, line=line, center=center, radius=radius)
+    dom = as_domain(net.input_dim, domain, slice=slice, line=line, center=center, radius=radius,
+                    norm=norm, polytope=polytope, hull=hull)
     restricted = dom.restrict(net)
     return Problem(net, dom, settings if settings is not None else Settings(), restricted,
                    normalize(net, dom))

@@ -21,6 +21,7 @@ def test_python_example_prints_what_the_comment_says(capsys, monkeypatch):
     assert "37 True" in out
     assert "102" in out                      # the prepared-Problem example: he_2d_8x8 on [-1, 1]^2
     assert "25 25 21" in out and "40 3.2" in out     # the linear-regions example
+    assert "37 2 [1 1 0 1 1 0 0 0]" in out and "True 64" in out     # regions as data
     assert "127" in out and "1058" in out    # the torch modules (torch 2.13, seed 0)
     assert "[[6, 14], [6, 24], [4, 14], [4, 18], [2, 25]]" in out and "4.0 True" in out  # local
     # the classifier: its count is the count of sklearn's own weights written by hand (the

@@ -10,6 +10,7 @@ from contextlib import ExitStack
 from ..api import count
 from ..errors import InputError
 from ..estimators.theory import architecture_bounds, format_bounds
+from ..ir.region_file import is_region_file
 from ..ir.result import DEFAULT_FIELDS, REGION_FIELDS
 from ..settings import DEFAULT_MARGIN, Settings
 from ..solver.highs import silence_banner
@@ -43,15 +44,17 @@ def add_parser(subs) -> None:
     c.add_argument("model", metavar="MODEL", nargs="+",
                    help="ONNX file; several files, or a quoted glob ('run/epoch_*.onnx', in "
                         "natural order), count a series: one row each")
-    add_domain_args(c)
+    add_domain_args(c, polytopes=True)
     c.add_argument("--method", choices=("tree", "milp"), default="tree",
                    help="tree: branch-and-bound over activation patterns (default); "
                         "milp: one MILP per region with no-good cuts (slow, a cross-check)")
     c.add_argument("--json", action="store_true",
                    help="print the result as one JSON object on stdout")
-    c.add_argument("--regions", metavar="OUT.jsonl",
+    c.add_argument("--regions", metavar="OUT.jsonl|OUT.mpr",
                    help="write one JSON line per region (pattern, witness, radius; more "
-                        "with --region-fields)")
+                        "with --region-fields), or, for a name ending in .mpr, compact "
+                        "binary records (bit-packed patterns, float64 witnesses and radii; "
+                        "read back with milpregions.RegionSet.read)")
     c.add_argument("--region-fields", metavar="F,F,...",
                    help="the fields of a --regions record, from: " + ", ".join(REGION_FIELDS)
                         + " (volume and facets up to 6 inputs; geometry in the domain's "
@@ -303,13 +306,29 @@ def run(args, out, err) -> int:
     found = [0]
     collected: list = []
     stream = args.regions is not None and not (set(fields) - set(DEFAULT_FIELDS))
+    compact = args.regions is not None and is_region_file(args.regions)
+    if compact and args.region_fields is not None:
+        raise InputError("--region-fields is for JSON lines; a .mpr regions file holds "
+                         "pattern, witness and radius (the rest follows from the pattern: "
+                         "milpregions.RegionSet)")
+    if compact and args.checkpoint is not None:
+        raise InputError("--checkpoint records spans of a JSON lines regions file; write "
+                         "OUT.jsonl with it, not a .mpr file")
     with ExitStack() as stack:
         ck = None
         if args.checkpoint is not None:
             ck = open_checkpoint(args, problem, fields)
             stack.callback(ck.close)
         on_region = None
-        if args.regions is not None:
+        if compact:
+            from ..geometry.regionset import region_writer
+
+            writer = stack.enter_context(region_writer(problem, args.regions, args.model))
+
+            def on_region(region):
+                writer.add(region.pattern, region.witness, region.radius)
+                found[0] += 1
+        elif args.regions is not None:
             try:
                 fh = stack.enter_context(open(args.regions, "a+" if ck else "w",
                                               encoding="utf-8"))

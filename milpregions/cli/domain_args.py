@@ -6,7 +6,15 @@ import argparse
 import math
 
 from ..errors import InputError
-from ..inputs import ball_domain, make_domain, read_box_file, vnnlib_box
+from ..inputs import (
+    ball_domain,
+    hull_domain,
+    l1_ball_domain,
+    make_domain,
+    polytope_domain,
+    read_box_file,
+    vnnlib_box,
+)
 from ..ir.domain import Box, Domain
 from ..ir.network import Network
 from ..problem import Problem, load_network, prepare
@@ -33,9 +41,11 @@ def network_from_args(args) -> Network:
     return load_network(args.model, output=getattr(args, "tensor", None))
 
 
-def add_domain_args(p: argparse.ArgumentParser, *, output_flags: tuple[str, ...] = ()) -> None:
+def add_domain_args(p: argparse.ArgumentParser, *, output_flags: tuple[str, ...] = (),
+                    polytopes: bool = False) -> None:
     """The domain options, and ``--output NAME`` (``output_flags`` instead, where a command
-    uses ``--output`` for its own file)."""
+    uses ``--output`` for its own file); ``polytopes``: also ``--polytope``, ``--hull`` and
+    ``--norm`` (the commands that count on them)."""
     add_output_arg(p, *output_flags)
     g = p.add_argument_group("input domain (exactly one)")
     g.add_argument("--box", metavar="LO,HI",
@@ -47,6 +57,16 @@ def add_domain_args(p: argparse.ArgumentParser, *, output_flags: tuple[str, ...]
                    help="the L-inf ball of radius --radius around the point in F "
                         "(.npy of any shape with d elements, or a JSON list)")
     g.add_argument("--radius", type=float, metavar="R", help="radius of the --center ball")
+    if polytopes:
+        g.add_argument("--norm", choices=("inf", "1"), default="inf",
+                       help="the norm of the --center ball: inf (a box, default) or 1 (the "
+                            "cross-polytope, its 2^d facets as rows; up to 12 inputs)")
+        g.add_argument("--polytope", metavar="F",
+                       help='the polytope A x <= b: JSON {"A": [[...], ...], "b": [...]} or '
+                            ".npz (arrays A, b); counted inside its bounding box")
+        g.add_argument("--hull", metavar="F",
+                       help="the convex hull of the points in F (.npy or JSON, N x d), as "
+                            "its facets (Qhull)")
     g.add_argument("--vnnlib", metavar="P",
                    help="the input box of a VNN-LIB property file (VNN-COMP); its output "
                         "constraints are ignored with a notice")
@@ -79,7 +99,8 @@ def parse_box_text(text: str) -> tuple[float, float]:
 
 def domain_given(args) -> bool:
     return any(getattr(args, k, None) is not None
-               for k in ("box", "box_file", "center", "slice", "line", "slice_box", "vnnlib"))
+               for k in ("box", "box_file", "center", "slice", "line", "slice_box", "vnnlib",
+                         "polytope", "hull"))
 
 
 def check_domain(args) -> None:
@@ -98,12 +119,16 @@ def check_domain(args) -> None:
     if getattr(args, "slice_box", None) is not None:
         raise InputError(f"{args.command}: --slice-box needs --slice or --line")
     given = [args.box is not None, args.box_file is not None, args.center is not None,
-             getattr(args, "vnnlib", None) is not None]
+             getattr(args, "vnnlib", None) is not None,
+             getattr(args, "polytope", None) is not None, getattr(args, "hull", None) is not None]
     if not any(given):
         raise InputError(DOMAIN_MISSING)
     if sum(given) > 1:
-        raise InputError(f"{args.command}: give only one of --box, --box-file, --center and "
-                         "--vnnlib")
+        more = ", --polytope, --hull" if any(given[4:]) else ""
+        raise InputError(f"{args.command}: give only one of --box, --box-file, --center{more} "
+                         "and --vnnlib")
+    if getattr(args, "norm", "inf") != "inf" and args.center is None:
+        raise InputError(f"{args.command}: --norm is the norm of the --center ball")
     if args.box is not None:
         parse_box_text(args.box)
     if (args.center is None) != (args.radius is None):
@@ -121,7 +146,13 @@ def domain_from_args(args, dim: int) -> Domain:
         lo, hi = parse_box_text(args.box)
         return Box.make(lo, hi, dim)
     if args.center is not None:
+        if getattr(args, "norm", "inf") == "1":
+            return l1_ball_domain(args.center, args.radius, dim)
         return ball_domain(args.center, args.radius, dim)
+    if getattr(args, "polytope", None) is not None:
+        return polytope_domain(args.polytope, None, dim)
+    if getattr(args, "hull", None) is not None:
+        return hull_domain(args.hull, dim)
     if getattr(args, "vnnlib", None) is not None:
         return vnnlib_box(args.vnnlib, dim)
     return read_box_file(args.box_file, dim)

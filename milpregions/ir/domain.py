@@ -1,4 +1,4 @@
-"""Input domains behind one protocol: a box, an L-inf ball, a 2-D slice, a segment.
+"""Input domains behind one protocol: a box, an L-inf ball, a polytope, a 2-D slice, a segment.
 
 Every domain is a box of *parameters* (``domain.box``, ``domain.dim`` coordinates) and an
 affine map from parameters into input space (``to_input``). Counting on a domain counts the
@@ -181,6 +181,85 @@ class Ball(_OnParameterBox):
 
 
 @dataclass(frozen=True)
+class Polytope(_OnParameterBox):
+    """The polytope ``A x <= b`` of input space, counted inside a box that holds it (``box``,
+    its bounding box). Its regions are those of the network gated by its rows (``gate``):
+    one single-unit layer ``relu(b_i - A_i x)`` per row before the network's own layers, and
+    only the cell where every gate is on is entered, so every check of the tree (cells,
+    radii, witnesses) sees the rows as unit rows. ``source``: how it was given (``rows``,
+    ``hull`` of points, ``l1`` ball)."""
+
+    A: np.ndarray
+    b: np.ndarray
+    box: Box
+    source: str = "rows"
+    kind: ClassVar[str] = "polytope"
+
+    @classmethod
+    def make(cls, A, b, box: Box, source: str = "rows") -> Polytope:
+        A = np.atleast_2d(np.asarray(A, dtype=np.float64))
+        b = np.asarray(b, dtype=np.float64).ravel()
+        if A.ndim != 2 or A.shape[1] != box.dim or A.shape[0] != b.size or b.size == 0:
+            raise InputError(f"a polytope is A x <= b with A of shape (m, {box.dim}) and b of "
+                             f"m numbers; got A {A.shape} and b of {b.size}")
+        if not (np.all(np.isfinite(A)) and np.all(np.isfinite(b))):
+            raise InputError("the polytope's A and b must be finite numbers")
+        zero = np.flatnonzero(~np.any(A != 0, axis=1))
+        if zero.size:
+            raise InputError(f"row {int(zero[0])} of the polytope's A is zero")
+        return cls(A, b, box, source)
+
+    @property
+    def dim(self) -> int:
+        return self.box.dim
+
+    @property
+    def input_dim(self) -> int:
+        return self.box.dim
+
+    @property
+    def gates(self) -> int:
+        """The layers ``gate`` puts before the network's own."""
+        return int(self.b.size)
+
+    def restrict(self, net: Network) -> Network:
+        return self.box.restrict(net)
+
+    def to_input(self, U: np.ndarray) -> np.ndarray:
+        return np.asarray(U, dtype=np.float64)
+
+    def contains(self, X: np.ndarray) -> np.ndarray:
+        """Which points are in the open polytope (every gate on: ``b - A x > 0``)."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        return (self.b[None, :] - X @ self.A.T > 0).all(axis=1)
+
+    def gate(self, net: Network) -> Network:
+        """``net`` (on the inputs) after one single-unit ReLU layer ``b_i - A_i x`` per row:
+        the gates read the input, the network's layers read what they read (shifted by the
+        gates), so the gated network's regions where every gate is on are the network's
+        regions cut by the polytope."""
+        from .network import Affine, Layer, MaxLayer
+
+        m = self.gates
+        layers = [Layer(Affine({0: -self.A[i:i + 1].copy()}, self.b[i:i + 1].copy()),
+                        np.zeros(1), f"gate{i}") for i in range(m)]
+
+        def shift(aff: Affine) -> Affine:
+            return Affine({(s + m if s else 0): W for s, W in aff.W.items()}, aff.b)
+
+        for layer in net.layers:
+            if isinstance(layer, MaxLayer):
+                layers.append(MaxLayer(shift(layer.affine), layer.groups, layer.name))
+            else:
+                layers.append(Layer(shift(layer.affine), layer.neg_slope, layer.name))
+        return Network(net.input_dim, tuple(layers), shift(net.output), dict(net.info))
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "lo": _floats(self.lo), "hi": _floats(self.hi),
+                "source": self.source, "A": [_floats(r) for r in self.A], "b": _floats(self.b)}
+
+
+@dataclass(frozen=True)
 class _Affine(_OnParameterBox):
     """The affine map ``u -> origin + directions @ u`` on the parameter box ``box``."""
 
@@ -269,7 +348,7 @@ def input_map(domain: Domain) -> ExactInputMap:
     hi = [Fraction(float(v)) for v in box.hi]
     h = [_half(hi[k], -lo[k]) for k in range(d)]
     c = [_half(hi[k], lo[k]) for k in range(d)]
-    if isinstance(domain, (Box, Ball)):
+    if isinstance(domain, (Box, Ball, Polytope)):
         return ExactInputMap(tuple(h), tuple(c), True)
     if not isinstance(domain, _Affine):
         raise TypeError(f"no exact input map for a {type(domain).__name__}")
