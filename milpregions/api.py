@@ -104,6 +104,10 @@ def _search(problem: Problem, callback, progress, should_stop, checkpoint) -> Co
                              max_regions=s.max_regions, on_region=callback,
                              progress=progress, should_stop=should_stop).run()
     result.bounds_seconds = seconds
+    if s.method != "milp":
+        from .enumerator.resolution import hyperplanes_below_resolution
+
+        result.below_resolution = hyperplanes_below_resolution(problem.unit_net)
     return result
 
 

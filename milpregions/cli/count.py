@@ -143,6 +143,12 @@ def format_notes(result) -> list[str]:
         out.append(f"undecided: the patterns of {n} counted region{'s' if n != 1 else ''} "
                    "rest on decisions within rounding (rounding-level slopes or constants); "
                    "--certify decides them exactly")
+    if result.below_resolution:
+        n = result.below_resolution
+        out.append(f"undecided: {n} first-layer hyperplane{'s pass' if n != 1 else ' passes'} "
+                   "within 1e-7 of the box centre (normalised) without passing through it: "
+                   "regions there may be smaller than the walk resolves, so some may be "
+                   "missing; count on a smaller box, or --certify decides it exactly")
     if result.thin_dropped:
         n = result.thin_dropped
         out.append(f"note: {n} cell{'s' if n != 1 else ''} thinner than the margin "
@@ -408,4 +414,5 @@ def run(args, out, err) -> int:
         return EXIT_LOWER_BOUND
     if result.certified is False:
         return EXIT_UNCERTIFIED
-    return EXIT_UNDECIDED if result.undecided and not result.certified else EXIT_OK
+    undecided = result.undecided or result.below_resolution
+    return EXIT_UNDECIDED if undecided and not result.certified else EXIT_OK

@@ -175,6 +175,7 @@ def run_series(args, out, err) -> int:
         return EXIT_LOWER_BOUND
     if any(e.result.certified is False for e in series.entries):
         return EXIT_UNCERTIFIED
-    if any(e.result.undecided and not e.result.certified for e in series.entries):
+    if any((e.result.undecided or e.result.below_resolution) and not e.result.certified
+           for e in series.entries):
         return EXIT_UNDECIDED
     return EXIT_OK

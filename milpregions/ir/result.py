@@ -62,6 +62,7 @@ class CountResult:
     thickest_dropped: float = 0.0      # the largest radius among them
     min_radius: float | None = None    # the smallest certified radius of a counted region
     undecided: int = 0                 # regions whose patterns rest on decisions within rounding
+    below_resolution: int = 0          # first-layer hyperplanes nearer the centre than the walk resolves
     certified: bool | None = None      # with --certify: True iff exact certificates prove the count
     certify_note: str = ""             # with --certify: what is missing when not certified
     certify_added: int = 0             # with --certify: regions the float search missed

@@ -709,11 +709,14 @@ def test_count_says_when_cells_thinner_than_the_margin_were_dropped(cli, capsys,
     to_onnx(he_mlp(2, [12, 12], 3), model)
     code, out, err = cli("count", model, "--box=-1e8,1e8", FAST)
     lines = out.splitlines()
-    assert code == 0 and len(lines) == 2 and err == ""
+    # at 1e8 the first layer's lines also crowd nearer the centre than the walk resolves
+    # (undecided, exit 5: see enumerator/resolution.py), and some cells come out thin
+    assert code == 5 and len(lines) == 3 and err == ""
+    assert lines[1].startswith("undecided: ") and "first-layer hyperplanes" in lines[1]
     assert re.fullmatch(r"note: \d+ cells thinner than the margin 1e-10 \(the thickest \S+\) "
                         r"were not counted; --certify or a smaller --margin counts them",
-                        lines[1]), lines
-    n = int(lines[1].split()[1])
+                        lines[2]), lines
+    n = int(lines[2].split()[1])
     counted = int(lines[0].split()[0])
     code, out, _ = cli("count", model, "--box=-1e8,1e8", FAST, "--certify")
     assert code == 0 and int(out.split()[0]) > counted and n > 0
