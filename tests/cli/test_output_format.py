@@ -106,3 +106,13 @@ def test_a_model_notice_is_shown_once_per_process(cli, tmp_path):
     assert cli("count", path, "--box", "-1,1") == (0, "4 regions\n", "")
     code, out, err = cli("sample", path, "--box", "-1,1", "--points", "100")
     assert code == 0 and err == ""
+
+
+def test_info_counts_units_with_separators(cli, tmp_path):
+    from milpregions.onnx.export import to_onnx
+    from milpregions.testing.constructions import he_mlp
+
+    path = tmp_path / "wide.onnx"
+    to_onnx(he_mlp(2, [600, 600], 0), path)
+    code, out, _ = cli("info", path)
+    assert code == 0 and "units:    1,200" in out.splitlines()
