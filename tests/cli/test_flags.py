@@ -102,7 +102,7 @@ def test_local_data_and_its_old_spelling(cli, tmp_path):
 
 
 @pytest.mark.parametrize("argv", [
-    ("sample", M1, "--box", "0,1", "--points", "2000"),
+    ("sample", HE2, "--box", "-1,1", "--points", "300"),     # f1, f2 differ between draws
     ("lines", Z2, "--box", "-1,1", "--lines", "4", "--distance-points", "30"),
     ("hash", M1, "--box", "0,1", FAST, "--trials", "3", "--xors", "2", "--points", "50",
      "--quiet"),
