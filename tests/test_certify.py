@@ -197,7 +197,7 @@ def test_cli_certify_time_limit_is_exit_4(cli, models_dir):
     code, out, _ = cli("count", models_dir / "he_3d_16x16.onnx", "--box", "-1,1", "--certify",
                        "--time-limit", "4")
     assert code == 4
-    assert out == ("3524 regions (not certified: the certification was stopped by the time "
+    assert out == ("3,524 regions (not certified: the certification was stopped by the time "
                    "limit)\n")
 
 

@@ -21,6 +21,7 @@ from contextlib import contextmanager, redirect_stdout
 
 from ..errors import InputError
 from ..ir.result import run_envelope
+from .notices import OncePerProcess
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -116,6 +117,7 @@ def configure_logging(quiet: bool, debug: bool) -> tuple[logging.Logger, logging
     log = logging.getLogger("milpregions")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+    handler.addFilter(OncePerProcess())         # a model's notice once per process
     saved = (log.level, log.propagate)
     log.addHandler(handler)
     log.setLevel(logging.DEBUG if debug else (logging.WARNING if quiet else logging.INFO))

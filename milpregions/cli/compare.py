@@ -13,6 +13,7 @@ from ..settings import Settings
 from ..solver.highs import silence_banner
 from .common import EXIT_LOWER_BOUND, EXIT_OK, StopOnSignals, check_positive, write_json
 from .domain_args import add_domain_args, check_domain, problem_from_args
+from .flags import add_seed_arg
 
 
 def _int_list(text: str, option: str, allow_empty: bool = True) -> list[int]:
@@ -64,7 +65,7 @@ def add_parser(subs) -> None:
                    help="stop MIPBound after S seconds (default 120)")
     p.add_argument("--time-limit", type=float, metavar="S",
                    help="stop the exact count after S seconds (it is then a lower bound, exit 3)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    add_seed_arg(p)
     p.add_argument("--no-tighten", action="store_true",
                    help="skip the LP tightening of the interval bounds")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -111,7 +111,7 @@ def add_parser(subs) -> None:
 
 
 def _plural(n: int) -> str:
-    return f"{n} region" if n == 1 else f"{n} regions"
+    return f"{n:,} region" if n == 1 else f"{n:,} regions"
 
 
 def format_count(result) -> str:
@@ -122,9 +122,9 @@ def format_count(result) -> str:
         if result.certified:
             fixed = []
             if result.certify_added:
-                fixed.append(f"{result.certify_added} found by the exact search")
+                fixed.append(f"{result.certify_added:,} found by the exact search")
             if result.certify_rejected:
-                fixed.append(f"{result.certify_rejected} float regions rejected")
+                fixed.append(f"{result.certify_rejected:,} float regions rejected")
             more = "" if not fixed else "; " + ", ".join(fixed)
             return f"{_plural(result.regions)} (certified exactly, no margin{more})"
         return f"{_plural(result.regions)} (not certified: {result.certify_note})"
@@ -140,7 +140,7 @@ def format_notes(result) -> list[str]:
     out = []
     if result.undecided:
         n = result.undecided
-        out.append(f"undecided: the patterns of {n} counted region{'s' if n != 1 else ''} "
+        out.append(f"undecided: the patterns of {n:,} counted region{'s' if n != 1 else ''} "
                    "rest on decisions within rounding (rounding-level slopes or constants); "
                    "--certify decides them exactly")
     if result.below_resolution:
@@ -151,11 +151,31 @@ def format_notes(result) -> list[str]:
                    "missing; count on a smaller box, or --certify decides it exactly")
     if result.thin_dropped:
         n = result.thin_dropped
-        out.append(f"note: {n} cell{'s' if n != 1 else ''} thinner than the margin "
+        out.append(f"note: {n:,} cell{'s' if n != 1 else ''} thinner than the margin "
                    f"{result.margin:g} (the thickest {result.thickest_dropped:.3g}) "
                    f"{'were' if n != 1 else 'was'} not counted; --certify or a smaller "
                    "--margin counts them")
     return out
+
+
+#: what can be counted where a stopped count found no region, by the kind of domain
+SMALLER_DOMAIN = {
+    "box": "a ball around a data point (--center X.npy --radius R) or a 2-D slice "
+           "(--slice P0 P1 P2)",
+    "ball": "a smaller --radius, or a 2-D slice through the centre (--slice P0 P1 P2)",
+    "slice": "a smaller parameter range (--slice-box LO,HI) or a segment (--line P0 P1)",
+    "line": "a smaller parameter range (--slice-box LO,HI)",
+}
+
+
+def format_hint(result, domain_kind: str) -> list[str]:
+    """After a stop that found no region: a hint at a domain that can be counted instead
+    (``at least 0 regions`` alone says nothing; issue 24)."""
+    if result.exact or result.regions:
+        return []
+    other = SMALLER_DOMAIN.get(domain_kind, "a smaller domain")
+    return [f"hint: no region was finished before the stop; this domain may be too large to "
+            f"count whole: try {other}"]
 
 
 def format_stats(result) -> list[str]:
@@ -163,19 +183,19 @@ def format_stats(result) -> list[str]:
     rps = "n/a" if result.seconds <= 0 else f"{result.regions_per_second:.1f}"
     return [
         f"method: {result.method}",
-        f"nodes: {result.nodes}",
-        f"LPs: {result.lps}" + (" (MILP solves)" if result.method == "milp" else ""),
+        f"nodes: {result.nodes:,}",
+        f"LPs: {result.lps:,}" + (" (MILP solves)" if result.method == "milp" else ""),
         f"LPs per region: {lpr}",
         f"regions per second: {rps}",
         f"seconds: {result.seconds:.3f}",
-        f"unstable units: {result.unstable_units} of {sum(result.widths)}",
-        f"bound-tightening LPs: {result.bound_lps}",
+        f"unstable units: {result.unstable_units:,} of {sum(result.widths):,}",
+        f"bound-tightening LPs: {result.bound_lps:,}",
         f"bounds: {result.bounds_seconds:.3f} s",
-        f"near-margin regions: {result.near_margin} (inradius <= 10 x margin {result.margin:g})",
+        f"near-margin regions: {result.near_margin:,} (inradius <= 10 x margin {result.margin:g})",
     ] + ([] if result.method != "tree" else [
         "smallest certified inradius: " + ("n/a" if result.min_radius is None
                                            else f"{result.min_radius:.3g}"),
-        f"dropped as thinner than the margin: {result.thin_dropped} leaf cells"
+        f"dropped as thinner than the margin: {result.thin_dropped:,} leaf cells"
         + (f" (the thickest {result.thickest_dropped:.3g})" if result.thin_dropped else ""),
     ])
 
@@ -184,11 +204,11 @@ def format_graph(analysis) -> list[str]:
     from ..geometry.export import graph_summary
 
     g = graph_summary(analysis)
-    return [f"region graph: {g['edges']} edges, {g['components']} connected component"
+    return [f"region graph: {g['edges']:,} edges, {g['components']:,} connected component"
             + ("" if g["components"] == 1 else "s"),
             f"average degree: {g['average_degree']:.3f} (at most 2d = {g['degree_bound']} "
             f"in R^d, Gaines & Bi)",
-            f"regions whose facets were followed exactly: {g['exact_regions']}"]
+            f"regions whose facets were followed exactly: {g['exact_regions']:,}"]
 
 
 def analyze_count(args, problem, result, regions: list, fields, err):
@@ -398,11 +418,11 @@ def run(args, out, err) -> int:
         write_json(out, "count", args, problem.domain, d)
     else:
         out.write(format_count(result) + "\n")
-        for line in format_notes(result):
+        for line in format_notes(result) + format_hint(result, problem.domain.kind):
             out.write(line + "\n")
         if args.linear and result.linear_regions is not None:
-            out.write(f"{result.linear_regions} linear regions, {result.affine_pieces} affine "
-                      f"pieces\n")
+            out.write(f"{result.linear_regions:,} linear regions, {result.affine_pieces:,} "
+                      "affine pieces\n")
         if args.stats:
             out.write("\n".join(format_stats(result)) + "\n")
             if analysis is not None and analysis.graph is not None:

@@ -19,6 +19,7 @@ from ..ir.domain import Box, Domain
 from ..ir.network import Network
 from ..problem import Problem, load_network, prepare
 from ..settings import Settings
+from .flags import add_deprecated_alias
 
 DOMAIN_MISSING = ("count: give the input domain with --box LO,HI, --box-file F, "
                   "--center F --radius R or --vnnlib P")
@@ -31,21 +32,25 @@ OUTPUT_HELP = ("count the regions of the tensor NAME: the graph is cut there (de
 
 
 def add_output_arg(p: argparse.ArgumentParser, *flags: str) -> None:
-    """The option that picks the tensor counted on (``args.tensor``)."""
-    p.add_argument(*(flags or ("--output", "--output-tensor")), dest="tensor", metavar="NAME",
+    """The option that picks the tensor counted on (``args.tensor``): ``--output-tensor``, and
+    the old ``--output`` as a deprecated alias unless ``flags`` are given (a command whose
+    ``--output`` is its own file)."""
+    p.add_argument(*(flags or ("--output-tensor",)), dest="tensor", metavar="NAME",
                    help=OUTPUT_HELP)
+    if not flags:
+        add_deprecated_alias(p, "--output", "--output-tensor", "tensor", metavar="NAME")
 
 
 def network_from_args(args) -> Network:
-    """The model file of ``args``, cut at ``--output`` if given."""
+    """The model file of ``args``, cut at ``--output-tensor`` if given."""
     return load_network(args.model, output=getattr(args, "tensor", None))
 
 
 def add_domain_args(p: argparse.ArgumentParser, *, output_flags: tuple[str, ...] = (),
                     polytopes: bool = False) -> None:
-    """The domain options, and ``--output NAME`` (``output_flags`` instead, where a command
-    uses ``--output`` for its own file); ``polytopes``: also ``--polytope``, ``--hull`` and
-    ``--norm`` (the commands that count on them)."""
+    """The domain options, and ``--output-tensor NAME`` (``output_flags`` instead, where a
+    command uses ``--output`` for its own file); ``polytopes``: also ``--polytope``, ``--hull``
+    and ``--norm`` (the commands that count on them)."""
     add_output_arg(p, *output_flags)
     g = p.add_argument_group("input domain (exactly one)")
     g.add_argument("--box", metavar="LO,HI",

@@ -30,6 +30,7 @@ from .common import (
     write_json,
 )
 from .domain_args import add_domain_args, problem_from_args
+from .flags import add_seed_arg
 
 
 def add_parser(subs) -> None:
@@ -52,7 +53,7 @@ def add_parser(subs) -> None:
                     help=f"trials (default {DEFAULT_TRIALS})")
     hp.add_argument("--confidence", type=float, default=DEFAULT_CONFIDENCE, metavar="P",
                     help=f"probability that the bound holds (default {DEFAULT_CONFIDENCE:g})")
-    hp.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    add_seed_arg(hp)
     hp.add_argument("--points", type=int, default=DEFAULT_POINTS, metavar="N",
                     help=f"uniform random points whose regions seed the search (default "
                          f"{DEFAULT_POINTS:,}; 0: none)")

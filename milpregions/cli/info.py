@@ -79,7 +79,7 @@ def format_info(d: dict) -> list[str]:
                      f"reads {src}")
     outs = ", ".join(d["output_names"])
     lines += [
-        f"units:    {d['units']}",
+        f"units:    {d['units']:,}",
         f"output:   dim {d['output_dim']}" + (f" ({outs})" if outs else ""),
         "ops:      " + (", ".join(f"{op} {n}" for op, n in sorted(d["ops"].items())) or "-"),
     ]

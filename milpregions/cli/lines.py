@@ -6,6 +6,7 @@ from ..errors import InputError
 from ..estimators.lines import format_lines, run_lines
 from .common import EXIT_LOWER_BOUND, EXIT_OK, StopOnSignals, write_json
 from .domain_args import add_domain_args, problem_from_args
+from .flags import add_deprecated_alias, add_seed_arg
 
 
 def add_parser(subs) -> None:
@@ -18,20 +19,22 @@ def add_parser(subs) -> None:
     p.add_argument("model", metavar="MODEL", help="ONNX file")
     add_domain_args(p)
     p.add_argument("--lines", type=int, required=True, metavar="K", help="number of chords")
-    p.add_argument("--points", type=int, default=0, metavar="M",
+    p.add_argument("--distance-points", type=int, default=0, metavar="M",
                    help="also the distance to the nearest boundary from M random points")
-    p.add_argument("--seed", type=int, metavar="S", help="random seed")
+    add_deprecated_alias(p, "--points", "--distance-points", "distance_points", type=int,
+                         metavar="M")
+    add_seed_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
 def run(args, out, err) -> int:
     if args.lines < 1:
         raise InputError(f"--lines must be at least 1, got {args.lines}")
-    if args.points < 0:
-        raise InputError(f"--points must be at least 0, got {args.points}")
+    if args.distance_points < 0:
+        raise InputError(f"--distance-points must be at least 0, got {args.distance_points}")
     problem = problem_from_args(args)
     with StopOnSignals() as stop:
-        r = run_lines(problem.restricted, problem.box, args.lines, args.points, args.seed,
+        r = run_lines(problem.restricted, problem.box, args.lines, args.distance_points, args.seed,
                       should_stop=stop)
     if args.json:
         write_json(out, "lines", args, problem.domain, r.to_dict())

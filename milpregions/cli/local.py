@@ -26,6 +26,7 @@ from .common import (
     write_json,
 )
 from .domain_args import add_output_arg, network_from_args
+from .flags import add_deprecated_alias
 
 CSV_FIELDS = ("point", "radius", "regions", "exact", "stopped", "seconds")
 
@@ -41,10 +42,11 @@ def add_parser(subs) -> None:
                                     "bad input; 1: internal error.")
     c.add_argument("model", metavar="MODEL", help="ONNX file")
     add_output_arg(c)
-    c.add_argument("--points", required=True, metavar="X.npy",
-                   help="the data points: .npy of shape (N, d) or (N, *input shape), .csv "
-                        "(one point a row, an optional header line) or .json (a list of "
-                        "points)")
+    c.add_argument("--data", metavar="X.npy",
+                   help="the data points (required): .npy of shape (N, d) or (N, *input "
+                        "shape), .csv (one point a row, an optional header line) or .json (a "
+                        "list of points)")
+    add_deprecated_alias(c, "--points", "--data", "data", metavar="X.npy")
     c.add_argument("--radius", required=True, metavar="R[,R...]",
                    help="the radius of the balls, or several separated by commas "
                         "(e.g. --radius 0.1,0.5,1); input units")
@@ -94,13 +96,13 @@ def _cell(result) -> str:
     """A table cell: the count, ``*`` after a lower bound, ``-`` for a count not made."""
     if result is None:
         return "- "
-    return f"{result.regions}{' ' if result.exact else '*'}"
+    return f"{result.regions:,}{' ' if result.exact else '*'}"
 
 
 def _number(v: float | None) -> str:
     if v is None:
         return "-"
-    return f"{v:.0f}" if float(v).is_integer() else f"{v:.2f}"
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
 
 
 class Rows:
@@ -168,7 +170,7 @@ def format_summary(lc: LocalComplexity) -> list[str]:
     cols = ("radius", "points", "mean", "std", "min", "q1", "median", "q3", "max")
     rows = [cols]
     for s in lc.summary:
-        rows.append((f"{s.radius:g}", str(s.counted), _number(s.mean), _number(s.std),
+        rows.append((f"{s.radius:g}", f"{s.counted:,}", _number(s.mean), _number(s.std),
                      _number(s.min), _number(s.q1), _number(s.median), _number(s.q3),
                      _number(s.max)))
     widths = [max(len(r[k]) for r in rows) for k in range(len(cols))]
@@ -218,6 +220,8 @@ class Display:
 
 
 def run(args, out, err) -> int:
+    if args.data is None:
+        raise InputError("local: give the data points with --data X.npy (.npy, .csv or .json)")
     radii = parse_radii(args.radius)
     if args.jobs is not None and args.jobs < 0:
         raise InputError(f"--jobs {args.jobs}: must be an integer >= 0")
@@ -227,7 +231,7 @@ def run(args, out, err) -> int:
         check_plot_path(args.plot)
     settings = Settings(method=args.method, margin=args.margin, time_limit=args.time_limit,
                         tighten=not args.no_tighten)
-    problems = local_problems(network_from_args(args), args.points, radii, norm=args.norm,
+    problems = local_problems(network_from_args(args), args.data, radii, norm=args.norm,
                               settings=settings)
     if args.method == "milp":
         silence_banner()
@@ -270,7 +274,7 @@ def run(args, out, err) -> int:
         lc = assemble(problems.points, radii, args.norm, flat)
         rows.finish()
     if args.json:
-        body = {"points_file": args.points, "n_points": n, "norm": args.norm,
+        body = {"points_file": args.data, "n_points": n, "norm": args.norm,
                 "radii": list(radii), "method": args.method, "margin": args.margin,
                 "time_limit": args.time_limit, "exact": lc.complete,
                 "lower_bound": not lc.complete,

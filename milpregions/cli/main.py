@@ -15,6 +15,7 @@ from types import ModuleType
 
 from ..errors import InputError
 from .common import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, PROG, Parser, configure_logging, one_line
+from .flags import deprecation_warnings
 
 #: the commands, each a module ``cli.<name>`` with ``add_parser(subs)`` and
 #: ``run(args, out, err) -> int``; imported when used, so that a count imports no estimator
@@ -75,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # --help, --version, usage errors (already printed)
         return e.code if isinstance(e.code, int) else (0 if e.code is None else EXIT_INPUT)
     args.debug = debug
+    for line in deprecation_warnings(args):
+        err.write(f"{PROG}: {line}\n")
     quiet = getattr(args, "quiet", False) or args.command == "info"  # info lists notices itself
     log, handler, level, propagate = configure_logging(quiet, debug)
     try:

@@ -63,7 +63,8 @@ def run(args, out, err) -> int:
                  f"{a.linear.linear_regions:,} linear regions")
     s = plot_regions(a, args.output, color=args.color, levels=levels, title=title,
                      axis_labels=("$s$", "$t$") if sliced else ("$x_1$", "$x_2$"))
-    msg = f"{args.output}: {s.polygons} regions drawn ({a.linear.linear_regions} linear regions)"
+    msg = (f"{args.output}: {s.polygons:,} regions drawn ({a.linear.linear_regions:,} linear "
+           "regions)")
     if args.polygons is not None:
         write_polygons(a, args.polygons)
         msg += f"; polygons in {args.polygons}"

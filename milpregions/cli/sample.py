@@ -6,6 +6,7 @@ from ..errors import InputError
 from ..estimators.sample import format_sample, parse_dist, sample_patterns
 from .common import EXIT_LOWER_BOUND, EXIT_OK, StopOnSignals, write_json
 from .domain_args import add_domain_args, problem_from_args
+from .flags import add_seed_arg
 
 
 def add_parser(subs) -> None:
@@ -20,7 +21,7 @@ def add_parser(subs) -> None:
     p.add_argument("--dist", default="uniform", metavar="uniform|gauss:STD",
                    help="uniform in the box (default) or normal around the box centre with "
                         "standard deviation STD per input, points outside the box redrawn")
-    p.add_argument("--seed", type=int, metavar="S", help="random seed")
+    add_seed_arg(p)
     p.add_argument("--batch", type=int, metavar="B",
                    help="points per batch (default: about 4M pre-activations per batch)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -455,9 +455,10 @@ def scope_note(row: Row, r: CompareResult) -> str:
 
 
 def format_compare(r: CompareResult) -> list[str]:
-    head = (f"exact count: {r.regions:,} regions ({r.count_seconds:.3f} s)" if r.exact
-            else f"exact count stopped: at least {r.regions:,} regions ({r.count_seconds:.3f} s)")
-    lines = [head, f"network: n0 = {r.input_dim}, widths {r.widths}"]
+    noun = "region" if r.regions == 1 else "regions"
+    head = (f"exact count: {r.regions:,} {noun} ({r.count_seconds:.3f} s)" if r.exact
+            else f"exact count stopped: at least {r.regions:,} {noun} ({r.count_seconds:.3f} s)")
+    lines = [head, f"network: n0 = {r.input_dim}, widths {r.widths}; seed {r.seed}"]
     lo, hi = r.proven("lower"), r.proven("upper")
     if r.proven_bounds:
         lines.append(f"proven on this network in this box: "

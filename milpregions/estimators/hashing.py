@@ -794,18 +794,18 @@ def format_hash(res: HashResult) -> list[str]:
     n = res.lower_bound
     why = {"time-limit": ", stopped by the time limit", "interrupted": ", interrupted"}.get(
         res.stopped, "" if res.stopped is None else f", stopped ({res.stopped})")
-    lines = [f"at least {n} region{'s' if n != 1 else ''} "
+    lines = [f"at least {n:,} region{'s' if n != 1 else ''} "
              f"(probabilistic lower bound, confidence {pct}{why})"]
     if res.stopped:
         lines.append("stopped early: the trials that did not finish count as not feasible"
                      if res.plan else "stopped before the trials: the regions seen only")
     lines.append("method: MIPBound (random XOR constraints on the MILP binaries; Serra & "
                  "Ramalingam 2020, MBound of Gomes, Sabharwal & Selman 2006)")
-    lines.append(f"binaries: {res.binaries}; regions seen (certain): {res.regions_seen}; "
-                 f"probabilistic bound: {res.probabilistic_bound}"
+    lines.append(f"binaries: {res.binaries:,}; regions seen (certain): {res.regions_seen:,}; "
+                 f"probabilistic bound: {res.probabilistic_bound:,}"
                  + (f" from K = {res.best_xors}" if res.best_xors is not None else ""))
     if res.feasible:
-        per = ", ".join(f"K={k}: {res.feasible[k]}/{res.trials[k]}" for k in sorted(res.feasible))
+        per = ", ".join(f"K={k}: {res.feasible[k]:,}/{res.trials[k]:,}" for k in sorted(res.feasible))
         lines.append(f"feasible trials: {per}")
     xl = "each binary with probability 1/2" if res.xor_length is None else f"{res.xor_length} binaries each"
     if res.plan:
@@ -817,9 +817,9 @@ def format_hash(res: HashResult) -> list[str]:
         f = res.found
         lines.append(f"regions seen by: {_n(f.get('sample', 0), 'sampled point')} "
                      f"({res.points:,} drawn), {_n(f.get('neighbour', 0), 'neighbour')}, "
-                     f"{_n(f.get('milp', 0), 'MILP solution')}; Chebyshev LPs: {res.lp_checks}")
-    solves = (f"solves: {res.solves} ({res.timeouts} at the node limit, {res.milp_seconds:.1f} s); "
-              f"seconds: {res.seconds:.3f}")
+                     f"{_n(f.get('milp', 0), 'MILP solution')}; Chebyshev LPs: {res.lp_checks:,}")
+    solves = (f"solves: {res.solves:,} ({res.timeouts:,} at the node limit, {res.milp_seconds:.1f} s); "
+              f"seconds: {res.seconds:.3f}; seed {res.seed}")
     if res.planned_xors:
         lines.append(f"error level per K: {res.gamma_per_k:.3g} (Bonferroni over "
                      f"{res.planned_xors} planned K); {solves}")

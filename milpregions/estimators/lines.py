@@ -54,6 +54,7 @@ import numpy as np
 from ..errors import InputError
 from ..ir.domain import Box
 from ..ir.network import MaxLayer, Network
+from .text import estimate_text
 
 TOL = 1e-12
 
@@ -368,29 +369,32 @@ def run_lines(net: Network, box: Box, lines: int, points: int = 0,
 
 
 def format_lines(r: LinesResult) -> list[str]:
+    """The lines of ``milpregions lines``: counts with thousands separators, every estimate with
+    one decimal and labelled ``(estimate)`` (``estimators.text``)."""
     lines = [
-        f"{r.lines} random chords: {r.mean_regions:.2f} regions per chord on average "
-        f"(min {min(r.regions_per_line)}, max {max(r.regions_per_line)})",
+        f"mean over {r.lines:,} random chords: {r.mean_regions:,.2f} regions per chord "
+        f"(min {min(r.regions_per_line):,}, max {max(r.regions_per_line):,})",
         f"boundary crossings per unit length: {r.density:.4g}",
-        f"box estimate from the lines: {r.estimate_from_lines:.4g}",
+        f"regions in the box, from the lines: {estimate_text(r.estimate_from_lines)} (estimate)",
     ]
     if r.mismatched_lines:
-        lines.append(f"warning: on {r.mismatched_lines} chords the runs and distinct patterns "
+        lines.append(f"warning: on {r.mismatched_lines:,} chords the runs and distinct patterns "
                      "differ (numerical trouble near breakpoints)")
     if r.points:
         if r.mean_distance is None:
-            lines.append(f"{r.points} points: no region boundary (the network is affine)")
+            lines.append(f"{r.points:,} points: no region boundary (the network is affine)")
         else:
             lines += [
-                f"{r.points} points: distance to the nearest region boundary mean "
+                f"{r.points:,} points: distance to the nearest region boundary mean "
                 f"{r.mean_distance:.4g}, median {r.median_distance:.4g}; to the box faces mean "
                 f"{r.mean_face_distance:.4g}; boundary nearer than the faces for "
                 f"{r.inside_fraction:.1%}",
                 f"crossings per unit length from the distances: {r.density_from_distance:.4g}",
-                f"box estimate from the distances: {r.estimate_from_distance:.4g}",
+                f"regions in the box, from the distances: "
+                f"{estimate_text(r.estimate_from_distance)} (estimate)",
             ]
     lines.append(f"formula: {r.formula}")
     lines.append(f"seconds: {r.seconds:.3f} (seed {r.seed})")
     if r.stopped is not None:
-        lines.append(f"interrupted after {r.lines} chords")
+        lines.append(f"interrupted after {r.lines:,} chords")
     return lines

@@ -45,6 +45,7 @@ import numpy as np
 from ..errors import InputError
 from ..ir.domain import Box
 from ..ir.network import Network
+from .text import estimate_text
 
 ELEMENT_BUDGET = 1 << 22        # float64 pre-activations per batch (32 MB): sets the default batch
 MIN_ACCEPT = 1e-3
@@ -261,14 +262,17 @@ def sample_patterns(net: Network, box: Box, points: int, *, dist: str = "uniform
 
 
 def format_sample(r: SampleResult) -> list[str]:
+    """The lines of ``milpregions sample``: counts with thousands separators, every estimate
+    with one decimal and labelled ``(estimate)`` (``estimators.text``)."""
+    e = estimate_text
     gt = "n/a (every pattern seen once)" if r.good_turing is None else \
-        f"{r.good_turing:.1f} +- {r.good_turing_se:.1f}"
+        f"{e(r.good_turing)} +- {e(r.good_turing_se)} (estimate)"
     return [
-        f"{r.distinct} distinct patterns in {r.points} points (a lower bound on the regions)",
-        f"singletons f1: {r.f1}, doubletons f2: {r.f2}",
-        f"Chao1 (bias-corrected): {r.chao1:.1f} +- {r.chao1_se:.1f} "
-        f"(95% CI {r.chao1_ci[0]:.1f} .. {r.chao1_ci[1]:.1f})",
+        f"{r.distinct:,} distinct patterns in {r.points:,} points (a lower bound on the regions)",
+        f"singletons f1: {r.f1:,}, doubletons f2: {r.f2:,}",
+        f"Chao1 (bias-corrected): {e(r.chao1)} +- {e(r.chao1_se)} "
+        f"(estimate; 95% CI {e(r.chao1_ci[0])} .. {e(r.chao1_ci[1])})",
         f"Good-Turing coverage {r.coverage:.4f}: {gt}",
-        f"seconds: {r.seconds:.3f} ({r.points / max(r.seconds, 1e-9):.0f} points/s, "
-        f"batch {r.batch}, dist {r.dist}, seed {r.seed})",
-    ] + ([] if r.stopped is None else [f"interrupted after {r.points} points"])
+        f"seconds: {r.seconds:.3f} ({r.points / max(r.seconds, 1e-9):,.0f} points/s, "
+        f"batch {r.batch:,}, dist {r.dist}, seed {r.seed})",
+    ] + ([] if r.stopped is None else [f"interrupted after {r.points:,} points"])

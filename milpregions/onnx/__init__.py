@@ -38,7 +38,7 @@ Modules, each importing only the ones before it:
   of error messages.
 * ``ops``: the op handlers, one module per op family, registered in ``ops.registry.HANDLERS``.
 * ``importer``: reading the file, the graph walk, constant folding, creation of layers.
-* ``heads``: where the regions are counted (``--output``, classifier post-processing dropped).
+* ``heads``: where the regions are counted (``--output-tensor``, classifier post-processing dropped).
 * ``torch_module``: a ``torch.nn.Module`` exported in memory (``from_torch``).
 * ``export``: writing a network as an ONNX model.
 """

@@ -1,4 +1,4 @@
-"""Where the regions are counted: the output post-processing of classifiers, and ``--output``.
+"""Where the regions are counted: the output post-processing of classifiers, and ``--output-tensor``.
 
 Exporters append to a network's last affine map what turns scores into answers: a probability
 head (Softmax, LogSoftmax, Sigmoid, with a ``1 - p`` column for binary classifiers), the label
@@ -116,7 +116,7 @@ def find_cut(graph: onnx.GraphProto, input_name: str,
         for name in node.input:
             if name and name in dep and name not in after and name not in cut:
                 why = (f"its output reaches {label(node)}, which also reads the network's "
-                       f"tensor '{name}'; --output NAME counts on a tensor before it")
+                       f"tensor '{name}'; --output-tensor NAME counts on a tensor before it")
                 return OutputCut(outputs, refused={_node_name(h): why for h in top})
     kept = [o for o in outputs if o not in after]
     return OutputCut(list(dict.fromkeys(kept + cut)), post, top)

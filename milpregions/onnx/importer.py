@@ -126,7 +126,7 @@ class _Importer:
         return InputError(f"{self.source}: {what}")
 
     def notice(self, msg: str) -> None:
-        log.info("%s", msg)
+        log.info("%s", msg, extra={"model_notice": True})    # the CLI shows it once
         self.notices.append(msg)
 
     # -- main

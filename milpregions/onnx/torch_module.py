@@ -14,8 +14,10 @@ onnxscript). Both spellings are imported (tests/onnx_io/test_torch_export.py).
 from __future__ import annotations
 
 import io
+import logging
 import sys
 import warnings
+from contextlib import contextmanager
 
 import onnx
 
@@ -23,6 +25,31 @@ from ..errors import InputError
 from .context import _one_line
 
 EXPORTERS = ("torchscript", "dynamo")
+
+#: the loggers of torch's exporter that warn about optional packages it does not need here
+#: ("torchvision is not installed. Skipping torchvision::nms", one line per op, issue 24)
+QUIET_LOGGERS = ("torch.onnx._internal.exporter._registration",)
+
+
+class _NoMissingPackage(logging.Filter):
+    """Drops the exporter's "X is not installed" warnings: nothing of X is exported."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "is not installed" not in record.getMessage()
+
+
+@contextmanager
+def _quiet_exporter():
+    """While the block runs, torch's exporter keeps its optional-package warnings to itself."""
+    quiet = _NoMissingPackage()
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    for lg in loggers:
+        lg.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for lg in loggers:
+            lg.removeFilter(quiet)
 
 
 def is_torch_module(obj) -> bool:
@@ -80,7 +107,7 @@ def module_to_onnx(module, input_shape=None, *, exporter: str = "torchscript") -
     training = module.training
     module.eval()
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        with warnings.catch_warnings(), torch.no_grad(), _quiet_exporter():
             warnings.simplefilter("ignore")      # the TorchScript exporter's deprecation notice
             if exporter == "torchscript":
                 buf = io.BytesIO()

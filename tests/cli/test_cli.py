@@ -540,7 +540,7 @@ def test_sample_command(cli, capsys):
     assert {"f1", "f2", "chao1", "chao1_se", "chao1_ci", "good_turing", "seconds"} <= set(d)
     code, out, _ = cli("sample", Z2, "--box", "-1,1", "--points", "5000",
                        "--dist", "gauss:0.5", "--batch", "333")
-    assert code == 0 and "distinct patterns in 5000 points" in out and "Chao1" in out
+    assert code == 0 and "distinct patterns in 5,000 points" in out and "Chao1" in out
     assert_input_error(cli, "--dist 'normal': expected uniform or gauss:STD (e.g. gauss:0.1)",
                        "sample", Z2, "--box", "-1,1", "--points", "10", "--dist", "normal")
     assert_input_error(cli, "--points must be at least 1, got 0",
@@ -650,7 +650,7 @@ def test_progress_lines_on_a_non_terminal(cli, capsys):
     # --progress with --jobs: the count on stdout, on stderr only progress lines (one every 5 s
     # if the count takes that long on a loaded machine)
     code, out, err = cli("count", HE3, "--box", "-1,1", "--progress", "--jobs", "2")
-    assert (code, out) == (0, "3524 regions\n")
+    assert (code, out) == (0, "3,524 regions\n")
     line = re.compile(r"[\d,]+ regions \([\d,]+/s\), [\d,]+ nodes, [\d,]+ LPs, [\d.]+ s; \d+ running, "
                       r"\d+ queued, \d+/\d+ batches done, [\d.]+% covered, ETA .+")
     assert all(line.fullmatch(x) for x in err.splitlines())

@@ -431,7 +431,7 @@ def test_post_processing_that_reads_the_network_again_is_not_dropped():
         import_model(model, source="m.onnx")
     assert str(e.value) == (
         "m.onnx: node 'head' (Softmax, opset 17) is not piecewise-linear: its output reaches "
-        "node 'mix' (Mul, opset 17), which also reads the network's tensor 'h1'; --output NAME "
+        "node 'mix' (Mul, opset 17), which also reads the network's tensor 'h1'; --output-tensor NAME "
         "counts on a tensor before it")
 
 

@@ -114,8 +114,8 @@ def test_output_picks_the_tensor_counted_on(exported, tmp_path, capsys):
                             f"(its outputs: {outs})")
     path = tmp_path / "clf.onnx"
     path.write_bytes(model.SerializeToString())
-    assert main(["count", str(path), "--box", "-1,1", "--output", "next_activations"]) == 0
+    assert main(["count", str(path), "--box", "-1,1", "--output-tensor", "next_activations"]) == 0
     assert capsys.readouterr().out == f"{first.regions} regions\n"
-    assert main(["count", str(path), "--box", "-1,1", "--output", "nope"]) == 2
+    assert main(["count", str(path), "--box", "-1,1", "--output-tensor", "nope"]) == 2
     assert capsys.readouterr().err == f"milpregions: {path}: cannot count on 'nope': no tensor " \
                                       f"'nope' in the graph (its outputs: {outs})\n"

@@ -57,11 +57,11 @@ def test_the_counts_of_the_fixture(model):
 
 def test_another_output_tensor_is_refused(model, tmp_path):
     ck = tmp_path / "c.sqlite"
-    first = _count(model, ck, "--output", "layer2.h")
+    first = _count(model, ck, "--output-tensor", "layer2.h")
     assert first.returncode == 0 and json.loads(first.stdout)["regions"] == CUT
     _refused(_count(model, ck), f"{ck}: this checkpoint is of another count (different output)")
-    _refused(_count(model, ck, "--output", "layer3.h"), "different output")
-    again = _count(model, ck, "--output", "layer2.h")
+    _refused(_count(model, ck, "--output-tensor", "layer3.h"), "different output")
+    again = _count(model, ck, "--output-tensor", "layer2.h")
     assert again.returncode == 0 and json.loads(again.stdout)["regions"] == CUT
 
 
