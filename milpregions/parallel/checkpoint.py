@@ -53,13 +53,32 @@ _FIELDS = ("regions", "nodes", "lps", "near_margin", "thin_dropped", "thickest_d
            "min_radius", "undecided")
 
 
+def _writable(path: Path) -> bool:
+    """Whether a file can be made next to ``path`` and the file itself opened for writing
+    (tried, not asked: ``os.access`` says yes to root on a read-only or immutable folder)."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+        if path.exists():
+            os.close(os.open(path, os.O_WRONLY))
+    except OSError:
+        return False
+    return True
+
+
 def _guarded(method):
-    """A damaged database file is an input error naming the file, not an internal one."""
+    """A damaged database file is an input error naming the file, not an internal one; so is
+    one in a folder this run cannot write to, which says so."""
     @functools.wraps(method)
     def run(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as e:
+            if "readonly" in str(e) or not _writable(self.path):
+                raise InputError(f"{self.path}: cannot write to this checkpoint ({e}); is it "
+                                 "and its folder writable?") from None
             raise InputError(f"{self.path}: damaged checkpoint ({e}); remove it and count "
                              "again") from None
     return run
@@ -136,8 +155,12 @@ class Checkpoint:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute("COMMIT")
         except sqlite3.Error as e:
-            raise InputError(f"{self.path}: cannot record batches in this checkpoint ({e}); "
-                             "is its folder writable?") from None
+            raise InputError(f"{self.path}: cannot write to this checkpoint ({e}); is it and "
+                             "its folder writable?") from None
+        if not _writable(self.path):    # an empty transaction writes nothing: try a file
+            raise InputError(f"{self.path}: cannot write to this checkpoint (a file cannot be "
+                             "made next to it or it cannot be opened for writing); is it and "
+                             "its folder writable?")
         if self._meta("format") != FORMAT:
             raise InputError(f"{self.path}: a checkpoint of an older milpregions (format "
                              f"{self._meta('format') or 1}); remove it and count again")

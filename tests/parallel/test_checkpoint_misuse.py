@@ -205,3 +205,53 @@ def test_the_codec_refuses_objects_and_damage():
     for bad in (data[:-1], data + b"\0", b"\x80\x04" + data):
         with pytest.raises(task_codec.TaskFormatError):
             task_codec.decode(bad)
+
+
+def _make_read_only(*paths) -> list:
+    """Make paths read-only even for root (``chattr +i``), or by mode for other users; the
+    paths to undo. Skips where neither can be done."""
+    import os
+    import shutil
+
+    if os.geteuid() != 0:
+        for p in paths:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        return []
+    if shutil.which("chattr") is None:
+        pytest.skip("root without chattr: no way to make a folder read-only here")
+    done = []
+    for p in paths:
+        if subprocess.run(["chattr", "+i", str(p)], capture_output=True).returncode != 0:
+            _undo_read_only(done)
+            pytest.skip("chattr +i is not permitted on this filesystem")
+        done.append(p)
+    return done
+
+
+def _undo_read_only(done) -> None:
+    for p in reversed(done):
+        subprocess.run(["chattr", "-i", str(p)], capture_output=True)
+
+
+@pytest.mark.parametrize("what", ["folder", "folder and file"])
+def test_a_checkpoint_that_cannot_be_written_is_refused_and_says_why(model, tmp_path, what):
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    ck = folder / "c.sqlite"
+    first = _count(model, ck)
+    assert first.returncode == 0 and json.loads(first.stdout)["regions"] == REGIONS
+    db = sqlite3.connect(ck)                    # half of it done: a resume has work to record
+    n = db.execute("SELECT COUNT(*) FROM batch").fetchone()[0]
+    db.execute("DELETE FROM batch WHERE rowid > ?", (n // 2,))
+    db.commit()
+    db.close()
+    done = _make_read_only(*([folder] if what == "folder" else [ck, folder]))
+    try:
+        _refused(_count(model, ck), f"{ck}: cannot write to this checkpoint (",
+                 "is it and its folder writable?")
+    finally:
+        _undo_read_only(done)
+        folder.chmod(0o755)
+        ck.chmod(0o644)
+    again = _count(model, ck)
+    assert again.returncode == 0 and json.loads(again.stdout)["regions"] == REGIONS
