@@ -121,7 +121,9 @@ def test_a_time_limit_marks_lower_bounds_with_a_star(cli, he6, tmp_path):
 
 
 def test_ctrl_c_stops_with_what_was_counted(he6, tmp_path):
-    X = np.array([np.full(6, 50.0), np.zeros(6), np.full(6, 0.1)])
+    # point 0 (18,252 regions) looks large (size_guess), so the compiled walk is loaded when
+    # point 1 starts
+    X = np.array([np.full(6, 0.6), np.zeros(6), np.full(6, 0.1)])
     np.save(tmp_path / "x.npy", X)
     table = tmp_path / "local.csv"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -132,12 +134,13 @@ def test_ctrl_c_stops_with_what_was_counted(he6, tmp_path):
     while not (table.exists() and len(table.read_text().splitlines()) >= 2):   # point 0 done
         assert proc.poll() is None and time.monotonic() < end, proc.stderr.read()
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)                  # point 1 holds ~10^5 regions: counting
+    time.sleep(1.0)             # point 1 holds ~10^5 regions: 1 s into its count (~30,000)
+    proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
-    far = count_regions(he6, center=X[0], radius=0.5).regions
+    first = count_regions(he6, center=X[0], radius=0.5).regions
     lines = out.splitlines()
-    assert lines[1].split() == ["0", str(far)]
+    assert first == 18_252 and lines[1].split() == ["0", f"{first:,}"]
     assert lines[2].split()[1].endswith("*") and lines[3].split() == ["2", "-"]
     assert lines[-2].startswith("* 1 count is a lower bound (interrupted): 1 of 3 at r=0.5")
     assert lines[-1] == ("- 1 count was not made (interrupted); the statistics are over the "
@@ -145,7 +148,7 @@ def test_ctrl_c_stops_with_what_was_counted(he6, tmp_path):
     rows = list(csv.DictReader(table.open()))
     assert [(r["point"], r["stopped"]) for r in rows] == [("0", ""), ("1", "interrupted"),
                                                           ("2", "interrupted")]
-    assert rows[0]["regions"] == str(far) and rows[2]["regions"] == ""
+    assert rows[0]["regions"] == str(first) and rows[2]["regions"] == ""
 
 
 @pytest.mark.parametrize("args,message", [
