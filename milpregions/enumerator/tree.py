@@ -65,6 +65,7 @@ from .layers import (
 )
 from .lp_path import LPNode, LPPath
 from .polytope import VPoly, new_row_id
+from .progress import compiling, watch_cover
 from .vertex_path import VertexPath
 
 log = logging.getLogger(__name__)
@@ -213,6 +214,8 @@ class TreeCounter:
         self._chain = None          # the compiled witness filter's arrays (() if not a chain)
         self.handed_to_python = 0       # nodes of the compiled LP walk counted in Python
         self.trial_nodes: int | None = None
+        # the share of the domain counted so far, for a display that shows it (``progress``)
+        progress, self.cover = watch_cover(progress, net)
         if self.compiled is not None:
             if compiled is None and not _kernel_loaded(self._kernel_name):
                 # loading it costs ~1 s: try Python first
@@ -253,27 +256,14 @@ class TreeCounter:
 
     def _load_kernel(self, progress) -> None:
         """Compile (first run after install) or load the compiled walk of this path."""
+        from importlib import import_module
+
         from . import kernel
 
-        if self._general_vertices:
-            from . import vertex_kernel
-
-            if progress is not None and not vertex_kernel.cache_is_warm():
-                log.info("compiling the vertex counting kernel once (about 30 s; cached in %s)",
-                         kernel.cache_dir())
-            vertex_kernel.warm_up()
-        elif self.use_vertices:
-            if progress is not None and not kernel.cache_is_warm():    # someone is watching
-                log.info("compiling the counting kernel once (about 30 s; cached in %s)",
-                         kernel.cache_dir())
-            kernel.warm_up()
-        else:
-            from . import lp_kernel
-
-            if progress is not None and not lp_kernel.cache_is_warm():
-                log.info("compiling the LP counting kernel once (about 30 s; cached in %s)",
-                         kernel.cache_dir())
-            lp_kernel.warm_up()
+        module = import_module(f"{__package__}.{self._kernel_name}")
+        # a first compile is announced on its own line, with how long it takes
+        with compiling(progress, self._kernel_name, module.cache_is_warm(), kernel.cache_dir()):
+            module.warm_up()
         self._kernel_ready = True
 
     def _trial(self) -> bool:
@@ -358,6 +348,8 @@ class TreeCounter:
                 if n:
                     st.min_radius = min(st.min_radius, float(R.min()))
                 self._blocks.append((out_u[:n].copy(), out_pat[:n].copy()))
+                if self.cover is not None:
+                    self.cover.add(out_pat[:n])
                 self._buffered += n
                 if self._buffered >= self.verify_batch:
                     self._flush()
@@ -731,6 +723,8 @@ class TreeCounter:
         self._buf_u.append(u)
         self._buf_bits.append(pattern)
         self._buffered += 1
+        if self.cover is not None:
+            self.cover.add(pattern)
         if self.on_region is not None:
             self.on_region(split_pattern(self.net, pattern), u, r)
         if self._buffered >= self.verify_batch:
