@@ -169,6 +169,7 @@ class Progress:
         self.task_line = ""
         self.covered: float | None = None
         self.pace = Pace()
+        self.regions = 0
         self._ticker = None
 
     def tasks(self, t) -> None:
@@ -183,6 +184,9 @@ class Progress:
         self.covered = share
 
     def __call__(self, regions: int, nodes: int, lps: int, seconds: float) -> None:
+        if regions < self.regions:      # a trial walk was dropped: the pace starts again
+            self.pace.restart()
+        self.regions = regions
         now = time.monotonic()
         if now - self.last < self.interval:
             return
