@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from milpregions.bounds import compute_bounds
-from milpregions.enumerator import TreeCounter
+from milpregions.enumerator import TreeCounter, progress
 from milpregions.enumerator.progress import (
     Cover,
     Pace,
@@ -77,7 +77,8 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_cover_reaches_one_and_only_grows(case):
+def test_cover_reaches_one_and_only_grows(case, monkeypatch):
+    monkeypatch.setattr(progress, "DRAW_AFTER", 0.0)       # every report shows the cover
     make, kw = CASES[case]
     result, tc, display, found = counted(make(), **kw)
     assert result.exact and result.regions == len(found) > 1
@@ -107,6 +108,14 @@ def test_cover_is_the_share_of_sample_points_in_counted_regions():
     assert cover.share == pytest.approx(expect, abs=1e-12)
     cover.add(np.array(found))
     assert cover.share == pytest.approx(1.0, abs=1e-12)
+
+
+def test_a_short_count_never_draws_the_sample():
+    net = unit(he_mlp(2, [8, 8], seed=1))
+    result, tc, display, found = counted(net, compiled=True)
+    assert result.seconds < progress.DRAW_AFTER and display.reports and not display.shares
+    assert tc.cover._keys is None                     # the forward pass was never paid
+    assert tc.cover.share == pytest.approx(1.0, abs=1e-12)   # drawn now, from the pending
 
 
 def test_no_cover_without_a_display_that_shows_it():
