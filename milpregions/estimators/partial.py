@@ -117,7 +117,8 @@ class CellEstimate:
                 "regions_counted": int(np.sum(self.counted)),
                 "sample_seconds": self.split_seconds + float(np.sum(self.seconds)),
                 "predicted_regions": self.predicted_regions,
-                "standard_error": self.standard_error,
+                "standard_error": (self.standard_error if np.isfinite(self.standard_error)
+                                   else None),
                 "predicted_seconds": self.predicted_seconds}
 
 

@@ -65,6 +65,10 @@ def test_lines_say_estimate():
         "estimate (not a count): about 12,800 regions (one standard error 1,037), from 4 of "
         "the 256 first-layer cells chosen at random and counted exactly (200 regions)",
         "estimated time of the whole count: about 4 s on one process (an estimate too)"]
+    one = CellEstimate(256, np.array([40]), np.array([0.01]), 0.5)
+    assert one.standard_error == float("inf") and one.to_dict()["standard_error"] is None
+    assert format_cell_estimate(one)[0].startswith("estimate (not a count): about 10,240 "
+                                                   "regions, from 1 of the 256")
     p = PartialEstimate(100, 0.25, 2.0, False, "time-limit")
     assert format_estimate(p) == [
         "estimate (not a count): about 400 regions, extrapolated from 100 regions counted in "
