@@ -58,7 +58,7 @@ def test_linear_regions_example_and_picture(tmp_path):
     p = subprocess.run([sys.executable, "-m", "milpregions", *argv], cwd=ROOT,
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
-    assert p.stdout == f"{tmp_path / 'regions.png'}: 102 regions drawn (102 linear regions)\n"
+    assert p.stdout == f"{tmp_path / 'regions.png'}: 412 regions drawn (412 linear regions)\n"
     assert "](docs/regions.png)" in block and (ROOT / "docs" / "regions.png").exists()
 
 

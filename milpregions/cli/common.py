@@ -155,16 +155,24 @@ def pyomo_logging(err, debug: bool):
 
 class Progress:
     """A live status display on a terminal (rich), redrawn at most ``rate`` times a second:
-    regions, regions/s, nodes, LPs and time; for a count in batches (``--jobs``,
-    ``--executor``) also the batches running, queued and finished, the share of the domain the
-    finished ones cover and an ETA from it (``tasks``)."""
+    regions, regions/s, nodes, LPs and time; the share of the domain counted so far and an ETA
+    from it (``cover``, one process); for a count in batches (``--jobs``, ``--executor``) the
+    batches running, queued and finished, the share of the domain the finished ones cover and
+    an ETA from it (``tasks``). A first compile of a kernel is announced on its own line and
+    the status says it is compiling, with the seconds ticking (``compiling``, ``compiled``)."""
 
     def __init__(self, stream, rate: float = 5.0):
+        from ..enumerator.progress import Pace
+
         self.stream = stream
         self.interval = 1.0 / rate
         self.last = -math.inf
         self.live = None
         self.task_line = ""
+        self.covered: float | None = None
+        self.pace = Pace()
+        self.regions = 0
+        self._ticker = None
 
     def tasks(self, t) -> None:
         """The batches' state (``parallel.TaskProgress``), shown with the next redraw."""
@@ -172,14 +180,60 @@ class Progress:
         self.task_line = (f"{t.busy} running, {t.queued} queued, {t.finished}/{t.total} batches "
                           f"done, {100 * t.covered:.1f}% covered, {eta}")
 
+    def cover(self, share: float) -> None:
+        """The share of the domain whose regions are counted (one process), for the next
+        report."""
+        self.covered = share
+
     def __call__(self, regions: int, nodes: int, lps: int, seconds: float) -> None:
+        if regions < self.regions:      # a trial walk was dropped: the pace starts again
+            self.pace.restart()
+        self.regions = regions
         now = time.monotonic()
         if now - self.last < self.interval:
             return
         self.last = now
         rate = f"{regions / seconds:,.0f}" if seconds > 0 else "-"
         line = f"{regions:,} regions ({rate}/s), {nodes:,} nodes, {lps:,} LPs, {seconds:.1f} s"
+        if self.covered is not None and not self.task_line:
+            eta = self.pace.eta(seconds, self.covered)
+            line += (f", {100 * self.covered:.1f}% covered, "
+                     + ("ETA -" if eta is None else f"ETA {_duration(eta)}"))
         self.draw(line + ("\n" + self.task_line if self.task_line else ""))
+
+    def compiling(self, text: str) -> None:
+        """A kernel is being compiled: ``text`` on its own line, then a status that keeps
+        ticking (from a thread: the compile holds the main one) until ``compiled``."""
+        import threading
+
+        self.say(f"{PROG}: {text}")
+        stop = threading.Event()
+        t0 = time.monotonic()
+
+        def tick() -> None:
+            while not stop.wait(self.interval):
+                self.draw(f"compiling: {time.monotonic() - t0:.0f} s")
+        thread = threading.Thread(target=tick, name="milpregions-compiling", daemon=True)
+        self._ticker = (stop, thread)
+        thread.start()
+
+    def compiled(self, seconds: float) -> None:
+        """The compile is done: the ticking stops, one line says how long it took, and the
+        ETA's pace is measured from here on."""
+        if self._ticker is not None:
+            stop, thread = self._ticker
+            stop.set()
+            thread.join()
+            self._ticker = None
+        self.say(f"{PROG}: compiled in {_duration(seconds)}")
+        self.pace.restart()
+        self.last = -math.inf
+
+    def say(self, text: str) -> None:
+        """A line of its own above the live status."""
+        if self.live is None:
+            self.draw("")
+        self.live.console.print(text, markup=False, highlight=False)
 
     def draw(self, text: str) -> None:
         if self.live is None:
@@ -195,6 +249,9 @@ class Progress:
         self.live.update(Text(text), refresh=True)
 
     def clear(self) -> None:
+        if self._ticker is not None:
+            self._ticker[0].set()
+            self._ticker = None
         if self.live is not None:
             self.live.stop()
             self.live = None
@@ -212,8 +269,13 @@ class ProgressLines(Progress):
         self.stream.write(text.replace("\n", "; ") + "\n")
         self.stream.flush()
 
+    def say(self, text: str) -> None:
+        self.draw(text)
+
     def clear(self) -> None:
-        pass
+        if self._ticker is not None:
+            self._ticker[0].set()
+            self._ticker = None
 
 
 def _duration(seconds: float) -> str:

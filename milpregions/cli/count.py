@@ -100,6 +100,10 @@ def add_parser(subs) -> None:
     c.add_argument("--quiet", action="store_true", help="no progress line and no notices")
     c.add_argument("--progress", action="store_true",
                    help="when stderr is not a terminal: a progress line every 5 s")
+    c.add_argument("--estimate", type=float, nargs="?", const=10.0, metavar="S",
+                   help="do not count: count for S seconds (default 10) and extrapolate the "
+                        "regions and the time of the whole count from the share of the domain "
+                        "covered (an estimate, and said so)")
     c.add_argument("--csv", metavar="OUT.csv",
                    help="a series: also write one CSV row per model")
     c.add_argument("--plot", metavar="OUT.png|svg|pdf",
@@ -329,6 +333,10 @@ def run(args, out, err) -> int:
         progress = Progress(err)      # the library's compile notice goes out with it
     elif not args.quiet and args.progress:
         progress = ProgressLines(err)
+    if args.estimate is not None:
+        from .estimate import run_estimate
+
+        return run_estimate(args, problem, out, err, progress)
     found = [0]
     collected: list = []
     stream = args.regions is not None and not (set(fields) - set(DEFAULT_FIELDS))

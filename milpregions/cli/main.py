@@ -20,11 +20,11 @@ from .flags import deprecation_warnings
 #: the commands, each a module ``cli.<name>`` with ``add_parser(subs)`` and
 #: ``run(args, out, err) -> int``; imported when used, so that a count imports no estimator
 COMMANDS = ("count", "plot", "info", "export", "hash", "sample", "lines", "bounds", "compare",
-            "local")
+            "local", "warm-up")
 
 
 def command_module(name: str) -> ModuleType:
-    return import_module(f".{name}", __package__)
+    return import_module(f".{name.replace('-', '')}", __package__)
 
 # Options whose value may start with '-' (e.g. --box -1,1, --margin -1e-3): argparse would read
 # such a value as an option, so ``join_negative_values`` glues it on as ``--box=-1,1``.

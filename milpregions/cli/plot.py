@@ -29,6 +29,15 @@ def add_parser(subs) -> None:
     p.add_argument("--polygons", metavar="OUT.geojson",
                    help="also write the polygons as GeoJSON")
     p.add_argument("--title", help="the title (default: the model's name and the counts)")
+    p.add_argument("--size", metavar="W,H",
+                   help="the canvas in inches (default: the domain's aspect, 6 inches on the "
+                        "longer side)")
+    p.add_argument("--dpi", type=int, default=200, metavar="N",
+                   help="dots per inch of a PNG (default 200)")
+    p.add_argument("--palette", choices=("tol-light", "okabe-ito", "grey"),
+                   default="tol-light",
+                   help="the regions' colours: Paul Tol's light scheme (default) or Okabe and "
+                        "Ito's, both colour-blind safe, or greys for print")
     p.add_argument("--margin", type=float, default=DEFAULT_MARGIN, metavar="M",
                    help=f"as for count (default {DEFAULT_MARGIN:g})")
     p.add_argument("--certify", action="store_true",
@@ -39,10 +48,12 @@ def add_parser(subs) -> None:
 def run(args, out, err) -> int:
     from ..geometry import analyze
     from ..geometry.export import write_polygons
-    from ..geometry.plot import FORMATS, parse_level, plot_regions
+    from ..geometry.plot import FORMATS, PlotStyle, parse_level, parse_size, plot_regions
 
     if os.path.splitext(args.output)[1].lower() not in FORMATS:
         raise InputError(f"{args.output}: the picture must end in .png, .svg or .pdf")
+    style = PlotStyle(None if args.size is None else parse_size(args.size), args.dpi,
+                      args.palette)
     problem = problem_from_args(args, Settings(margin=args.margin, certify=args.certify))
     if problem.dim != 2:
         raise InputError(f"plot needs a 2-D domain: a 2-input model with --box, or --slice "
@@ -62,11 +73,14 @@ def run(args, out, err) -> int:
         title = (f"{stem}\n{len(found):,} activation regions, "
                  f"{a.linear.linear_regions:,} linear regions")
     s = plot_regions(a, args.output, color=args.color, levels=levels, title=title,
-                     axis_labels=("$s$", "$t$") if sliced else ("$x_1$", "$x_2$"))
+                     axis_labels=("$s$", "$t$") if sliced else ("$x_1$", "$x_2$"),
+                     style=style)
     msg = (f"{args.output}: {s.polygons:,} regions drawn ({a.linear.linear_regions:,} linear "
            "regions)")
     if args.polygons is not None:
         write_polygons(a, args.polygons)
         msg += f"; polygons in {args.polygons}"
+    for label in s.empty_levels:
+        msg += f"; {label} does not cross the domain (not drawn)"
     out.write(msg + "\n")
     return EXIT_OK

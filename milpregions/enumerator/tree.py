@@ -66,6 +66,7 @@ from .layers import (
 )
 from .lp_path import LPNode, LPPath
 from .polytope import VPoly, new_row_id
+from .progress import compiling, watch_cover
 from .size_guess import distinct_patterns
 from .vertex_path import VertexPath
 
@@ -219,6 +220,8 @@ class TreeCounter:
         self._chain = None          # the compiled witness filter's arrays (() if not a chain)
         self.handed_to_python = 0       # nodes of the compiled LP walk counted in Python
         self.trial_nodes: int | None = None
+        # the share of the domain counted so far, for a display that shows it (``progress``)
+        progress, self.cover = watch_cover(progress, net)
         if self.compiled is not None:
             if (compiled is None and not _kernel_loaded(self._kernel_name)
                     and distinct_patterns(net) < LARGE_SAMPLE):
@@ -260,27 +263,14 @@ class TreeCounter:
 
     def _load_kernel(self, progress) -> None:
         """Compile (first run after install) or load the compiled walk of this path."""
+        from importlib import import_module
+
         from . import kernel
 
-        if self._general_vertices:
-            from . import vertex_kernel
-
-            if progress is not None and not vertex_kernel.cache_is_warm():
-                log.info("compiling the vertex counting kernel once (about 30 s; cached in %s)",
-                         kernel.cache_dir())
-            vertex_kernel.warm_up(parallel=False)
-        elif self.use_vertices:
-            if progress is not None and not kernel.cache_is_warm():    # someone is watching
-                log.info("compiling the counting kernel once (about 30 s; cached in %s)",
-                         kernel.cache_dir())
-            kernel.warm_up(parallel=False)
-        else:
-            from . import lp_kernel
-
-            if progress is not None and not lp_kernel.cache_is_warm():
-                log.info("compiling the LP counting kernel once (about 30 s; cached in %s)",
-                         kernel.cache_dir())
-            lp_kernel.warm_up(parallel=False)
+        module = import_module(f"{__package__}.{self._kernel_name}")
+        # a first compile is announced on its own line, with how long it takes
+        with compiling(progress, self._kernel_name, module.cache_is_warm(), kernel.cache_dir()):
+            module.warm_up(parallel=False)
         self._kernel_ready = True
 
     def _trial(self) -> bool:
@@ -365,6 +355,8 @@ class TreeCounter:
                 if n:
                     st.min_radius = min(st.min_radius, float(R.min()))
                 self._blocks.append((out_u[:n].copy(), out_pat[:n].copy()))
+                if self.cover is not None:
+                    self.cover.add(out_pat[:n])
                 self._buffered += n
                 if self._buffered >= self.verify_batch:
                     self._flush()
@@ -738,6 +730,8 @@ class TreeCounter:
         self._buf_u.append(u)
         self._buf_bits.append(pattern)
         self._buffered += 1
+        if self.cover is not None:
+            self.cover.add(pattern)
         if self.on_region is not None:
             self.on_region(split_pattern(self.net, pattern), u, r)
         if self._buffered >= self.verify_batch:

@@ -4,6 +4,13 @@ Every region is drawn as its exact vertex-form polygon (``cells``), not a raster
 that regions sharing an edge differ (a greedy colouring of the region graph, or of the graph
 of linear regions); the zero set of an output (or of a difference of two, a decision
 boundary) is one segment per region, since the output is affine there.
+
+For a paper (``PlotStyle``): the faces come from a colour-blind safe palette of light colours
+(Paul Tol's "light" scheme by default, or Okabe and Ito's lightened, or greys), boundaries are
+dark grey, and level sets are dark lines with a white halo, so that no face colour can be
+taken for a level set; the canvas takes the domain's aspect (equal scales, unless one side is
+more than ``MAX_RATIO`` times the other); size and dpi are options; a level set that does not
+cross the domain is left out of the legend (and reported); a slice marks its three points.
 """
 
 from __future__ import annotations
@@ -57,11 +64,76 @@ def parse_level(text: str, outputs: int) -> OutputLevel:
 
 @dataclass(frozen=True)
 class PlotSummary:
-    """What a picture shows: its polygons (one per activation region), the colours used."""
+    """What a picture shows: its polygons (one per activation region), the colours used, the
+    level sets' segments, the legend's entries and the level sets that do not cross."""
 
     polygons: int
     colors: int
     level_segments: int
+    legend: tuple[str, ...] = ()
+    empty_levels: tuple[str, ...] = ()
+
+
+#: face colours, light enough that dark boundaries and level sets stand out on every one
+PALETTES: dict[str, tuple[str, ...]] = {
+    # Paul Tol's "light" qualitative scheme (colour-blind safe), pale grey last
+    "tol-light": ("#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99",
+                  "#BBCC33", "#AAAA00", "#DDDDDD"),
+    # Okabe and Ito's (colour-blind safe), mixed half with white
+    "okabe-ito": ("#F2C680", "#ABDAF4", "#80CFB2", "#F8F3A1", "#80B9DA", "#EAAF80",
+                  "#E6BFD4"),
+    "grey": ("#F0F0F0", "#D4D4D4", "#B8B8B8", "#E2E2E2", "#C6C6C6", "#AAAAAA"),
+}
+DEFAULT_PALETTE = "tol-light"
+#: level sets: dark, told apart by dash pattern too (for print in grey)
+LEVEL_STYLES = (("#000000", "solid"), ("#004488", (0, (5, 2))), ("#882255", (0, (3, 1, 1, 1))),
+                ("#117733", (0, (1, 1))))
+#: beyond this ratio of the domain's sides the axes are not kept at equal scales
+MAX_RATIO = 4.0
+#: the longer side of the default canvas, inches
+LONG_SIDE = 6.0
+
+
+@dataclass(frozen=True)
+class PlotStyle:
+    """The canvas: ``size`` (width, height) in inches (None: from the domain's aspect), the
+    dpi of a PNG, and the palette of the faces."""
+
+    size: tuple[float, float] | None = None
+    dpi: int = 200
+    palette: str = DEFAULT_PALETTE
+
+    def __post_init__(self):
+        if self.palette not in PALETTES:
+            raise InputError(f"palette {self.palette!r}: choose from {', '.join(PALETTES)}")
+        if not (isinstance(self.dpi, int) and 10 <= self.dpi <= 2400):
+            raise InputError(f"dpi {self.dpi}: must be a whole number from 10 to 2400")
+        if self.size is not None and not all(0.5 <= v <= 100 for v in self.size):
+            raise InputError(f"size {self.size[0]:g}x{self.size[1]:g}: each side must be "
+                             "0.5 to 100 inches")
+
+
+def parse_size(text: str) -> tuple[float, float]:
+    """``W,H`` or ``WxH`` in inches."""
+    parts = re.split(r"[,x]", text.strip())
+    try:
+        w, h = (float(v) for v in parts)
+    except ValueError:
+        raise InputError(f"--size {text!r}: expected W,H in inches (e.g. 6,4)") from None
+    return w, h
+
+
+def canvas(lo: np.ndarray, hi: np.ndarray, style: PlotStyle) -> tuple[tuple[float, float], bool]:
+    """The figure's size in inches and whether the axes keep equal scales: the domain's aspect
+    with the longer side ``LONG_SIDE``, unless its sides differ more than ``MAX_RATIO``."""
+    ratio = float((hi[1] - lo[1]) / (hi[0] - lo[0]))
+    equal = 1.0 / MAX_RATIO <= ratio <= MAX_RATIO
+    if style.size is not None:
+        return style.size, equal
+    r = min(max(ratio, 1.0 / MAX_RATIO), MAX_RATIO)
+    size = (LONG_SIDE, LONG_SIDE * r) if r <= 1.0 else (LONG_SIDE / r, LONG_SIDE)
+    # room for the title and the axis labels on the short side
+    return (max(size[0], 2.5), max(size[1], 2.5)), equal
 
 
 def _coloring(n: int, edges) -> np.ndarray:
@@ -114,9 +186,10 @@ def _shared_edges(a: RegionAnalysis, pairs) -> list[np.ndarray]:
 
 def plot_regions(a: RegionAnalysis, path, *, color: str = "activation",
                  levels: tuple[OutputLevel, ...] = (), title: str | None = None,
-                 axis_labels: tuple[str, str] = ("$x_1$", "$x_2$")) -> PlotSummary:
+                 axis_labels: tuple[str, str] = ("$x_1$", "$x_2$"),
+                 style: PlotStyle = PlotStyle()) -> PlotSummary:
     """Draw the regions of ``a`` (a 2-D analysis with its graph, and linear regions for
-    ``color="linear"``) to ``path`` (.png, .svg or .pdf)."""
+    ``color="linear"``) to ``path`` (.png, .svg or .pdf), on the canvas of ``style``."""
     ext = os.path.splitext(os.fspath(path))[1].lower()
     if ext not in FORMATS:
         raise InputError(f"{path}: the picture must end in .png, .svg or .pdf")
@@ -124,6 +197,7 @@ def plot_regions(a: RegionAnalysis, path, *, color: str = "activation",
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib import patheffects
         from matplotlib.collections import LineCollection, PolyCollection
     except ImportError:
         raise InputError(f"plotting needs matplotlib: {PLOT_HINT}") from None
@@ -138,10 +212,14 @@ def plot_regions(a: RegionAnalysis, path, *, color: str = "activation",
     else:
         shade = _coloring(n, edges)
     k = int(shade.max()) + 1 if n else 1
-    cmap = matplotlib.colormaps["tab20" if k > 10 else "tab10"]
-    faces = [cmap(int(s) % cmap.N) for s in shade]
-    faces = [(0.55 + 0.45 * r, 0.55 + 0.45 * g, 0.55 + 0.45 * b, 1.0) for r, g, b, _ in faces]
-    fig, ax = plt.subplots(figsize=(6.0, 6.0))
+    palette = PALETTES[style.palette]
+    # more colours than the palette holds (rare: greedy colourings of these graphs take ~5)
+    # repeat it; the boundaries still part every pair of neighbours
+    faces = [palette[int(c) % len(palette)] for c in shade]
+    box = a.problem.box
+    lo, hi = box.lo, box.hi
+    size, equal = canvas(lo, hi, style)
+    fig, ax = plt.subplots(figsize=size)
     pc = PolyCollection(polys, facecolors=faces, edgecolors="none", linewidths=0)
     pc.set_gid("regions")
     ax.add_collection(pc)
@@ -156,31 +234,63 @@ def plot_regions(a: RegionAnalysis, path, *, color: str = "activation",
     else:
         ax.add_collection(LineCollection(_shared_edges(a, edges), colors="0.15",
                                          linewidths=0.6))
-    nseg = 0
-    for lv, c in zip(levels, ("crimson", "navy", "darkgreen", "darkorange")):
+    nseg, empty = 0, []
+    halo = [patheffects.withStroke(linewidth=3.6, foreground="white")]
+    for i, lv in enumerate(levels):
         segs = _level_segments(a, lv)
         nseg += len(segs)
-        ax.add_collection(LineCollection(segs, colors=c, linewidths=1.8, label=lv.label))
-    box = a.problem.box
-    lo, hi = box.lo, box.hi
+        if not segs:
+            empty.append(lv.label)      # nothing to draw: not in the legend either
+            continue
+        c, dash = LEVEL_STYLES[i % len(LEVEL_STYLES)]
+        lc = LineCollection(segs, colors=c, linewidths=1.8, linestyles=dash, label=lv.label)
+        lc.set_path_effects(halo)
+        ax.add_collection(lc)
     ax.add_patch(plt.Rectangle(lo, *(hi - lo), fill=False, ec="0.1", lw=1.0))
+    _mark_slice_points(ax, a, lo, hi)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
-    ax.set_aspect("equal")
+    ax.set_aspect("equal" if equal else "auto")
     ax.set_xlabel(axis_labels[0], fontsize=12)
     ax.set_ylabel(axis_labels[1], fontsize=12)
     ax.tick_params(labelsize=10)
-    if levels:
-        ax.legend(loc="upper right", fontsize=9, framealpha=0.9)
+    legend: tuple[str, ...] = ()
+    if len(empty) < len(levels):
+        lg = ax.legend(loc="upper right", fontsize=9, framealpha=0.9)
+        legend = tuple(t.get_text() for t in lg.get_texts())
     ax.set_title(title if title is not None else _title(a, color), fontsize=12)
     fig.tight_layout()
     try:
-        fig.savefig(path, dpi=200 if ext == ".png" else None)
+        fig.savefig(path, dpi=style.dpi)
     except OSError as e:
         raise InputError(f"{path}: cannot write ({e.strerror or e})") from None
     finally:
         plt.close(fig)
-    return PlotSummary(n, k, nseg)
+    return PlotSummary(n, k, nseg, legend, tuple(empty))
+
+
+def _mark_slice_points(ax, a: RegionAnalysis, lo: np.ndarray, hi: np.ndarray) -> None:
+    """On a slice, its three points P0, P1, P2 (at s, t = (0, 0), (1, 0), (0, 1)) where they
+    lie in the drawn box."""
+    from matplotlib import patheffects
+
+    domain = a.problem.domain
+    if getattr(domain, "kind", None) != "slice":
+        return
+    span = hi - lo
+    for name, st, marker in (("$P_0$", (0.0, 0.0), "o"), ("$P_1$", (1.0, 0.0), "s"),
+                             ("$P_2$", (0.0, 1.0), "^")):
+        p = np.array(st)
+        if np.any(p < lo - 1e-9 * span) or np.any(p > hi + 1e-9 * span):
+            continue
+        ax.plot(*p, marker=marker, ms=7, mfc="black", mec="white", mew=1.2, ls="none",
+                zorder=5, clip_on=False)
+        # the label inside the box, away from the nearest sides
+        off = np.where(p - lo < 0.5 * span, 6, -6)
+        ax.annotate(name, p, xytext=tuple(off), textcoords="offset points", fontsize=10,
+                    ha="left" if off[0] > 0 else "right",
+                    va="bottom" if off[1] > 0 else "top", zorder=6,
+                    path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")])
 
 
 def _title(a: RegionAnalysis, color: str) -> str:

@@ -118,7 +118,8 @@ def test_plot_svg_has_one_polygon_per_region(cli, tmp_path):
     code, out, err = cli("plot", HE2, "--box", "-1,1", "-o", svg, "--polygons", geo,
                          "--output-level", "0")
     assert code == 0, err
-    assert out == f"{svg}: 102 regions drawn (102 linear regions); polygons in {geo}\n"
+    assert out == (f"{svg}: 102 regions drawn (102 linear regions); polygons in {geo}; "
+                   "y0 = 0 does not cross the domain (not drawn)\n")
     text = svg.read_text()
     group = text[text.index('<g id="regions">'):]
     group = group[:group.index("</g>")]

@@ -67,3 +67,7 @@ def test_a_count_in_batches_reports_its_batches_and_coverage():
     assert abs(last.covered - 1.0) < 1e-9 and last.eta == pytest.approx(0.0, abs=1e-9)
     covered = [t.covered for t in display.seen]
     assert covered == sorted(covered)
+    # the pace starts at the first batch finished: no ETA before a second one moves the cover
+    moved = [t for t in display.seen if t.covered > 0.0]
+    assert moved and moved[0].eta is None
+    assert all(t.eta is None or t.eta >= 0.0 for t in display.seen)
