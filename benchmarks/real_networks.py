@@ -9,8 +9,9 @@ the importer reads).
 Rows: the digits CNN (conv 256 units + MaxPool 64 groups of 4) in the L-inf balls of radius
 0.05 / 0.1 / 0.2 around ``models/digits_test_image.npy``, a residual CNN (torch: conv, ReLU,
 conv plus the input, ReLU, MaxPool; 16 inputs) in a ball of radius 0.1 around a random
-point, and the digits MLP in its pixel box
-[0, 16]^64, each with a time limit (a lower bound when it stops). Every row runs in a fresh
+point, the digits MLP in its pixel box
+[0, 16]^64, and 2-D slices of the digits CNN and MLP (the plane through the first three test
+images of ``models/digits_test_images.npy``: ``count --slice``, ``plot``), each with a time limit (a lower bound when it stops). Every row runs in a fresh
 subprocess per version (``PYTHONPATH`` at that version's checkout, its own
 ``NUMBA_CACHE_DIR``), the two versions alternating; the compiled walks are loaded before the
 clock starts. The JSON holds per row and version: regions, exact, seconds (the enumeration's,
@@ -29,14 +30,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 ROWS = {"cnn_r0.05": ("cnn", 0.05), "cnn_r0.1": ("cnn", 0.1), "cnn_r0.2": ("cnn", 0.2),
-        "rescnn_r0.1": ("rescnn", 0.1), "mlp_box": ("mlp", None)}
+        "rescnn_r0.1": ("rescnn", 0.1), "mlp_box": ("mlp", None),
+        "cnn_slice": ("cnn_slice", None), "mlp_slice": ("mlp_slice", None)}
 
 CHILD = """
 import json, sys, time
 from milpregions.api import count_regions
 from milpregions.inputs import ball_domain
 kind, radius, limit = json.loads(sys.argv[1])
-for mod in ("kernel", "lp_kernel"):          # load the compiled walks: no Python trial
+for mod in ("kernel", "vertex_kernel", "lp_kernel"):  # load the compiled walks: no trial
     try:
         __import__("milpregions.enumerator." + mod, fromlist=["warm_up"]).warm_up()
     except ImportError:
@@ -64,6 +66,11 @@ elif kind == "rescnn":                # tests/enumerator/test_lp_kernel_general.
     net = from_torch(ResCNN().eval(), (1, 4, 4))
     centre = np.random.default_rng(3).uniform(-1, 1, 16)
     r = count_regions(net, ball_domain(centre, radius, 16), time_limit=limit)
+elif kind.endswith("_slice"):         # the plane through the first three test images
+    import numpy as np
+    P = list(np.load("{models}/digits_test_images.npy")[:3])
+    name = "digits_cnn" if kind == "cnn_slice" else "digits_mlp"
+    r = count_regions("{models}/" + name + ".onnx", slice=P, time_limit=limit)
 else:
     r = count_regions("{models}/digits_mlp.onnx", (0.0, 16.0), time_limit=limit)
 print(json.dumps({{"regions": r.regions, "exact": r.exact, "seconds": r.seconds, "lps": r.lps,
