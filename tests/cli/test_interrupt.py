@@ -72,7 +72,8 @@ def test_ctrl_c_stops_the_milp_count_with_a_lower_bound(tmp_path):
     assert proc.returncode == 3, err
     n = len(regions.read_text().splitlines())
     hint = "".join(line + "\n" for line in format_hint(CountResult(0, False, "milp", 0.0), "box"))
-    assert out == f"at least {n} regions (lower bound: interrupted)\n" + (hint if n == 0 else "")
+    noun = "region" if n == 1 else "regions"
+    assert out == f"at least {n:,} {noun} (lower bound: interrupted)\n" + (hint if n == 0 else "")
     assert n < 412
 
 
