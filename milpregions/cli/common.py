@@ -97,20 +97,25 @@ def write_json(out, command: str, args, domain, body: dict) -> None:
 
 @contextmanager
 def _signals_held():
-    """SIGINT and SIGTERM held (delivered on exit) while the block runs, where signals can be
-    held (the main thread of a POSIX process)."""
+    """SIGINT and SIGTERM held while the block runs, then delivered, where Python can set
+    signal handlers (the main thread). Handlers, not a signal mask: a process-directed signal
+    goes to any thread that does not block it (numpy's BLAS threads), and Python then runs its
+    handler in the main thread anyway, in the middle of the block."""
     import threading
 
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not \
-            threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    arrived: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    old = {sig: signal.signal(sig, lambda sig, frame: arrived.append(sig)) for sig in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in old.items():        # None: a handler set outside Python
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        for sig in dict.fromkeys(arrived):
+            signal.raise_signal(sig)
 
 
 def configure_logging(quiet: bool, debug: bool) -> tuple[logging.Logger, logging.Handler, int, bool]:

@@ -30,3 +30,38 @@ def test_a_full_disk_under_standard_output():
     assert p.returncode == 2
     assert p.stderr == ("milpregions: standard output: cannot write (No space left on "
                         "device)\n")
+
+
+def test_a_signal_during_the_final_json_write_waits_until_the_record_is_whole():
+    """SIGINT and SIGTERM arriving while ``write_json`` writes are held: the record goes out
+    whole (two halves here, the signal sent between them), then the signal acts. Without the
+    hold the first signal would cut the record after its first half."""
+    code = r"""
+import json, os, signal, sys
+from types import SimpleNamespace
+from milpregions.cli.common import write_json
+
+class Halves:
+    def __init__(self):
+        self.parts = []
+    def write(self, text):
+        half = len(text) // 2
+        self.parts.append(text[:half])
+        os.kill(os.getpid(), signal.SIG)
+        self.parts.append(text[half:])
+    def flush(self):
+        pass
+
+signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(SystemExit(143)))
+out = Halves()
+try:
+    write_json(out, "count", SimpleNamespace(model="m.onnx"), None, {"regions": 7})
+    print("no signal")
+except (KeyboardInterrupt, SystemExit) as e:
+    record = json.loads("".join(out.parts))
+    print(type(e).__name__, record["regions"], len(out.parts))
+"""
+    for sig, raised in (("SIGINT", "KeyboardInterrupt"), ("SIGTERM", "SystemExit")):
+        p = subprocess.run([sys.executable, "-c", code.replace("signal.SIG)", f"signal.{sig})")],
+                           capture_output=True, text=True, timeout=120)
+        assert p.stdout.split() == [raised, "7", "2"], p.stderr
