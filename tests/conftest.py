@@ -27,9 +27,16 @@ def pytest_sessionstart(session):
     checkout. The tests that time the start-up of a count do their own."""
     if hasattr(session.config, "workerinput"):          # an xdist worker: the controller did it
         return
+    # a walk already in numba's cache costs each test process a load, not a compilation: only
+    # the cold ones are compiled here, and one process asks which (three processes loading
+    # warm walks cost ~10 s of CPU; this one, without numba in the tests' own process, ~2 s)
+    ask = ("from milpregions.enumerator import " + ", ".join(KERNELS) + "; "
+           f"print(*[k for k in {KERNELS!r} if not globals()[k].cache_is_warm()])")
+    cold = subprocess.run([sys.executable, "-c", ask], env=dict(os.environ), check=True,
+                          capture_output=True, text=True).stdout.split()
     procs = [subprocess.Popen([sys.executable, "-c", f"from milpregions.enumerator import {k}; "
                                f"{k}.warm_up()"], env=dict(os.environ))
-             for k in KERNELS]
+             for k in cold]
     for p in procs:
         p.wait()
 

@@ -67,7 +67,12 @@ def test_quick_start_commands():
     commands = [l.strip() for l in lines.splitlines() if l.startswith("    ")]
     assert len(commands) == 2
     install_and_count, install_and_test = commands
-    assert install_and_test in (ROOT / ".ci" / "run").read_text().splitlines()
+    # .ci/run runs the README's test command: its install half once, the lint, its test half
+    install, test = (half.strip() for half in install_and_test.split("&&"))
+    ci = [l for l in (ROOT / ".ci" / "run").read_text().splitlines()
+          if l and not l.startswith("#")]
+    assert ci.count(install) == 1 and ci[-1] == test and ci.index(install) < len(ci) - 1
+    assert sum("pip install" in l for l in ci) == 1
     # the counting half of the first command, run on the installed package
     count = install_and_count.split("&&", 1)[1].split()
     assert count[0] == "milpregions"
@@ -164,3 +169,13 @@ def test_a_readme_example_prints_what_the_readme_shows(example):
     got = [TIMING.sub("", line).rstrip() for line in p.stdout.splitlines()]
     want = [TIMING.sub("", line).rstrip() for line in shown]
     assert got == want
+
+
+def test_every_slow_case_is_listed_in_the_tests_section():
+    """What the default suite leaves out (``-m slow``) is named in the README with its twin."""
+    section = README.split("\n## Tests\n", 1)[1].split("\n## ", 1)[0]
+    marked = re.compile(r"pytest\.mark\.slow\b")
+    slow = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("test_*.py")
+                  if marked.search(p.read_text()))
+    assert slow and all(f"`{f}`" in section for f in slow), slow
+    assert "    python -m pytest -q -n 2 -m slow" in section.splitlines()

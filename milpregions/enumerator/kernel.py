@@ -236,7 +236,7 @@ def clip_cell(V, inc, F, rows, tol):
     d = V.shape[1]
     m = rows.shape[0]
     live = np.ones(m, dtype=np.bool_)
-    simple = -1
+    simple = np.int64(-1)
     while True:
         nv = V.shape[0]
         best = -1
@@ -373,7 +373,7 @@ def new_stack(V, inc, F, net):
     identity map."""
     d = V.shape[1]
     eye = np.eye(d)
-    entry = _node(0, V, to_bits(inc), F, 1, net, eye, np.zeros(d), np.sqrt(float(d)),
+    entry = _node(np.int64(0), V, to_bits(inc), F, np.int64(1), net, eye, np.zeros(d), np.sqrt(float(d)),
                   np.zeros(0, dtype=np.int16))
     stack = List()
     stack.append(entry)
@@ -386,7 +386,7 @@ def new_stack_at(k, V, inc, F, net, Ain, cin, scale, prefix):
     bools and F; whether it is simple is left to the first cut), layer k fed by the affine
     map (Ain, cin) of layer k - 1's outputs on it, and the pattern ``prefix`` of those layers."""
     stack = List()
-    stack.append(_node(k, V, to_bits(inc), F, -1, net, Ain, cin, scale, prefix))
+    stack.append(_node(k, V, to_bits(inc), F, np.int64(-1), net, Ain, cin, scale, prefix))
     return stack
 
 

@@ -126,7 +126,7 @@ def _extend(Q, rank, v):
 def _orthonormal(G, W, nw, n):
     """An orthonormal basis (rows) of the span of the rows ``G[W[:nw]]``; its rank."""
     Q = np.zeros((n, n))
-    rank = 0
+    rank = np.int64(0)
     for j in range(nw):
         rank = _extend(Q, rank, G[W[j]])
     return Q, rank
@@ -186,7 +186,7 @@ def _solve(G, h, u0, cap):
     x[d] = best
     W = np.empty(n, dtype=np.int64)
     W[0] = t0
-    nw = 1
+    nw = np.int64(1)
     inW = np.zeros(M, dtype=np.bool_)
     inW[t0] = True
     Q, rank = _orthonormal(G, W, nw, n)
@@ -819,7 +819,7 @@ def new_stack(d, net):
     moff[0] = 0
     mnorm[0] = np.sqrt(float(d))
     stack = List()
-    stack.append(_node(0, np.empty((0, d + 1)), np.zeros((1, d)), np.ones(1), net, np.eye(d),
+    stack.append(_node(np.int64(0), np.empty((0, d + 1)), np.zeros((1, d)), np.ones(1), net, np.eye(d),
                        np.zeros(d), moff, mnorm, np.zeros(0, dtype=np.int16)))
     return stack
 
@@ -948,7 +948,7 @@ def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
     A max layer without live groups is one cell and no node (as ``LPPath.group_cells``).
     """
     d = out_u.shape[1]
-    n_out = 0
+    n_out = np.int64(0)
     cap = out_u.shape[0]
     nodes = 0
     while len(stack) > 0 and nodes < node_budget and n_out < cap:

@@ -146,7 +146,8 @@ class Split:
             from . import kernel, vertex_kernel
 
             module = vertex_kernel if self.general else kernel
-            return PackedCells(module.pack_cells(self._cells, np.asarray(idx, dtype=np.int64)))
+            return PackedCells(module.pack_cells(self._cells,
+                                                   np.ascontiguousarray(idx, dtype=np.int64)))
         return [self._cells[i] for i in idx]
 
 
@@ -653,7 +654,9 @@ class TreeCounter:
 
         module = self._vertex_module() if self.use_vertices else lp_kernel
         order = np.arange(len(rest))
-        return [PackedStack(module.pack_stack(rest, order[i::pieces]), not self.use_vertices)
+        # contiguous index arrays: a strided slice would compile another specialisation
+        return [PackedStack(module.pack_stack(rest, np.ascontiguousarray(order[i::pieces])),
+                            not self.use_vertices)
                 for i in range(min(pieces, len(rest)))]
 
     def _depth_of(self, width: int) -> int:

@@ -115,7 +115,7 @@ def new_stack(V, inc, F, net):
     d = V.shape[1]
     MA, Mc, moff, mnorm = _root_maps(d, net)
     stack = List()
-    stack.append(_node(0, V, to_bits(inc), F, 1, net, MA, Mc, moff, mnorm,
+    stack.append(_node(np.int64(0), V, to_bits(inc), F, np.int64(1), net, MA, Mc, moff, mnorm,
                        np.zeros(0, dtype=np.int16)))
     return stack
 
@@ -126,7 +126,7 @@ def new_stack_at(k, V, inc, F, net, MA, Mc, moff, mnorm, prefix):
     bools and F), the maps of the sources read from k on (``kernel_pack.pack_maps``) and the
     pattern ``prefix`` of those layers."""
     stack = List()
-    stack.append(_node(k, V, to_bits(inc), F, -1, net, MA, Mc, moff, mnorm, prefix))
+    stack.append(_node(k, V, to_bits(inc), F, np.int64(-1), net, MA, Mc, moff, mnorm, prefix))
     return stack
 
 
@@ -641,8 +641,8 @@ def _group_step(stack, e, live, margin, vtol, stats):
             t2 += 1
     g = U2[0]
     rest = U2[1:].copy()
-    c0 = -1
-    c1 = -1
+    c0 = np.int64(-1)
+    c1 = np.int64(-1)
     nc = 0
     for i in range(w):
         if cand[first, i]:
@@ -688,7 +688,7 @@ def _group_step(stack, e, live, margin, vtol, stats):
                     ok = False
                     break
                 if kind == 2:
-                    QV, Qinc, QF, Qs = Vp, incp, Fp, -1
+                    QV, Qinc, QF, Qs = Vp, incp, Fp, np.int64(-1)
                 else:
                     Qs = sp
             r += 1
@@ -708,7 +708,7 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats, de
     ``cells`` (``new_cells``) instead of being entered; ``depth = -1``: every cell is entered.
     A max layer without live groups is one cell and no node (as ``VertexPath.group_cells``).
     """
-    n_out = 0
+    n_out = np.int64(0)
     cap = out_u.shape[0]
     nodes = 0
     while len(stack) > 0 and nodes < node_budget and n_out < cap:
