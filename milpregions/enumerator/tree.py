@@ -328,7 +328,9 @@ class TreeCounter:
         lps0 = self.budget.lp.solves
         far = 10 * self.margin
         done = False
-        budget = 256                    # nodes per call, doubled up to 2^14 (see BLOCK_SECONDS)
+        # nodes per call: from 1, doubled up to 2^14 while a call stays under BLOCK_SECONDS (a
+        # first call of 256 nodes took 52 s on the digits CNN's whole pixel box, past any limit)
+        budget = 1
         until = None if seconds is None else time.perf_counter() + seconds
         first = True
         while not done:
@@ -341,7 +343,7 @@ class TreeCounter:
             # nodes of 64-D LP walks cost ~1 ms: keep a call near BLOCK_SECONDS, so limits,
             # progress and interrupts stay prompt
             if time.perf_counter() - t_call > BLOCK_SECONDS:
-                budget = max(16, budget // 2)
+                budget = max(1, budget // 2)
             else:
                 budget = min(2 * budget, 1 << 14)
             st.nodes = nodes0 + int(stats[0])
