@@ -9,10 +9,10 @@ the importer reads).
 Rows: the digits CNN (conv 256 units + MaxPool 64 groups of 4) in the L-inf balls of radius
 0.05 / 0.1 / 0.2 around ``models/digits_test_image.npy``, a residual CNN (torch: conv, ReLU,
 conv plus the input, ReLU, MaxPool; 16 inputs) in a ball of radius 0.1 around a random
-point, the digits MLP in its pixel box
-[0, 16]^64, and 2-D slices of the digits CNN and MLP (the plane through the first three test
-images of ``models/digits_test_images.npy``: ``count --slice``, ``plot``), each with a time limit (a lower bound when it stops). Every row runs in a fresh
-subprocess per version (``PYTHONPATH`` at that version's checkout, its own
+point, the digits MLP in its pixel box [0, 16]^64, and 2-D slices of the digits CNN and MLP
+(the plane through the first three test images of ``models/digits_test_images.npy``: ``count
+--slice``, ``plot``), each with a time limit (a lower bound when it stops). Every row runs in a
+fresh subprocess per version (``PYTHONPATH`` at that version's checkout, its own
 ``NUMBA_CACHE_DIR``), the two versions alternating; the compiled walks are loaded before the
 clock starts. The JSON holds per row and version: regions, exact, seconds (the enumeration's,
 ``CountResult.seconds``), regions/s, LPs, LPs per region, nodes.
