@@ -98,7 +98,8 @@ def test_a_damaged_record_is_refused_never_counted(model, tmp_path):
              f"{ck}: damaged checkpoint (the record of task {bid} fails its checksum)")
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow),
+                                  pytest.param(2, marks=pytest.mark.slow)])
 def test_random_byte_flips_never_change_the_count(model, tmp_path, seed):
     """Flip bytes anywhere in the file: the resumed run is refused (exit 2, one line) or, where
     the flip hit unused space, counts the exact number; never another number, never exit 1."""
