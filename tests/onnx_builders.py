@@ -45,6 +45,17 @@ def make_model(nodes, initializers=(), *, opset: int = 17, input_shape=("N", 4),
     return model
 
 
+def softmax_head_model() -> onnx.ModelProto:
+    """Gemm-Relu-Gemm (identity weights, 2 inputs, 4 regions in [-1, 1]^2) with a trailing
+    Softmax, which the importer drops with a notice."""
+    W, b = np.eye(2), np.zeros(2)
+    return make_model([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
+                       helper.make_node("Relu", ["h"], ["r"]),
+                       helper.make_node("Gemm", ["r", "W", "b"], ["o"], transB=1),
+                       helper.make_node("Softmax", ["o"], ["y"], axis=-1)],
+                      [const("W", W), const("b", b)], input_shape=("N", 2))
+
+
 def ort_forward(model: onnx.ModelProto, X: np.ndarray, input_shape) -> np.ndarray:
     """onnxruntime's outputs for rows of ``X`` (flattened samples), concatenated per sample.
 

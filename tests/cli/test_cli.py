@@ -23,7 +23,7 @@ from onnx import TensorProto, helper
 from milpregions.cli import common
 from milpregions.cli.domain_args import DOMAIN_MISSING
 
-from onnx_builders import const, make_model
+from onnx_builders import const, make_model, softmax_head_model
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "models"
@@ -186,12 +186,7 @@ def test_progress_display_of_batches_shows_workers_coverage_and_eta():
 
 def test_importer_notices_go_to_stderr(cli, capsys, tmp_path):
     # A trailing Softmax is dropped by the importer with a notice.
-    W, b = np.eye(2), np.zeros(2)
-    model = make_model([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
-                        helper.make_node("Relu", ["h"], ["r"]),
-                        helper.make_node("Gemm", ["r", "W", "b"], ["o"], transB=1),
-                        helper.make_node("Softmax", ["o"], ["y"], axis=-1)],
-                       [const("W", W), const("b", b)], input_shape=("N", 2))
+    model = softmax_head_model()
     path = tmp_path / "softmax.onnx"
     onnx.save(model, path)
     code, out, err = cli("count", path, "--box", "-1,1", FAST)

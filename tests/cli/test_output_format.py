@@ -7,16 +7,14 @@ import math
 import re
 from pathlib import Path
 
-import numpy as np
 import onnx
 import pytest
-from onnx import helper
 
 from milpregions.cli.count import SMALLER_DOMAIN, format_hint
 from milpregions.estimators.text import estimate_text
 from milpregions.ir.result import CountResult
 
-from onnx_builders import const, make_model
+from onnx_builders import softmax_head_model
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 M1 = str(MODELS / "montufar_1d_p2_d3.onnx")   # 8 regions on [0, 1]
@@ -91,12 +89,7 @@ def test_a_stop_with_no_region_prints_the_hint(cli):
 def test_a_model_notice_is_shown_once_per_process(cli, tmp_path):
     # a trailing Softmax is dropped with a notice: the first command shows it, a second
     # command in the same process, and both models of a series of the same file, do not
-    W, b = np.eye(2), np.zeros(2)
-    model = make_model([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
-                        helper.make_node("Relu", ["h"], ["r"]),
-                        helper.make_node("Gemm", ["r", "W", "b"], ["o"], transB=1),
-                        helper.make_node("Softmax", ["o"], ["y"], axis=-1)],
-                       [const("W", W), const("b", b)], input_shape=("N", 2))
+    model = softmax_head_model()
     path = tmp_path / "softmax_once.onnx"
     onnx.save(model, path)
     code, out, err = cli("count", path, "--box", "-1,1")
