@@ -19,7 +19,7 @@ from numba import njit
 from numba.typed import List
 
 from . import compiled_cache
-from .layers import CONST_TOL, VERTEX_TOL
+from .layers import CONST_TOL, SLIVER_FLOOR, VERTEX_TOL
 
 
 def cache_dir() -> str:
@@ -521,6 +521,61 @@ def stack_of_packed_stack(packed):
 
 
 @njit(cache=True)
+def settle_units(V, U, An, cn, cl, bits, vtol, stats):
+    """The units ``U`` of a node with vertices ``V``: those within ``vtol`` of one side at
+    every vertex are settled (a plus bit written to ``bits``); the rest, in order, are
+    returned with the signed distances of the first one's vertices (empty when none is left).
+
+    A unit settled although a vertex lies beyond ``SLIVER_FLOOR`` on its other side leaves
+    out a sliver thinner than ``vtol`` (<= the margin): it is reported in ``stats``
+    ([nodes, thin_dropped, thickest_dropped]) like every other cell dropped as too thin.
+    """
+    nv, d = V.shape
+    nu = U.size
+    keep = np.zeros(nu, dtype=np.bool_)
+    s = np.empty(0)
+    vals = np.empty(nv)
+    nk = 0
+    for t in range(nu):
+        row_t = An[U[t]]
+        c_t = cn[U[t]]
+        vmin = np.inf
+        vmax = -np.inf
+        for v in range(nv):
+            x = 0.0
+            for q in range(d):
+                x += V[v, q] * row_t[q]
+            x += c_t
+            vals[v] = x
+            if x < vmin:
+                vmin = x
+            if x > vmax:
+                vmax = x
+        if vmin >= -vtol:
+            bits[cl[U[t]]] = 1
+            if -vmin > SLIVER_FLOOR:
+                stats[1] += 1
+                stats[2] = max(stats[2], -vmin)
+        elif vmax <= vtol:
+            if vmax > SLIVER_FLOOR:
+                stats[1] += 1
+                stats[2] = max(stats[2], vmax)
+        else:
+            keep[t] = True
+            if nk == 0:
+                s = vals.copy()
+            nk += 1
+    U2 = np.empty(nk, dtype=np.int64)
+    t2 = 0
+    for t in range(nu):
+        if keep[t]:
+            U2[t2] = U[t]
+            t2 += 1
+    return U2, s
+
+
+
+@njit(cache=True)
 def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats, depth, cells):
     """Advance the walk by up to ``node_budget`` nodes or until the output buffers are full.
 
@@ -538,45 +593,9 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats, de
         k, V, inc, F, simple, U, bits, prefix, An, cn, cl, A, c = stack.pop()
         nodes += 1
         if U.size:
-            nv = V.shape[0]
-            nu = U.size
-            vals = np.empty((nv, nu))
-            keep = np.ones(nu, dtype=np.bool_)
-            nk = 0
-            for t in range(nu):
-                row_t = An[U[t]]
-                c_t = cn[U[t]]
-                vmin = np.inf
-                vmax = -np.inf
-                for v in range(nv):
-                    x = 0.0
-                    for q in range(d):
-                        x += V[v, q] * row_t[q]
-                    x += c_t
-                    vals[v, t] = x
-                    if x < vmin:
-                        vmin = x
-                    if x > vmax:
-                        vmax = x
-                if vmin >= -vtol:
-                    bits[cl[U[t]]] = 1
-                    keep[t] = False
-                elif vmax <= vtol:
-                    keep[t] = False
-                else:
-                    nk += 1
-            if nk:
-                U2 = np.empty(nk, dtype=np.int64)
-                first = -1
-                t2 = 0
-                for t in range(nu):
-                    if keep[t]:
-                        if first < 0:
-                            first = t
-                        U2[t2] = U[t]
-                        t2 += 1
+            U2, s = settle_units(V, U, An, cn, cl, bits, vtol, stats)
+            if U2.size:
                 j = U2[0]
-                s = vals[:, first].copy()
                 row = np.empty(d + 1)
                 row[:d] = An[j]
                 row[d] = cn[j]

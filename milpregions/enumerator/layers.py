@@ -19,6 +19,9 @@ from ..ir.network import MaxLayer, Network
 from ..ir.pattern import rounding_level
 
 VERTEX_TOL = 1e-10      # a vertex this close to a hyperplane lies on it
+#: a vertex closer than this to a hyperplane may lie on it by rounding; one beyond it (and
+#: within VERTEX_TOL) marks a real sliver, reported as a cell dropped as too thin
+SLIVER_FLOOR = 1e-13
 CONST_TOL = 1e-11       # a generous first filter for gradients that may be zero (see unit_rows)
 EPS = float(np.finfo(np.float64).eps)
 THIN = -1e-9            # an LP radius above this means a nonempty (if thin) set

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 from numba.typed import List
 
-from .kernel import _part, _pop, _tidy, cut, to_bits
+from .kernel import _part, _pop, _tidy, cut, settle_units, to_bits
 from .net_kernel import (
     cell_rows,
     group_geometry_all,
@@ -423,46 +423,10 @@ def _unit_step(stack, e, margin, vtol, stats):
     d = V.shape[1]
     if U.size == 0:
         return True
-    nv = V.shape[0]
-    nu = U.size
-    vals = np.empty((nv, nu))
-    keep = np.ones(nu, dtype=np.bool_)
-    nk = 0
-    for t in range(nu):
-        row_t = An[U[t]]
-        c_t = cn[U[t]]
-        vmin = np.inf
-        vmax = -np.inf
-        for v in range(nv):
-            x = 0.0
-            for q in range(d):
-                x += V[v, q] * row_t[q]
-            x += c_t
-            vals[v, t] = x
-            if x < vmin:
-                vmin = x
-            if x > vmax:
-                vmax = x
-        if vmin >= -vtol:
-            bits[cl[U[t]]] = 1
-            keep[t] = False
-        elif vmax <= vtol:
-            keep[t] = False
-        else:
-            nk += 1
-    if nk == 0:
+    U2, s = settle_units(V, U, An, cn, cl, bits, vtol, stats)
+    if U2.size == 0:
         return True
-    U2 = np.empty(nk, dtype=np.int64)
-    first = -1
-    t2 = 0
-    for t in range(nu):
-        if keep[t]:
-            if first < 0:
-                first = t
-            U2[t2] = U[t]
-            t2 += 1
     j = U2[0]
-    s = vals[:, first].copy()
     row = np.empty(d + 1)
     row[:d] = An[j]
     row[d] = cn[j]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from .budget import Budget
-from .layers import VERTEX_TOL, Groups, Maps, Units, group_geometry, unit_rows
+from .layers import SLIVER_FLOOR, VERTEX_TOL, Groups, Maps, Units, group_geometry, unit_rows
 from .polytope import VPoly
 
 
@@ -50,6 +50,11 @@ class VertexPath:
                 vmax = vals.max(axis=0)
                 on = vmin >= -vtol
                 off = (vmax <= vtol) & ~on
+                # settled although a vertex lies beyond rounding on the other side: a sliver
+                # thinner than vtol is left out (``kernel.settle_units``)
+                for depth in np.concatenate([-vmin[on & (vmin < -SLIVER_FLOOR)],
+                                             vmax[off & (vmax > SLIVER_FLOOR)]]):
+                    self.budget.stats.dropped(depth)
                 if on.any():
                     bits[cand[U[on]]] = 1
                 live = ~(on | off)

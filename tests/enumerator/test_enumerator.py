@@ -801,6 +801,18 @@ def test_margin_is_honoured_exactly(exponent, vertex_dim):
     assert 0 < above.thickest_dropped <= 1.1 * w / 2
 
 
+@pytest.mark.parametrize("vertex_dim", PATHS)
+def test_a_slab_thinner_than_the_vertex_tolerance_is_reported_dropped(vertex_dim):
+    # x = 0.3 and x = 0.3 + 5e-11, crossed by y = -0.1: 6 regions, 2 in a slab of inradius
+    # 2.5e-11 < margin. The count is 4 and says that a thin cell was dropped; --certify counts 6
+    net = one_layer(np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), [-0.3, -0.3 - 5e-11, 0.1])
+    assert count_2d(net, -1.0, 1.0) == 6
+    res = tree(net, vertex_dim=vertex_dim)
+    assert res.regions == 4 and res.thin_dropped >= 1
+    assert 2.5e-11 * 0.999 <= res.thickest_dropped <= 5e-11 * 1.001
+    assert count_regions(net, (-1.0, 1.0), certify=True, vertex_dim=vertex_dim).regions == 6
+
+
 # ============================================================================================
 # regressions of bugs found here
 # ============================================================================================

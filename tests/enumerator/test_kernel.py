@@ -72,6 +72,23 @@ def test_a_slab_near_the_margin_goes_through_the_own_rows_check():
     assert py.regions == cc.regions == 2 and cc.thin_dropped == py.thin_dropped
 
 
+def sliver_lines() -> Network:
+    """x = 0.3 and x = 0.3 + 5e-11 (a slab thinner than the vertex tolerance 1e-10 and the
+    margin), crossed by y = -0.1: 6 regions in [-1, 1]^2, 2 of them inside the slab."""
+    W = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    return mlp([W, np.ones((1, 3))], [np.array([-0.3, -0.3 - 5e-11, 0.1]), np.zeros(1)])
+
+
+def test_a_sliver_thinner_than_the_vertex_tolerance_is_reported_not_silently_lost():
+    # the unit x = 0.3 + 5e-11 is settled on the cell x > 0.3 (every vertex within 1e-10 of
+    # its plus side); the vertex at -5e-11 is beyond rounding, so the slab left out is a
+    # dropped cell, on both walks alike (it was dropped silently: 4 regions, nothing dropped)
+    (py, _), (cc, _) = _both(sliver_lines())
+    assert py.regions == cc.regions == 4
+    assert py.thin_dropped == cc.thin_dropped == 1
+    assert py.thickest_dropped == cc.thickest_dropped == pytest.approx(5e-11, rel=1e-3)
+
+
 def test_region_and_time_limits_stop_the_compiled_walk():
     net = C.he_mlp(3, [16, 16], 0)
     unit = normalize(net, Box.make(-1.0, 1.0, 3))

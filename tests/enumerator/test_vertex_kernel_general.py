@@ -137,6 +137,19 @@ def test_a_max_group_of_polygon_cones_has_k_regions(k, extra):
     assert cc.regions == k
 
 
+def test_a_sliver_left_out_by_a_settled_unit_is_reported_on_both_walks():
+    # the lines of ``sliver_lines`` (a slab of width 5e-11 inside) in a layer that a residual
+    # layer reads with the input: the compiled general walk settles units as the chain's does
+    W = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    L1 = Layer(Affine({0: W}, np.array([-0.3, -0.3 - 5e-11, 0.1])), np.zeros(3))
+    L2 = Layer(Affine({0: np.array([[0.5, 1.0]]), 1: np.array([[1.0, -1.0, 0.5]])},
+                      np.array([0.05])), np.zeros(1))
+    net = Network(2, (L1, L2), Affine({2: np.ones((1, 1))}, np.zeros(1)))
+    cc = _agree(_unit(net))
+    assert cc.thin_dropped >= 1 and cc.thickest_dropped == pytest.approx(5e-11, rel=1e-3)
+    assert count_regions(net, (-1.0, 1.0), certify=True).regions > cc.regions
+
+
 def test_the_maxout_model_file(models_dir):
     p = prepare(models_dir / "maxout_mlp.onnx", (-1.0, 1.0), Settings())
     cc = _agree(p.unit_net, p.tree_bounds)
