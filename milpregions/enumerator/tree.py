@@ -170,6 +170,9 @@ class Frame:
 
 #: a compiled walk's call longer than this halves the node budget of the next one
 BLOCK_SECONDS = 0.5
+#: a task hands its stack back once its seconds are over and it walked this many nodes (or
+#: BLOCK_SECONDS passed)
+TASK_MIN_NODES = 64
 #: nodes the Python walk may take before a count switches to the compiled walk, when that is
 #: not loaded yet: about 1 s of Python, what loading it from numba's cache costs a process
 #: (benchmarks/README.md, "Start-up"); counts that finish within it never import numba
@@ -331,13 +334,16 @@ class TreeCounter:
         # nodes per call: from 1, doubled up to 2^14 while a call stays under BLOCK_SECONDS (a
         # first call of 256 nodes took 52 s on the digits CNN's whole pixel box, past any limit)
         budget = 1
-        until = None if seconds is None else time.perf_counter() + seconds
-        first = True
+        start = time.perf_counter()
+        until = None if seconds is None else start + seconds
         while not done:
             self.budget.check(st.nodes)
-            if not first and until is not None and time.perf_counter() > until:
-                return stack            # after one block at least: every task makes progress
-            first = False
+            if until is not None and time.perf_counter() > until and (
+                    st.nodes - nodes0 >= TASK_MIN_NODES
+                    or time.perf_counter() - start > BLOCK_SECONDS):
+                # every task makes progress: a task of 1 node, handing back the rest each time,
+                # cost a he_4d_16x16 count with --task-seconds 1e-5 five minutes
+                return stack
             t_call = time.perf_counter()
             n, done = walk(stack, pack, budget, out_pat, out_u, out_r, stats)
             # nodes of 64-D LP walks cost ~1 ms: keep a call near BLOCK_SECONDS, so limits,
