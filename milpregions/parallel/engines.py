@@ -79,6 +79,9 @@ class RayEngine:
             check_reachable("ray", address)
         if not ray.is_initialized():
             local = {} if address is not None else {"_node_ip_address": LOOPBACK}
+            # Ray's own servers listen on every interface whatever node address is given; a
+            # local cluster takes token authentication (Ray's default from 2.59, the lowest
+            # version the [ray] extra allows), so a client without this user's token is refused
             ray.init(address=address, num_cpus=cpus if address is None else None,
                      include_dashboard=False, log_to_driver=False,
                      logging_level=logging.ERROR, **local)

@@ -219,35 +219,45 @@ def test_a_local_dask_cluster_listens_on_loopback_only():
         engine.close()
 
 
-@pytest.mark.xfail(strict=True, reason="Ray 2.60's gcs_server, raylet and workers listen on all "
-                   "interfaces whatever node IP is given; no setting binds them to loopback")
-def test_a_local_ray_cluster_listens_on_loopback_only():
-    from milpregions.parallel.engines import RayEngine
-    from milpregions.problem import prepare
-    from milpregions.settings import Settings
-
-    code = ("import os, time\n"
+def test_a_local_ray_cluster_refuses_a_client_without_the_token(tmp_path):
+    """Ray's gcs_server, raylet and workers listen on every interface whatever node address is
+    given (no setting binds them to loopback), so the local cluster a count starts takes token
+    authentication: a client with no token (another HOME, auth off) is refused by the GCS, a
+    client with this user's token gets in. The client is Ray's own GCS client (a public
+    ``ray.init`` retries for ~20 s before it gives up)."""
+    code = ("import os\n"
             "from milpregions.parallel.engines import RayEngine\n"
             "from milpregions.problem import prepare\n"
             "from milpregions.settings import Settings\n"
             "from milpregions.testing.constructions import he_mlp\n"
             "e = RayEngine(prepare(he_mlp(3, [6, 6], 0), (-1.0, 1.0), Settings()), None, 2)\n"
-            "print('up', flush=True)\n"
+            "import ray\n"
+            "print(ray._private.worker.global_worker.node.gcs_address, flush=True)\n"
+            "print(os.environ['RAY_AUTH_MODE'], flush=True)\n"
             "input()\n"
             "e.close()\n")
-    del RayEngine, prepare, Settings
+    client = ("import sys\n"
+              "from ray._raylet import InnerGcsClient\n"
+              "try:\n"
+              "    c = InnerGcsClient.standalone(sys.argv[1], None, 5000)\n"
+              "    c.internal_kv_keys(b'', None, timeout=5)\n"
+              "    print('in')\n"
+              "except Exception as e:\n"
+              "    print('refused', 'InvalidAuthToken' in str(e))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True, env=env)
     try:
-        assert proc.stdout.readline() == "up\n"
-        import psutil
-
-        ray_pids = {p.pid for p in psutil.process_iter(["name", "cmdline"])
-                    if "ray" in " ".join(p.info["cmdline"] or []).lower()
-                    and p.pid != os.getpid()} | _tree(proc.pid)
-        addresses = _listening(ray_pids)
-        assert addresses
-        assert all(a.startswith("127.0.0.1:") for a in addresses), addresses
+        gcs = proc.stdout.readline().strip()
+        assert proc.stdout.readline() == "token\n"
+        outsider = dict(env, HOME=str(tmp_path), RAY_AUTH_MODE="disabled")
+        out = subprocess.run([sys.executable, "-c", client, gcs], env=outsider, text=True,
+                             capture_output=True, timeout=120).stdout
+        assert out == "refused True\n", out
+        out = subprocess.run([sys.executable, "-c", client, gcs],
+                             env=dict(env, RAY_AUTH_MODE="token"), text=True,
+                             capture_output=True, timeout=120).stdout
+        assert out == "in\n", out
     finally:
         proc.communicate("\n", timeout=120)
 
