@@ -1,0 +1,125 @@
+"""``milpregions count --decision``: a classifier's regions by predicted class, the regions
+its decision boundary crosses, its decision regions and the pieces of its boundary."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from ..api import count
+from ..errors import InputError
+from ..settings import Settings
+from .common import (
+    EXIT_LOWER_BOUND,
+    EXIT_OK,
+    EXIT_UNCERTIFIED,
+    EXIT_UNDECIDED,
+    Progress,
+    ProgressLines,
+    StopOnSignals,
+    is_terminal,
+    write_json,
+)
+
+log = logging.getLogger("milpregions.cli")
+
+#: count options that do not go with --decision (flag -> args attribute, value when unset)
+EXCLUSIVE = {"--regions": ("regions", None), "--region-fields": ("region_fields", None),
+             "--linear": ("linear", False), "--graph": ("graph", None),
+             "--checkpoint": ("checkpoint", None), "--estimate": ("estimate", None),
+             "--bounds": ("bounds", False)}
+
+
+def add_decision_arg(c) -> None:
+    c.add_argument("--decision", action="store_true",
+                   help="a classifier (several logits, or one: classes f <= 0 and f > 0; "
+                        "--output-tensor picks the logits): count the regions each predicted "
+                        "class holds, the regions the decision boundary crosses, the decision "
+                        "regions (connected sets of one class) and the pieces of the boundary "
+                        "(faces between cells of two classes; merged on 2-D domains where one "
+                        "line continues across a facet)")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def format_decision(d) -> list[str]:
+    """The lines after the count of regions."""
+    lines = [f"decision: {d.classes} classes, {_plural(d.cells, 'cell')} (one activation "
+             "region and one predicted class each)"]
+    for c in range(d.classes):
+        lines.append(f"class {c}: {_plural(d.class_regions[c], 'region')}, "
+                     f"{_plural(d.class_decision_regions[c], 'decision region')}")
+    lines.append(f"the decision boundary crosses {_plural(d.crossed, 'region')}")
+    lines.append(_plural(d.decision_regions, "decision region"))
+    merged = "n/a above 2-D" if d.merged_pieces is None else f"{d.merged_pieces:,}"
+    lines.append(f"{_plural(d.boundary_pieces, 'piece')} of the decision boundary (merged "
+                 f"where it continues on one line across a facet: {merged})")
+    return lines
+
+
+def check_args(args) -> None:
+    for flag, (attr, unset) in EXCLUSIVE.items():
+        if getattr(args, attr, unset) != unset:
+            raise InputError(f"--decision cannot be combined with {flag}")
+
+
+def run_decision(args, out, err) -> int:
+    """``count --decision MODEL``: count the cells of the model with its decision appended
+    (``geometry.decision``), then the decision counts from the cells and their graph."""
+    from ..geometry.decision import decide, prepare_decision
+    from .count import format_count, format_notes
+    from .domain_args import check_domain, domain_from_args, network_from_args
+
+    check_args(args)
+    settings = Settings(method=args.method, margin=args.margin, time_limit=args.time_limit,
+                        max_regions=args.max_regions, tighten=not args.no_tighten,
+                        certify=args.certify, jobs=args.jobs, executor=args.executor,
+                        address=args.address, task_seconds=args.task_seconds)
+    check_domain(args)
+    net = network_from_args(args)
+    problem = prepare_decision(net, domain_from_args(args, net.input_dim), settings)
+    progress = None
+    if not args.quiet and is_terminal(err):
+        progress = Progress(err)
+    elif not args.quiet and args.progress:
+        progress = ProgressLines(err)
+    cells: list = []
+    try:
+        with StopOnSignals() as stop:
+            result = count(problem, on_region=cells.append, progress=progress,
+                           should_stop=stop)
+    finally:
+        if progress is not None:
+            progress.clear()
+    decision = None
+    if result.exact:
+        if len(cells) != result.regions:
+            raise InputError(f"the exact certification rejected {result.certify_rejected} "
+                             "float cells; the decision counts need the certified cells alone")
+        decision, _ = decide(problem, cells, exact=settings.certify)
+        regions = decision.regions
+    else:
+        from ..geometry.decision import _region_ids
+
+        regions = _region_ids([c.pattern for c in cells])[0]   # seen so far: a lower bound
+        log.warning("the decision counts need the whole count; not computed")
+    shown = dataclasses.replace(result, regions=regions)
+    if args.json:
+        body = shown.to_dict()
+        body["cells"] = result.regions
+        body["decision"] = None if decision is None else decision.to_dict()
+        write_json(out, "count", args, problem.domain, body)
+    else:
+        out.write(format_count(shown) + "\n")
+        for line in format_notes(result):
+            out.write(line + "\n")
+        if decision is not None:
+            out.write("\n".join(format_decision(decision)) + "\n")
+    if not result.exact:
+        return EXIT_LOWER_BOUND
+    if result.certified is False:
+        return EXIT_UNCERTIFIED
+    undecided = result.undecided or result.below_resolution
+    return EXIT_UNDECIDED if undecided and not result.certified else EXIT_OK
