@@ -315,7 +315,7 @@ def run(args, out, err) -> int:
     if args.decision:
         from .decision import run_decision
 
-        return run_decision(args, out, err)
+        return run_decision(args, out, err, format_count, format_notes)
     if args.csv is not None or args.plot is not None:
         raise InputError("count: --csv and --plot are for a series (several MODEL files or a "
                          "glob); `milpregions plot` draws the regions of one model")

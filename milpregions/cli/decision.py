@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 
 from ..api import count
 from ..errors import InputError
@@ -65,11 +66,12 @@ def check_args(args) -> None:
             raise InputError(f"--decision cannot be combined with {flag}")
 
 
-def run_decision(args, out, err) -> int:
+def run_decision(args, out, err, format_count: Callable, format_notes: Callable) -> int:
     """``count --decision MODEL``: count the cells of the model with its decision appended
-    (``geometry.decision``), then the decision counts from the cells and their graph."""
+    (``geometry.decision``), then the decision counts from the cells and their graph.
+    ``format_count``, ``format_notes``: ``count``'s lines for a result (passed in: ``count``
+    imports this module)."""
     from ..geometry.decision import decide, prepare_decision
-    from .count import format_count, format_notes
     from .domain_args import check_domain, domain_from_args, network_from_args
 
     check_args(args)
