@@ -1,0 +1,152 @@
+"""Decision boundaries (``geometry.decision``): analytic classifiers counted by hand, Tseran &
+Montufar's maxout net (216 regions, 30 pieces, the numbers their code prints), and agreement
+with a grid of forward passes (classes by ``scipy.ndimage.label``, (pattern, class) pairs)
+and with the exact certificate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from milpregions.errors import InputError
+from milpregions.geometry.decision import (
+    count_decision,
+    decision_network,
+    prepare_decision,
+)
+from milpregions.ir.network import Affine, Layer, MaxLayer, Network
+from milpregions.settings import Settings
+from milpregions.testing.constructions import he_mlp, tseran_maxout
+
+
+def linear3() -> Network:
+    """Three logits w_c . x with w_c at 90, 210 and 330 degrees: three classes meeting at the
+    origin, three rays of boundary, no activation layer."""
+    a = np.deg2rad([90.0, 210.0, 330.0])
+    return Network(2, (), Affine({0: np.stack([np.cos(a), np.sin(a)], axis=1)}, np.zeros(3)))
+
+
+def bent(w: float) -> Network:
+    """One ReLU unit h = relu(x1) and one logit f = w h + x2 - 1/2: two regions, each cut by
+    the boundary; it bends at x1 = 0 unless w = 0."""
+    L = Layer(Affine({0: np.array([[1.0, 0.0]])}, np.zeros(1)), np.zeros(1))
+    return Network(2, (L,), Affine({0: np.array([[0.0, 1.0]]), 1: np.array([[w]])},
+                                    np.array([-0.5])))
+
+
+def wedge3() -> Network:
+    """h = relu(x1); logits x2, -x2, 2h - 1. Left of x1 = 0 classes 0 (up) and 1 (down);
+    right of it also class 2 in the wedge 2 x1 - 1 > |x2| from (1/2, 0)."""
+    L = Layer(Affine({0: np.array([[1.0, 0.0]])}, np.zeros(1)), np.zeros(1))
+    W0 = np.array([[0.0, 1.0], [0.0, -1.0], [0.0, 0.0]])
+    return Network(2, (L,), Affine({0: W0, 1: np.array([[0.0], [0.0], [2.0]])},
+                                    np.array([0.0, 0.0, -1.0])))
+
+
+def _counts(d):
+    return (d.cells, d.regions, d.class_regions, d.crossed, d.decision_regions,
+            d.class_decision_regions, d.boundary_pieces, d.merged_pieces)
+
+
+@pytest.mark.parametrize("make,want", [
+    # cells, regions, per class, crossed, decision regions (per class), pieces, merged
+    (linear3, (3, 1, (1, 1, 1), 1, 3, (1, 1, 1), 3, 3)),
+    (lambda: bent(1.0), (4, 2, (2, 2), 2, 2, (1, 1), 2, 2)),
+    (lambda: bent(0.0), (4, 2, (2, 2), 2, 2, (1, 1), 2, 1)),
+    (wedge3, (5, 2, (2, 2, 1), 2, 3, (1, 1, 1), 4, 3)),
+])
+def test_hand_counted_classifiers(make, want):
+    for certify in (False, True):
+        r, d = count_decision(make(), (-1.0, 1.0), settings=Settings(certify=certify))
+        assert r.regions == d.cells
+        assert _counts(d) == want
+        assert r.certified is (True if certify else None)
+
+
+def test_one_class_only_and_no_logits():
+    net = bent(1.0)
+    shifted = Network(2, net.layers, Affine(net.output.W, np.array([5.0])))   # f > 0 on the box
+    _, d = count_decision(shifted, (-1.0, 1.0))
+    assert _counts(d) == (2, 2, (0, 2), 0, 1, (0, 1), 0, 0)
+    empty = Network(2, net.layers, Affine({1: np.zeros((0, 1))}, np.zeros(0)))
+    with pytest.raises(InputError, match="the network has no logits"):
+        decision_network(empty)
+
+
+def test_the_decision_layer_is_the_argmax_first_on_ties():
+    net = he_mlp(2, [5], seed=1, out_dim=4)
+    aug = decision_network(net)
+    assert isinstance(aug.layers[-1], MaxLayer) and aug.layers[-1].groups.shape == (1, 4)
+    X = np.random.default_rng(0).uniform(-1, 1, (500, 2))
+    X[:3] = 0.0
+    assert np.array_equal(aug.pattern(X)[-1][:, 0], np.argmax(net.forward(X), axis=1))
+    one = decision_network(he_mlp(2, [5], seed=1))
+    assert isinstance(one.layers[-1], Layer)
+    assert np.array_equal(one.pattern(X)[-1][:, 0], he_mlp(2, [5], seed=1).forward(X)[:, 0] > 0)
+
+
+def test_tseran_montufar_maxout_216_regions_30_pieces():
+    """Their code prints 216 linear regions and 30 linear pieces of the decision boundary for
+    this net; with two classes their pieces are the regions the boundary crosses, and here no
+    piece continues another across a facet."""
+    for certify in (False, True):
+        _, d = count_decision(tseran_maxout(), (-3.0, 3.0), settings=Settings(certify=certify))
+        assert (d.regions, d.crossed, d.boundary_pieces, d.merged_pieces) == (216, 30, 30, 30)
+        assert (d.cells, d.class_regions, d.decision_regions) == (246, (174, 72), 3)
+
+
+def _grid(lo, hi, n):
+    t = np.linspace(lo, hi, n)
+    X, Y = np.meshgrid(t, t, indexing="ij")
+    return np.column_stack([X.ravel(), Y.ravel()])
+
+
+def _grid_components(cls: np.ndarray, m: int) -> list[int]:
+    from scipy import ndimage
+
+    return [ndimage.label(cls == c)[1] for c in range(m)]
+
+
+@pytest.mark.parametrize("make,box,n", [
+    (tseran_maxout, 3.0, 601),
+    (lambda: he_mlp(2, [8, 8], seed=4, out_dim=3), 1.0, 601),
+    (wedge3, 1.0, 401),
+])
+def test_grid_of_forward_passes_agrees(make, box, n):
+    """Decision regions: the components of equal class on a fine grid (4-connected), the
+    class by the network's own forward pass. Cells: every (pattern, class) pair the grid sees
+    is counted; on a net with no cell thinner than the grid step, exactly those."""
+    from milpregions.api import count
+    from milpregions.ir.pattern import concat_pattern
+
+    net = make()
+    p = prepare_decision(net, (-box, box))
+    found: list = []
+    r = count(p, on_region=found.append)
+    _, d = count_decision(p)
+    assert r.regions == d.cells == len(found)
+    X = _grid(-box, box, n)
+    out = net.forward(X)
+    cls = np.argmax(out, axis=1) if net.output_dim > 1 else (out[:, 0] > 0).astype(int)
+    assert tuple(_grid_components(cls.reshape(n, n), d.classes)) == d.class_decision_regions
+    flat = np.ascontiguousarray(np.concatenate(
+        [np.asarray(q).reshape(len(X), -1).astype(np.int64) for q in net.pattern(X)]
+        + [cls[:, None]], axis=1))
+    rows = np.unique(flat.view(np.dtype((np.void, 8 * flat.shape[1]))).ravel())
+    seen = {bytes(row) for row in rows}
+    counted = {concat_pattern(reg.pattern).tobytes() for reg in found}
+    assert seen <= counted
+    if make is wedge3:
+        assert seen == counted
+
+
+def test_one_logit_network_is_a_chain_and_agrees_with_two_logits():
+    """One logit f and the two logits (0, f) give the same cells and counts (ties: class 0)."""
+    net = he_mlp(2, [6, 6], seed=7)
+    two = Network(2, net.layers, Affine({k: np.vstack([np.zeros_like(W), W])
+                                         for k, W in net.output.W.items()},
+                                        np.concatenate([[0.0], net.output.b])))
+    _, d1 = count_decision(net, (-1.0, 1.0))
+    _, d2 = count_decision(two, (-1.0, 1.0))
+    assert _counts(d1) == _counts(d2)
+    assert d1.crossed > 0 and d1.boundary_pieces >= d1.crossed
