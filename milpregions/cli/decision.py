@@ -125,3 +125,46 @@ def run_decision(args, out, err, format_count: Callable, format_notes: Callable)
         return EXIT_UNCERTIFIED
     undecided = result.undecided or result.below_resolution
     return EXIT_UNDECIDED if undecided and not result.certified else EXIT_OK
+
+
+def run_plot_decision(args, out, style) -> int:
+    """``plot --decision``: the cells of a 2-D domain coloured by class, the boundary drawn."""
+    import os
+
+    from ..geometry.decision import decide, prepare_decision
+    from ..geometry.decision_plot import plot_decision
+    from ..geometry.export import write_polygons
+    from .domain_args import check_domain, domain_from_args, network_from_args
+
+    if args.output_level or args.color != "activation":
+        raise InputError("plot --decision draws the classes and their boundary: not with "
+                         "--output-level or --color")
+    check_domain(args)
+    net = network_from_args(args)
+    problem = prepare_decision(net, domain_from_args(args, net.input_dim),
+                               Settings(margin=args.margin, certify=args.certify))
+    if problem.dim != 2:
+        raise InputError(f"plot needs a 2-D domain: a 2-input model with --box, or --slice "
+                         f"P0 P1 P2 (this domain has {problem.dim} dimension"
+                         + ("" if problem.dim == 1 else "s") + ")")
+    cells: list = []
+    with StopOnSignals() as stop:
+        result = count(problem, on_region=cells.append, should_stop=stop)
+    if not result.exact:
+        raise InputError("plot: the count was interrupted; a picture needs every region")
+    decision, a = decide(problem, cells, exact=args.certify)
+    sliced = getattr(args, "slice", None) is not None
+    title = args.title
+    if title is None:
+        stem = os.path.splitext(os.path.basename(args.model))[0]
+        title = (f"{stem}\n{decision.regions:,} regions, {decision.decision_regions:,} decision "
+                 f"regions, {decision.boundary_pieces:,} boundary pieces")
+    s = plot_decision(a, decision, args.output, title=title, style=style,
+                      axis_labels=("$s$", "$t$") if sliced else ("$x_1$", "$x_2$"))
+    msg = (f"{args.output}: {s.polygons:,} cells of {decision.regions:,} regions drawn, "
+           f"{decision.classes} classes, {s.level_segments:,} boundary pieces")
+    if args.polygons is not None:
+        write_polygons(a, args.polygons)
+        msg += f"; polygons in {args.polygons}"
+    out.write(msg + "\n")
+    return EXIT_OK
