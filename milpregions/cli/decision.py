@@ -42,7 +42,7 @@ def add_decision_arg(c) -> None:
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
+    return f"{n:,} {word}" + ("" if n == 1 else "es" if word.endswith("s") else "s")
 
 
 def format_decision(d) -> list[str]:
@@ -50,8 +50,12 @@ def format_decision(d) -> list[str]:
     lines = [f"decision: {d.classes} classes, {_plural(d.cells, 'cell')} (one activation "
              "region and one predicted class each)"]
     for c in range(d.classes):
-        lines.append(f"class {c}: {_plural(d.class_regions[c], 'region')}, "
-                     f"{_plural(d.class_decision_regions[c], 'decision region')}")
+        if d.class_regions[c]:
+            lines.append(f"class {c}: {_plural(d.class_regions[c], 'region')}, "
+                         f"{_plural(d.class_decision_regions[c], 'decision region')}")
+    nowhere = sum(1 for n in d.class_regions if not n)
+    if nowhere:
+        lines.append(f"{_plural(nowhere, 'class')} predicted nowhere in the domain")
     lines.append(f"the decision boundary crosses {_plural(d.crossed, 'region')}")
     lines.append(_plural(d.decision_regions, "decision region"))
     merged = "n/a above 2-D" if d.merged_pieces is None else f"{d.merged_pieces:,}"

@@ -41,7 +41,11 @@ def plot_decision(a: RegionAnalysis, d: Decision, path, *, title: str | None = N
     style = style if style is not None else PlotStyle()
     polys = a.polygons()
     palette = PALETTES[style.palette]
-    faces = [palette[int(c) % len(palette)] for c in d.class_id]
+    # the classes predicted somewhere take the palette in order (repeated beyond its length;
+    # the thick boundary still parts every two classes)
+    held = [c for c in range(d.classes) if d.class_regions[c]]
+    tint = {c: palette[k % len(palette)] for k, c in enumerate(held)}
+    faces = [tint[int(c)] for c in d.class_id]
     edges = a.graph.edges
     rid = d.region_id
     inner = [(i, j) for i, j in edges.tolist() if rid[i] != rid[j]
@@ -67,9 +71,7 @@ def plot_decision(a: RegionAnalysis, d: Decision, path, *, title: str | None = N
     ax.set_xlabel(axis_labels[0], fontsize=12)
     ax.set_ylabel(axis_labels[1], fontsize=12)
     ax.tick_params(labelsize=10)
-    held = [c for c in range(d.classes) if d.class_regions[c]]
-    handles = [Patch(facecolor=palette[c % len(palette)], edgecolor="0.3", label=f"class {c}")
-               for c in held]
+    handles = [Patch(facecolor=tint[c], edgecolor="0.3", label=f"class {c}") for c in held]
     lg = ax.legend(handles=handles, loc="upper right", fontsize=9, framealpha=0.9)
     if title is None:
         title = (f"{d.regions:,} activation regions, {d.crossed:,} crossed\n"

@@ -53,6 +53,19 @@ def test_count_decision_text(cli, models):
                          "one line across a facet: 30)")
 
 
+def test_count_decision_one_class_in_the_domain(cli, models):
+    code, out, err = cli("count", models["wedge"], "--box", "-1,-0.5", "--decision")
+    assert code == 0, err
+    assert out == """1 region
+decision: 3 classes, 1 cell (one activation region and one predicted class each)
+class 1: 1 region, 1 decision region
+2 classes predicted nowhere in the domain
+the decision boundary crosses 0 regions
+1 decision region
+0 pieces of the decision boundary (merged where it continues on one line across a facet: 0)
+"""
+
+
 def test_count_decision_json(cli, models):
     code, out, err = cli("count", models["tm"], "--box", "-3,3", "--decision", "--json")
     assert code == 0, err
