@@ -140,6 +140,43 @@ def test_grid_of_forward_passes_agrees(make, box, n):
         assert seen == counted
 
 
+def test_3d_grid_components_lie_in_one_decision_region_each():
+    """In 3-D (pieces not merged: n/a), every 6-connected grid component of one class lies in
+    one decision region of that class, and every decision region is met by the grid (a grid
+    splits thin tips into single voxels, so the numbers of components are not compared)."""
+    from scipy import ndimage
+
+    from milpregions.api import count
+    from milpregions.geometry.decision import decide
+    from milpregions.ir.pattern import concat_pattern
+
+    net = he_mlp(3, [6], seed=2, out_dim=3)
+    p = prepare_decision(net, (-1.0, 1.0))
+    found: list = []
+    count(p, on_region=found.append)
+    d, _ = decide(p, found)
+    assert (d.decision_regions, d.class_decision_regions, d.merged_pieces) == (4, (1, 2, 1), None)
+    n = 61
+    g = np.linspace(-1, 1, n)
+    X = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+    flat = np.ascontiguousarray(np.concatenate(
+        [np.asarray(q).reshape(len(X), -1).astype(np.int64)
+         for q in decision_network(net).pattern(X)], axis=1))
+    rows, inverse = np.unique(flat.view(np.dtype((np.void, 8 * flat.shape[1]))).ravel(),
+                              return_inverse=True)
+    key = {concat_pattern(r.pattern).tobytes(): i for i, r in enumerate(found)}
+    cell = np.array([key[bytes(r)] for r in rows])[inverse.ravel()]
+    region = d.decision_id[cell]
+    cls = np.argmax(net.forward(X), axis=1)
+    assert np.array_equal(d.class_id[cell], cls)
+    for c in range(d.classes):
+        lab, k = ndimage.label((cls == c).reshape(n, n, n))
+        lab = lab.ravel()
+        for j in range(1, k + 1):
+            assert len(set(region[lab == j].tolist())) == 1
+    assert set(region.tolist()) == set(range(d.decision_regions))
+
+
 def test_one_logit_network_is_a_chain_and_agrees_with_two_logits():
     """One logit f and the two logits (0, f) give the same cells and counts (ties: class 0)."""
     net = he_mlp(2, [6, 6], seed=7)
