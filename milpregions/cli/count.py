@@ -313,9 +313,9 @@ def run(args, out, err) -> int:
         return run_series(args, out, err)
     args.model = args.model[0]
     if args.decision:
-        from .decision import run_decision
+        from .decision import CountText, run_decision
 
-        return run_decision(args, out, err, format_count, format_notes)
+        return run_decision(args, out, err, CountText(format_count, format_notes, format_stats))
     if args.csv is not None or args.plot is not None:
         raise InputError("count: --csv and --plot are for a series (several MODEL files or a "
                          "glob); `milpregions plot` draws the regions of one model")

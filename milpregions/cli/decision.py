@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
+from typing import NamedTuple
 
 from ..api import count
 from ..errors import InputError
@@ -70,11 +71,17 @@ def check_args(args) -> None:
             raise InputError(f"--decision cannot be combined with {flag}")
 
 
-def run_decision(args, out, err, format_count: Callable, format_notes: Callable) -> int:
+class CountText(NamedTuple):
+    """``count``'s lines for a result (passed in: ``count`` imports this module)."""
+
+    count: Callable
+    notes: Callable
+    stats: Callable
+
+
+def run_decision(args, out, err, text: CountText) -> int:
     """``count --decision MODEL``: count the cells of the model with its decision appended
-    (``geometry.decision``), then the decision counts from the cells and their graph.
-    ``format_count``, ``format_notes``: ``count``'s lines for a result (passed in: ``count``
-    imports this module)."""
+    (``geometry.decision``), then the decision counts from the cells and their graph."""
     from ..geometry.decision import decide, prepare_decision
     from .domain_args import check_domain, domain_from_args, network_from_args
 
@@ -118,11 +125,13 @@ def run_decision(args, out, err, format_count: Callable, format_notes: Callable)
         body["decision"] = None if decision is None else decision.to_dict()
         write_json(out, "count", args, problem.domain, body)
     else:
-        out.write(format_count(shown) + "\n")
-        for line in format_notes(result):
+        out.write(text.count(shown) + "\n")
+        for line in text.notes(result):
             out.write(line + "\n")
         if decision is not None:
             out.write("\n".join(format_decision(decision)) + "\n")
+        if args.stats:                  # the walk's numbers are those of the cells
+            out.write("\n".join(text.stats(result)) + "\n")
     if not result.exact:
         return EXIT_LOWER_BOUND
     if result.certified is False:

@@ -44,6 +44,8 @@ def test_count_decision_text(cli, models):
     code, out, err = cli("count", models["wedge"], "--box", "-1,1", "--decision")
     assert code == 0, err
     assert out == WEDGE_TEXT
+    code, out, err = cli("count", models["wedge"], "--box", "-1,1", "--decision", "--stats")
+    assert code == 0 and out.startswith(WEDGE_TEXT) and "\nmethod: tree\nnodes: " in out
     code, out, err = cli("count", models["tm"], "--box", "-3,3", "--decision", "--certify")
     assert code == 0, err
     lines = out.splitlines()
