@@ -38,16 +38,16 @@ def add_decision_arg(c) -> None:
                         "--output-tensor picks the logits): count the regions each predicted "
                         "class holds, the regions the decision boundary crosses, the decision "
                         "regions (connected sets of one class) and the pieces of the boundary "
-                        "(faces between cells of two classes; merged on 2-D domains where one "
-                        "line continues across a facet)")
+                        "(faces between cells of two classes; also merged where one hyperplane "
+                        "continues into the next region)")
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "es" if word.endswith("s") else "s")
 
 
-def format_decision(d) -> list[str]:
-    """The lines after the count of regions."""
+def format_decision(d, vertex_dim: int = 6) -> list[str]:
+    """The lines after the count of regions (``vertex_dim``: above it pieces are not merged)."""
     lines = [f"decision: {d.classes} classes, {_plural(d.cells, 'cell')} (one activation "
              "region and one predicted class each)"]
     for c in range(d.classes):
@@ -59,9 +59,9 @@ def format_decision(d) -> list[str]:
         lines.append(f"{_plural(nowhere, 'class')} predicted nowhere in the domain")
     lines.append(f"the decision boundary crosses {_plural(d.crossed, 'region')}")
     lines.append(_plural(d.decision_regions, "decision region"))
-    merged = "n/a above 2-D" if d.merged_pieces is None else f"{d.merged_pieces:,}"
+    merged = f"n/a above {vertex_dim}-D" if d.merged_pieces is None else f"{d.merged_pieces:,}"
     lines.append(f"{_plural(d.boundary_pieces, 'piece')} of the decision boundary (merged "
-                 f"where it continues on one line across a facet: {merged})")
+                 f"where it continues on one hyperplane into the next region: {merged})")
     return lines
 
 
@@ -129,7 +129,7 @@ def run_decision(args, out, err, text: CountText) -> int:
         for line in text.notes(result):
             out.write(line + "\n")
         if decision is not None:
-            out.write("\n".join(format_decision(decision)) + "\n")
+            out.write("\n".join(format_decision(decision, settings.vertex_dim)) + "\n")
         if args.stats:                  # the walk's numbers are those of the cells
             out.write("\n".join(text.stats(result)) + "\n")
     if not result.exact:

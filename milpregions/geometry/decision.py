@@ -18,10 +18,11 @@ network (``graph.region_graph``, exact adjacency through facets):
   of the cell graph. Inside one activation region the cells of two classes meet in at most one
   face (the logits are affine there), so on a generic network this is the count of Tseran &
   Montufar (2021): per activation region, the pairs of classes whose tie set meets it;
-- ``merged_pieces`` (2-D domains; 1-D: the pieces): pieces merged where the boundary continues
-  on one line across a facet of an activation region: two pieces between the same two
-  classes, in different regions, sharing an endpoint, on the same line (decided on the exact
-  tie forms). None above 2-D.
+- ``merged_pieces`` (up to ``vertex_dim`` inputs, where the cells have vertex form; 1-D: the
+  pieces): pieces merged where the boundary continues on one hyperplane from one activation
+  region into another: two pieces between the same two classes, in different regions, with a
+  common (d-2)-face (common vertices within ``TOUCH``; in 2-D an endpoint), on one hyperplane
+  (decided on the exact tie forms). None above ``vertex_dim``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from ..settings import Settings
 from .analysis import RegionAnalysis, analyze
 from .maps import _UnionFind
 
-TOUCH = 1e-9   # endpoints of two pieces this close (normalised coordinates) are one point
+TOUCH = 1e-9   # vertices of two pieces this close (normalised coordinates) are one point
 
 
 def decision_network(net: Network) -> Network:
@@ -78,7 +79,7 @@ class Decision:
     """The decision counts of a finished count of cells (see the module's docstring). Per cell
     ``region_id`` (its activation region), ``class_id`` and ``decision_id`` (its decision
     region); ``pieces`` (P, 2) the cell pairs of the boundary pieces and ``merged_id`` (P,)
-    each piece's merged piece (None above 2-D)."""
+    each piece's merged piece (None above ``vertex_dim``)."""
 
     classes: int
     cells: int
@@ -143,46 +144,65 @@ def decide(problem: Problem, cells: list[Region], *, exact: bool = False,
     merged, merged_id = None, None
     if problem.dim == 1:
         merged, merged_id = len(pieces), np.arange(len(pieces))
-    elif problem.dim == 2 and a.cells is not None:
-        merged, merged_id = _merge_2d(problem, a, pieces, cls, rid)
+    elif a.cells is not None:
+        merged, merged_id = _merge(problem, a, pieces, cls, rid)
     d = Decision(m, n, n_regions, tuple(int(v) for v in held.sum(axis=0)),
                  int((held.sum(axis=1) >= 2).sum()), total, per_class, len(pieces), merged,
                  rid, cls, lab, pieces, merged_id)
     return d, a
 
 
-def _piece_ends(a: RegionAnalysis, i: int, j: int) -> np.ndarray:
-    """The two endpoints of the common edge of 2-D cells i and j (normalised coordinates)."""
+def _piece_vertices(a: RegionAnalysis, i: int, j: int) -> np.ndarray:
+    """The vertices of the common facet of cells i and j (normalised coordinates)."""
     cell = a.cells[i]
     for f, nb in a._facet_neighbours(i).items():
         if nb == j:
             return cell.facet_vertices(f)
-    raise InputError(f"cells {i} and {j} are adjacent in the graph but share no edge in "
+    raise InputError(f"cells {i} and {j} are adjacent in the graph but share no facet in "
                      "vertex form")
 
 
-def _merge_2d(problem: Problem, a: RegionAnalysis, pieces: np.ndarray, cls: np.ndarray,
-              rid: np.ndarray) -> tuple[int, np.ndarray]:
+def _share_a_ridge(P: np.ndarray, Q: np.ndarray, d: int) -> bool:
+    """Whether two coplanar (d-1)-faces, given by their vertices, have a (d-2)-dimensional
+    face in common: d-1 affinely independent vertices of P within ``TOUCH`` of vertices of
+    Q (their hull lies in both faces; a common face of two faces is spanned by common
+    vertices)."""
+    near = np.abs(P[:, None, :] - Q[None, :, :]).max(axis=2) <= TOUCH
+    S = P[near.any(axis=1)]
+    if len(S) < d - 1:
+        return False
+    if d == 2:
+        return True
+    return int(np.linalg.matrix_rank(S[1:] - S[0], tol=1e3 * TOUCH)) >= d - 2
+
+
+def _merge(problem: Problem, a: RegionAnalysis, pieces: np.ndarray, cls: np.ndarray,
+           rid: np.ndarray) -> tuple[int, np.ndarray]:
     """Union of the pieces that continue each other: same pair of classes, different
-    activation regions, a shared endpoint, one line (exact tie forms)."""
+    activation regions, on one hyperplane (exact tie forms), with a common (d-2)-face."""
     P = len(pieces)
     uf = _UnionFind(P)
     if P < 2:
         return P, np.arange(P)
-    ends = [_piece_ends(a, int(i), int(j)) for i, j in pieces]
+    d = problem.dim
+    faces = [_piece_vertices(a, int(i), int(j)) for i, j in pieces]
     pair = np.sort(cls[pieces], axis=1)
     from scipy.spatial import cKDTree
 
-    pts = np.concatenate(ends)
-    owner = np.repeat(np.arange(P), [len(e) for e in ends])
+    pts = np.concatenate(faces)
+    owner = np.repeat(np.arange(P), [len(f) for f in faces])
     lines = _TieLines(problem, a)
+    tried: set[tuple[int, int]] = set()
     for s, t in cKDTree(pts).query_pairs(TOUCH, p=np.inf, output_type="ndarray").tolist():
-        p, q = int(owner[s]), int(owner[t])
-        if p == q or uf.find(p) == uf.find(q) or not np.array_equal(pair[p], pair[q]):
+        p, q = sorted((int(owner[s]), int(owner[t])))
+        if p == q or (p, q) in tried or not np.array_equal(pair[p], pair[q]):
+            continue
+        tried.add((p, q))
+        if uf.find(p) == uf.find(q):
             continue
         if rid[pieces[p, 0]] == rid[pieces[q, 0]] and rid[pieces[p, 1]] == rid[pieces[q, 1]]:
             continue
-        if lines.same(pieces[p], pieces[q], pair[p]):
+        if _share_a_ridge(faces[p], faces[q], d) and lines.same(pieces[p], pieces[q], pair[p]):
             uf.union(p, q)
     return uf.labels()
 

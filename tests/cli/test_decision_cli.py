@@ -36,7 +36,7 @@ class 1: 2 regions, 1 decision region
 class 2: 1 region, 1 decision region
 the decision boundary crosses 2 regions
 3 decision regions
-4 pieces of the decision boundary (merged where it continues on one line across a facet: 3)
+4 pieces of the decision boundary (merged where it continues on one hyperplane into the next region: 3)
 """
 
 
@@ -52,7 +52,7 @@ def test_count_decision_text(cli, models):
     assert lines[0] == "216 regions (certified exactly, no margin)"
     assert "the decision boundary crosses 30 regions" in lines
     assert lines[-1] == ("30 pieces of the decision boundary (merged where it continues on "
-                         "one line across a facet: 30)")
+                         "one hyperplane into the next region: 30)")
 
 
 def test_count_decision_one_class_in_the_domain(cli, models):
@@ -64,8 +64,23 @@ class 1: 1 region, 1 decision region
 2 classes predicted nowhere in the domain
 the decision boundary crosses 0 regions
 1 decision region
-0 pieces of the decision boundary (merged where it continues on one line across a facet: 0)
+0 pieces of the decision boundary (merged where it continues on one hyperplane into the next region: 0)
 """
+
+
+def test_count_decision_above_the_vertex_path(cli, models, tmp_path):
+    """Above six inputs the cells have no vertex form: pieces are not merged (n/a)."""
+    from milpregions.testing.constructions import he_mlp
+
+    path = tmp_path / "he7.onnx"
+    to_onnx(he_mlp(7, [3], seed=0, out_dim=2), path)
+    code, out, err = cli("count", path, "--box", "-1,1", "--decision", "--json")
+    assert code == 0, err
+    d = json.loads(out)["decision"]
+    assert d["merged_pieces"] is None and d["boundary_pieces"] >= d["crossed"] >= 1
+    code, out, err = cli("count", path, "--box", "-1,1", "--decision")
+    assert out.splitlines()[-1].endswith("(merged where it continues on one hyperplane into "
+                                         "the next region: n/a above 6-D)")
 
 
 def test_count_decision_json(cli, models):

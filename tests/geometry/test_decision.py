@@ -43,6 +43,17 @@ def wedge3() -> Network:
                                     np.array([0.0, 0.0, -1.0])))
 
 
+def lift(net: Network) -> Network:
+    """The same classifier on 3 inputs, the third ignored: every face becomes a prism."""
+    def wide(aff: Affine) -> Affine:
+        W = {k: (np.hstack([V, np.zeros((V.shape[0], 1))]) if k == 0 else V)
+             for k, V in aff.W.items()}
+        return Affine(W, aff.b)
+
+    layers = tuple(Layer(wide(L.affine), L.neg_slope) for L in net.layers)
+    return Network(3, layers, wide(net.output))
+
+
 def _counts(d):
     return (d.cells, d.regions, d.class_regions, d.crossed, d.decision_regions,
             d.class_decision_regions, d.boundary_pieces, d.merged_pieces)
@@ -61,6 +72,19 @@ def test_hand_counted_classifiers(make, want):
         assert r.regions == d.cells
         assert _counts(d) == want
         assert r.certified is (True if certify else None)
+
+
+@pytest.mark.parametrize("make,want", [
+    (lambda: lift(linear3()), (3, 1, (1, 1, 1), 1, 3, (1, 1, 1), 3, 3)),
+    (lambda: lift(bent(1.0)), (4, 2, (2, 2), 2, 2, (1, 1), 2, 2)),
+    (lambda: lift(bent(0.0)), (4, 2, (2, 2), 2, 2, (1, 1), 2, 1)),
+    (lambda: lift(wedge3()), (5, 2, (2, 2, 1), 2, 3, (1, 1, 1), 4, 3)),
+])
+def test_hand_counted_classifiers_in_3d(make, want):
+    """The same nets with a third input they ignore: the same counts, faces merged through a
+    common edge (a (d-2)-face) in 3-D."""
+    _, d = count_decision(make(), (-1.0, 1.0))
+    assert _counts(d) == want
 
 
 def test_one_class_only_and_no_logits():
@@ -141,7 +165,7 @@ def test_grid_of_forward_passes_agrees(make, box, n):
 
 
 def test_3d_grid_components_lie_in_one_decision_region_each():
-    """In 3-D (pieces not merged: n/a), every 6-connected grid component of one class lies in
+    """In 3-D, every 6-connected grid component of one class lies in
     one decision region of that class, and every decision region is met by the grid (a grid
     splits thin tips into single voxels, so the numbers of components are not compared)."""
     from scipy import ndimage
@@ -155,7 +179,8 @@ def test_3d_grid_components_lie_in_one_decision_region_each():
     found: list = []
     count(p, on_region=found.append)
     d, _ = decide(p, found)
-    assert (d.decision_regions, d.class_decision_regions, d.merged_pieces) == (4, (1, 2, 1), None)
+    assert (d.decision_regions, d.class_decision_regions) == (4, (1, 2, 1))
+    assert d.merged_pieces == d.boundary_pieces      # a generic net: no face continues another
     n = 61
     g = np.linspace(-1, 1, n)
     X = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
