@@ -82,7 +82,7 @@ class CountText(NamedTuple):
 def run_decision(args, out, err, text: CountText) -> int:
     """``count --decision MODEL``: count the cells of the model with its decision appended
     (``geometry.decision``), then the decision counts from the cells and their graph."""
-    from ..geometry.decision import decide, prepare_decision
+    from ..geometry.decision import decide, prepare_decision, region_ids
     from .domain_args import check_domain, domain_from_args, network_from_args
 
     check_args(args)
@@ -114,9 +114,7 @@ def run_decision(args, out, err, text: CountText) -> int:
         decision, _ = decide(problem, cells, exact=settings.certify)
         regions = decision.regions
     else:
-        from ..geometry.decision import _region_ids
-
-        regions = _region_ids([c.pattern for c in cells])[0]   # seen so far: a lower bound
+        regions = region_ids([c.pattern for c in cells])[0]   # seen so far: a lower bound
         log.warning("the decision counts need the whole count; not computed")
     shown = dataclasses.replace(result, regions=regions)
     if args.json:

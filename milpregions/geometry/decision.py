@@ -109,7 +109,8 @@ def predicted_class(pattern: list[np.ndarray]) -> int:
     return int(np.asarray(pattern[-1]).ravel()[0])
 
 
-def _region_ids(patterns) -> tuple[int, np.ndarray]:
+def region_ids(patterns) -> tuple[int, np.ndarray]:
+    """The number of activation regions among cells' ``patterns`` and each cell's region."""
     keys: dict[bytes, int] = {}
     ids = np.array([keys.setdefault(concat_pattern(p[:-1]).tobytes(), len(keys))
                     for p in patterns], dtype=np.int64)
@@ -135,7 +136,7 @@ def decide(problem: Problem, cells: list[Region], *, exact: bool = False,
     n = len(cells)
     pats = a.patterns
     cls = np.array([predicted_class(p) for p in pats], dtype=np.int64).reshape(n)
-    n_regions, rid = _region_ids(pats)
+    n_regions, rid = region_ids(pats)
     held = np.zeros((n_regions, m), dtype=bool)
     held[rid, cls] = True
     edges = a.graph.edges
