@@ -212,3 +212,59 @@ def test_one_logit_network_is_a_chain_and_agrees_with_two_logits():
     _, d2 = count_decision(two, (-1.0, 1.0))
     assert _counts(d1) == _counts(d2)
     assert d1.crossed > 0 and d1.boundary_pieces >= d1.crossed
+
+
+def _lp_pieces(net: Network, box: float) -> tuple[int, int]:
+    """Tseran & Montufar's count by their method, independently of the augmented network:
+    per activation region of the plain count, per pair of classes (i, j), an LP
+    max t s.t. the region's rows >= t, the box, f_i = f_j and f_i - f_k >= t for the other
+    classes k; a pair counts when t > 0 clearly. Also the plain count of regions."""
+    from scipy.optimize import linprog
+
+    from milpregions.api import count
+    from milpregions.geometry.forms import error_factor, region_forms, region_rows
+    from milpregions.problem import prepare
+
+    p = prepare(net, (-box, box))
+    found: list = []
+    count(p, on_region=found.append)
+    pats = [r.pattern for r in found]
+    forms = region_forms(p.unit_net, pats)
+    rows, live = region_rows(p.unit_net, pats, forms, error_factor(p.unit_net))
+    m = net.output_dim
+    pieces = 0
+    for R, L, F in zip(rows, live, forms.out):
+        R = R[L]
+        if m == 1:
+            F = np.vstack([np.zeros_like(F[0]), F[0]])
+        for i in range(len(F)):
+            for j in range(i + 1, len(F)):
+                d = p.dim
+                A_ub = [np.append(-r[:-1], 1.0) for r in R]          # -(a.u) + t <= b
+                b_ub = [r[-1] for r in R]
+                for k in range(len(F)):
+                    if k not in (i, j):
+                        g = F[i] - F[k]
+                        A_ub.append(np.append(-g[:-1], 1.0))
+                        b_ub.append(g[-1])
+                g = F[i] - F[j]
+                res = linprog(np.append(np.zeros(d), -1.0), A_ub=np.array(A_ub).reshape(-1, d + 1),
+                              b_ub=np.array(b_ub), A_eq=np.append(g[:-1], 0.0)[None, :],
+                              b_eq=[-g[-1]], bounds=[(-1, 1)] * d + [(None, 1)],
+                              method="highs")
+                if res.status == 0 and -res.fun > 1e-7:
+                    pieces += 1
+    return pieces, len(found)
+
+
+@pytest.mark.parametrize("make,box", [
+    (tseran_maxout, 3.0),
+    (lambda: he_mlp(2, [8, 8], seed=4, out_dim=3), 1.0),
+    (lambda: he_mlp(3, [6], seed=2, out_dim=3), 1.0),
+    (lambda: he_mlp(2, [6, 6], seed=7), 1.0),
+])
+def test_pieces_agree_with_an_lp_per_region_and_pair(make, box):
+    net = make()
+    _, d = count_decision(net, (-box, box))
+    pieces, regions = _lp_pieces(net, box)
+    assert (d.boundary_pieces, d.regions) == (pieces, regions)
