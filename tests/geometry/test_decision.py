@@ -268,3 +268,19 @@ def test_pieces_agree_with_an_lp_per_region_and_pair(make, box):
     _, d = count_decision(net, (-box, box))
     pieces, regions = _lp_pieces(net, box)
     assert (d.boundary_pieces, d.regions) == (pieces, regions)
+
+
+def test_the_python_walk_and_the_compiled_walk_count_the_same_cells():
+    from milpregions.enumerator import TreeCounter
+    from milpregions.ir.pattern import concat_pattern
+
+    for net, box in ((tseran_maxout(), 3.0), (he_mlp(2, [8, 8], seed=4, out_dim=3), 1.0)):
+        p = prepare_decision(net, (-box, box))
+        seen = []
+        for compiled in (False, True):
+            keys: list = []
+            TreeCounter(p.unit_net, p.tree_bounds, compiled=compiled,
+                        on_region=lambda q, u, r, into=keys: into.append(
+                            concat_pattern(q).tobytes())).run()
+            seen.append(sorted(keys))
+        assert seen[0] == seen[1] and len(seen[0]) in (246, 122)
