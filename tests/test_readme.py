@@ -25,6 +25,7 @@ def test_python_example_prints_what_the_comment_says(capsys, monkeypatch):
     assert "102" in out                      # the prepared-Problem example: he_2d_8x8 on [-1, 1]^2
     assert "25 25 21" in out and "40 3.2" in out     # the linear-regions example
     assert "37 2 [1 1 0 1 1 0 0 0]" in out and "True 64" in out     # regions as data
+    assert "216 246 30 30 30" in out and "(174, 72) 3 (1, 2)" in out   # decision boundaries
     assert "127" in out and "1058" in out    # the torch modules (torch 2.13, seed 0)
     assert "[[6, 14], [6, 24], [4, 14], [4, 18], [2, 25]]" in out and "4.0 True" in out  # local
     # the classifier: its count is the count of sklearn's own weights written by hand (the
@@ -140,6 +141,8 @@ NOT_RUN = {
     "local models/digits_mlp.onnx": "100 points x 2 radii (13 s on two workers); rows left out",
     "local models/digits_cnn.onnx": "a 5 s time limit per count: which counts stop depends "
                                     "on the machine",
+    "count tseran_maxout.onnx": "the model is exported to a temporary folder first: "
+                                "test_decision_section_example runs it",
 }
 #: what differs from run to run: timings (seconds have 1-3 decimals and come with "s" or
 #: "seconds")
@@ -179,3 +182,18 @@ def test_every_slow_case_is_listed_in_the_tests_section():
                   if marked.search(p.read_text()))
     assert slow and all(f"`{f}`" in section for f in slow), slow
     assert "    python -m pytest -q -n 2 -m slow" in section.splitlines()
+
+
+def test_decision_section_example(tmp_path):
+    """The section's command on the exported Tseran-Montufar net prints what it shows."""
+    from milpregions.onnx.export import to_onnx
+    from milpregions.testing.constructions import tseran_maxout
+
+    block = README.split("## Decision boundaries of classifiers", 1)[1].split("\n## ", 1)[0]
+    m = re.search(r"    \$ (milpregions .*)\n((?:    [^$].*\n)+)", block)
+    argv = m.group(1).split()[1:]
+    to_onnx(tseran_maxout(), tmp_path / argv[1])
+    p = subprocess.run([sys.executable, "-m", "milpregions", *argv], cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "".join(l[4:] + "\n" for l in m.group(2).splitlines())

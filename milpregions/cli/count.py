@@ -30,6 +30,7 @@ from .common import (
     stdout_to_stderr,
     write_json,
 )
+from .decision import add_decision_arg
 from .domain_args import add_domain_args, problem_from_args
 
 log = logging.getLogger("milpregions.cli")
@@ -112,6 +113,7 @@ def add_parser(subs) -> None:
     c.add_argument("--bounds", action="store_true",
                    help="also print the architecture bounds (Zaslavsky, Serra et al. 2018, "
                         "Montufar et al. 2014, Hanin-Rolnick scale) next to the count")
+    add_decision_arg(c)
 
 
 def _plural(n: int) -> str:
@@ -304,10 +306,16 @@ def is_series(models: list[str]) -> bool:
 
 def run(args, out, err) -> int:
     if is_series(args.model):
+        if args.decision:
+            raise InputError("--decision counts one model (not a series)")
         from .series import run_series
 
         return run_series(args, out, err)
     args.model = args.model[0]
+    if args.decision:
+        from .decision import CountText, run_decision
+
+        return run_decision(args, out, err, CountText(format_count, format_notes, format_stats))
     if args.csv is not None or args.plot is not None:
         raise InputError("count: --csv and --plot are for a series (several MODEL files or a "
                          "glob); `milpregions plot` draws the regions of one model")

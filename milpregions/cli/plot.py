@@ -23,6 +23,9 @@ def add_parser(subs) -> None:
     p.add_argument("--color", choices=("activation", "linear"), default="activation",
                    help="colour by activation region (default) or by linear region (dashed: "
                         "activation boundaries inside a linear region)")
+    p.add_argument("--decision", action="store_true",
+                   help="a classifier: colour each region's cells by predicted class and draw "
+                        "the decision boundary (as count --decision counts it)")
     p.add_argument("--output-level", action="append", default=[], metavar="K[-J][=V]",
                    help="also draw where output K (minus output J) equals V (default 0): a "
                         "zero level set or, with K-J, a decision boundary; may be repeated")
@@ -54,6 +57,10 @@ def run(args, out, err) -> int:
         raise InputError(f"{args.output}: the picture must end in .png, .svg or .pdf")
     style = PlotStyle(None if args.size is None else parse_size(args.size), args.dpi,
                       args.palette)
+    if args.decision:
+        from .decision import run_plot_decision
+
+        return run_plot_decision(args, out, style)
     problem = problem_from_args(args, Settings(margin=args.margin, certify=args.certify))
     if problem.dim != 2:
         raise InputError(f"plot needs a 2-D domain: a 2-input model with --box, or --slice "

@@ -4,7 +4,9 @@ The graph looks like what an exporter writes: per layer a ``Gemm`` (transB=1) re
 previous layer, or, for a layer reading several sources (residual / dense connections), one
 ``Gemm`` for the first source plus ``MatMul`` + ``Add`` for each further source; then ``Relu``
 (all negative slopes 0), ``LeakyRelu`` (one common nonzero slope) or ``PRelu`` (per-unit
-slopes). The output map is built the same way without an activation. The batch axis is the
+slopes); a max layer is its pieces (``Gather``ed into group order if needed), ``Reshape``d to
+(batch, groups, k) and ``ReduceMax``ed over the pieces. The output map is built the same way
+without an activation. The batch axis is the
 symbolic dimension ``"batch"``.
 
 Weights are stored as float32, so the exported function equals ``net.forward`` up to float32
@@ -21,7 +23,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ..ir.network import Affine, Network
+from ..ir.network import Affine, MaxLayer, Network
 
 OPSET = 17
 IR_VERSION = 8
@@ -55,6 +57,34 @@ def _affine_nodes(aff: Affine, names: list[str], prefix: str, out: str, n_in: li
         acc = nxt
 
 
+def _max_nodes(layer: MaxLayer, z: str, h: str, prefix: str, opset: int, nodes: list,
+               inits: list) -> None:
+    """Append nodes computing ``h`` = the max of each group of ``z``: the pieces gathered in
+    group order (skipped when they are in order already), reshaped to (batch, groups, k),
+    ReduceMax over the last axis (which keeps the first largest piece's value: ties agree)."""
+    G = np.asarray(layer.groups)
+    if (G < 0).any():
+        raise ValueError("to_onnx: max groups with padding (-1) are not exported")
+    g, k = G.shape
+    src = z
+    if not np.array_equal(G.ravel(), np.arange(G.size)):
+        inits.append(numpy_helper.from_array(G.ravel().astype(np.int64), f"{prefix}.pieces"))
+        src = f"{prefix}.gathered"
+        nodes.append(helper.make_node("Gather", [z, f"{prefix}.pieces"], [src],
+                                      name=f"{prefix}/Gather", axis=1))
+    inits.append(numpy_helper.from_array(np.array([-1, g, k], dtype=np.int64),
+                                         f"{prefix}.groups"))
+    nodes.append(helper.make_node("Reshape", [src, f"{prefix}.groups"], [f"{prefix}.r"],
+                                  name=f"{prefix}/Reshape"))
+    if opset >= 18:
+        inits.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), f"{prefix}.axes"))
+        nodes.append(helper.make_node("ReduceMax", [f"{prefix}.r", f"{prefix}.axes"], [h],
+                                      name=f"{prefix}/ReduceMax", keepdims=0))
+    else:
+        nodes.append(helper.make_node("ReduceMax", [f"{prefix}.r"], [h],
+                                      name=f"{prefix}/ReduceMax", axes=[-1], keepdims=0))
+
+
 def _metadata(info: dict) -> dict[str, str]:
     meta = {}
     for key, value in info.items():
@@ -81,6 +111,11 @@ def to_onnx(net: Network, path=None, opset: int = OPSET, input_name: str = "inpu
         z = f"{prefix}.z"
         _affine_nodes(layer.affine, names, prefix, z, sizes, nodes, inits)
         h = f"{prefix}.h"
+        if isinstance(layer, MaxLayer):
+            _max_nodes(layer, z, h, prefix, opset, nodes, inits)
+            names.append(h)
+            sizes.append(layer.size)
+            continue
         slopes = np.asarray(layer.neg_slope, dtype=np.float64)
         if np.all(slopes == 0):
             nodes.append(helper.make_node("Relu", [z], [h], name=f"{prefix}/Relu"))

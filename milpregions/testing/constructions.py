@@ -20,7 +20,7 @@ from math import comb
 
 import numpy as np
 
-from ..ir.network import Affine, Layer, Network, mlp
+from ..ir.network import Affine, Layer, MaxLayer, Network, mlp
 
 __all__ = [
     "general_position_layer",
@@ -33,6 +33,7 @@ __all__ = [
     "concurrent_layer",
     "central_count",
     "all_stable",
+    "tseran_maxout",
 ]
 
 
@@ -377,3 +378,40 @@ def all_stable(n0: int, widths, seed: int, *, margin: float = 0.1) -> Network:
     info = {"construction": f"all_stable(n0={n0}, widths={list(widths)}, seed={seed})",
             "count": 1, **_box_info(-np.ones(n0), np.ones(n0))}
     return mlp(Ws, bs, info=info)
+
+
+#: Tseran & Montufar's maxout He-normal variance times fan_in, per rank K
+MAXOUT_HE_VARIANCE = {2: 1.0, 3: 2 * np.pi / (np.sqrt(3) + 2 * np.pi),
+                      4: np.pi / (np.sqrt(3) + np.pi), 5: 0.5555}
+
+
+def tseran_maxout(seed: int = 123, hidden=(7, 7, 6), k: int = 2, classes: int = 2) -> Network:
+    """The maxout classifier of Tseran & Montufar (2021) at initialisation: 2 inputs, maxout
+    layers of rank ``k`` (``hidden`` units), a linear layer of ``classes`` logits.
+
+    Drawn as their code draws it: ``np.random.seed(seed)``, then per maxout layer a weight of
+    shape [fan_out, K, fan_in] and a bias [fan_out, K] from N(0, c_K / fan_in) (their maxout
+    He-normal, ``MAXOUT_HE_VARIANCE``: c_2 = 1), then the linear layer's [classes, fan_in]
+    weight and bias from N(0, 2 / fan_in), in that order; unit j's pieces are rows
+    j K .. j K + K - 1. Rounded to float32 (the counts are the same in float64). On
+    [-3, 3]^2: 216 activation regions and a decision boundary crossing 30 of them
+    (``info["count"]``, ``info["decision_pieces"]``: the numbers their code prints).
+    """
+    state = np.random.RandomState(seed)          # their np.random.seed(seed) stream
+    sizes = [2, *[int(h) for h in hidden]]
+    layers: list = []
+    for s, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        std = np.sqrt(MAXOUT_HE_VARIANCE[k] / fan_in)
+        W = _f32(state.normal(0.0, std, (fan_out, k, fan_in)))
+        b = _f32(state.normal(0.0, std, (fan_out, k)))
+        layers.append(MaxLayer(Affine({s: W.reshape(fan_out * k, fan_in)}, b.reshape(-1)),
+                               np.arange(fan_out * k).reshape(fan_out, k)))
+    std = np.sqrt(2.0 / sizes[-1])
+    W = _f32(state.normal(0.0, std, (classes, sizes[-1])))
+    b = _f32(state.normal(0.0, std, classes))
+    info = {"construction": f"tseran_maxout(seed={seed}, hidden={list(hidden)}, k={k}, "
+                            f"classes={classes})",
+            **_box_info(np.full(2, -3.0), np.full(2, 3.0))}
+    if (seed, tuple(hidden), k, classes) == (123, (7, 7, 6), 2, 2):
+        info["count"], info["decision_pieces"] = 216, 30
+    return Network(2, tuple(layers), Affine({len(layers): W}, b), info)

@@ -235,7 +235,20 @@ EXPORT_CASES = {
     "concurrent": lambda: C.concurrent_layer(2, 8, seed=0),
     "all_stable": lambda: C.all_stable(3, [5, 5], seed=0),
     "residual_leaky_prelu": _residual_net,
+    "tseran_maxout": C.tseran_maxout,
+    "maxout_gathered": lambda: _gathered_maxout(),
 }
+
+
+def _gathered_maxout() -> Network:
+    """A ReLU layer, then maxout groups (i, i + 3) and (5, 0 ... ) out of piece order."""
+    from milpregions.ir.network import MaxLayer
+
+    rng = np.random.default_rng(5)
+    L1 = Layer(Affine({0: rng.normal(size=(4, 2))}, rng.normal(size=4)), np.zeros(4))
+    M = MaxLayer(Affine({1: rng.normal(size=(6, 4))}, rng.normal(size=6)),
+                 np.array([[0, 3], [1, 4], [5, 2]]))
+    return Network(2, (L1, M), Affine({2: rng.normal(size=(2, 3))}, np.zeros(2)))
 
 
 @pytest.mark.parametrize("case", sorted(EXPORT_CASES))
@@ -251,6 +264,38 @@ def test_to_onnx_matches_onnxruntime(case, tmp_path):
     X = np.random.default_rng(0).uniform(-1, 1, (200, net.input_dim))
     y = _session(model).run(None, {"input": X.astype(np.float32)})[0]
     np.testing.assert_allclose(y, net.forward(X), rtol=1e-4, atol=1e-5)
+
+
+def test_to_onnx_max_layers_import_back_with_their_counts(tmp_path):
+    """A max layer goes out as (Gather,) Reshape, ReduceMax and comes back as a max layer with
+    the same count (the Tseran-Montufar net: 216 regions on [-3, 3]^2)."""
+    from milpregions.api import count_regions
+    from milpregions.onnx import load_onnx
+
+    for make, box in ((C.tseran_maxout, 3.0), (_gathered_maxout, 1.0)):
+        net = make()
+        to_onnx(net, tmp_path / "m.onnx")
+        back = load_onnx(tmp_path / "m.onnx")
+        assert [type(a).__name__ for a in back.layers] == [type(a).__name__ for a in net.layers]
+        want = count_regions(net, (-box, box)).regions
+        assert count_regions(back, (-box, box)).regions == want
+    assert want > 4
+    assert count_regions(C.tseran_maxout(), (-3.0, 3.0)).regions == 216
+    ops = [n.op_type for n in to_onnx(_gathered_maxout()).graph.node]
+    assert ops == ["Gemm", "Relu", "Gemm", "Gather", "Reshape", "ReduceMax", "Gemm"]
+    assert "Gather" not in [n.op_type for n in to_onnx(C.tseran_maxout()).graph.node]
+
+
+def test_tseran_maxout_is_their_draw():
+    """np.random.seed(123) then normal draws in their order: the first weight is the stream's
+    first normal times sqrt(1/2) (fan_in 2, K = 2), rounded to float32."""
+    net = C.tseran_maxout()
+    first = np.random.RandomState(123).normal(0.0, np.sqrt(0.5), 28)
+    W = net.layers[0].affine.W[0]
+    assert W.shape == (14, 2) and net.layers[0].groups.tolist()[:2] == [[0, 1], [2, 3]]
+    np.testing.assert_array_equal(W.ravel(), first.astype(np.float32).astype(np.float64))
+    assert net.info["count"] == 216 and net.info["decision_pieces"] == 30
+    assert net.widths == [7, 7, 6] and net.output_dim == 2
 
 
 def test_to_onnx_ops():
