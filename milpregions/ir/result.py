@@ -68,6 +68,10 @@ class CountResult:
     certify_added: int = 0             # with --certify: regions the float search missed
     certify_rejected: int = 0          # with --certify: float regions that are no region
     certify_decisions: int = 0         # with --certify: exact decisions (facets, non-facets)
+    bounded: int | None = None         # over all of R^n (``AllSpace``): bounded regions,
+    unbounded: int | None = None       # unbounded ones,
+    extent_undecided: int | None = None  # and ones the LP's tolerance leaves undecided
+    lines: bool | None = None          # over R^n: every region contains a line (input rank < n)
     linear_regions: int | None = None  # with --linear: connected pieces of one affine map
     affine_pieces: int | None = None   # with --linear: distinct affine maps of the output
 

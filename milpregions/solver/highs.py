@@ -9,6 +9,9 @@ enumeration tree) and the box [-1, 1]^d, ``ChebyshevLP.solve`` maximises r subje
 One ``highspy.Highs`` per instance, reused for every solve: rows are kept loaded between
 solves and only the rows that differ from the previous call are deleted or added, so
 consecutive solves along a depth-first path are warm-started dual simplex re-solves.
+
+``ChebyshevLP(dim, box=False)`` is the same LP over all of R^d (``AllSpace``): u free, no box
+rows, r <= 1 still (the radius is capped at 1, so an unbounded region keeps a finite LP).
 """
 
 from __future__ import annotations
@@ -99,8 +102,9 @@ class Fallbacks:
 class ChebyshevLP:
     """Inradius and Chebyshev centre of {u in [-1,1]^d : a_i.u + b_i >= 0} with warm re-solves."""
 
-    def __init__(self, dim: int, options: dict[str, object] | None = None):
+    def __init__(self, dim: int, options: dict[str, object] | None = None, box: bool = True):
         self.dim = dim
+        self.box = box                  # False: u ranges over R^d, no box rows
         self.solves = 0
         self.fallbacks = Fallbacks()
         self.options = dict(options or {})    # HiGHS options set on top of ``new_highs``'s
@@ -115,20 +119,21 @@ class ChebyshevLP:
         self._optimal = highspy.HighsModelStatus.kOptimal
         self._infeasible = highspy.HighsModelStatus.kInfeasible
         d = self.dim
-        # columns: u_0..u_{d-1} in [-1, 1], r in [R_MIN, 1]; objective max r
-        lo = np.concatenate([-np.ones(d), [R_MIN]])
-        hi = np.concatenate([np.ones(d), [1.0]])
+        # columns: u_0..u_{d-1} in [-1, 1] (free without the box), r in [R_MIN, 1]; max r
+        inf = highspy.kHighsInf
+        edge = np.ones(d) if self.box else np.full(d, inf)
+        lo = np.concatenate([-edge, [R_MIN]])
+        hi = np.concatenate([edge, [1.0]])
         cost = np.zeros(d + 1)
         cost[d] = 1.0
         empty_i = np.zeros(0, dtype=np.int32)
         self.h.addCols(d + 1, cost, lo, hi, 0, empty_i, empty_i, np.zeros(0))
         self.h.changeObjectiveSense(highspy.ObjSense.kMaximize)
         # box rows: u_k - r >= -1 and -u_k - r >= -1
-        inf = highspy.kHighsInf
-        for k in range(d):
+        for k in range(d if self.box else 0):
             for sign in (1.0, -1.0):
                 self.h.addRow(-1.0, inf, 2, np.array([k, d], dtype=np.int32), np.array([sign, -1.0]))
-        self._base = 2 * d
+        self._base = 2 * d if self.box else 0
         self._inf = inf
         self._loaded: list[int] = []  # ids of the node rows currently loaded, in order
         self._idx = np.arange(d + 1, dtype=np.int32)
@@ -172,7 +177,7 @@ class ChebyshevLP:
         # the radius the point really has, evaluated on every row: HiGHS meets rows only to
         # its feasibility tolerance, so its objective may exceed it by that much
         objective = self.h.getObjectiveValue()
-        r = min(objective, _radius_at(u, rows, extra_rows))
+        r = min(objective, _radius_at(u, rows, extra_rows, self.box))
         if r < objective - INCONSISTENT:
             # a warm start can end "optimal" at a point that violates rows by far more than
             # the tolerance (seen after rows were deleted and added): no answer
@@ -215,9 +220,9 @@ class ChebyshevLP:
         self.fallbacks.exact += 1
         all_rows = np.vstack([np.reshape(rows, (-1, self.dim + 1)),
                               np.reshape(np.asarray(extra_rows, dtype=float), (-1, self.dim + 1))])
-        ball = chebyshev_exact(all_rows)
+        ball = chebyshev_exact(all_rows, box=self.box)
         u = np.array([float(v) for v in ball.u])
-        return min(float(ball.r), _radius_at(u, all_rows, ())), u
+        return min(float(ball.r), _radius_at(u, all_rows, (), self.box)), u
 
     def solve(self, ids, rows: np.ndarray,
               extra: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
@@ -250,10 +255,11 @@ def _option(h, name: str):
     return value[1] if isinstance(value, tuple) else value
 
 
-def _radius_at(u: np.ndarray, rows: np.ndarray, extra_rows) -> float:
-    """The radius of the largest ball around u inside the box and the rows (evaluated)."""
+def _radius_at(u: np.ndarray, rows: np.ndarray, extra_rows, box: bool = True) -> float:
+    """The radius of the largest ball around u inside the box and the rows (evaluated); without
+    the box, inside the rows, capped at 1 as the LP caps r."""
     ua = np.append(u, 1.0)
-    r = 1.0 - float(np.abs(u).max(initial=0.0))
+    r = 1.0 - float(np.abs(u).max(initial=0.0)) if box else 1.0
     if len(rows):
         r = min(r, float((rows @ ua).min()))
     if len(extra_rows):
@@ -433,3 +439,39 @@ class GrowingLP:
             if (status != self._time_limit or time.perf_counter() >= end
                     or iterations >= self.lp_iterations):
                 return status
+
+
+class RecessionLP:
+    """max ``sum_i (G y)_i`` over ``G y >= 0``, ``-1 <= y <= 1``: zero iff no direction y keeps
+    every row ``G_i . y >= 0`` without all of them being 0, i.e. (G of full column rank) iff the
+    region ``G u + c >= 0`` is bounded (Stiemke's lemma: the alternative is a ``lambda > 0``
+    with ``G^T lambda = 0``). One Highs, the model replaced at every call."""
+
+    def __init__(self):
+        self.h = None
+        self.solves = 0
+
+    def solve(self, G: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """(optimum, y) of the LP for the rows ``G`` (m, d); None if HiGHS gives no optimum."""
+        import highspy
+
+        if self.h is None:
+            self.h = new_highs()
+        h = self.h
+        h.clearModel()
+        m, d = G.shape
+        inf = highspy.kHighsInf
+        cost = G.sum(axis=0)
+        empty_i = np.zeros(0, dtype=np.int32)
+        h.addCols(d, cost, -np.ones(d), np.ones(d), 0, empty_i, empty_i, np.zeros(0))
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        idx = np.arange(d, dtype=np.int32)
+        starts = np.arange(0, m * d, d, dtype=np.int32)
+        h.addRows(m, np.zeros(m), np.full(m, inf), m * d, starts, np.tile(idx, m),
+                  np.ascontiguousarray(G, dtype=np.float64).ravel())
+        h.run()
+        self.solves += 1
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        y = np.asarray(h.getSolution().col_value[:d], dtype=np.float64)
+        return float(h.getObjectiveValue()), y
