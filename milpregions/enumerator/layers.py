@@ -276,8 +276,18 @@ def region_rows(layers: list[TreeLayer], frames, pattern: np.ndarray, d: int) ->
 def certified_radius(H: np.ndarray, u: np.ndarray, box: bool = True) -> float:
     """The radius of the largest ball around u inside [-1, 1]^d and every row of H (unit
     normals): evaluated directly, so it holds up to the rounding of these few products.
-    ``box=False``: inside the rows alone (all of R^d), capped at 1 as the LP path caps radii."""
+    ``box=False``: inside the rows alone (all of R^d), capped at 1 as the LP path caps radii,
+    less the rounding of the products (u may lie far outside [-1, 1]^d there)."""
     r = 1.0 - float(np.abs(u).max(initial=0.0)) if box else 1.0
     if H.shape[0]:
         r = min(r, float((H[:, :-1] @ u + H[:, -1]).min()))
+        if not box:
+            r -= row_rounding(H, u)
     return r
+
+
+def row_rounding(H: np.ndarray, u: np.ndarray) -> float:
+    """A bound on the rounding of ``H[:, :-1] @ u + H[:, -1]`` in floats, per row (the
+    largest): ``(d + 2) eps (|a| . |u| + |b|)``."""
+    d = H.shape[1] - 1
+    return (d + 2) * EPS * float((np.abs(H[:, :-1]) @ np.abs(u) + np.abs(H[:, -1])).max(initial=0.0))

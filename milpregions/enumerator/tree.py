@@ -723,12 +723,12 @@ class TreeCounter:
         """
         margin = self.margin
         st = self.budget.stats
-        if r > 10 * margin:                 # far from the margin: the path's own radius holds
+        if r > 10 * margin and self.box:    # far from the margin: the path's own radius holds
             st.min_radius = min(st.min_radius, r)
             self._count(u, r, pattern)
-            if not self.box:
-                self._extent(rows())
             return
+        # over all of R^d the witness may lie far out: its radius is always evaluated on the
+        # region's own rows with their rounding (and the rows tell bounded regions)
         H = rows()
         r = certified_radius(H, u, self.box)
         if r <= margin:

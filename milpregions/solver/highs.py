@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import Interrupted
 
+EPS = float(np.finfo(np.float64).eps)
 R_MIN = -4.0  # lower bound of r: keeps the LP bounded when P is empty
 SMALL_MATRIX_VALUE = 1e-12  # the smallest HiGHS accepts
 INCONSISTENT = 1e-9  # an LP point whose evaluated radius is this far below the optimum is no answer
@@ -257,14 +258,18 @@ def _option(h, name: str):
 
 def _radius_at(u: np.ndarray, rows: np.ndarray, extra_rows, box: bool = True) -> float:
     """The radius of the largest ball around u inside the box and the rows (evaluated); without
-    the box, inside the rows, capped at 1 as the LP caps r."""
+    the box, inside the rows, capped at 1 as the LP caps r, less the rounding of the products
+    (u may lie far outside [-1, 1]^d there: ``(d + 2) eps (|a| . |u| + |b|)`` per row)."""
     ua = np.append(u, 1.0)
     r = 1.0 - float(np.abs(u).max(initial=0.0)) if box else 1.0
-    if len(rows):
-        r = min(r, float((rows @ ua).min()))
-    if len(extra_rows):
-        r = min(r, float((np.asarray(extra_rows) @ ua).min()))
-    return r
+    rounding = 0.0
+    for R in (rows, extra_rows):
+        if len(R):
+            R = np.asarray(R)
+            r = min(r, float((R @ ua).min()))
+            if not box:
+                rounding = max(rounding, float((np.abs(R) @ np.abs(ua)).max()))
+    return r - (u.size + 2) * EPS * rounding
 
 
 def _packed(rows: list[tuple[list[int], list[float]]]):
