@@ -111,13 +111,16 @@ def versions() -> dict:
 def run_envelope(command: str, model: str, domain) -> dict:
     """The fields every JSON record starts with: ``schema``, ``command``, ``model`` (a path),
     ``domain`` (absent for ``info``; ``Domain.to_dict()``: kind, lo, hi, and the kind's own
-    fields), ``box`` (the parameter box counted in, ``{"lo", "hi"}``) and ``versions``. A command's own fields
+    fields), ``box`` (the parameter box counted in, ``{"lo", "hi"}``; null over all of R^n) and
+    ``versions``. A command's own fields
     follow; where a command states a number of regions it is ``regions``, with ``exact``
     (a flag) and ``lower_bound`` (its negation)."""
     d = {"schema": SCHEMA, "command": command, "model": model}
     if domain is not None:
         box = domain.box
         d["domain"] = domain.to_dict()
-        d["box"] = {"lo": [float(v) for v in box.lo], "hi": [float(v) for v in box.hi]}
+        # all of R^n is counted in no box (its ``lo``/``hi`` are only the unit of length)
+        d["box"] = None if domain.kind == "all" else {"lo": [float(v) for v in box.lo],
+                                                      "hi": [float(v) for v in box.hi]}
     d["versions"] = versions()
     return d

@@ -1,0 +1,88 @@
+"""``count --domain all``: the count over all of R^n with its bounded and unbounded regions, in
+text and JSON, next to the architecture bounds, and one-line errors for what it is not
+counted with."""
+
+from __future__ import annotations
+
+import json
+from math import comb
+from pathlib import Path
+
+import pytest
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+Z2 = str(MODELS / "zaslavsky_2d_8.onnx")     # 8 generic lines: 37 regions in R^2, 21 bounded
+Z3 = str(MODELS / "zaslavsky_3d_6.onnx")     # 6 generic planes: 42 regions in R^3, 10 bounded
+
+
+def assert_input_error(cli, message: str, *argv) -> None:
+    code, out, err = cli(*argv)
+    assert code == 2, (code, out, err)
+    assert out == ""
+    assert err == f"milpregions: {message}\n"
+
+
+@pytest.mark.parametrize("model, m, n", [(Z2, 8, 2), (Z3, 6, 3)])
+def test_count_all_text(cli, model, m, n):
+    total = sum(comb(m, i) for i in range(n + 1))
+    bounded = comb(m - 1, n)
+    assert cli("count", model, "--domain", "all") == (
+        0, f"{total} regions\nbounded regions: {bounded}\nunbounded regions: {total - bounded}\n",
+        "")
+
+
+def test_count_all_json(cli):
+    code, out, err = cli("count", Z2, "--domain", "all", "--json")
+    assert code == 0 and err == ""
+    d = json.loads(out)
+    assert d["domain"]["kind"] == "all" and d["box"] is None
+    assert (d["regions"], d["bounded"], d["unbounded"], d["exact"]) == (37, 21, 16, True)
+    assert d["extent_undecided"] == 0 and d["lines"] is False
+
+
+def test_a_box_count_has_no_bounded_fields(cli):
+    d = json.loads(cli("count", Z2, "--box", "-1,1", "--json")[1])
+    assert d["bounded"] is None and d["unbounded"] is None
+
+
+def test_the_box_sets_only_the_unit_of_length(cli):
+    a = cli("count", Z2, "--domain", "all", "--box", "-100,100")
+    b = cli("count", Z2, "--domain", "all", "--box=-0.01,0.01")
+    assert a == b == cli("count", Z2, "--domain", "all")
+
+
+def test_count_all_next_to_the_bounds(cli):
+    code, out, _ = cli("count", Z2, "--domain", "all", "--bounds")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[:3] == ["37 regions", "bounded regions: 21", "unbounded regions: 16"]
+    exact = [line for line in lines if "exact count" in line]
+    assert len(exact) == 1 and "all of R^2" in exact[0] and exact[0].endswith(" 37")
+    # one layer in general position reaches Zaslavsky's bound in R^2
+    zas = [line for line in lines if "Zaslavsky 1975 (one hidden layer)" in line]
+    assert zas[0].endswith(" 37")
+
+
+@pytest.mark.parametrize("flags, refused", [(("--method", "milp"), "--method milp"),
+                                            (("--certify",), "--certify"),
+                                            (("--jobs", "2"), "--jobs"),
+                                            (("--linear",), "--linear"),
+                                            (("--estimate",), "--estimate")])
+def test_what_count_all_is_not_counted_with(cli, flags, refused):
+    assert_input_error(cli, "count: --domain all is counted by the tree's LP path in one "
+                            f"process, not with {refused} (yet)", "count", Z2, "--domain", "all",
+                       *flags)
+
+
+@pytest.mark.parametrize("flags, refused", [(("--center", "x.npy", "--radius", "1"), "--center"),
+                                            (("--box-file", "b.json"), "--box-file"),
+                                            (("--slice", "a", "b", "c"), "--slice")])
+def test_count_all_takes_no_bounding_domain(cli, flags, refused):
+    assert_input_error(cli, f"count: --domain all is all of R^n: not with {refused} (--box "
+                            "LO,HI sets its unit of length)", "count", Z2, "--domain", "all",
+                       *flags)
+
+
+def test_an_unknown_domain_name_is_refused(cli):
+    code, out, err = cli("count", Z2, "--domain", "R2")
+    assert code == 2 and out == "" and "--domain" in err
