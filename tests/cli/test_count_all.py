@@ -86,3 +86,13 @@ def test_count_all_takes_no_bounding_domain(cli, flags, refused):
 def test_an_unknown_domain_name_is_refused(cli):
     code, out, err = cli("count", Z2, "--domain", "R2")
     assert code == 2 and out == "" and "--domain" in err
+
+
+def test_the_readme_example(cli):
+    # the README's `--domain all --bounds` block is what the command prints
+    readme = (MODELS.parent / "README.md").read_text(encoding="utf-8")
+    head = "    $ milpregions count models/he_2d_16x16.onnx --domain all --bounds\n"
+    block = readme.split(head, 1)[1].split("\n\n", 1)[0]
+    expected = [line[4:] for line in block.splitlines()]
+    code, out, _ = cli("count", str(MODELS / "he_2d_16x16.onnx"), "--domain", "all", "--bounds")
+    assert code == 0 and out.splitlines() == expected
