@@ -68,6 +68,9 @@ def _certify(problem: Problem, result: CountResult, found: list, deadline: float
     result.certify_decisions = c.decisions
     if c.certified:
         result.regions = c.regions
+        if c.bounded is not None:           # all of R^n: bounded or not, decided exactly
+            result.bounded, result.unbounded = c.bounded, c.regions - c.bounded
+            result.extent_undecided = 0
     if on_region is not None:
         for pattern, (Q, D) in c.added:
             u = np.array([float(Fraction(int(q), D)) for q in Q])
@@ -186,8 +189,8 @@ def check_all_space(settings: Settings, checkpoint=None) -> None:
     """What a count over all of R^n is not counted with (an ``InputError`` naming it): the
     walk is the Python LP path in one process, with float decisions."""
     refused = [name for name, on in (
-        ("--method milp", settings.method != "tree"), ("--certify", settings.certify),
-        ("--jobs", settings.jobs is not None), ("--executor", settings.executor != "local"),
+        ("--method milp", settings.method != "tree"), ("--jobs", settings.jobs is not None),
+        ("--executor", settings.executor != "local"),
         ("--checkpoint", checkpoint is not None)) if on]
     if refused:
         raise InputError(f"--domain all is counted by the tree's LP path in one process: not "

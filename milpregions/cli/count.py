@@ -191,8 +191,8 @@ def check_all_space_args(args) -> None:
     if args.domain is None:
         return
     refused = [flag for flag, on in (
-        ("--method milp", args.method != "tree"), ("--certify", args.certify),
-        ("--jobs", args.jobs is not None), ("--executor", args.executor != "local"),
+        ("--method milp", args.method != "tree"), ("--jobs", args.jobs is not None),
+        ("--executor", args.executor != "local"),
         ("--checkpoint", args.checkpoint is not None), ("--estimate", args.estimate is not None),
         ("--linear", args.linear), ("--graph", args.graph is not None),
         ("--region-fields", args.region_fields is not None)) if on]

@@ -201,11 +201,41 @@ def test_maxout_2d_against_the_vertex_walk_on_a_proven_box(seed):
     assert box.exact and r.regions == box.regions
 
 
+# ---------------------------------------------------------------------------- certified
+
+
+@pytest.mark.parametrize("net", [generic(6, 2, 3), C.he_mlp(2, [6, 6], 2), maxout(0),
+                                 C.montufar_folding(1, 2, 3), generic(5, 3, 4)],
+                         ids=["generic_2d", "he_2d", "maxout", "montufar_1d", "generic_3d"])
+def test_certified_over_r_n_agrees_with_the_float_count(net):
+    floats = count_all(net)
+    exact = count_regions(net, domain="all", certify=True)
+    assert exact.certified and exact.certify_added == exact.certify_rejected == 0
+    assert (exact.regions, exact.bounded, exact.unbounded) == \
+        (floats.regions, floats.bounded, floats.unbounded)
+
+
+def test_certify_completes_a_partial_search_over_r_n():
+    # a third of the regions as the float search's: the exact search by adjacency finds the
+    # rest, however far out (bounded and unbounded ones), and tells which are bounded exactly
+    from milpregions.certify import certify
+    from milpregions.problem import prepare
+
+    net = C.he_mlp(2, [8, 8], 0)
+    problem = prepare(net, "all")             # unit box [-1, 1]^2: u = x
+    regions: list = []
+    full = count_regions(problem, on_region=regions.append)
+    part = [(r.pattern, r.witness) for r in regions[::3]]
+    c = certify(problem, part)
+    assert c.certified and c.regions == full.regions == 111
+    assert len(c.added) == full.regions - len(part)
+    assert c.bounded == full.bounded == 83
+
+
 # ---------------------------------------------------------------------------- refusals
 
 
 @pytest.mark.parametrize("kw, flag", [({"method": "milp"}, "--method milp"),
-                                      ({"certify": True}, "--certify"),
                                       ({"jobs": 2}, "--jobs")])
 def test_what_all_of_r_n_is_not_counted_with(kw, flag):
     with pytest.raises(InputError, match=flag):

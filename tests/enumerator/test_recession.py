@@ -89,3 +89,27 @@ def test_random_free_polytopes_agree_with_the_exact_simplex():
         rows = unit_rows(rng.standard_normal((6, 3)), rng.standard_normal(6))
         r_lp, _ = lp.solve(tuple(rng.integers(0, 1 << 30, 6)), rows)
         assert abs(r_lp - float(chebyshev_exact(rows, box=False).r)) < 1e-9
+
+
+@pytest.mark.parametrize("A, bounded", [([[1, 0], [0, 1], [-1, -1]], True),
+                                        ([[1, 0], [0, 1], [1, 1]], False),
+                                        ([[1, 0], [-1, 0], [1, 1]], False),
+                                        ([[1, -1], [-1, -1], [0, 1]], True),
+                                        ([[1, -1], [-1, -1], [0, -1]], False),
+                                        ([[1, 0], [-1, 0], [2, 0], [-3, 0]], False)])
+def test_bounded_exactly(A, bounded):
+    from milpregions.certify.exact_lp import bounded_exactly
+
+    assert bounded_exactly(np.array(A, dtype=object)) is bounded
+
+
+def test_exact_facet_point_over_r_n():
+    # x >= 0, y >= 0: the facet x = 0 is a ray, unbounded (the box version would see t* > 0
+    # only inside the box); x >= 0 and x <= -1 (after the facet row): no facet
+    from milpregions.certify.exact_lp import facet_point
+
+    A, c = np.array([[1, 0], [0, 1]], dtype=object), np.array([0, 0], dtype=object)
+    u = facet_point(A, c, 0, box=False)
+    assert u is not None and u[0] == 0 and u[1] > 0
+    A2, c2 = np.array([[1, 0], [-1, 0]], dtype=object), np.array([0, -1], dtype=object)
+    assert facet_point(A2, c2, 0, box=False) is None
