@@ -187,7 +187,7 @@ def _count_polytope(problem: Problem, callback, progress, should_stop,
 
 def check_all_space(settings: Settings, checkpoint=None) -> None:
     """What a count over all of R^n is not counted with (an ``InputError`` naming it): the
-    walk is the Python LP path in one process, with float decisions."""
+    walk is the Python LP path in one process (``certify`` proves its count exactly)."""
     refused = [name for name, on in (
         ("--method milp", settings.method != "tree"), ("--jobs", settings.jobs is not None),
         ("--executor", settings.executor != "local"),
