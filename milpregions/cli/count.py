@@ -216,6 +216,11 @@ def format_all_space(result) -> list[str]:
         n = result.extent_undecided
         out.append(f"undecided: whether {n:,} region{'s are' if n != 1 else ' is'} bounded "
                    "(nearly dependent rows, within the LP's tolerance)")
+    if result.beyond_reach and not result.certified:
+        out.append(f"undecided: the walk reached |u| = {result.reach:.3g} (in units of the "
+                   f"--box half-width), where rounding is no longer small against the margin "
+                   f"{result.margin:g}: regions that far out may be missing; a larger --box "
+                   "unit, or --certify, decides")
     return out
 
 
@@ -483,5 +488,6 @@ def run(args, out, err) -> int:
         return EXIT_LOWER_BOUND
     if result.certified is False:
         return EXIT_UNCERTIFIED
-    undecided = result.undecided or result.below_resolution or result.extent_undecided
+    undecided = (result.undecided or result.below_resolution or result.extent_undecided
+                 or result.beyond_reach)
     return EXIT_UNDECIDED if undecided and not result.certified else EXIT_OK

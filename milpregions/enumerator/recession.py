@@ -22,6 +22,18 @@ from ..solver.highs import RecessionLP
 #: HiGHS meets each row to 1e-10 (``highs.new_highs``): the LP's optimum may be off by this
 #: much per row, so a gap ``sigma_min / 2`` is trusted only above ``LP_NOISE * rows``
 LP_NOISE = 1e-9
+#: how many times the rounding of a row's value at a point must fit in the margin for the
+#: walk's decisions there to hold (``reach_limit``)
+ROUNDING_UNITS = 8
+
+
+def reach_limit(margin: float, d: int) -> float:
+    """The largest |u|_inf at which the walk over R^d still resolves the margin: beyond it the
+    rounding of a row's value at a point, ``(d + 2) eps |u|`` and more inside HiGHS, reaches
+    ``margin / ROUNDING_UNITS``, so a region out there may be missed or a sliver taken for
+    one (he_mlp nets stay under 10^3; relucent's ckpt5795 reaches 5e9 and its count moves
+    with the unit of length). ``count`` reports such a count as undecided."""
+    return margin / (ROUNDING_UNITS * (d + 2) * float(np.finfo(np.float64).eps))
 
 
 class Extent(Enum):

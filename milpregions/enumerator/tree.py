@@ -206,6 +206,7 @@ class TreeCounter:
         self.box = box
         self._extent_lp = None      # over R^d: the LP that tells bounded regions (``recession``)
         self.lines = False          # over R^d: every region contains a line (input rank < d)
+        self.reach = 0.0            # over R^d: the largest |u|_inf of a witness
         if not box:
             from .recession import input_rank
 
@@ -692,9 +693,17 @@ class TreeCounter:
             widths=self.net.widths, unstable_units=self.n_unstable, bound_lps=self.bound_lps,
             thin_dropped=st.thin_dropped, thickest_dropped=st.thickest_dropped,
             min_radius=None if st.regions == 0 else st.min_radius, undecided=st.undecided,
-            **({} if self.box else {"bounded": st.bounded, "unbounded": st.unbounded,
-                                    "extent_undecided": st.extent_undecided,
-                                    "lines": self.lines}))
+            **({} if self.box else self._all_space_fields()))
+
+    def _all_space_fields(self) -> dict:
+        """Over all of R^d: the bounded / unbounded split and how far out the walk went."""
+        from .recession import reach_limit
+
+        st = self.budget.stats
+        reach = max(self.reach, self.budget.lp.reach)
+        return {"bounded": st.bounded, "unbounded": st.unbounded,
+                "extent_undecided": st.extent_undecided, "lines": self.lines,
+                "reach": reach, "beyond_reach": reach > reach_limit(self.margin, self.d)}
 
     def _frame(self, k: int, node, maps: Maps, prefix: np.ndarray) -> Frame:
         """The stack frame of layer k inside ``node``."""
@@ -729,6 +738,8 @@ class TreeCounter:
             return
         # over all of R^d the witness may lie far out: its radius is always evaluated on the
         # region's own rows with their rounding (and the rows tell bounded regions)
+        if not self.box:
+            self.reach = max(self.reach, float(np.abs(u).max(initial=0.0)))
         H = rows()
         r = certified_radius(H, u, self.box)
         if r <= margin:

@@ -72,6 +72,8 @@ class CountResult:
     unbounded: int | None = None       # unbounded ones,
     extent_undecided: int | None = None  # and ones the LP's tolerance leaves undecided
     lines: bool | None = None          # over R^n: every region contains a line (input rank < n)
+    reach: float | None = None         # over R^n: the largest |u|_inf of a witness or LP point
+    beyond_reach: bool | None = None   # over R^n: ``reach`` is beyond what the margin resolves
     linear_regions: int | None = None  # with --linear: connected pieces of one affine map
     affine_pieces: int | None = None   # with --linear: distinct affine maps of the output
 

@@ -106,6 +106,7 @@ class ChebyshevLP:
     def __init__(self, dim: int, options: dict[str, object] | None = None, box: bool = True):
         self.dim = dim
         self.box = box                  # False: u ranges over R^d, no box rows
+        self.reach = 0.0                # without the box: the largest |u|_inf of a point returned
         self.solves = 0
         self.fallbacks = Fallbacks()
         self.options = dict(options or {})    # HiGHS options set on top of ``new_highs``'s
@@ -242,7 +243,10 @@ class ChebyshevLP:
         for row in extra_rows:
             self._add(row)
         try:
-            return self._decide(rows, extra_rows)
+            r, u = self._decide(rows, extra_rows)
+            if not self.box and u is not None:
+                self.reach = max(self.reach, float(np.abs(u).max(initial=0.0)))
+            return r, u
         finally:
             if len(extra_rows):
                 first = self._base + len(self._loaded)

@@ -101,3 +101,25 @@ def test_the_readme_example(cli):
     expected = [line[4:] for line in block.splitlines()]
     code, out, _ = cli("count", str(MODELS / "he_2d_16x16.onnx"), "--domain", "all", "--bounds")
     assert code == 0 and out.splitlines() == expected
+
+
+def test_a_walk_beyond_its_resolution_is_undecided(cli, tmp_path):
+    # two of three lines meet at x = -1e8: the walk's points go out that far (exit 5, one
+    # line saying so); --certify decides the count exactly (exit 0)
+    import numpy as np
+
+    from milpregions.ir.network import mlp
+    from milpregions.onnx.export import to_onnx
+
+    W = np.array([[0.0, 1.0], [-1e-8, 1.0], [1.0, 0.3]])
+    path = tmp_path / "far.onnx"
+    to_onnx(mlp([W, np.ones((1, 3))], [np.array([0.0, -1.0, 0.2]), np.zeros(1)]), path)
+    code, out, _ = cli("count", path, "--domain", "all")
+    lines = out.splitlines()
+    assert code == 5 and lines[0] == "7 regions"
+    assert lines[-1].startswith("undecided: the walk reached |u| = ")
+    assert lines[-1].endswith("regions that far out may be missing; a larger --box unit, "
+                              "or --certify, decides")
+    assert cli("count", path, "--domain", "all", "--certify") == (
+        0, "7 regions (certified exactly, no margin)\nbounded regions: 1\n"
+           "unbounded regions: 6\n", "")

@@ -49,6 +49,7 @@ def count_all(net: Network, **kw):
     result = count_regions(net, domain="all", on_region=regions.append, **kw)
     assert result.exact
     assert result.extent_undecided == 0 and result.undecided == 0
+    assert result.beyond_reach is False
     assert result.bounded + result.unbounded == result.regions == len(regions)
     assert len({tuple(np.concatenate([np.ravel(p) for p in r.pattern])) for r in regions}) \
         == result.regions
@@ -230,6 +231,21 @@ def test_certify_completes_a_partial_search_over_r_n():
     assert c.certified and c.regions == full.regions == 111
     assert len(c.added) == full.regions - len(part)
     assert c.bounded == full.bounded == 83
+
+
+def far_vertex() -> Network:
+    """Three lines, two of them meeting at x = -1e8: 7 regions, one (a huge triangle) bounded."""
+    return arrangement([[0.0, 1.0], [-1e-8, 1.0], [1.0, 0.3]], [0.0, -1.0, 0.2])
+
+
+def test_a_walk_beyond_its_resolution_is_flagged_and_certify_decides():
+    # the LP's points follow the two nearly parallel lines out to |u| ~ 1e8, where the
+    # rounding of a row's value is no longer small against the margin: flagged, and the exact
+    # search decides the count and the split
+    r = count_regions(far_vertex(), domain="all")
+    assert r.beyond_reach and r.reach > 1e7
+    c = count_regions(far_vertex(), domain="all", certify=True)
+    assert c.certified and (c.regions, c.bounded, c.unbounded) == (7, 1, 6)
 
 
 # ---------------------------------------------------------------------------- refusals
