@@ -242,7 +242,14 @@ class TreeCounter:
                 self.trial_nodes = TRIAL_NODES if self.use_vertices else TRIAL_NODES_LP
             else:
                 self._load_kernel(progress)
-        self.budget = Budget(ChebyshevLP(self.d, box=box), time_limit=time_limit,
+        lp = ChebyshevLP(self.d, box=box)
+        # over R^d far LP points are pulled in to balls of this radius, still far above the
+        # margin, so no decision of the walk (r > margin) changes
+        if not box:
+            from ..solver.highs import PULL_RADIUS
+
+            lp.pull = max(PULL_RADIUS, 100 * self.margin)
+        self.budget = Budget(lp, time_limit=time_limit,
                              max_regions=max_regions, progress=progress,
                              should_stop=should_stop)
         self.path: CellPath = VertexPath(self.d, self.margin, self.budget) \

@@ -107,6 +107,8 @@ class ChebyshevLP:
         self.dim = dim
         self.box = box                  # False: u ranges over R^d, no box rows
         self.reach = 0.0                # without the box: the largest |u|_inf of a point returned
+        # without the box: None, or the radius far points are pulled in to (``_pull_in``)
+        self.pull: float | None = None
         self.solves = 0
         self.fallbacks = Fallbacks()
         self.options = dict(options or {})    # HiGHS options set on top of ``new_highs``'s
@@ -234,7 +236,9 @@ class ChebyshevLP:
         at u* (never more than the LP optimum). ``ids`` name the rows so that a later call
         sharing a prefix of them re-uses the loaded rows. Returns (-inf, None) if HiGHS proves
         the LP infeasible. An LP that HiGHS does not settle is solved again (``_decide``), in
-        the end exactly: no status ends a count.
+        the end exactly: no status ends a count. Without the box and with ``pull`` set, an
+        answer beyond ``PULL_FROM`` with r > pull is replaced by the nearest point with a ball
+        of radius ``pull`` (``_pull_in``): r* is then that ball's radius, not the largest.
         """
         if self.h is None:
             self._build()
@@ -245,6 +249,9 @@ class ChebyshevLP:
         try:
             r, u = self._decide(rows, extra_rows)
             if not self.box and u is not None:
+                if self.pull is not None and r > self.pull \
+                        and float(np.abs(u).max(initial=0.0)) > PULL_FROM:
+                    r, u = _pull_in(rows, extra_rows, self.pull, u) or (r, u)
                 self.reach = max(self.reach, float(np.abs(u).max(initial=0.0)))
             return r, u
         finally:
@@ -252,6 +259,50 @@ class ChebyshevLP:
                 first = self._base + len(self._loaded)
                 drop = np.arange(first, first + len(extra_rows), dtype=np.int32)
                 self.h.deleteRows(drop.size, drop)
+
+
+#: without the box: an LP point farther out than this (|u|_inf) is pulled in (``_pull_in``)
+PULL_FROM = 10.0
+#: ... to the nearest point with a ball of this radius (the tree raises it to 100 x its margin:
+#: ``ChebyshevLP.pull``), only when the LP's own radius exceeds it
+PULL_RADIUS = 1e-3
+
+
+def _pull_in(rows: np.ndarray, extra_rows, rho: float,
+             u: np.ndarray) -> tuple[float, np.ndarray]:
+    """Over all of R^d the LP maximises r up to its cap 1, which sends its point out along a
+    thin wedge until the wedge is 2 wide (|u| ~ 1e8 between two lines meeting there), where
+    rounding is no longer small. Every decision of the walk only asks r > margin, so a nearer
+    point with a smaller ball serves as well: the point nearest the origin (min |u|_inf) with
+    a ball of radius ``rho`` (> margin; the LP's radius is larger) in the rows, if HiGHS finds
+    one whose evaluated radius holds ``rho``; else None for the caller to keep its own."""
+    import highspy
+
+    R = np.vstack([np.reshape(rows, (-1, u.size + 1)),
+                   np.reshape(np.asarray(extra_rows, dtype=float), (-1, u.size + 1))])
+    d = u.size
+    h = new_highs()
+    inf = highspy.kHighsInf
+    empty_i = np.zeros(0, dtype=np.int32)
+    cost = np.zeros(d + 1)
+    cost[d] = 1.0                                          # columns u, then s >= |u_k|
+    h.addCols(d + 1, cost, np.full(d + 1, -inf), np.full(d + 1, inf), 0, empty_i, empty_i,
+              np.zeros(0))
+    m = R.shape[0]
+    idx = np.arange(d, dtype=np.int32)
+    h.addRows(m, rho - R[:, d], np.full(m, inf), m * d, np.arange(0, m * d, d, dtype=np.int32),
+              np.tile(idx, m), np.ascontiguousarray(R[:, :d]).ravel())
+    for k in range(d):                                     # s - u_k >= 0, s + u_k >= 0
+        for sign in (-1.0, 1.0):
+            h.addRow(0.0, inf, 2, np.array([k, d], dtype=np.int32), np.array([sign, 1.0]))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    u2 = np.asarray(h.getSolution().col_value[:d], dtype=np.float64)
+    r2 = _radius_at(u2, R, (), False)
+    if r2 < rho * (1 - 1e-6) or float(np.abs(u2).max(initial=0.0)) >= float(np.abs(u).max()):
+        return None
+    return r2, u2
 
 
 def _option(h, name: str):
