@@ -10,7 +10,7 @@ import numpy as np
 
 from .enumerator import TreeCounter
 from .errors import InputError
-from .ir.domain import Polytope
+from .ir.domain import AllSpace, Polytope
 from .ir.result import CountResult, Region
 from .problem import Problem, prepare
 from .settings import DEFAULT_MARGIN, Settings
@@ -36,11 +36,15 @@ def count(problem: Problem, *, on_region: Callable[[Region], None] | None = None
     if on_region is not None or s.certify:
         slack = problem.witness_slack
 
+        # over all of R^d a witness may lie beyond [-1, 1]^d: its rounding grows with |u|
+        far = problem.unbounded
+
         def callback(pattern, u, r):
             if s.certify:
                 found.append(([p.copy() for p in pattern], np.array(u)))
             if on_region is not None:
-                on_region(Region(pattern, problem.to_input(u), float(r) - slack))
+                grow = max(1.0, float(np.abs(u).max(initial=0.0))) if far else 1.0
+                on_region(Region(pattern, problem.to_input(u), float(r) - slack * grow))
     start = time.perf_counter()
     result = _search(problem, callback, progress, should_stop, checkpoint)
     if s.certify:
@@ -64,6 +68,9 @@ def _certify(problem: Problem, result: CountResult, found: list, deadline: float
     result.certify_decisions = c.decisions
     if c.certified:
         result.regions = c.regions
+        if c.bounded is not None:           # all of R^n: bounded or not, decided exactly
+            result.bounded, result.unbounded = c.bounded, c.regions - c.bounded
+            result.extent_undecided = 0
     if on_region is not None:
         for pattern, (Q, D) in c.added:
             u = np.array([float(Fraction(int(q), D)) for q in Q])
@@ -74,6 +81,8 @@ def _search(problem: Problem, callback, progress, should_stop, checkpoint) -> Co
     s = problem.settings
     if isinstance(problem.domain, Polytope):
         return _count_polytope(problem, callback, progress, should_stop, checkpoint)
+    if isinstance(problem.domain, AllSpace):
+        return _count_all_space(problem, callback, progress, should_stop, checkpoint)
     t0 = time.perf_counter()
     # the MILP wants LP-tightened bounds; the tree takes what its path needs
     bounds = problem.search_bounds(should_stop)
@@ -176,6 +185,38 @@ def _count_polytope(problem: Problem, callback, progress, should_stop,
     return result
 
 
+def check_all_space(settings: Settings, checkpoint=None) -> None:
+    """What a count over all of R^n is not counted with (an ``InputError`` naming it): the
+    walk is the Python LP path in one process (``certify`` proves its count exactly)."""
+    refused = [name for name, on in (
+        ("--method milp", settings.method != "tree"), ("--jobs", settings.jobs is not None),
+        ("--executor", settings.executor != "local"),
+        ("--checkpoint", checkpoint is not None)) if on]
+    if refused:
+        raise InputError(f"--domain all is counted by the tree's LP path in one process: not "
+                         f"with {', '.join(refused)}")
+
+
+def _count_all_space(problem: Problem, callback, progress, should_stop,
+                     checkpoint) -> CountResult:
+    """The regions of all of R^n: the tree's Python LP path without the box (``box=False``:
+    free u, radii capped at 1, no bounds), each counted region told bounded or unbounded
+    (``enumerator.recession``)."""
+    s = problem.settings
+    check_all_space(s, checkpoint)
+    t0 = time.perf_counter()
+    bounds = problem.search_bounds(should_stop)
+    seconds = time.perf_counter() - t0
+    result = TreeCounter(problem.unit_net, bounds, margin=s.margin, time_limit=s.time_limit,
+                         max_regions=s.max_regions, on_region=callback, progress=progress,
+                         should_stop=should_stop, box=False).run()
+    result.bounds_seconds = seconds
+    from .enumerator.resolution import hyperplanes_below_resolution
+
+    result.below_resolution = hyperplanes_below_resolution(problem.unit_net)
+    return result
+
+
 def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFAULT_MARGIN,
                   time_limit: float | None = None, max_regions: int | None = None,
                   tighten: bool = True, vertex_dim: int = 6,
@@ -186,7 +227,7 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
                   address: str | None = None,
                   task_seconds: float | None = Settings.task_seconds, input_shape=None,
                   output: str | None = None, norm: str | float = "inf", polytope=None,
-                  hull=None) -> CountResult:
+                  hull=None, domain: str | None = None) -> CountResult:
     """Count the full-dimensional activation regions of a network inside a domain.
 
     ``model``: an ONNX path, an ``onnx.ModelProto``, a ``torch.nn.Module`` (exported in
@@ -208,6 +249,9 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
     ``executor="ray"`` / ``"dask"``: count on that engine's cluster at ``address`` (None: a
     local cluster of ``jobs`` CPUs, all cores when None); the count is the same.
     ``task_seconds``: with those, a task that counts longer hands the rest back as new tasks.
+    ``domain="all"``: count over all of R^n instead (``box``, if given, is then only the unit
+    of length, ``AllSpace``; the margin is relative to it); the result also holds
+    ``bounded`` / ``unbounded`` regions. Equivalently ``box="all"``.
     """
     if isinstance(model, Problem):
         return count(model, on_region=on_region, progress=progress)
@@ -215,6 +259,10 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
                         max_regions=max_regions, tighten=tighten, vertex_dim=vertex_dim,
                         certify=certify, jobs=jobs, executor=executor, address=address,
                         task_seconds=task_seconds)
+    if domain is not None:
+        if domain != "all":
+            raise InputError(f"domain {domain!r}: the only named domain is 'all' (R^n)")
+        box = ("all", box)
     problem = prepare(model, box, settings, slice=slice, line=line, center=center, radius=radius,
                       input_shape=input_shape, output=output, norm=norm, polytope=polytope,
                       hull=hull)

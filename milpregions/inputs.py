@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .ir.domain import Ball, Box, Domain, Polytope, Segment, Slice
+from .ir.domain import AllSpace, Ball, Box, Domain, Polytope, Segment, Slice
 
 
 def _as_point(p, what: str, dim: int | None) -> np.ndarray:
@@ -302,6 +302,10 @@ def as_domain(dim: int, box=None, *, slice=None, line=None, center=None,
         if str(norm) == "1":
             return l1_ball_domain(center, radius, dim)
         return ball_domain(center, radius, dim)
+    if isinstance(box, str) and box == "all" or isinstance(box, tuple) and len(box) == 2 \
+            and isinstance(box[0], str) and box[0] == "all":
+        return _all_space(dim, None if isinstance(box, str) else box[1],
+                          slice, line, center, radius)
     if isinstance(box, Domain):
         if box.input_dim != dim:
             raise InputError(f"the {box.kind} has {box.input_dim} inputs but the network has {dim}")
@@ -315,3 +319,18 @@ def as_domain(dim: int, box=None, *, slice=None, line=None, center=None,
     except (TypeError, ValueError):
         raise InputError(f"a box is (lo, hi), a Box or another Domain, got {box!r}") from None
     return Box.make(lo, hi, dim)
+
+
+def _all_space(dim: int, unit, slice, line, center, radius) -> AllSpace:
+    """All of R^dim, ``unit`` (None: [-1, 1]^dim; a Box or (lo, hi)) setting the unit of length."""
+    if any(v is not None for v in (slice, line, center, radius)):
+        raise InputError("all of R^n is the whole domain: give no slice, line or centre with it")
+    if unit is None:
+        return AllSpace.make(dim)
+    if isinstance(unit, Box):
+        return AllSpace(Box.make(unit.lo, unit.hi, dim))
+    try:
+        lo, hi = unit
+    except (TypeError, ValueError):
+        raise InputError(f"the unit box of all of R^n is (lo, hi), got {unit!r}") from None
+    return AllSpace.make(dim, lo, hi)

@@ -14,10 +14,10 @@ from functools import cached_property
 
 import numpy as np
 
-from .bounds import Bounds, compute_bounds
+from .bounds import Bounds, compute_bounds, unbounded_bounds
 from .errors import InputError
 from .inputs import as_domain
-from .ir.domain import Ball, Box, Domain, Polytope, normalize
+from .ir.domain import AllSpace, Ball, Box, Domain, Polytope, normalize
 from .ir.network import Network
 from .settings import Settings
 
@@ -69,10 +69,18 @@ class Problem:
     def dim(self) -> int:
         return self.unit_net.input_dim
 
+    @property
+    def unbounded(self) -> bool:
+        """The domain is all of input space (``AllSpace``): u ranges over R^dim, not [-1, 1]^dim."""
+        return isinstance(self.domain, AllSpace)
+
     @cached_property
     def bounds(self) -> Bounds:
         """Pre-activation bounds of ``unit_net`` on [-1, 1]^dim: interval, symbolic, then every
-        unstable unit LP-tightened if the settings ask (the MILP's big-M needs them tight)."""
+        unstable unit LP-tightened if the settings ask (the MILP's big-M needs them tight).
+        Over all of R^dim: none (``unbounded_bounds``)."""
+        if self.unbounded:
+            return unbounded_bounds(self.unit_net)
         return compute_bounds(self.unit_net, self._lp_level("bounds"))
 
     @cached_property
@@ -80,7 +88,10 @@ class Problem:
         """The bounds the tree counts with. The tree only gains from a unit made stable, so:
         on the vertex path (``dim <= vertex_dim``), where vertices decide every unit on every
         node exactly, no LP at all (10 s of LPs against a 1 s count on a 3-layer width-100
-        net); on the LP path, LPs only for the units near stability (``NEAR_STABLE``)."""
+        net); on the LP path, LPs only for the units near stability (``NEAR_STABLE``).
+        Over all of R^dim: none (``unbounded_bounds``)."""
+        if self.unbounded:
+            return unbounded_bounds(self.unit_net)
         return compute_bounds(self.unit_net, self._lp_level("tree_bounds"))
 
     def _lp_level(self, which: str) -> str:
@@ -96,6 +107,8 @@ class Problem:
         ``should_stop`` is asked between the LPs of the tightening, which raises
         ``errors.Interrupted`` once it says True (there is no partial result to give)."""
         which = "bounds" if self.settings.method == "milp" else "tree_bounds"
+        if which not in self.__dict__ and self.unbounded:
+            self.__dict__[which] = unbounded_bounds(self.unit_net)
         if which not in self.__dict__:
             self.__dict__[which] = compute_bounds(self.unit_net, self._lp_level(which),
                                                   should_stop=should_stop)
@@ -113,7 +126,7 @@ class Problem:
         eps = float(np.finfo(np.float64).eps)
         box = self.box
         d = box.dim
-        if isinstance(self.domain, (Box, Ball, Polytope)):
+        if isinstance(self.domain, (Box, Ball, Polytope, AllSpace)):
             return 4 * eps * float(np.max((np.abs(box.center) + box.halfwidth) / box.halfwidth)) * d
         D = self.domain.directions * box.halfwidth[None, :]          # input change per unit of u
         reach = np.abs(self.domain.origin) + np.abs(self.domain.directions) @ (

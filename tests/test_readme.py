@@ -22,6 +22,7 @@ def test_python_example_prints_what_the_comment_says(capsys, monkeypatch):
         exec(compile(code, "README.md", "exec"), spaces[-1])
     out = capsys.readouterr().out.splitlines()
     assert "37 True" in out
+    assert "37 21 16" in out                 # all of R^2: regions, bounded, unbounded
     assert "102" in out                      # the prepared-Problem example: he_2d_8x8 on [-1, 1]^2
     assert "25 25 21" in out and "40 3.2" in out     # the linear-regions example
     assert "37 2 [1 1 0 1 1 0 0 0]" in out and "True 64" in out     # regions as data

@@ -15,6 +15,7 @@ from .interval import (
     max_candidates,
     max_range,
     output_interval,
+    unbounded_bounds,
 )
 from .relaxation import lp_tighten
 from .symbolic import symbolic_bounds
@@ -42,4 +43,4 @@ def compute_bounds(unit_net: Network, lp: str = "all",
 
 __all__ = ["Bounds", "activation_range", "compute_bounds", "csr_rows", "fixed_argmax_of",
            "interval_bounds", "layer_range", "lp_tighten", "max_candidates", "max_range",
-           "output_interval", "symbolic_bounds"]
+           "output_interval", "symbolic_bounds", "unbounded_bounds"]

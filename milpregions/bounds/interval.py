@@ -183,6 +183,19 @@ def interval_bounds(net: Network) -> Bounds:
     return Bounds(los, his, 0, _groups_of(net))
 
 
+def unbounded_bounds(net: Network) -> Bounds:
+    """The bounds of every pre-activation over all of R^d (``AllSpace``): none, so every unit
+    is unstable and every piece a candidate; the tree settles what is constant or one-signed
+    node by node. Written as -inf / +inf, never computed (interval arithmetic on infinite
+    inputs would meet inf * 0)."""
+    los, his = [], []
+    for layer in net.layers:
+        n = int(np.asarray(layer.affine.b).size)
+        los.append(np.full(n, -np.inf))
+        his.append(np.full(n, np.inf))
+    return Bounds(los, his, 0, _groups_of(net))
+
+
 def output_interval(net: Network, bounds: Bounds) -> tuple[np.ndarray, np.ndarray]:
     """Interval bounds of the network output given layer bounds."""
     d = net.input_dim

@@ -37,6 +37,7 @@ from .exact import (
     region_forms,
     strictly_inside,
 )
+from .exact_lp import bounded_exactly
 from .facets import region_facets
 
 
@@ -58,6 +59,7 @@ class Certification:
     decisions: int = 0
     undecided: int = 0
     why: str = ""
+    bounded: int | None = None      # over all of R^d: the certified regions that are bounded
 
 
 def _key(pattern) -> bytes:
@@ -105,7 +107,7 @@ def region_neighbours(xn: ExactNetwork, pattern) -> list[list[np.ndarray]] | Non
     H = _exact_region(xn, pattern)
     if H.empty:
         return None
-    rf = region_facets(H, xn.dim)
+    rf = region_facets(H, xn.dim, in_box=xn.box)
     if rf.undecided:
         return None
     return [pattern_near(xn, f.Q, f.D, f.v) for f in rf.facets if not f.on_boundary]
@@ -136,7 +138,7 @@ def certify(problem: Problem, regions: list, deadline: float | None = None) -> C
         known.add(_key(p))
         queue.append((p, H))
         added.append((p, w))
-    decisions = undecided = 0
+    decisions = undecided = bounded = 0
     shared: dict[bytes, set] = {}     # per region not yet followed: facets known from beyond
     done: set[bytes] = set()
     while queue:
@@ -145,7 +147,9 @@ def certify(problem: Problem, regions: list, deadline: float | None = None) -> C
                                  "the certification was stopped by the time limit")
         pattern, H = queue.popleft()
         done.add(_key(pattern))
-        rf = region_facets(H, d, shared.pop(_key(pattern), frozenset()))
+        rf = region_facets(H, d, shared.pop(_key(pattern), frozenset()), xn.box)
+        if not xn.box:
+            bounded += bounded_exactly(H.A)
         decisions += len(rf.facets) + rf.proven_not
         undecided += rf.undecided
         for f in rf.facets:
@@ -171,4 +175,5 @@ def certify(problem: Problem, regions: list, deadline: float | None = None) -> C
     if undecided:
         return Certification(False, len(known), added, rejected, decisions, undecided,
                              f"{undecided} decisions could not be made exactly")
-    return Certification(True, len(known), added, rejected, decisions, 0)
+    return Certification(True, len(known), added, rejected, decisions, 0,
+                         bounded=None if xn.box else bounded)

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..ir.domain import Ball, Box
+from ..ir.domain import AllSpace, Ball, Box
 from ..ir.dyadic import Dyadic, add, dyadic, matmul
 from ..ir.network import MaxLayer, Network
 
@@ -32,12 +32,14 @@ class ExactLayer:
 @dataclass(frozen=True)
 class ExactNetwork:
     """The network and its input map u -> x, exactly: ``inputs`` holds the inputs as affine
-    forms of u (rows [g_1 .. g_d, c]); ``output`` the network's output map."""
+    forms of u (rows [g_1 .. g_d, c]); ``output`` the network's output map. ``box``: u
+    ranges over [-1, 1]^d (a region's halfspaces include the box), else over all of R^d."""
 
     layers: list[ExactLayer]
     inputs: Dyadic
     dim: int
     output: ExactLayer
+    box: bool = True
 
 
 def _dense(W) -> np.ndarray:
@@ -56,7 +58,7 @@ def _input_forms(problem) -> np.ndarray:
         f[k] = (hi[k] - lo[k]) / 2
         f[d] = (hi[k] + lo[k]) / 2
         params.append(f)
-    if isinstance(dom, (Box, Ball)):
+    if isinstance(dom, (Box, Ball, AllSpace)):
         return params
     P = [[Fraction(float(v)) for v in p] for p in dom.points]
     forms = []
@@ -93,7 +95,8 @@ def exact_network(problem) -> ExactNetwork:
     out = net.output
     output = ExactLayer({s: dyadic(_dense(w)) for s, w in out.W.items()}, dyadic(out.b),
                         None, None)
-    return ExactNetwork(layers, _fraction_dyadic(_input_forms(problem)), problem.dim, output)
+    return ExactNetwork(layers, _fraction_dyadic(_input_forms(problem)), problem.dim, output,
+                        not isinstance(problem.domain, AllSpace))
 
 
 def _pre_forms(L: ExactLayer, values: list[Dyadic], d1: int) -> Dyadic:
@@ -175,7 +178,7 @@ def halfspaces(xn: ExactNetwork, forms: list[np.ndarray], pattern) -> Halfspaces
                     return Halfspaces(np.zeros((0, d), object), np.zeros(0, object), True)
                 continue
             rows.append(f if p[j] else -f)
-    for k in range(d):                         # the box: 1 + u_k > 0, 1 - u_k > 0
+    for k in range(d if xn.box else 0):        # the box: 1 + u_k > 0, 1 - u_k > 0
         for s in (1, -1):
             f = np.zeros(d + 1, dtype=object)
             f[k], f[d] = s, 1

@@ -169,9 +169,11 @@ def _float_below(x: Fraction) -> float:
     return f if Fraction(f) <= x else float(np.nextafter(f, -np.inf))
 
 
-def _bounds(lp: RegionLP, A, c, d) -> tuple[list[float], list[float]]:
-    """Exactly proven bounds lo <= u <= hi of the region (the box where a proof fails)."""
-    lo, hi = [-1.0] * d, [1.0] * d
+def _bounds(lp: RegionLP, A, c, d, box: bool = True) -> tuple[list[float], list[float]]:
+    """Exactly proven bounds lo <= u <= hi of the region (the box where a proof fails; over
+    all of R^d, infinite there)."""
+    edge = 1.0 if box else np.inf
+    lo, hi = [-edge] * d, [edge] * d
     for k in range(d):
         for sign in (1, -1):
             ans = lp.bound(k, float(sign))
@@ -232,17 +234,22 @@ def _no_facet(A, c, i: int, active: np.ndarray) -> bool:
     return sum(yj * int(c[j]) for yj, j in zip(y, S)) + lam * int(c[i]) <= 0
 
 
-def region_facets(H: Halfspaces, d: int, shared: set | frozenset = frozenset()) -> RegionFacets:
+def region_facets(H: Halfspaces, d: int, shared: set | frozenset = frozenset(),
+                  in_box: bool = True) -> RegionFacets:
     """Every facet of the (nonempty, bounded) region ``H``, exactly, except those whose
-    primitive rows are in ``shared`` (facets already followed from the region beyond)."""
+    primitive rows are in ``shared`` (facets already followed from the region beyond).
+    ``in_box=False``: a region of all of R^d (no box rows; it may be unbounded)."""
     A, c, box, keys = _unique(H, d)
     facets: list[Facet] = []
     todo = np.array([k not in shared for k in keys], dtype=bool)
     if not todo.any():
         return RegionFacets(facets, 0, 0)
-    lp = RegionLP(_float_rows(A, c))
-    lo, hi = _bounds(lp, A, c, d)
-    far = _positive_on_bounds(A, c, lo, hi)
+    lp = RegionLP(_float_rows(A, c), cap=not in_box)
+    lo, hi = _bounds(lp, A, c, d, in_box)
+    if np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)):
+        far = _positive_on_bounds(A, c, lo, hi)
+    else:
+        far = np.zeros(len(keys), dtype=bool)
     proven_not = int((far & todo).sum())
     undecided = 0
     for i in np.flatnonzero(~far & todo):
@@ -256,7 +263,7 @@ def region_facets(H: Halfspaces, d: int, shared: set | frozenset = frozenset()) 
         if ans.point is not None and _no_facet(A, c, i, ans.active):
             proven_not += 1
             continue
-        u = facet_point(A, c, i)          # the floats could not tell: exact simplex
+        u = facet_point(A, c, i, in_box)  # the floats could not tell: exact simplex
         if u is None:
             proven_not += 1
             continue

@@ -31,7 +31,7 @@ from .common import (
     write_json,
 )
 from .decision import add_decision_arg
-from .domain_args import add_domain_args, problem_from_args
+from .domain_args import add_all_space_arg, add_domain_args, problem_from_args
 
 log = logging.getLogger("milpregions.cli")
 
@@ -46,6 +46,7 @@ def add_parser(subs) -> None:
                    help="ONNX file; several files, or a quoted glob ('run/epoch_*.onnx', in "
                         "natural order), count a series: one row each")
     add_domain_args(c, polytopes=True)
+    add_all_space_arg(c)
     c.add_argument("--method", choices=("tree", "milp"), default="tree",
                    help="tree: branch-and-bound over activation patterns (default); "
                         "milp: one MILP per region with no-good cuts (slow, a cross-check)")
@@ -171,6 +172,7 @@ SMALLER_DOMAIN = {
     "ball": "a smaller --radius, or a 2-D slice through the centre (--slice P0 P1 P2)",
     "slice": "a smaller parameter range (--slice-box LO,HI) or a segment (--line P0 P1)",
     "line": "a smaller parameter range (--slice-box LO,HI)",
+    "all": "a box (--box LO,HI without --domain all)",
 }
 
 
@@ -182,6 +184,46 @@ def format_hint(result, domain_kind: str) -> list[str]:
     other = SMALLER_DOMAIN.get(domain_kind, "a smaller domain")
     return [f"hint: no region was finished before the stop; this domain may be too large to "
             f"count whole: try {other}"]
+
+
+def check_all_space_args(args) -> None:
+    """``--domain all``: what it is not counted with, as one line (exit 2). The walk is the
+    Python LP path in one process; cells, the region graph and linear regions are drawn in
+    the box."""
+    if args.domain is None:
+        return
+    refused = [flag for flag, on in (
+        ("--method milp", args.method != "tree"), ("--jobs", args.jobs is not None),
+        ("--executor", args.executor != "local"),
+        ("--checkpoint", args.checkpoint is not None), ("--estimate", args.estimate is not None),
+        ("--linear", args.linear), ("--graph", args.graph is not None),
+        ("--region-fields", args.region_fields is not None)) if on]
+    if refused:
+        raise InputError(f"count: --domain all is counted by the tree's LP path in one "
+                         f"process, not with {refused[0]} (yet)")
+
+
+def format_all_space(result) -> list[str]:
+    """Over all of R^n: the bounded and unbounded regions, and what is undecided."""
+    if result.bounded is None:
+        return []
+    if not result.exact:
+        return [f"of those: {result.bounded:,} bounded, {result.unbounded:,} unbounded "
+                "(so far)"]
+    out = [f"bounded regions: {result.bounded:,}", f"unbounded regions: {result.unbounded:,}"]
+    if result.lines:
+        out[-1] += (f" (all of them: the weights on the input have rank below "
+                    f"{result.input_dim}, so every region contains a line)")
+    if result.extent_undecided:
+        n = result.extent_undecided
+        out.append(f"undecided: whether {n:,} region{'s are' if n != 1 else ' is'} bounded "
+                   "(nearly dependent rows, within the LP's tolerance)")
+    if result.beyond_reach and not result.certified:
+        out.append(f"undecided: the walk reached |u| = {result.reach:.3g} (in units of the "
+                   f"--box half-width), where rounding is no longer small against the margin "
+                   f"{result.margin:g}: regions that far out may be missing; a larger --box "
+                   "unit, or --certify, decides")
+    return out
 
 
 def format_stats(result) -> list[str]:
@@ -313,6 +355,9 @@ def run(args, out, err) -> int:
         return run_series(args, out, err)
     args.model = args.model[0]
     if args.decision:
+        if args.domain is not None:
+            raise InputError("count: --decision is counted inside a bounded domain (its cells "
+                             "and their graph are drawn in the box), not with --domain all (yet)")
         from .decision import CountText, run_decision
 
         return run_decision(args, out, err, CountText(format_count, format_notes, format_stats))
@@ -329,6 +374,7 @@ def run(args, out, err) -> int:
         raise InputError("--linear, --graph and --region-fields cannot be combined with "
                          "--checkpoint yet (a resumed run does not hold the regions of the "
                          "recorded batches)")
+    check_all_space_args(args)
     settings = Settings(method=args.method, margin=args.margin, time_limit=args.time_limit,
                         max_regions=args.max_regions, tighten=not args.no_tighten,
                         certify=args.certify, jobs=args.jobs, executor=args.executor,
@@ -434,7 +480,8 @@ def run(args, out, err) -> int:
         write_json(out, "count", args, problem.domain, d)
     else:
         out.write(format_count(result) + "\n")
-        for line in format_notes(result) + format_hint(result, problem.domain.kind):
+        for line in (format_all_space(result) + format_notes(result)
+                     + format_hint(result, problem.domain.kind)):
             out.write(line + "\n")
         if args.linear and result.linear_regions is not None:
             out.write(f"{result.linear_regions:,} linear regions, {result.affine_pieces:,} "
@@ -445,10 +492,13 @@ def run(args, out, err) -> int:
                 out.write("\n".join(format_graph(analysis)) + "\n")
         if args.bounds:
             b = architecture_bounds(problem.restricted)
-            out.write("\n".join(format_bounds(b, result.regions, exact=result.exact)) + "\n")
+            where = f"all of R^{b.input_dim}" if args.domain == "all" else "this domain"
+            out.write("\n".join(format_bounds(b, result.regions, exact=result.exact,
+                                              where=where)) + "\n")
     if not result.exact:
         return EXIT_LOWER_BOUND
     if result.certified is False:
         return EXIT_UNCERTIFIED
-    undecided = result.undecided or result.below_resolution
+    undecided = (result.undecided or result.below_resolution or result.extent_undecided
+                 or result.beyond_reach)
     return EXIT_UNDECIDED if undecided and not result.certified else EXIT_OK

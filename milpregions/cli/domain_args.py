@@ -15,7 +15,7 @@ from ..inputs import (
     read_box_file,
     vnnlib_box,
 )
-from ..ir.domain import Box, Domain
+from ..ir.domain import AllSpace, Box, Domain
 from ..ir.network import Network
 from ..problem import Problem, load_network, prepare
 from ..settings import Settings
@@ -105,11 +105,40 @@ def parse_box_text(text: str) -> tuple[float, float]:
 def domain_given(args) -> bool:
     return any(getattr(args, k, None) is not None
                for k in ("box", "box_file", "center", "slice", "line", "slice_box", "vnnlib",
-                         "polytope", "hull"))
+                         "polytope", "hull", "domain"))
+
+
+def add_all_space_arg(p: argparse.ArgumentParser) -> None:
+    """``--domain all``: count over all of R^n (``args.domain``); ``--box`` is then only the
+    unit of length (the margin is relative to it), default [-1, 1]."""
+    p.add_argument("--domain", choices=("all",), metavar="all",
+                   help="all: count in all of input space R^n, bounded and unbounded regions "
+                        "reported apart (--box LO,HI then only sets the unit of length, which "
+                        "the margin is relative to; default -1,1)")
+
+
+def _check_all_space(args) -> None:
+    """``--domain all`` takes no bounding domain option (``--box`` is its unit of length)."""
+    other = [flag for flag, key in (("--box-file", "box_file"), ("--center", "center"),
+                                    ("--radius", "radius"), ("--vnnlib", "vnnlib"),
+                                    ("--polytope", "polytope"), ("--hull", "hull"),
+                                    ("--slice", "slice"), ("--line", "line"),
+                                    ("--slice-box", "slice_box"))
+             if getattr(args, key, None) is not None]
+    if getattr(args, "norm", "inf") != "inf":
+        other.append("--norm")
+    if other:
+        raise InputError(f"{args.command}: --domain all is all of R^n: not with {other[0]} "
+                         "(--box LO,HI sets its unit of length)")
+    if args.box is not None:
+        parse_box_text(args.box)
 
 
 def check_domain(args) -> None:
     """The domain options are consistent (before any file is read)."""
+    if getattr(args, "domain", None) is not None:
+        _check_all_space(args)
+        return
     sl, ln = getattr(args, "slice", None), getattr(args, "line", None)
     if sl is not None or ln is not None:
         if sl is not None and ln is not None:
@@ -144,6 +173,9 @@ def check_domain(args) -> None:
 
 def domain_from_args(args, dim: int) -> Domain:
     """The Domain the options name, for a network with ``dim`` inputs (``check_domain`` first)."""
+    if getattr(args, "domain", None) == "all":
+        return AllSpace.make(dim, *(parse_box_text(args.box) if args.box is not None
+                                    else (-1.0, 1.0)))
     if getattr(args, "slice", None) is not None or getattr(args, "line", None) is not None:
         pbox = None if args.slice_box is None else parse_box_text(args.slice_box)
         return make_domain(dim, slice=args.slice, line=args.line, param_box=pbox)

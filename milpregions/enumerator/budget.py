@@ -30,6 +30,9 @@ class Stats:
     thickest_dropped: float = 0.0         # the largest such radius
     min_radius: float = float("inf")      # the smallest certified radius of a counted region
     undecided: int = 0                    # witnesses whose patterns rest on rounding
+    bounded: int = 0                      # over all of R^d (``recession``): bounded regions,
+    unbounded: int = 0                    # unbounded ones,
+    extent_undecided: int = 0             # and those the LP's tolerance leaves undecided
     start: float = field(default_factory=time.perf_counter)
 
     def dropped(self, depth: float) -> None:

@@ -120,7 +120,8 @@ def output_map(L: TreeLayer, choice: np.ndarray, A: np.ndarray,
     return A[idx], c[idx]
 
 
-def unit_rows(L: Units, A: np.ndarray, c: np.ndarray, scale: float, maps: Maps):
+def unit_rows(L: Units, A: np.ndarray, c: np.ndarray, scale: float, maps: Maps,
+              box: bool = True):
     """Bits of units constant on the node, and the unit-normal rows of the live units.
 
     A unit is constant on the node when its computed gradient is within rounding of zero,
@@ -130,7 +131,8 @@ def unit_rows(L: Units, A: np.ndarray, c: np.ndarray, scale: float, maps: Maps):
 
     Returns ``(bits, cand, An, cn)``: ``bits`` a fresh pattern of the layer (the caller owns
     it), ``cand`` the live units, ``An u + cn`` their signed distances (None when no unit of
-    the layer is globally unstable).
+    the layer is globally unstable). ``box=False`` (nodes in all of R^d): no unit is settled
+    as one-signed on the box.
     """
     bits = L.fixed.copy()
     cand = L.cand
@@ -146,6 +148,8 @@ def unit_rows(L: Units, A: np.ndarray, c: np.ndarray, scale: float, maps: Maps):
         cand, a, nrm = cand[live], a[live], nrm[live]
     An, cn = a / nrm[:, None], c[cand] / nrm
     # one-signed on the whole box [-1,1]^d with this node's maps (hence on the node)
+    if not box:
+        return bits, cand, An, cn
     reach = np.abs(An).sum(axis=1)
     on, off = cn - reach > VERTEX_TOL, cn + reach < -VERTEX_TOL
     if on.any() or off.any():
@@ -169,11 +173,12 @@ class GroupGeometry(NamedTuple):
 
 
 def group_geometry(L: Groups, A: np.ndarray, c: np.ndarray, scale: float,
-                   maps: Maps) -> GroupGeometry:
+                   maps: Maps, box: bool = True) -> GroupGeometry:
     """For the live groups: piece maps, which pieces can win at all, and unit-normal pair rows.
 
     ``R[g, i, m], rc[g, i, m]``: the unit-normal row of ``z_i - z_m >= 0``; ``active`` marks
-    the pairs whose difference is not constant on the node.
+    the pairs whose difference is not constant on the node. ``box=False`` (nodes in all of
+    R^d): no piece is dropped as beaten on the whole box.
     """
     G = L.groups[L.live]
     valid = G >= 0
@@ -202,8 +207,9 @@ def group_geometry(L: Groups, A: np.ndarray, c: np.ndarray, scale: float,
     inv = np.where(active, 1.0 / np.where(active, N, 1.0), 0.0)
     # a piece that another piece beats on the whole box [-1,1]^d (with this node's maps)
     # never wins on the node: the range of z_i - z_m over the box is dc -+ |D|_1
-    beaten = (dc + np.abs(D).sum(axis=3) < -btol) & pair
-    possible &= ~beaten.any(axis=2)
+    if box:
+        beaten = (dc + np.abs(D).sum(axis=3) < -btol) & pair
+        possible &= ~beaten.any(axis=2)
     R = D * inv[..., None]
     rc = dc * inv
     return GroupGeometry(G, Ap, cp, possible, active, inv, R, rc)
@@ -267,10 +273,21 @@ def region_rows(layers: list[TreeLayer], frames, pattern: np.ndarray, d: int) ->
     return np.vstack(out)
 
 
-def certified_radius(H: np.ndarray, u: np.ndarray) -> float:
+def certified_radius(H: np.ndarray, u: np.ndarray, box: bool = True) -> float:
     """The radius of the largest ball around u inside [-1, 1]^d and every row of H (unit
-    normals): evaluated directly, so it holds up to the rounding of these few products."""
-    r = 1.0 - float(np.abs(u).max(initial=0.0))
+    normals): evaluated directly, so it holds up to the rounding of these few products.
+    ``box=False``: inside the rows alone (all of R^d), capped at 1 as the LP path caps radii,
+    less the rounding of the products (u may lie far outside [-1, 1]^d there)."""
+    r = 1.0 - float(np.abs(u).max(initial=0.0)) if box else 1.0
     if H.shape[0]:
         r = min(r, float((H[:, :-1] @ u + H[:, -1]).min()))
+        if not box:
+            r -= row_rounding(H, u)
     return r
+
+
+def row_rounding(H: np.ndarray, u: np.ndarray) -> float:
+    """A bound on the rounding of ``H[:, :-1] @ u + H[:, -1]`` in floats, per row (the
+    largest): ``(d + 2) eps (|a| . |u| + |b|)``."""
+    d = H.shape[1] - 1
+    return (d + 2) * EPS * float((np.abs(H[:, :-1]) @ np.abs(u) + np.abs(H[:, -1])).max(initial=0.0))

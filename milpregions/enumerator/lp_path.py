@@ -5,6 +5,10 @@ radius inside the node. A split is proven by evidence on both sides (sign eviden
 mirror probe looks for missing evidence without an LP, and Chebyshev LPs (``Budget.solve``)
 are the last resort, which either find a point or prove that a side holds no ball of radius
 > margin.
+
+``LPPath(..., box=False)`` walks all of R^d (``AllSpace``): nodes have no box faces, radii are
+capped at 1 instead (the LP's ``r <= 1``), and the one proof that rests on |u| <= 1
+(``_beaten_on_a_row``) is not used.
 """
 
 from __future__ import annotations
@@ -45,10 +49,11 @@ class LPNode:
 class LPPath:
     """Cells of a layer inside an ``LPNode``, and the witness of a leaf."""
 
-    def __init__(self, d: int, margin: float, budget: Budget):
+    def __init__(self, d: int, margin: float, budget: Budget, box: bool = True):
         self.d = d
         self.margin = margin
         self.budget = budget
+        self.box = box             # False: the node is not cut by [-1, 1]^d (radii capped at 1)
 
     def root(self) -> LPNode:
         d = self.d
@@ -64,7 +69,7 @@ class LPPath:
         """
         margin = self.margin
         tick = self.budget.tick
-        bits0, cand, An, cn = unit_rows(L, A, c, scale, maps)
+        bits0, cand, An, cn = unit_rows(L, A, c, scale, maps, self.box)
         sub = [(node, np.arange(cand.size), bits0)]
         while sub:
             node, U, bits = sub.pop()
@@ -120,7 +125,8 @@ class LPPath:
                     # a point proves a side only with its distance to this unit's hyperplane,
                     # computed as below for posr/negr: so an accepted point always makes
                     # progress (no loop can revisit the unit without a new proof or settling)
-                    u, r = _probe(F, pts, rad, side * row) if pts.shape[0] else (None, -np.inf)
+                    u, r = _probe(F, pts, rad, side * row, self.box) if pts.shape[0] \
+                        else (None, -np.inf)
                     if u is not None and r > margin:
                         s_new = u @ An[U].T + cn[U]
                         r = min(r, side * float(s_new[i]))
@@ -191,7 +197,8 @@ class LPPath:
         if not L.live.size:
             yield node, choice0
             return
-        G, Ap, cp, possible, active, inv, R, rc = group_geometry(L, A, c, scale, maps)
+        G, Ap, cp, possible, active, inv, R, rc = group_geometry(L, A, c, scale, maps,
+                                                                 self.box)
         sub = [(node, np.arange(G.shape[0]), choice0)]
         while sub:
             node, U, choice = sub.pop()
@@ -205,10 +212,11 @@ class LPPath:
                 rstar = {}
                 for i in np.flatnonzero(possible[g] & ~cert):
                     rows = np.column_stack([R[g, i][active[g, i]], rc[g, i][active[g, i]]])
-                    if _beaten_on_a_row(F, rows, margin):
+                    if self.box and _beaten_on_a_row(F, rows, margin):
                         continue
                     if pts.shape[0]:
-                        q, r = _probe_piece(F, pts, rad, G[g], i, Ap[g], cp[g], active[g], R[g], rc[g], rows)
+                        q, r = _probe_piece(F, pts, rad, G[g], i, Ap[g], cp[g], active[g], R[g],
+                                            rc[g], rows, self.box)
                         if r > margin:
                             cert[i] = True
                             pts, rad = np.vstack([pts, q]), np.append(rad, r)
@@ -257,11 +265,13 @@ class LPPath:
         return node.pts[best], float(node.rad[best]) + THIN
 
 
-def _probe_piece(F, pts, rad, G, i, Ap, cp, active, R, rc, rows) -> tuple[np.ndarray, float]:
+def _probe_piece(F, pts, rad, G, i, Ap, cp, active, R, rc, rows,
+                 box: bool = True) -> tuple[np.ndarray, float]:
     """The mirror probe of a max group: the deepest point mirrored across the hyperplane between
     piece i and the piece that wins there (the first on ties), and the radius of the ball around
     it inside the node and the cell of piece i (``rows``): a point of the cell without an LP
-    when that exceeds the margin. ``G, Ap, cp, active, R, rc``: the group's geometry."""
+    when that exceeds the margin. ``G, Ap, cp, active, R, rc``: the group's geometry;
+    ``box``: the node lies in [-1, 1]^d (else in R^d)."""
     best = int(np.argmax(rad))
     p, r = pts[best], rad[best]
     win = int(np.argmax(np.where(G >= 0, Ap @ p + cp, -np.inf)))
@@ -269,7 +279,7 @@ def _probe_piece(F, pts, rad, G, i, Ap, cp, active, R, rc, rows) -> tuple[np.nda
         return p, -np.inf
     a, e = R[i, win], rc[i, win]
     q = p + (r - (a @ p + e)) * a
-    depth = min(r, 1.0 - float(np.abs(q).max()))
+    depth = min(r, 1.0 - float(np.abs(q).max())) if box else float(r)
     if F.shape[0]:
         depth = min(depth, float((F[:, :-1] @ q + F[:, -1]).min()))
     if rows.shape[0]:
@@ -302,17 +312,19 @@ def _cell_depths(pts, rad, g, Ap, cp, active, inv) -> np.ndarray:
     return depth.max(axis=0)
 
 
-def _probe(F: np.ndarray, pts: np.ndarray, rad: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, float]:
+def _probe(F: np.ndarray, pts: np.ndarray, rad: np.ndarray, row: np.ndarray,
+           box: bool = True) -> tuple[np.ndarray, float]:
     """Mirror the deepest point across the hyperplane ``row``: a candidate point on its far side.
 
     Returns the point and the radius of the largest ball around it inside the node and on the
-    far side (a certificate without an LP when it exceeds the margin).
+    far side (a certificate without an LP when it exceeds the margin); ``box``: the node lies
+    in [-1, 1]^d (else in R^d, radii capped at 1 by the evidence's own).
     """
     best = int(np.argmax(rad))
     p, r = pts[best], rad[best]
     a, c = row[:-1], row[-1]
     q = p + (r - (a @ p + c)) * a
-    depth = min(r, 1.0 - float(np.abs(q).max()))
+    depth = min(r, 1.0 - float(np.abs(q).max())) if box else float(r)
     if F.shape[0]:
         depth = min(depth, float((F[:, :-1] @ q + F[:, -1]).min()))
     return q, depth

@@ -199,10 +199,22 @@ class TreeCounter:
                  vertex_dim: int = 6, time_limit: float | None = None,
                  max_regions: int | None = None, on_region: RegionCallback | None = None,
                  progress: ProgressCallback | None = None, verify_batch: int = 4096,
-                 compiled: bool | None = None, should_stop: StopRequest | None = None):
+                 compiled: bool | None = None, should_stop: StopRequest | None = None,
+                 box: bool = True):
         self.net = net
         self.d = net.input_dim
         self.margin = float(margin)
+        # box=False: all of R^d (``AllSpace``), on the Python LP path alone (the vertex path
+        # and the compiled walks hold the box [-1, 1]^d in their nodes and LPs)
+        self.box = box
+        self._extent_lp = None      # over R^d: the LP that tells bounded regions (``recession``)
+        self.lines = False          # over R^d: every region contains a line (input rank < d)
+        self.reach = 0.0            # over R^d: the largest |u|_inf of a witness
+        if not box:
+            from .recession import input_rank
+
+            vertex_dim, compiled = -1, False
+            self.lines = input_rank(net) < self.d
         self.use_vertices = self.d <= vertex_dim
         self.on_region = on_region
         self.layers: list[TreeLayer] = build_layers(net, bounds)
@@ -225,7 +237,7 @@ class TreeCounter:
         self.handed_to_python = 0       # nodes of the compiled LP walk counted in Python
         self.trial_nodes: int | None = None
         # the share of the domain counted so far, for a display that shows it (``progress``)
-        progress, self.cover = watch_cover(progress, net)
+        progress, self.cover = watch_cover(progress, net) if box else (progress, None)
         if self.compiled is not None:
             if (compiled is None and not _kernel_loaded(self._kernel_name)
                     and distinct_patterns(net) < LARGE_SAMPLE):
@@ -233,11 +245,18 @@ class TreeCounter:
                 self.trial_nodes = TRIAL_NODES if self.use_vertices else TRIAL_NODES_LP
             else:
                 self._load_kernel(progress)
-        self.budget = Budget(ChebyshevLP(self.d), time_limit=time_limit,
+        lp = ChebyshevLP(self.d, box=box)
+        # over R^d far LP points are pulled in to balls of this radius, still far above the
+        # margin, so no decision of the walk (r > margin) changes
+        if not box:
+            from ..solver.highs import PULL_RADIUS
+
+            lp.pull = max(PULL_RADIUS, 100 * self.margin)
+        self.budget = Budget(lp, time_limit=time_limit,
                              max_regions=max_regions, progress=progress,
                              should_stop=should_stop)
-        path_type = VertexPath if self.use_vertices else LPPath
-        self.path: CellPath = path_type(self.d, self.margin, self.budget)
+        self.path: CellPath = VertexPath(self.d, self.margin, self.budget) \
+            if self.use_vertices else LPPath(self.d, self.margin, self.budget, box)
         self.verify_batch = verify_batch
         self._buf_u: list[np.ndarray] = []      # witnesses to verify, one by one
         self._buf_bits: list[np.ndarray] = []
@@ -686,7 +705,18 @@ class TreeCounter:
             stopped=stopped, margin=self.margin, near_margin=st.near_margin, input_dim=self.d,
             widths=self.net.widths, unstable_units=self.n_unstable, bound_lps=self.bound_lps,
             thin_dropped=st.thin_dropped, thickest_dropped=st.thickest_dropped,
-            min_radius=None if st.regions == 0 else st.min_radius, undecided=st.undecided)
+            min_radius=None if st.regions == 0 else st.min_radius, undecided=st.undecided,
+            **({} if self.box else self._all_space_fields()))
+
+    def _all_space_fields(self) -> dict:
+        """Over all of R^d: the bounded / unbounded split and how far out the walk went."""
+        from .recession import reach_limit
+
+        st = self.budget.stats
+        reach = max(self.reach, self.budget.lp.reach)
+        return {"bounded": st.bounded, "unbounded": st.unbounded,
+                "extent_undecided": st.extent_undecided, "lines": self.lines,
+                "reach": reach, "beyond_reach": reach > reach_limit(self.margin, self.d)}
 
     def _frame(self, k: int, node, maps: Maps, prefix: np.ndarray) -> Frame:
         """The stack frame of layer k inside ``node``."""
@@ -715,12 +745,16 @@ class TreeCounter:
         """
         margin = self.margin
         st = self.budget.stats
-        if r > 10 * margin:                 # far from the margin: the path's own radius holds
+        if r > 10 * margin and self.box:    # far from the margin: the path's own radius holds
             st.min_radius = min(st.min_radius, r)
             self._count(u, r, pattern)
             return
+        # over all of R^d the witness may lie far out: its radius is always evaluated on the
+        # region's own rows with their rounding (and the rows tell bounded regions)
+        if not self.box:
+            self.reach = max(self.reach, float(np.abs(u).max(initial=0.0)))
         H = rows()
-        r = certified_radius(H, u)
+        r = certified_radius(H, u, self.box)
         if r <= margin:
             r_lp, u_lp = self.budget.solve((), np.zeros((0, self.d + 1)), extra=H)
             if r_lp <= margin:
@@ -735,6 +769,28 @@ class TreeCounter:
             st.near_margin += 1
         st.min_radius = min(st.min_radius, r)
         self._count(u, r, pattern)
+        if not self.box:
+            self._extent(H)
+
+    def _extent(self, H: np.ndarray) -> None:
+        """Over all of R^d: a counted region (rows ``H``) is bounded or not (``recession``)."""
+        from .recession import Extent, extent
+
+        st = self.budget.stats
+        if self.lines:
+            st.unbounded += 1
+            return
+        if self._extent_lp is None:
+            from ..solver.highs import RecessionLP
+
+            self._extent_lp = RecessionLP()
+        kind = extent(H, self._extent_lp)
+        if kind is Extent.BOUNDED:
+            st.bounded += 1
+        elif kind is Extent.UNBOUNDED:
+            st.unbounded += 1
+        else:
+            st.extent_undecided += 1
 
     def _count(self, u: np.ndarray, r: float, pattern: np.ndarray) -> None:
         self.budget.region()

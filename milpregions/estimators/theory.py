@@ -238,12 +238,12 @@ def _why_missing(b: ArchitectureBounds, key: str) -> str:
 
 
 def format_bounds(b: ArchitectureBounds, count: int | None = None, *,
-                  exact: bool = True) -> list[str]:
+                  exact: bool = True, where: str = "this domain") -> list[str]:
     """Human-readable lines, grouped by what the numbers are about: bounds on this network
     (any weights), best known constructions (a maximum over all weights of the architecture,
     not a bound on this network), and numbers for comparison only. With ``count`` the exact
     count (``exact`` False: the lower bound of a stopped count) is printed first (the second
-    line)."""
+    line); ``where``: the domain it was counted in ("all of R^n" for ``--domain all``)."""
     shallow = b.scope()["zaslavsky"] == BOUND_ON_NETWORK
     groups = [
         (f"bounds on this network (any weights; in all of R^{b.input_dim}, so in any box):", [
@@ -261,7 +261,7 @@ def format_bounds(b: ArchitectureBounds, count: int | None = None, *,
          + [("Hanin & Rolnick 2019: N^n0/n0!, typical order for random weights",
              "hanin_rolnick_scale")]),
     ]
-    exact_name = ("exact count (this network, this domain)" if exact
+    exact_name = (f"exact count (this network, {where})" if exact
                   else "at least (a stopped count: a lower bound)")
     width = max([len(name) for _, rows in groups for name, _ in rows] + [len(exact_name)]) + 1
     lines = [f"architecture: n0 = {b.input_dim}, widths {b.widths}, N = {b.units} units"

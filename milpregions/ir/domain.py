@@ -1,4 +1,5 @@
-"""Input domains behind one protocol: a box, an L-inf ball, a polytope, a 2-D slice, a segment.
+"""Input domains behind one protocol: a box, an L-inf ball, a polytope, a 2-D slice, a segment,
+and all of input space (``AllSpace``).
 
 Every domain is a box of *parameters* (``domain.box``, ``domain.dim`` coordinates) and an
 affine map from parameters into input space (``to_input``). Counting on a domain counts the
@@ -11,6 +12,7 @@ they are t with ``x = P0 + t (P1 - P0)`` (default [0, 1]).
 All geometry (bounds, LPs, vertices, margins) then works in normalised coordinates
 u in [-1, 1]^dim, ``parameter = box.center + box.halfwidth * u`` (``Box.from_unit``), so that
 distances and the counting margin are relative to the box: huge and tiny boxes are alike.
+``AllSpace`` keeps such a box only as its unit of length: its u ranges over all of R^dim.
 """
 
 from __future__ import annotations
@@ -181,6 +183,39 @@ class Ball(_OnParameterBox):
 
 
 @dataclass(frozen=True)
+class AllSpace(_OnParameterBox):
+    """All of input space R^d. ``box`` is not a bound but the unit of length: the count works
+    in u = (x - box.center) / box.halfwidth over all of R^d, so the margin is relative to the
+    box's half-widths as for a box count (default [-1, 1]^d: u = x)."""
+
+    box: Box
+    kind: ClassVar[str] = "all"
+
+    @classmethod
+    def make(cls, dim: int, lo=-1.0, hi=1.0) -> AllSpace:
+        return cls(Box.make(lo, hi, dim))
+
+    @property
+    def dim(self) -> int:
+        return self.box.dim
+
+    @property
+    def input_dim(self) -> int:
+        return self.box.dim
+
+    def restrict(self, net: Network) -> Network:
+        return self.box.restrict(net)
+
+    def to_input(self, U: np.ndarray) -> np.ndarray:
+        return np.asarray(U, dtype=np.float64)
+
+    def to_dict(self) -> dict:
+        """``lo``/``hi``: the box that sets the unit of length (not a bound)."""
+        return {"kind": self.kind, "lo": _floats(self.lo), "hi": _floats(self.hi),
+                "unbounded": True}
+
+
+@dataclass(frozen=True)
 class Polytope(_OnParameterBox):
     """The polytope ``A x <= b`` of input space, counted inside a box that holds it (``box``,
     its bounding box). Its regions are those of the network gated by its rows (``gate``):
@@ -348,7 +383,7 @@ def input_map(domain: Domain) -> ExactInputMap:
     hi = [Fraction(float(v)) for v in box.hi]
     h = [_half(hi[k], -lo[k]) for k in range(d)]
     c = [_half(hi[k], lo[k]) for k in range(d)]
-    if isinstance(domain, (Box, Ball, Polytope)):
+    if isinstance(domain, (Box, Ball, Polytope, AllSpace)):
         return ExactInputMap(tuple(h), tuple(c), True)
     if not isinstance(domain, _Affine):
         raise TypeError(f"no exact input map for a {type(domain).__name__}")

@@ -68,6 +68,12 @@ class CountResult:
     certify_added: int = 0             # with --certify: regions the float search missed
     certify_rejected: int = 0          # with --certify: float regions that are no region
     certify_decisions: int = 0         # with --certify: exact decisions (facets, non-facets)
+    bounded: int | None = None         # over all of R^n (``AllSpace``): bounded regions,
+    unbounded: int | None = None       # unbounded ones,
+    extent_undecided: int | None = None  # and ones the LP's tolerance leaves undecided
+    lines: bool | None = None          # over R^n: every region contains a line (input rank < n)
+    reach: float | None = None         # over R^n: the largest |u|_inf of a witness or LP point
+    beyond_reach: bool | None = None   # over R^n: ``reach`` is beyond what the margin resolves
     linear_regions: int | None = None  # with --linear: connected pieces of one affine map
     affine_pieces: int | None = None   # with --linear: distinct affine maps of the output
 
@@ -107,13 +113,16 @@ def versions() -> dict:
 def run_envelope(command: str, model: str, domain) -> dict:
     """The fields every JSON record starts with: ``schema``, ``command``, ``model`` (a path),
     ``domain`` (absent for ``info``; ``Domain.to_dict()``: kind, lo, hi, and the kind's own
-    fields), ``box`` (the parameter box counted in, ``{"lo", "hi"}``) and ``versions``. A command's own fields
+    fields), ``box`` (the parameter box counted in, ``{"lo", "hi"}``; null over all of R^n) and
+    ``versions``. A command's own fields
     follow; where a command states a number of regions it is ``regions``, with ``exact``
     (a flag) and ``lower_bound`` (its negation)."""
     d = {"schema": SCHEMA, "command": command, "model": model}
     if domain is not None:
         box = domain.box
         d["domain"] = domain.to_dict()
-        d["box"] = {"lo": [float(v) for v in box.lo], "hi": [float(v) for v in box.hi]}
+        # all of R^n is counted in no box (its ``lo``/``hi`` are only the unit of length)
+        d["box"] = None if domain.kind == "all" else {"lo": [float(v) for v in box.lo],
+                                                      "hi": [float(v) for v in box.hi]}
     d["versions"] = versions()
     return d

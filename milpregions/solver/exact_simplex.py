@@ -69,15 +69,18 @@ def _integer_row(values) -> tuple[list[int], int]:
     return [int(f * den) for f in fr], den
 
 
-def chebyshev_exact(rows: np.ndarray) -> ExactBall:
+def chebyshev_exact(rows: np.ndarray, box: bool = True) -> ExactBall:
     """max r subject to ``a_i . u + b_i >= r`` for every row ``[a, b]`` of ``rows``,
     ``-1 + r <= u_k <= 1 - r``, ``-1 <= u_k <= 1`` and ``r <= 1``, exactly, for the rows as
     given (HiGHS's LP of ``highs.ChebyshevLP`` without its lower bound on r).
 
     In w = u + 1 >= 0 every row reads ``H_j . w + h_j - g_j r >= 0`` (integers, g_j > 0 except
     for the rows w_k <= 2); with t0 the smallest ``h_j / g_j`` (the best r at w = 0) and
-    ``r = t0 + tau`` the start w = 0, tau = 0 is feasible.
+    ``r = t0 + tau`` the start w = 0, tau = 0 is feasible. ``box=False``: the LP over all of
+    R^d (no box rows, r <= 1 still; ``_chebyshev_free``).
     """
+    if not box:
+        return _chebyshev_free(rows)
     d = rows.shape[1] - 1
     H: list[list[int]] = []
     h: list[int] = []
@@ -111,3 +114,31 @@ def chebyshev_exact(rows: np.ndarray) -> ExactBall:
         raise ArithmeticError("the exact Chebyshev LP came out unbounded")
     u = [value.get(k, Fraction(0)) - 1 for k in range(d)]
     return ExactBall(t0 + value.get(d, Fraction(0)), u)
+
+
+def _chebyshev_free(rows: np.ndarray) -> ExactBall:
+    """max r subject to ``a_i . u + b_i >= r`` for every row and ``r <= 1``, u free, exactly:
+    u = p - q with p, q >= 0; from u = 0 with r = t0 (the smallest ``b_i``, and 1), every
+    row reads ``H (p - q) + h_j - g_j t0 - g_j tau >= 0`` (integers) with tau = r - t0 >= 0,
+    feasible at p = q = tau = 0. Bounded: the objective is tau <= 1 - t0."""
+    d = rows.shape[1] - 1
+    H: list[list[int]] = []
+    h: list[int] = []
+    g: list[int] = []
+    for row in rows:
+        ints, den = _integer_row(row)
+        H.append(ints[:d])
+        h.append(ints[d])
+        g.append(den)
+    H.append([0] * d)                             # r <= 1
+    h.append(1)
+    g.append(1)
+    t0 = min(Fraction(hj, gj) for hj, gj in zip(h, g))
+    T = [[Fraction(v) for v in Hj] + [Fraction(-v) for v in Hj] + [Fraction(-gj), hj - gj * t0]
+         for Hj, hj, gj in zip(H, h, g)]
+    obj = [Fraction(0)] * (2 * d) + [Fraction(1), Fraction(0)]
+    value = maximise(T, obj)
+    if value is None:                             # cannot happen: r <= 1 bounds it
+        raise ArithmeticError("the exact Chebyshev LP came out unbounded")
+    u = [value.get(k, Fraction(0)) - value.get(d + k, Fraction(0)) for k in range(d)]
+    return ExactBall(t0 + value.get(2 * d, Fraction(0)), u)

@@ -9,6 +9,9 @@ enumeration tree) and the box [-1, 1]^d, ``ChebyshevLP.solve`` maximises r subje
 One ``highspy.Highs`` per instance, reused for every solve: rows are kept loaded between
 solves and only the rows that differ from the previous call are deleted or added, so
 consecutive solves along a depth-first path are warm-started dual simplex re-solves.
+
+``ChebyshevLP(dim, box=False)`` is the same LP over all of R^d (``AllSpace``): u free, no box
+rows, r <= 1 still (the radius is capped at 1, so an unbounded region keeps a finite LP).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 
 from ..errors import Interrupted
 
+EPS = float(np.finfo(np.float64).eps)
 R_MIN = -4.0  # lower bound of r: keeps the LP bounded when P is empty
 SMALL_MATRIX_VALUE = 1e-12  # the smallest HiGHS accepts
 INCONSISTENT = 1e-9  # an LP point whose evaluated radius is this far below the optimum is no answer
@@ -99,8 +103,12 @@ class Fallbacks:
 class ChebyshevLP:
     """Inradius and Chebyshev centre of {u in [-1,1]^d : a_i.u + b_i >= 0} with warm re-solves."""
 
-    def __init__(self, dim: int, options: dict[str, object] | None = None):
+    def __init__(self, dim: int, options: dict[str, object] | None = None, box: bool = True):
         self.dim = dim
+        self.box = box                  # False: u ranges over R^d, no box rows
+        self.reach = 0.0                # without the box: the largest |u|_inf of a point returned
+        # without the box: None, or the radius far points are pulled in to (``_pull_in``)
+        self.pull: float | None = None
         self.solves = 0
         self.fallbacks = Fallbacks()
         self.options = dict(options or {})    # HiGHS options set on top of ``new_highs``'s
@@ -115,20 +123,21 @@ class ChebyshevLP:
         self._optimal = highspy.HighsModelStatus.kOptimal
         self._infeasible = highspy.HighsModelStatus.kInfeasible
         d = self.dim
-        # columns: u_0..u_{d-1} in [-1, 1], r in [R_MIN, 1]; objective max r
-        lo = np.concatenate([-np.ones(d), [R_MIN]])
-        hi = np.concatenate([np.ones(d), [1.0]])
+        # columns: u_0..u_{d-1} in [-1, 1] (free without the box), r in [R_MIN, 1]; max r
+        inf = highspy.kHighsInf
+        edge = np.ones(d) if self.box else np.full(d, inf)
+        lo = np.concatenate([-edge, [R_MIN]])
+        hi = np.concatenate([edge, [1.0]])
         cost = np.zeros(d + 1)
         cost[d] = 1.0
         empty_i = np.zeros(0, dtype=np.int32)
         self.h.addCols(d + 1, cost, lo, hi, 0, empty_i, empty_i, np.zeros(0))
         self.h.changeObjectiveSense(highspy.ObjSense.kMaximize)
         # box rows: u_k - r >= -1 and -u_k - r >= -1
-        inf = highspy.kHighsInf
-        for k in range(d):
+        for k in range(d if self.box else 0):
             for sign in (1.0, -1.0):
                 self.h.addRow(-1.0, inf, 2, np.array([k, d], dtype=np.int32), np.array([sign, -1.0]))
-        self._base = 2 * d
+        self._base = 2 * d if self.box else 0
         self._inf = inf
         self._loaded: list[int] = []  # ids of the node rows currently loaded, in order
         self._idx = np.arange(d + 1, dtype=np.int32)
@@ -172,7 +181,7 @@ class ChebyshevLP:
         # the radius the point really has, evaluated on every row: HiGHS meets rows only to
         # its feasibility tolerance, so its objective may exceed it by that much
         objective = self.h.getObjectiveValue()
-        r = min(objective, _radius_at(u, rows, extra_rows))
+        r = min(objective, _radius_at(u, rows, extra_rows, self.box))
         if r < objective - INCONSISTENT:
             # a warm start can end "optimal" at a point that violates rows by far more than
             # the tolerance (seen after rows were deleted and added): no answer
@@ -215,9 +224,9 @@ class ChebyshevLP:
         self.fallbacks.exact += 1
         all_rows = np.vstack([np.reshape(rows, (-1, self.dim + 1)),
                               np.reshape(np.asarray(extra_rows, dtype=float), (-1, self.dim + 1))])
-        ball = chebyshev_exact(all_rows)
+        ball = chebyshev_exact(all_rows, box=self.box)
         u = np.array([float(v) for v in ball.u])
-        return min(float(ball.r), _radius_at(u, all_rows, ())), u
+        return min(float(ball.r), _radius_at(u, all_rows, (), self.box)), u
 
     def solve(self, ids, rows: np.ndarray,
               extra: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
@@ -227,7 +236,9 @@ class ChebyshevLP:
         at u* (never more than the LP optimum). ``ids`` name the rows so that a later call
         sharing a prefix of them re-uses the loaded rows. Returns (-inf, None) if HiGHS proves
         the LP infeasible. An LP that HiGHS does not settle is solved again (``_decide``), in
-        the end exactly: no status ends a count.
+        the end exactly: no status ends a count. Without the box and with ``pull`` set, an
+        answer beyond ``PULL_FROM`` with r > pull is replaced by the nearest point with a ball
+        of radius ``pull`` (``_pull_in``): r* is then that ball's radius, not the largest.
         """
         if self.h is None:
             self._build()
@@ -236,12 +247,62 @@ class ChebyshevLP:
         for row in extra_rows:
             self._add(row)
         try:
-            return self._decide(rows, extra_rows)
+            r, u = self._decide(rows, extra_rows)
+            if not self.box and u is not None:
+                if self.pull is not None and r > self.pull \
+                        and float(np.abs(u).max(initial=0.0)) > PULL_FROM:
+                    r, u = _pull_in(rows, extra_rows, self.pull, u) or (r, u)
+                self.reach = max(self.reach, float(np.abs(u).max(initial=0.0)))
+            return r, u
         finally:
             if len(extra_rows):
                 first = self._base + len(self._loaded)
                 drop = np.arange(first, first + len(extra_rows), dtype=np.int32)
                 self.h.deleteRows(drop.size, drop)
+
+
+#: without the box: an LP point farther out than this (|u|_inf) is pulled in (``_pull_in``)
+PULL_FROM = 10.0
+#: ... to the nearest point with a ball of this radius (the tree raises it to 100 x its margin:
+#: ``ChebyshevLP.pull``), only when the LP's own radius exceeds it
+PULL_RADIUS = 1e-3
+
+
+def _pull_in(rows: np.ndarray, extra_rows, rho: float,
+             u: np.ndarray) -> tuple[float, np.ndarray]:
+    """Over all of R^d the LP maximises r up to its cap 1, which sends its point out along a
+    thin wedge until the wedge is 2 wide (|u| ~ 1e8 between two lines meeting there), where
+    rounding is no longer small. Every decision of the walk only asks r > margin, so a nearer
+    point with a smaller ball serves as well: the point nearest the origin (min |u|_inf) with
+    a ball of radius ``rho`` (> margin; the LP's radius is larger) in the rows, if HiGHS finds
+    one whose evaluated radius holds ``rho``; else None for the caller to keep its own."""
+    import highspy
+
+    R = np.vstack([np.reshape(rows, (-1, u.size + 1)),
+                   np.reshape(np.asarray(extra_rows, dtype=float), (-1, u.size + 1))])
+    d = u.size
+    h = new_highs()
+    inf = highspy.kHighsInf
+    empty_i = np.zeros(0, dtype=np.int32)
+    cost = np.zeros(d + 1)
+    cost[d] = 1.0                                          # columns u, then s >= |u_k|
+    h.addCols(d + 1, cost, np.full(d + 1, -inf), np.full(d + 1, inf), 0, empty_i, empty_i,
+              np.zeros(0))
+    m = R.shape[0]
+    idx = np.arange(d, dtype=np.int32)
+    h.addRows(m, rho - R[:, d], np.full(m, inf), m * d, np.arange(0, m * d, d, dtype=np.int32),
+              np.tile(idx, m), np.ascontiguousarray(R[:, :d]).ravel())
+    for k in range(d):                                     # s - u_k >= 0, s + u_k >= 0
+        for sign in (-1.0, 1.0):
+            h.addRow(0.0, inf, 2, np.array([k, d], dtype=np.int32), np.array([sign, 1.0]))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    u2 = np.asarray(h.getSolution().col_value[:d], dtype=np.float64)
+    r2 = _radius_at(u2, R, (), False)
+    if r2 < rho * (1 - 1e-6) or float(np.abs(u2).max(initial=0.0)) >= float(np.abs(u).max()):
+        return None
+    return r2, u2
 
 
 def _option(h, name: str):
@@ -250,15 +311,20 @@ def _option(h, name: str):
     return value[1] if isinstance(value, tuple) else value
 
 
-def _radius_at(u: np.ndarray, rows: np.ndarray, extra_rows) -> float:
-    """The radius of the largest ball around u inside the box and the rows (evaluated)."""
+def _radius_at(u: np.ndarray, rows: np.ndarray, extra_rows, box: bool = True) -> float:
+    """The radius of the largest ball around u inside the box and the rows (evaluated); without
+    the box, inside the rows, capped at 1 as the LP caps r, less the rounding of the products
+    (u may lie far outside [-1, 1]^d there: ``(d + 2) eps (|a| . |u| + |b|)`` per row)."""
     ua = np.append(u, 1.0)
-    r = 1.0 - float(np.abs(u).max(initial=0.0))
-    if len(rows):
-        r = min(r, float((rows @ ua).min()))
-    if len(extra_rows):
-        r = min(r, float((np.asarray(extra_rows) @ ua).min()))
-    return r
+    r = 1.0 - float(np.abs(u).max(initial=0.0)) if box else 1.0
+    rounding = 0.0
+    for R in (rows, extra_rows):
+        if len(R):
+            R = np.asarray(R)
+            r = min(r, float((R @ ua).min()))
+            if not box:
+                rounding = max(rounding, float((np.abs(R) @ np.abs(ua)).max()))
+    return r - (u.size + 2) * EPS * rounding
 
 
 def _packed(rows: list[tuple[list[int], list[float]]]):
@@ -433,3 +499,39 @@ class GrowingLP:
             if (status != self._time_limit or time.perf_counter() >= end
                     or iterations >= self.lp_iterations):
                 return status
+
+
+class RecessionLP:
+    """max ``sum_i (G y)_i`` over ``G y >= 0``, ``-1 <= y <= 1``: zero iff no direction y keeps
+    every row ``G_i . y >= 0`` without all of them being 0, i.e. (G of full column rank) iff the
+    region ``G u + c >= 0`` is bounded (Stiemke's lemma: the alternative is a ``lambda > 0``
+    with ``G^T lambda = 0``). One Highs, the model replaced at every call."""
+
+    def __init__(self):
+        self.h = None
+        self.solves = 0
+
+    def solve(self, G: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """(optimum, y) of the LP for the rows ``G`` (m, d); None if HiGHS gives no optimum."""
+        import highspy
+
+        if self.h is None:
+            self.h = new_highs()
+        h = self.h
+        h.clearModel()
+        m, d = G.shape
+        inf = highspy.kHighsInf
+        cost = G.sum(axis=0)
+        empty_i = np.zeros(0, dtype=np.int32)
+        h.addCols(d, cost, -np.ones(d), np.ones(d), 0, empty_i, empty_i, np.zeros(0))
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        idx = np.arange(d, dtype=np.int32)
+        starts = np.arange(0, m * d, d, dtype=np.int32)
+        h.addRows(m, np.zeros(m), np.full(m, inf), m * d, starts, np.tile(idx, m),
+                  np.ascontiguousarray(G, dtype=np.float64).ravel())
+        h.run()
+        self.solves += 1
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        y = np.asarray(h.getSolution().col_value[:d], dtype=np.float64)
+        return float(h.getObjectiveValue()), y

@@ -5,7 +5,9 @@ The region is {u : a_j . u + c_j >= 0} (unit a_j, the box among the rows). Colum
 ``sign * u_k``; ``facet`` frees t, turns row i into the equation ``a_i . u + c_i = 0`` and
 maximises t: t* > 0 iff the face of row i is a facet (t* is how deep its best point is inside
 the other rows). Both report the rows that HiGHS holds at their bounds (the nonbasic ones),
-from which the caller builds exact certificates; nothing here is a proof.
+from which the caller builds exact certificates; nothing here is a proof. ``RegionLP(rows, cap=True)``
+(a region of all of R^d, no box among the rows): t <= 1 in the facet test, so an unbounded
+facet keeps a finite LP (t* = 1 > 0), and a coordinate bound may be unbounded (no answer).
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ class LPAnswer:
 class RegionLP:
     """One Highs holding a region's rows, re-solved warm for every bound and facet test."""
 
-    def __init__(self, rows: np.ndarray):
+    def __init__(self, rows: np.ndarray, cap: bool = False):
         import highspy
 
         self.rows = rows
+        self.cap = cap
         n, d1 = rows.shape
         d = d1 - 1
         self.d = d
@@ -81,7 +84,7 @@ class RegionLP:
     def facet(self, i: int) -> LPAnswer:
         """max t on the hyperplane of row i (t* > 0: a facet; the point is on the plane)."""
         d, h = self.d, self.h
-        h.changeColBounds(d, -self.inf, self.inf)
+        h.changeColBounds(d, -self.inf, 1.0 if self.cap else self.inf)
         cost = np.zeros(d + 1)
         cost[d] = 1.0
         self._cost(cost, self._sense.kMaximize)
