@@ -3,20 +3,17 @@ its class's colour, activation boundaries thin, the pieces of the decision bound
 
 from __future__ import annotations
 
-import os
-
 from ..errors import InputError
 from .analysis import RegionAnalysis
 from .decision import Decision
 from .plot import (
-    FORMATS,
     PALETTES,
-    PLOT_HINT,
     PlotStyle,
     PlotSummary,
     _mark_slice_points,
     _shared_edges,
     canvas,
+    pyplot_for,
 )
 
 
@@ -26,18 +23,11 @@ def plot_decision(a: RegionAnalysis, d: Decision, path, *, title: str | None = N
     """Draw the cells of ``a`` (the 2-D analysis of a ``prepare_decision`` count, with its
     graph) coloured by ``d``'s classes to ``path`` (.png, .svg or .pdf); the summary's
     ``level_segments`` are the boundary pieces drawn."""
-    ext = os.path.splitext(os.fspath(path))[1].lower()
-    if ext not in FORMATS:
-        raise InputError(f"{path}: the picture must end in .png, .svg or .pdf")
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib import patheffects
-        from matplotlib.collections import LineCollection, PolyCollection
-        from matplotlib.patches import Patch
-    except ImportError:
-        raise InputError(f"plotting needs matplotlib: {PLOT_HINT}") from None
+    plt = pyplot_for(path)
+    from matplotlib import patheffects
+    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.patches import Patch
+
     style = style if style is not None else PlotStyle()
     polys = a.polygons()
     palette = PALETTES[style.palette]

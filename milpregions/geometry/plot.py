@@ -184,12 +184,9 @@ def _shared_edges(a: RegionAnalysis, pairs) -> list[np.ndarray]:
     return out
 
 
-def plot_regions(a: RegionAnalysis, path, *, color: str = "activation",
-                 levels: tuple[OutputLevel, ...] = (), title: str | None = None,
-                 axis_labels: tuple[str, str] = ("$x_1$", "$x_2$"),
-                 style: PlotStyle = PlotStyle()) -> PlotSummary:
-    """Draw the regions of ``a`` (a 2-D analysis with its graph, and linear regions for
-    ``color="linear"``) to ``path`` (.png, .svg or .pdf), on the canvas of ``style``."""
+def pyplot_for(path):
+    """matplotlib's pyplot (Agg backend) to draw ``path``: a .png, .svg or .pdf, or a one-line
+    error; so is a missing matplotlib."""
     ext = os.path.splitext(os.fspath(path))[1].lower()
     if ext not in FORMATS:
         raise InputError(f"{path}: the picture must end in .png, .svg or .pdf")
@@ -197,10 +194,21 @@ def plot_regions(a: RegionAnalysis, path, *, color: str = "activation",
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        from matplotlib import patheffects
-        from matplotlib.collections import LineCollection, PolyCollection
     except ImportError:
         raise InputError(f"plotting needs matplotlib: {PLOT_HINT}") from None
+    return plt
+
+
+def plot_regions(a: RegionAnalysis, path, *, color: str = "activation",
+                 levels: tuple[OutputLevel, ...] = (), title: str | None = None,
+                 axis_labels: tuple[str, str] = ("$x_1$", "$x_2$"),
+                 style: PlotStyle = PlotStyle()) -> PlotSummary:
+    """Draw the regions of ``a`` (a 2-D analysis with its graph, and linear regions for
+    ``color="linear"``) to ``path`` (.png, .svg or .pdf), on the canvas of ``style``."""
+    plt = pyplot_for(path)
+    from matplotlib import patheffects
+    from matplotlib.collections import LineCollection, PolyCollection
+
     polys = a.polygons()
     n = len(polys)
     edges = a.graph.edges.tolist()
