@@ -15,6 +15,7 @@ import time
 
 from ..errors import InputError
 from ..problem import Problem
+from . import watchdog
 from .batch import WorkerLost, count_batch
 
 RETRIES = 3                     # a task whose worker died is run again this many times
@@ -71,6 +72,7 @@ class RayEngine:
             raise _missing("ray", "Ray") from None
         self.ray = ray
         self.started = False
+        self.watchdog = None
         if address is None and os.environ.get("RAY_ADDRESS"):
             address = os.environ["RAY_ADDRESS"]         # what ray.init itself would take
             logging.getLogger(__name__).info("using the Ray cluster at %s (RAY_ADDRESS)",
@@ -86,6 +88,10 @@ class RayEngine:
                      include_dashboard=False, log_to_driver=False,
                      logging_level=logging.ERROR, **local)
             self.started = True
+            if address is None:
+                # a driver killed with -9 leaves its local cluster running ~25 s: a watchdog
+                # ends it at once
+                self.watchdog = watchdog.start(os.getpid())
         self.remote = ray.remote(num_cpus=1, max_retries=RETRIES)(_count_remote)
         self.problem = ray.put(problem)
 
@@ -114,6 +120,9 @@ class RayEngine:
     def close(self) -> None:
         if self.started:
             self.ray.shutdown()
+        if self.watchdog is not None:
+            watchdog.stop(self.watchdog)
+            self.watchdog = None
 
 
 class DaskEngine:

@@ -40,3 +40,45 @@ def test_workers_of_a_killed_driver_end_quietly(tmp_path):
         time.sleep(1.0)                             # a resource tracker's last words
     text = err.read_text()
     assert "Traceback" not in text and "leaked" not in text, text
+
+
+def test_a_local_ray_cluster_ends_with_its_killed_driver(tmp_path):
+    """Ray's gcs_server, raylet, agents and workers outlived a driver killed with -9 by ~25 s
+    (two agents were still there after 30 s); the count's watchdog ends them within seconds."""
+    model = tmp_path / "he.onnx"
+    to_onnx(he_mlp(6, [16, 16], 0), model)          # 935,763 regions: far longer than this
+    proc = subprocess.Popen([sys.executable, "-m", "milpregions", "count", str(model),
+                             "--box", "-1,1", "--executor", "ray", "--jobs", "2", "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 120
+    workers = []
+    while time.monotonic() < deadline and len(workers) < 2 and proc.poll() is None:
+        workers = [c for c in driver.children(recursive=True)
+                   if " ".join(c.cmdline()).startswith("ray::")]
+        time.sleep(0.2)
+    assert len(workers) >= 2, "the Ray workers started"
+    kids: list = []
+    while time.monotonic() < deadline and not any(
+            "watchdog" in " ".join(c.cmdline()) for c in kids):
+        time.sleep(0.2)
+        kids = driver.children(recursive=True)
+    assert any("watchdog" in " ".join(c.cmdline()) for c in kids), "the watchdog started"
+    time.sleep(1.0)                                 # its first looks at the cluster
+    kids = driver.children(recursive=True)
+    cluster = [c for c in kids if "watchdog" not in " ".join(c.cmdline())]
+    assert any("gcs_server" in " ".join(c.cmdline()) for c in cluster)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    gone, alive = psutil.wait_procs(cluster, timeout=10)
+
+    def running(p: psutil.Process) -> bool:     # a zombie has ended; its new parent reaps it
+        try:
+            return p.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+    alive = [p for p in alive if running(p)]
+    names = [" ".join(p.cmdline())[:60] for p in alive]
+    for p in alive:
+        p.kill()
+    assert not alive, f"outlived their driver by 10 s: {names}"
