@@ -60,15 +60,7 @@ def facet_point(A: np.ndarray, c: np.ndarray, i: int, box: bool = True) -> list[
     if t0 + tau <= 0:
         return None
     w = [value.get(k, Fraction(0)) for k in range(n)]
-    u_rest = [wk - 1 for wk in w]
-    a = [int(v) for v in A[i]]
-    rest = [k for k in range(d) if k != p]
-    up = -(int(c[i]) + sum(a[k] * uk for k, uk in zip(rest, u_rest))) / Fraction(a[p])
-    u = [Fraction(0)] * d
-    for k, uk in zip(rest, u_rest):
-        u[k] = uk
-    u[p] = up
-    return u
+    return _on_facet(A, c, i, p, [wk - 1 for wk in w])
 
 
 def _facet_point_free(A, c, i: int, rows, consts, p: int) -> list[Fraction] | None:
@@ -88,7 +80,14 @@ def _facet_point_free(A, c, i: int, rows, consts, p: int) -> list[Fraction] | No
         return None
     if t0 + value.get(2 * n, Fraction(0)) <= 0:
         return None
-    u_rest = [value.get(k, Fraction(0)) - value.get(n + k, Fraction(0)) for k in range(n)]
+    return _on_facet(A, c, i, p, [value.get(k, Fraction(0)) - value.get(n + k, Fraction(0))
+                                   for k in range(n)])
+
+
+def _on_facet(A, c, i: int, p: int, u_rest: list[Fraction]) -> list[Fraction]:
+    """The point of row i's hyperplane ``A_i u + c_i = 0`` whose coordinates other than p are
+    ``u_rest`` (in order), solved for coordinate p."""
+    d = A.shape[1]
     a = [int(v) for v in A[i]]
     rest = [k for k in range(d) if k != p]
     up = -(int(c[i]) + sum(a[k] * uk for k, uk in zip(rest, u_rest))) / Fraction(a[p])
