@@ -10,9 +10,9 @@ from .plot import (
     PALETTES,
     PlotStyle,
     PlotSummary,
-    _mark_slice_points,
     _shared_edges,
     canvas,
+    frame_axes,
     pyplot_for,
 )
 
@@ -53,14 +53,7 @@ def plot_decision(a: RegionAnalysis, d: Decision, path, *, title: str | None = N
     lc.set_gid("boundary")
     lc.set_path_effects([patheffects.withStroke(linewidth=3.8, foreground="white")])
     ax.add_collection(lc)
-    ax.add_patch(plt.Rectangle(lo, *(hi - lo), fill=False, ec="0.1", lw=1.0))
-    _mark_slice_points(ax, a, lo, hi)
-    ax.set_xlim(lo[0], hi[0])
-    ax.set_ylim(lo[1], hi[1])
-    ax.set_aspect("equal" if equal else "auto")
-    ax.set_xlabel(axis_labels[0], fontsize=12)
-    ax.set_ylabel(axis_labels[1], fontsize=12)
-    ax.tick_params(labelsize=10)
+    frame_axes(ax, plt, a, lo, hi, equal, axis_labels)
     handles = [Patch(facecolor=tint[c], edgecolor="0.3", label=f"class {c}") for c in held]
     lg = ax.legend(handles=handles, loc="upper right", fontsize=9, framealpha=0.9)
     if title is None:

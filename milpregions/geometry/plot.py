@@ -199,6 +199,19 @@ def pyplot_for(path):
     return plt
 
 
+def frame_axes(ax, plt, a: RegionAnalysis, lo: np.ndarray, hi: np.ndarray, equal: bool,
+               axis_labels: tuple[str, str]) -> None:
+    """The domain's frame, a slice's three points, limits, aspect and axis labels."""
+    ax.add_patch(plt.Rectangle(lo, *(hi - lo), fill=False, ec="0.1", lw=1.0))
+    _mark_slice_points(ax, a, lo, hi)
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal" if equal else "auto")
+    ax.set_xlabel(axis_labels[0], fontsize=12)
+    ax.set_ylabel(axis_labels[1], fontsize=12)
+    ax.tick_params(labelsize=10)
+
+
 def plot_regions(a: RegionAnalysis, path, *, color: str = "activation",
                  levels: tuple[OutputLevel, ...] = (), title: str | None = None,
                  axis_labels: tuple[str, str] = ("$x_1$", "$x_2$"),
@@ -254,14 +267,7 @@ def plot_regions(a: RegionAnalysis, path, *, color: str = "activation",
         lc = LineCollection(segs, colors=c, linewidths=1.8, linestyles=dash, label=lv.label)
         lc.set_path_effects(halo)
         ax.add_collection(lc)
-    ax.add_patch(plt.Rectangle(lo, *(hi - lo), fill=False, ec="0.1", lw=1.0))
-    _mark_slice_points(ax, a, lo, hi)
-    ax.set_xlim(lo[0], hi[0])
-    ax.set_ylim(lo[1], hi[1])
-    ax.set_aspect("equal" if equal else "auto")
-    ax.set_xlabel(axis_labels[0], fontsize=12)
-    ax.set_ylabel(axis_labels[1], fontsize=12)
-    ax.tick_params(labelsize=10)
+    frame_axes(ax, plt, a, lo, hi, equal, axis_labels)
     legend: tuple[str, ...] = ()
     if len(empty) < len(levels):
         lg = ax.legend(loc="upper right", fontsize=9, framealpha=0.9)

@@ -127,7 +127,8 @@ class Box:
 
 
 class _OnParameterBox:
-    """``lo``/``hi`` of the parameter box, for domains that hold one as ``box``."""
+    """Domains whose parameters are the inputs themselves, inside the box they hold as ``box``
+    (a ball, a polytope, all of R^d): ``lo``/``hi``, dimensions, restriction and inputs."""
 
     box: Box
 
@@ -138,6 +139,20 @@ class _OnParameterBox:
     @property
     def hi(self) -> np.ndarray:
         return self.box.hi
+
+    @property
+    def dim(self) -> int:
+        return self.box.dim
+
+    @property
+    def input_dim(self) -> int:
+        return self.box.dim
+
+    def restrict(self, net: Network) -> Network:
+        return self.box.restrict(net)
+
+    def to_input(self, U: np.ndarray) -> np.ndarray:
+        return np.asarray(U, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -163,20 +178,6 @@ class Ball(_OnParameterBox):
             raise InputError(f"the radius must be a positive number, got {radius}")
         return cls(c, float(radius), Box.make(c - radius, c + radius, dim))
 
-    @property
-    def dim(self) -> int:
-        return self.box.dim
-
-    @property
-    def input_dim(self) -> int:
-        return self.box.dim
-
-    def restrict(self, net: Network) -> Network:
-        return self.box.restrict(net)
-
-    def to_input(self, U: np.ndarray) -> np.ndarray:
-        return np.asarray(U, dtype=np.float64)
-
     def to_dict(self) -> dict:
         return {"kind": self.kind, "lo": _floats(self.lo), "hi": _floats(self.hi),
                 "center": _floats(self.center), "radius": self.radius}
@@ -194,20 +195,6 @@ class AllSpace(_OnParameterBox):
     @classmethod
     def make(cls, dim: int, lo=-1.0, hi=1.0) -> AllSpace:
         return cls(Box.make(lo, hi, dim))
-
-    @property
-    def dim(self) -> int:
-        return self.box.dim
-
-    @property
-    def input_dim(self) -> int:
-        return self.box.dim
-
-    def restrict(self, net: Network) -> Network:
-        return self.box.restrict(net)
-
-    def to_input(self, U: np.ndarray) -> np.ndarray:
-        return np.asarray(U, dtype=np.float64)
 
     def to_dict(self) -> dict:
         """``lo``/``hi``: the box that sets the unit of length (not a bound)."""
@@ -245,23 +232,9 @@ class Polytope(_OnParameterBox):
         return cls(A, b, box, source)
 
     @property
-    def dim(self) -> int:
-        return self.box.dim
-
-    @property
-    def input_dim(self) -> int:
-        return self.box.dim
-
-    @property
     def gates(self) -> int:
         """The layers ``gate`` puts before the network's own."""
         return int(self.b.size)
-
-    def restrict(self, net: Network) -> Network:
-        return self.box.restrict(net)
-
-    def to_input(self, U: np.ndarray) -> np.ndarray:
-        return np.asarray(U, dtype=np.float64)
 
     def contains(self, X: np.ndarray) -> np.ndarray:
         """Which points are in the open polytope (every gate on: ``b - A x > 0``)."""
