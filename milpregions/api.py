@@ -132,10 +132,10 @@ def _count_polytope(problem: Problem, callback, progress, should_stop,
     from .ir.domain import normalize
 
     s, dom = problem.settings, problem.domain
-    if s.method != "tree" or s.certify or s.jobs is not None or s.executor != "local" \
+    if s.method != "tree" or s.jobs is not None or s.executor != "local" \
             or checkpoint is not None:
         raise InputError("a polytope domain is counted by the tree in one process: not with "
-                         "--method milp, --certify, --jobs, --executor or --checkpoint yet")
+                         "--method milp, --jobs, --executor or --checkpoint yet")
     if not problem.unit_net.layers:
         raise InputError("a polytope domain needs a network with an activation layer")
     m = dom.gates

@@ -163,8 +163,8 @@ def test_bad_polytopes_are_input_errors(tmp_path):
         count_regions(ROOT / "models" / "digits_mlp.onnx", center=np.zeros(64), radius=1.0,
                       norm=1)
     hex_ = {"A": hull_rows(HEXAGON)[0].tolist(), "b": hull_rows(HEXAGON)[1].tolist()}
-    with pytest.raises(InputError, match="--certify"):
-        count_regions(Z2, polytope=(np.array(hex_["A"]), np.array(hex_["b"])), certify=True)
+    with pytest.raises(InputError, match="--jobs"):
+        count_regions(Z2, polytope=(np.array(hex_["A"]), np.array(hex_["b"])), jobs=2)
     with pytest.raises(InputError, match="--method milp"):
         count_regions(Z2, polytope=(np.array(hex_["A"]), np.array(hex_["b"])), method="milp")
     problem = prepare(Z2, polytope=(np.array(hex_["A"]), np.array(hex_["b"])))

@@ -86,6 +86,13 @@ def _witness_beyond(H: Halfspaces, Q, D: int, v) -> tuple[np.ndarray, int] | Non
     return (Q2, D2) if strictly_inside(H, Q2, D2) else None
 
 
+def domain_keys(xn: ExactNetwork) -> frozenset:
+    """The primitive keys of a polytope domain's rows (its boundary's planes)."""
+    if xn.domain_rows is None:
+        return frozenset()
+    return frozenset(tuple(int(v) for v in row) for row in xn.domain_rows)
+
+
 def _seed(xn: ExactNetwork, d: int):
     """A region and witness near the centre, for when the float search gave none."""
     for v in ([1] * d, list(range(1, d + 1)), [(-1) ** k * (k + 2) for k in range(d)]):
@@ -107,7 +114,7 @@ def region_neighbours(xn: ExactNetwork, pattern) -> list[list[np.ndarray]] | Non
     H = _exact_region(xn, pattern)
     if H.empty:
         return None
-    rf = region_facets(H, xn.dim, in_box=xn.box)
+    rf = region_facets(H, xn.dim, in_box=xn.box, boundary=domain_keys(xn))
     if rf.undecided:
         return None
     return [pattern_near(xn, f.Q, f.D, f.v) for f in rf.facets if not f.on_boundary]
@@ -118,6 +125,7 @@ def certify(problem: Problem, regions: list, deadline: float | None = None) -> C
     pattern and its witness in normalised coordinates."""
     xn = exact_network(problem)
     d = problem.dim
+    boundary = domain_keys(xn)
     known: set[bytes] = set()
     queue: deque = deque()
     failed: list[bytes] = []
@@ -147,7 +155,7 @@ def certify(problem: Problem, regions: list, deadline: float | None = None) -> C
                                  "the certification was stopped by the time limit")
         pattern, H = queue.popleft()
         done.add(_key(pattern))
-        rf = region_facets(H, d, shared.pop(_key(pattern), frozenset()), xn.box)
+        rf = region_facets(H, d, shared.pop(_key(pattern), frozenset()), xn.box, boundary)
         if not xn.box:
             bounded += bounded_exactly(H.A)
         decisions += len(rf.facets) + rf.proven_not

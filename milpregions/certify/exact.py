@@ -9,12 +9,13 @@ so rows of halfspaces drop their exponents.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
-from ..ir.domain import AllSpace, Ball, Box
+from ..ir.domain import AllSpace, Ball, Box, Polytope
 from ..ir.dyadic import Dyadic, add, dyadic, matmul
 from ..ir.network import MaxLayer, Network
 
@@ -33,13 +34,16 @@ class ExactLayer:
 class ExactNetwork:
     """The network and its input map u -> x, exactly: ``inputs`` holds the inputs as affine
     forms of u (rows [g_1 .. g_d, c]); ``output`` the network's output map. ``box``: u
-    ranges over [-1, 1]^d (a region's halfspaces include the box), else over all of R^d."""
+    ranges over [-1, 1]^d (a region's halfspaces include the box), else over all of R^d.
+    ``domain_rows``: a polytope domain's rows ``b - A x > 0`` as primitive integer forms of u
+    (rows [g, c]), part of every region's halfspaces and, like the box, its boundary."""
 
     layers: list[ExactLayer]
     inputs: Dyadic
     dim: int
     output: ExactLayer
     box: bool = True
+    domain_rows: np.ndarray | None = None
 
 
 def _dense(W) -> np.ndarray:
@@ -58,7 +62,7 @@ def _input_forms(problem) -> np.ndarray:
         f[k] = (hi[k] - lo[k]) / 2
         f[d] = (hi[k] + lo[k]) / 2
         params.append(f)
-    if isinstance(dom, (Box, Ball, AllSpace)):
+    if isinstance(dom, (Box, Ball, Polytope, AllSpace)):
         return params
     P = [[Fraction(float(v)) for v in p] for p in dom.points]
     forms = []
@@ -95,8 +99,41 @@ def exact_network(problem) -> ExactNetwork:
     out = net.output
     output = ExactLayer({s: dyadic(_dense(w)) for s, w in out.W.items()}, dyadic(out.b),
                         None, None)
-    return ExactNetwork(layers, _fraction_dyadic(_input_forms(problem)), problem.dim, output,
-                        not isinstance(problem.domain, AllSpace))
+    forms = _input_forms(problem)
+    return ExactNetwork(layers, _fraction_dyadic(forms), problem.dim, output,
+                        not isinstance(problem.domain, AllSpace),
+                        _polytope_rows(problem.domain, forms))
+
+
+def _polytope_rows(dom, forms: list[list[Fraction]]) -> np.ndarray | None:
+    """A polytope domain's rows ``b_i - A_i x(u)`` as primitive integer forms of u (the
+    floats of A and b, and the input forms, exactly); None for other domains."""
+    if not isinstance(dom, Polytope):
+        return None
+    d1 = len(forms[0])
+    rows = []
+    for a, b in zip(dom.A, dom.b):
+        f = [Fraction(0)] * d1
+        f[-1] = Fraction(float(b))
+        for k, akf in enumerate(a):
+            if akf:
+                ak = Fraction(float(akf))
+                for t in range(d1):
+                    f[t] -= ak * forms[k][t]
+        rows.append(primitive_row(f))
+    return np.array(rows, dtype=object).reshape(len(rows), d1)
+
+
+def primitive_row(f: list[Fraction]) -> list[int]:
+    """The integer row of the same sign as the rational row ``f``, with no common factor."""
+    den = 1
+    for v in f:
+        den = den * v.denominator // math.gcd(den, v.denominator)
+    row = [int(v * den) for v in f]
+    g = 0
+    for v in row:
+        g = math.gcd(g, v)
+    return [v // g for v in row] if g else row
 
 
 def _pre_forms(L: ExactLayer, values: list[Dyadic], d1: int) -> Dyadic:
@@ -183,6 +220,8 @@ def halfspaces(xn: ExactNetwork, forms: list[np.ndarray], pattern) -> Halfspaces
             f = np.zeros(d + 1, dtype=object)
             f[k], f[d] = s, 1
             rows.append(f)
+    if xn.domain_rows is not None:              # a polytope domain: b - A x(u) > 0
+        rows.extend(xn.domain_rows)
     R = np.array(rows, dtype=object).reshape(len(rows), d + 1)
     A, c = R[:, :d], R[:, d]
     const = ~np.array([any(a) for a in A], dtype=bool)

@@ -59,9 +59,10 @@ def _primitive(row) -> tuple[int, ...]:
     return tuple(int(v) // g for v in row) if g else tuple(int(v) for v in row)
 
 
-def _unique(H: Halfspaces, d: int):
-    """The distinct halfspaces (positive multiples are one), which are box faces, and their
-    primitive keys."""
+def _unique(H: Halfspaces, d: int, boundary: frozenset = frozenset()):
+    """The distinct halfspaces (positive multiples are one), which are on the domain's boundary
+    (box faces, and the rows whose primitive keys are in ``boundary``), and their primitive
+    keys."""
     seen: dict[tuple[int, ...], int] = {}
     keep, keys = [], []
     for j in range(H.A.shape[0]):
@@ -79,6 +80,9 @@ def _unique(H: Halfspaces, d: int):
             j = seen.get(tuple(e))
             if j is not None:
                 box[keep.index(j)] = True
+    for i, key in enumerate(keys):
+        if key in boundary:
+            box[i] = True
     return A, c, box, keys
 
 
@@ -235,11 +239,12 @@ def _no_facet(A, c, i: int, active: np.ndarray) -> bool:
 
 
 def region_facets(H: Halfspaces, d: int, shared: set | frozenset = frozenset(),
-                  in_box: bool = True) -> RegionFacets:
+                  in_box: bool = True, boundary: frozenset = frozenset()) -> RegionFacets:
     """Every facet of the (nonempty, bounded) region ``H``, exactly, except those whose
     primitive rows are in ``shared`` (facets already followed from the region beyond).
-    ``in_box=False``: a region of all of R^d (no box rows; it may be unbounded)."""
-    A, c, box, keys = _unique(H, d)
+    ``in_box=False``: a region of all of R^d (no box rows; it may be unbounded);
+    ``boundary``: the primitive keys of a polytope domain's rows (facets on its boundary)."""
+    A, c, box, keys = _unique(H, d, boundary)
     facets: list[Facet] = []
     todo = np.array([k not in shared for k in keys], dtype=bool)
     if not todo.any():
