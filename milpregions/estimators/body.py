@@ -171,6 +171,15 @@ class PolytopeBody:
         A, b = self.poly.A, self.poly.b
         return ((b[None, :] - X @ A.T) / np.linalg.norm(A, axis=1)[None, :]).min(axis=1)
 
+    def unit_rows(self) -> np.ndarray:
+        """The rows in the box's normalised coordinates u (x = centre + half-width u):
+        ``a . u + c >= 0`` with |a| = 1, an (m, d + 1) array [a, c]."""
+        box = self.poly.box
+        G = -self.poly.A * box.halfwidth[None, :]
+        c = self.poly.b - self.poly.A @ box.center
+        n = np.linalg.norm(G, axis=1)
+        return np.hstack([G, c[:, None]]) / n[:, None]
+
     def vertices(self) -> np.ndarray:
         """The polytope's vertices (Qhull's halfspace intersection around the Chebyshev
         centre)."""
