@@ -122,7 +122,11 @@ class PolytopeBody:
         S = np.where(rng.random((n, d)) < 0.5, -1.0, 1.0)
         scale = rng.random(n) ** (1.0 / d)
         X = c + r * S * E * scale[:, None]
-        bad = ~self.inside(X)                               # the boundary, to rounding: redraw
+        # points within rounding of the boundary are checked against the rows themselves
+        # (2^d of them: only there), and redrawn when outside or on it
+        near = np.flatnonzero(np.abs(X - c).sum(axis=1) > r * (1 - 1e-9))
+        bad = np.zeros(n, dtype=bool)
+        bad[near] = ~self.inside(X[near])
         if np.any(bad):
             X[bad] = self._l1_uniform(rng, int(bad.sum()))
         return X
