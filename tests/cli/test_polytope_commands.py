@@ -110,3 +110,13 @@ def test_plot_draws_only_the_regions_of_the_polygon(cli, files, tmp_path):
     assert png.stat().st_size > 0
     code, out, err = cli("plot", HE2, "--hull", files["hull"], "-o", svg, "--color", "linear")
     assert (code, out) == (2, "") and "drawn by activation region only" in err
+
+
+def test_plot_errors_are_one_line(cli, files, tmp_path):
+    out_png = tmp_path / "p.png"
+    code, out, err = cli("plot", HE2, "--polytope", files["bad"], "-o", out_png)
+    assert (code, out) == (2, "") and err.count("\n") == 1 and "a polytope file is JSON" in err
+    code, out, err = cli("plot", HE4, "--center", files["c4"], "--radius", "0.5", "--norm", "1",
+                         "-o", out_png)
+    assert (code, out) == (2, "") and err.startswith("milpregions: plot needs a 2-D domain")
+    assert not out_png.exists()
