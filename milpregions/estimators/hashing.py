@@ -16,6 +16,10 @@ region this module *exhibits* is checked to be one of them: a witness point u an
 region's own rows (``milp.point.region_rows``: every unit with a binary on its side, the
 chosen pieces above the others) with a ball of radius > margin around u inside the box and
 every row, evaluated at u, else the Chebyshev LP of those rows. So ``regions_seen`` <= M.
+On a polytope domain ``A x <= b`` (``domain_rows``) M counts the regions in the polytope: its
+rows join every check and the point MILP (``with_domain_rows``: each row held by the MILP's
+margin at the witness), so every region exhibited holds a ball inside the polytope, and the
+statement below is unchanged.
 
 One trial
 ---------
