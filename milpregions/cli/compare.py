@@ -48,7 +48,7 @@ def add_parser(subs) -> None:
                                     "all weights and never used "
                                     "(see milpregions.estimators.compare).")
     p.add_argument("model", metavar="MODEL", help="ONNX file")
-    add_domain_args(p)
+    add_domain_args(p, polytopes=True)
     p.add_argument("--points", default="1000,10000,100000", metavar="N[,N...]",
                    help="sampling budgets, one nested stream (default 1000,10000,100000; "
                         "0 to skip)")

@@ -45,7 +45,7 @@ def add_parser(subs) -> None:
                                      "points, their neighbours and node-limited MILP solves, each "
                                      "checked to hold a ball of radius > margin. Not exact.")
     hp.add_argument("model", metavar="MODEL", help="ONNX file")
-    add_domain_args(hp)
+    add_domain_args(hp, polytopes=True)
     hp.add_argument("--xors", metavar="K[,K...]",
                     help="numbers of XOR constraints to test (default: chosen by 5 exploration "
                          "trials, about log2 of the number of regions)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import InputError
+from ..estimators.body import body_of_problem
 from ..estimators.lines import format_lines, run_lines
 from .common import EXIT_LOWER_BOUND, EXIT_OK, StopOnSignals, write_json
 from .domain_args import add_domain_args, problem_from_args
@@ -12,12 +13,13 @@ from .flags import add_deprecated_alias, add_seed_arg
 def add_parser(subs) -> None:
     p = subs.add_parser("lines", allow_abbrev=False,
                         help="regions along random chords and distances to the nearest boundary",
-                        description="Exact region counts along K random chords of the box, the "
+                        description="Exact region counts along K random chords of the domain "
+                                    "(a box, or a polytope, hull or L1 ball), the "
                                     "exact distance from M random points to the nearest region "
                                     "boundary, and box-count estimates from both "
                                     "(see milpregions.estimators.lines).")
     p.add_argument("model", metavar="MODEL", help="ONNX file")
-    add_domain_args(p)
+    add_domain_args(p, polytopes=True)
     p.add_argument("--lines", type=int, required=True, metavar="K", help="number of chords")
     p.add_argument("--distance-points", type=int, default=0, metavar="M",
                    help="also the distance to the nearest boundary from M random points")
@@ -34,8 +36,8 @@ def run(args, out, err) -> int:
         raise InputError(f"--distance-points must be at least 0, got {args.distance_points}")
     problem = problem_from_args(args)
     with StopOnSignals() as stop:
-        r = run_lines(problem.restricted, problem.box, args.lines, args.distance_points, args.seed,
-                      should_stop=stop)
+        r = run_lines(problem.restricted, body_of_problem(problem), args.lines,
+                      args.distance_points, args.seed, should_stop=stop)
     if args.json:
         write_json(out, "lines", args, problem.domain, r.to_dict())
     else:

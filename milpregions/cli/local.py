@@ -52,7 +52,8 @@ def add_parser(subs) -> None:
                         "(e.g. --radius 0.1,0.5,1); input units")
     c.add_argument("--norm", choices=NORMS, default="inf",
                    help="inf: the L-inf ball, the box x -+ R (default); 1: the L1 ball "
-                        "(networks of at most 2 inputs)")
+                        "(networks of up to 12 inputs: its 2^d facets; from 3 inputs counted "
+                        "by the tree only)")
     c.add_argument("--jobs", type=int, metavar="N",
                    help="count on N worker processes, one ball per task (0: one per core)")
     c.add_argument("--time-limit", type=float, metavar="S",

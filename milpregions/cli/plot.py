@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from ..api import count
-from ..errors import InputError
+from ..errors import CertificateError, InputError
+from ..ir.domain import Polytope
+from ..problem import Problem, prepare
 from ..settings import DEFAULT_MARGIN, Settings
 from .common import EXIT_OK, StopOnSignals
 from .domain_args import add_domain_args, problem_from_args
@@ -14,10 +18,11 @@ from .domain_args import add_domain_args, problem_from_args
 def add_parser(subs) -> None:
     p = subs.add_parser("plot", allow_abbrev=False, help="draw the regions of a 2-D domain",
                         description="Count the regions of MODEL on a 2-D domain (a 2-input "
-                                    "box, or --slice P0 P1 P2 of any model) and draw each as "
-                                    "its exact polygon, neighbours in different colours.")
+                                    "box, polygon (--polytope, --hull, --norm 1), or --slice "
+                                    "P0 P1 P2 of any model) and draw each as its exact "
+                                    "polygon, neighbours in different colours.")
     p.add_argument("model", metavar="MODEL", help="ONNX file")
-    add_domain_args(p, output_flags=("--output-tensor",))
+    add_domain_args(p, output_flags=("--output-tensor",), polytopes=True)
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="the picture: .png, .svg or .pdf")
     p.add_argument("--color", choices=("activation", "linear"), default="activation",
@@ -67,6 +72,8 @@ def run(args, out, err) -> int:
                          f"P0 P1 P2 (this domain has {problem.dim} dimension"
                          + ("" if problem.dim == 1 else "s") + ")")
     levels = tuple(parse_level(t, problem.network.output_dim) for t in args.output_level)
+    if isinstance(problem.domain, Polytope):
+        return _plot_polygon(args, out, problem, levels, style)
     found: list = []
     with StopOnSignals() as stop:
         result = count(problem, on_region=found.append, should_stop=stop)
@@ -87,6 +94,49 @@ def run(args, out, err) -> int:
     if args.polygons is not None:
         write_polygons(a, args.polygons)
         msg += f"; polygons in {args.polygons}"
+    for label in s.empty_levels:
+        msg += f"; {label} does not cross the domain (not drawn)"
+    out.write(msg + "\n")
+    return EXIT_OK
+
+
+def _key(pattern) -> bytes:
+    return b"".join(np.asarray(p, dtype=np.int64).tobytes() for p in pattern)
+
+
+def _plot_polygon(args, out, problem: Problem, levels, style) -> int:
+    """A polygon domain: its exact count picks the regions; their cells come from the count
+    of its bounding box (the same normalisation), clipped to it for drawing."""
+    from ..geometry import analyze
+    from ..geometry.plot import Within, plot_regions
+
+    if args.color == "linear" or args.polygons is not None:
+        raise InputError("plot: a polygon domain (--polytope, --hull, --norm 1) is drawn by "
+                         "activation region only: not with --color linear or --polygons")
+    boxed = prepare(problem.network, problem.box, problem.settings)
+    inside: list = []
+    every: list = []
+    with StopOnSignals() as stop:
+        result = count(problem, on_region=inside.append, should_stop=stop)
+        if result.exact:
+            result = count(boxed, on_region=every.append, should_stop=stop)
+    if not result.exact:
+        raise InputError("plot: the count was interrupted; a picture needs every region")
+    index = {_key(r.pattern): i for i, r in enumerate(every)}
+    missing = [r for r in inside if _key(r.pattern) not in index]
+    if missing:
+        raise CertificateError(f"plot: {len(missing)} regions of the polygon are not among the "
+                               "regions of its bounding box")
+    keep = np.zeros(len(every), dtype=bool)
+    keep[[index[_key(r.pattern)] for r in inside]] = True
+    a = analyze(boxed, every, graph=True, cells=True, exact=args.certify)
+    dom = problem.domain
+    stem = os.path.splitext(os.path.basename(args.model))[0]
+    title = args.title if args.title is not None else \
+        f"{stem}\n{len(inside):,} activation regions in the {dom.source} polygon"
+    s = plot_regions(a, args.output, levels=levels, title=title, style=style,
+                     within=Within(dom.A, dom.b, keep))
+    msg = f"{args.output}: {s.polygons:,} regions drawn (the polygon's count: {len(inside):,})"
     for label in s.empty_levels:
         msg += f"; {label} does not cross the domain (not drawn)"
     out.write(msg + "\n")

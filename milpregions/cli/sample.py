@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import InputError
+from ..estimators.body import body_of_problem
 from ..estimators.sample import format_sample, parse_dist, sample_patterns
 from .common import EXIT_LOWER_BOUND, EXIT_OK, StopOnSignals, write_json
 from .domain_args import add_domain_args, problem_from_args
@@ -12,15 +13,17 @@ from .flags import add_seed_arg
 def add_parser(subs) -> None:
     p = subs.add_parser("sample", allow_abbrev=False,
                         help="estimate the region count from the patterns of random points",
-                        description="Patterns of N random points in the box: distinct patterns "
+                        description="Patterns of N random points in the domain (a box, or a "
+                                    "polytope, hull or L1 ball): distinct patterns "
                                     "(a lower bound), singletons/doubletons, Chao1 and "
                                     "Good-Turing estimates (see milpregions.estimators.sample).")
     p.add_argument("model", metavar="MODEL", help="ONNX file")
-    add_domain_args(p)
+    add_domain_args(p, polytopes=True)
     p.add_argument("--points", type=int, required=True, metavar="N", help="number of points")
     p.add_argument("--dist", default="uniform", metavar="uniform|gauss:STD",
-                   help="uniform in the box (default) or normal around the box centre with "
-                        "standard deviation STD per input, points outside the box redrawn")
+                   help="uniform in the domain (default) or normal around the box centre (a "
+                        "polytope's Chebyshev centre) with standard deviation STD per input, "
+                        "points outside the domain redrawn")
     add_seed_arg(p)
     p.add_argument("--batch", type=int, metavar="B",
                    help="points per batch (default: about 4M pre-activations per batch)")
@@ -38,8 +41,8 @@ def run(args, out, err) -> int:
         raise InputError(f"--{e}") from None
     problem = problem_from_args(args)
     with StopOnSignals() as stop:
-        r = sample_patterns(problem.restricted, problem.box, args.points, dist=args.dist,
-                            seed=args.seed, batch=args.batch, should_stop=stop)
+        r = sample_patterns(problem.restricted, body_of_problem(problem), args.points,
+                            dist=args.dist, seed=args.seed, batch=args.batch, should_stop=stop)
     if args.json:
         write_json(out, "sample", args, problem.domain, r.to_dict())
     else:

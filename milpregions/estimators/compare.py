@@ -63,12 +63,13 @@ import numpy as np
 
 from ..api import count
 from ..errors import InputError
-from ..ir.domain import Box
+from ..ir.domain import Box, Polytope
 from ..ir.network import Network
 from ..problem import Problem, prepare
 from ..settings import Settings
+from .body import Body, body_of, body_of_problem
 from .hashing import DEFAULT_TRIALS, hash_regions
-from .lines import DistanceSample, distance_sample, poisson_cells, run_lines
+from .lines import NO_VOLUMES, DistanceSample, distance_sample, extrapolate, run_lines
 from .sample import SampleResult, sample_stream
 from .theory import (
     BOUND_ON_NETWORK,
@@ -202,10 +203,10 @@ def density_interval(runs, lengths, z: float = Z95) -> tuple[float, float] | Non
     return max(0.0, lam - z * se), lam + z * se
 
 
-def sampling_curve(net: Network, box: Box, budgets, *, seed: int | None = 0,
+def sampling_curve(net: Network, box: Box | Polytope | Body, budgets, *, seed: int | None = 0,
                    batch: int | None = None, per_decade: int = 6) -> tuple[dict, list[SampleResult]]:
-    """One stream of uniform points in ``box`` (``sample.sample_stream``), read at log-spaced
-    checkpoints.
+    """One stream of uniform points in ``box`` (or a polytope: ``sample.sample_stream``), read
+    at log-spaced checkpoints.
 
     Returns (curve, snapshots): the curve has lists ``points, distinct, chao1, chao1_lo,
     chao1_hi`` (its 95% interval), ``good_turing, good_turing_se`` (None where every pattern
@@ -231,7 +232,8 @@ def sampling_curve(net: Network, box: Box, budgets, *, seed: int | None = 0,
     return curve, snaps
 
 
-def distance_estimate(net: Network, box: Box, points: int, seed: int | None = 0) -> DistanceSample:
+def distance_estimate(net: Network, box: Box | Polytope | Body, points: int,
+                      seed: int | None = 0) -> DistanceSample:
     """``lines.distance_sample`` from its own random stream (so that it does not depend on the
     other budgets)."""
     rng = np.random.default_rng(None if seed is None else [int(seed), 0xD157])
@@ -258,7 +260,7 @@ def compare_estimators(model, box=None, *, points=DEFAULT_POINTS, lines=DEFAULT_
 
     problem = model if isinstance(model, Problem) else prepare(
         model, box, Settings(time_limit=time_limit, tighten=tighten))
-    net, b = problem.restricted, problem.box
+    net, b = problem.restricted, body_of_problem(problem)
     notes: list[str] = []
     if exact is None:
         res = count(problem, should_stop=should_stop)
@@ -296,13 +298,16 @@ def compare_estimators(model, box=None, *, points=DEFAULT_POINTS, lines=DEFAULT_
             break
         r = run_lines(net, b, k, 0, seed)
         lam_ci = density_interval(r.runs_per_line, r.lengths)
-        ci = None if lam_ci is None else tuple(poisson_cells(v, b.hi - b.lo) for v in lam_ci)
+        ci = None if lam_ci is None or r.estimate_from_lines is None else \
+            tuple(extrapolate(v, body_of(b)) for v in lam_ci)
         rows.append(Row("lines: Poisson extrapolation", "estimate", k, "lines",
                         r.estimate_from_lines, rel_error(r.estimate_from_lines, exact), r.seconds,
                         f"{r.density:.4g} crossings per unit length"
                         + ("" if lam_ci is None else
                            f" (95% CI {lam_ci[0]:.4g}..{lam_ci[1]:.4g}, chord sampling only)")
-                        + f", {r.mean_regions:.1f} regions per chord", interval=ci))
+                        + f", {r.mean_regions:.1f} regions per chord"
+                        + ("" if r.estimate_from_lines is not None else f"; {NO_VOLUMES}"),
+                        interval=ci))
     for m in sorted({int(m) for m in distance_points}):
         if stopped is None and asked():
             stopped = "interrupted"
@@ -310,9 +315,9 @@ def compare_estimators(model, box=None, *, points=DEFAULT_POINTS, lines=DEFAULT_
             break
         t0 = time.perf_counter()
         dd = distance_estimate(net, b, m, seed)
-        est = 1.0 if dd.estimate is None else dd.estimate      # no boundary: one region
+        est = 1.0 if dd.mean is None else dd.estimate      # no boundary: one region
         note = ("affine network: no boundary" if dd.mean is None else
-                f"mean distance {dd.mean:.4g}")
+                f"mean distance {dd.mean:.4g}" + ("" if est is not None else f"; {NO_VOLUMES}"))
         rows.append(Row("distance: Poisson extrapolation", "estimate", m, "points",
                         est, rel_error(est, exact), time.perf_counter() - t0, note))
     if stopped is None and asked():

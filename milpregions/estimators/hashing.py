@@ -16,6 +16,10 @@ region this module *exhibits* is checked to be one of them: a witness point u an
 region's own rows (``milp.point.region_rows``: every unit with a binary on its side, the
 chosen pieces above the others) with a ball of radius > margin around u inside the box and
 every row, evaluated at u, else the Chebyshev LP of those rows. So ``regions_seen`` <= M.
+On a polytope domain ``A x <= b`` (``domain_rows``) M counts the regions in the polytope: its
+rows join every check and the point MILP (``with_domain_rows``: each row held by the MILP's
+margin at the witness), so every region exhibited holds a ball inside the polytope, and the
+statement below is unchanged.
 
 One trial
 ---------
@@ -101,16 +105,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from ..bounds import Bounds
 from ..errors import InputError
+from ..ir.domain import Polytope
 from ..ir.network import Network
-from ..milp.point import MARGIN, build_point_milp, region_rows
+from ..milp.point import MARGIN, PointMILP, build_point_milp, region_rows
 from ..problem import Problem, prepare
 from ..settings import DEFAULT_MARGIN, Settings, check_time_limit
+from .body import PolytopeBody
 
 DEFAULT_TRIALS = 100
 DEFAULT_CONFIDENCE = 0.95
@@ -347,7 +353,9 @@ class _Oracle:
     """Exhibits regions satisfying a prefix of parity rows (see the module docstring)."""
 
     def __init__(self, net: Network, bounds: Bounds, margin: float, milp_margin: float,
-                 milp_nodes: int, remaining: Callable[[], float | None]):
+                 milp_nodes: int, remaining: Callable[[], float | None],
+                 domain_rows: np.ndarray | None = None,
+                 on_region: Callable[[list[np.ndarray]], None] | None = None):
         from ..milp.point import Binaries
         from ..solver.highs_mip import ChebyshevBall
 
@@ -357,6 +365,10 @@ class _Oracle:
         self.milp_margin = milp_margin
         self.milp_nodes = milp_nodes
         self.remaining = remaining
+        d = net.input_dim
+        self.domain_rows = (np.zeros((0, d + 1)) if domain_rows is None
+                            else np.asarray(domain_rows, dtype=np.float64).reshape(-1, d + 1))
+        self.on_region = on_region
         self.B = Binaries(net, bounds)
         self.N = len(self.B)
         self.known = _Known(self.N)
@@ -384,13 +396,15 @@ class _Oracle:
 
     def radius_at(self, d: np.ndarray, u: np.ndarray | None,
                   lp: bool = True) -> tuple[float, np.ndarray | None]:
-        """The radius of a ball around u inside the region of d, the box and every row; if
-        that is not above the margin (or u is None) and ``lp``, the Chebyshev ball's. (0, None)
-        if d is no region."""
+        """The radius of a ball around u inside the region of d, the box, every row and the
+        domain's rows (a polytope's); if that is not above the margin (or u is None) and
+        ``lp``, the Chebyshev ball's. (0, None) if d is no region."""
         pattern = self.B.pattern(d)
         R = None if pattern is None else region_rows(self.net, pattern, self.B)
         if R is None:
             return 0.0, None
+        if self.domain_rows.shape[0]:
+            R = np.vstack([R, self.domain_rows])
         if u is not None:
             r = 1.0 - float(np.abs(u).max(initial=0.0))
             if R.shape[0]:
@@ -410,7 +424,7 @@ class _Oracle:
             return False
         r, _ = self.radius_at(d, u)
         if r > self.margin:
-            self.known.add(d, source)
+            self._add(d, source)
             return True
         self.bad.add(key)
         return False
@@ -427,7 +441,11 @@ class _Oracle:
             tried.add(key)
             r, _ = self.radius_at(d, U[i], lp=False)
             if r > self.margin:
-                self.known.add(d, "sample")
+                self._add(d, "sample")
+
+    def _add(self, d: np.ndarray, source: str) -> None:
+        if self.known.add(d, source) and self.on_region is not None:
+            self.on_region(self.B.pattern(d))
 
     # -- one trial --------------------------------------------------------------------------
 
@@ -539,7 +557,8 @@ class _Oracle:
         from ..solver.highs_mip import FeasibilityMIP, MIPStatus
 
         if self.mip is None:
-            P = build_point_milp(self.net, self.bounds, self.milp_margin)
+            P = with_domain_rows(build_point_milp(self.net, self.bounds, self.milp_margin),
+                                 self.domain_rows)
             self.P = P
             self.mip = FeasibilityMIP(P.col_lo, P.col_hi, P.integer, P.row_lo, P.row_hi,
                                       P.starts, P.index, P.value)
@@ -569,6 +588,21 @@ class _Oracle:
             return d2
         self.unverified += 1
         return None
+
+
+def with_domain_rows(P: PointMILP, R: np.ndarray) -> PointMILP:
+    """The point MILP with a domain's rows ``a . x + c >= margin`` on its input columns (a
+    polytope's, unit rows in normalised coordinates: its witness is inside by the margin)."""
+    if not R.shape[0]:
+        return P
+    m = R.shape[0]
+    rr, cc = np.nonzero(R[:, :-1])
+    index = np.concatenate([P.index, P.x_cols[cc].astype(np.int32)])
+    value = np.concatenate([P.value, R[rr, cc]])
+    starts = np.concatenate([P.starts, P.index.size + np.searchsorted(rr, np.arange(m))])
+    return replace(P, row_lo=np.concatenate([P.row_lo, P.margin - R[:, -1]]),
+                   row_hi=np.concatenate([P.row_hi, np.full(m, np.inf)]),
+                   starts=starts.astype(np.int32), index=index.astype(np.int32), value=value)
 
 
 # ---------------------------------------------------------------------------------- the driver
@@ -611,7 +645,11 @@ def hash_lower_bound(net_unit: Network, bounds: Bounds, *, xors=None, trials: in
                      xor_length: int | None = None, margin: float = DEFAULT_MARGIN,
                      milp_nodes: int = MILP_NODES, milp_margin: float = MARGIN,
                      should_stop: Callable[[], bool] | None = None,
-                     progress: Callable[[HashProgress], None] | None = None) -> HashResult:
+                     progress: Callable[[HashProgress], None] | None = None,
+                     domain_rows: np.ndarray | None = None,
+                     seed_points: Callable[[np.random.Generator, int], np.ndarray] | None = None,
+                     on_region: Callable[[list[np.ndarray]], None] | None = None,
+                     ) -> HashResult:
     """MIPBound on ``net_unit`` (normalised to [-1, 1]^n0) with pre-activation ``bounds``.
 
     ``xors``: None (plan from exploration trials), an int K, or a list of K values.
@@ -620,6 +658,11 @@ def hash_lower_bound(net_unit: Network, bounds: Bounds, *, xors=None, trials: in
     with probability 1/2), k for XORs of k binaries. ``margin``: a region counts when it holds
     a ball of this radius. ``milp_nodes``: HiGHS's node limit per MILP solve. See the module
     docstring for the statement; ``lower_bound`` holds with probability >= ``confidence``.
+    ``domain_rows``: a polytope domain's rows [a, c] (``a . u + c >= 0``, unit a, normalised
+    coordinates): the MILP gets them and every region is checked inside them, so the regions
+    counted are the network's regions in the polytope; ``seed_points(rng, n)``: the sampled
+    points (normalised; default uniform in [-1, 1]^n0). ``on_region(pattern)``: each region
+    exhibited (its pattern per layer, as ``Network.pattern``), when it is first checked.
     """
     trials = DEFAULT_TRIALS if trials is None else trials
     if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
@@ -651,7 +694,8 @@ def hash_lower_bound(net_unit: Network, bounds: Bounds, *, xors=None, trials: in
         return r is not None and r <= 0
 
     notes: list[str] = []
-    oracle = _Oracle(net_unit, bounds, float(margin), float(milp_margin), int(milp_nodes), remaining)
+    oracle = _Oracle(net_unit, bounds, float(margin), float(milp_margin), int(milp_nodes), remaining,
+                     domain_rows, on_region)
     N = oracle.N
     base = dict(confidence=float(confidence), seed=int(seed), xor_length=xor_length)
     if N == 0:
@@ -686,7 +730,8 @@ def hash_lower_bound(net_unit: Network, bounds: Bounds, *, xors=None, trials: in
             notes.append(f"sampling stopped after {done_points:,} points: {MAX_SEEDED:,} regions known")
             break
         n = min(POINT_BATCH, points - done_points)
-        oracle.seed(rng_points.uniform(-1.0, 1.0, (n, net_unit.input_dim)))
+        oracle.seed(rng_points.uniform(-1.0, 1.0, (n, net_unit.input_dim)) if seed_points is None
+                    else seed_points(rng_points, n))
         done_points += n
         report("sampling", done_points, points)
     # K = 0: is any region known at all (else one MILP solve without parity rows)
@@ -766,20 +811,30 @@ def hash_regions(model, box=None, *, xors=None, trials: int | None = None,
                  points: int = DEFAULT_POINTS, xor_length: int | None = None,
                  milp_nodes: int = MILP_NODES,
                  should_stop: Callable[[], bool] | None = None,
-                 progress: Callable[[HashProgress], None] | None = None) -> HashResult:
+                 progress: Callable[[HashProgress], None] | None = None,
+                 on_region: Callable[[list[np.ndarray]], None] | None = None) -> HashResult:
     """``hash_lower_bound`` for a prepared Problem (its settings' ``tighten`` and ``margin``
     apply), or for anything ``problem.prepare`` takes on ``box`` (as ``count_regions``).
     ``should_stop()`` (e.g. a signal handler's flag) ends it between steps, like the time
-    limit."""
+    limit. On a polytope domain the MILP and every check take its rows, and the seeds are
+    uniform points inside it (``estimators.body``)."""
     check_time_limit(time_limit)
     t0 = time.perf_counter()
     problem = model if isinstance(model, Problem) else prepare(model, box, Settings(tighten=tighten))
     unit_net, bounds = problem.unit_net, problem.bounds
+    rows, seeds = None, None
+    if isinstance(problem.domain, Polytope):
+        body = PolytopeBody(problem.domain)
+        rows = body.unit_rows()
+
+        def seeds(rng: np.random.Generator, n: int) -> np.ndarray:
+            return problem.box.to_unit(body.uniform(rng, n))
     left = None if time_limit is None else max(1e-3, time_limit - (time.perf_counter() - t0))
     res = hash_lower_bound(unit_net, bounds, xors=xors, trials=trials, confidence=confidence,
                            seed=seed, time_limit=left, points=points, xor_length=xor_length,
                            margin=problem.settings.margin, milp_nodes=milp_nodes,
-                           should_stop=should_stop, progress=progress)
+                           should_stop=should_stop, progress=progress, domain_rows=rows,
+                           seed_points=seeds, on_region=on_region)
     res.seconds = time.perf_counter() - t0
     return res
 

@@ -15,7 +15,8 @@ missed. A pre-activation is treated as constant on a piece when its slope is bel
 times the sum of the magnitudes that make it up (an identically-zero unit is off).
 
 **Random chords** of the box: a uniform point in the box and a uniform direction (in input
-units), extended both ways to the box boundary.
+units), extended both ways to the box boundary. Of a polytope domain: a uniform point inside
+and a uniform direction, clipped to every row ``A x <= b`` (``estimators.body``).
 
 **Distance to the nearest boundary** (``boundary_distances``): for x in a region with pattern
 pi, every pre-activation is the affine map given by pi (Jacobian propagated with the pattern),
@@ -30,7 +31,9 @@ Poisson hyperplane tessellation with ``lambda`` crossings per unit length of any
 model the expected number of cells meeting a convex body K is
 ``E N(K) = sum_{k=0}^{n0} (kappa_k / 2^k) lambda^k V_k(K)`` (kappa_k: volume of the unit
 k-ball; V_k: intrinsic volumes, for a box the elementary symmetric polynomials of the side
-lengths; in 1-D this is 1 + lambda * length). This is the Hanin & Rolnick (2019) picture made
+lengths; in 1-D this is 1 + lambda * length). A polytope's V_k are computed exactly from its
+vertices for 1 to 3 inputs (``body.polytope_volumes``); in more dimensions no extrapolation is
+given (``None``), never the box's number in its place. This is the Hanin & Rolnick (2019) picture made
 concrete: regions per unit length along lines ~ lambda (~ #neurons), regions per volume
 ~ (kappa_n0 / 2^n0) lambda^n0 (~ #neurons^n0 / n0!).
 
@@ -52,11 +55,15 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from ..ir.domain import Box
+from ..ir.domain import Box, Polytope
 from ..ir.network import MaxLayer, Network
+from .body import Body, body_of, intrinsic_volumes
 from .text import estimate_text
 
 TOL = 1e-12
+FORMULA = "isotropic Poisson hyperplane model: E N = sum_k kappa_k/2^k lambda^k V_k({})"
+NO_VOLUMES = ("not given (the intrinsic volumes of a polytope are computed for 1 to 3 inputs "
+              "only)")
 
 
 def _absmat(W):
@@ -156,20 +163,10 @@ def count_segment(net: Network, p, q) -> tuple[int, int]:
 # ----------------------------------------------------------------------------- random chords
 
 
-def random_chords(box: Box, k: int, rng) -> tuple[np.ndarray, np.ndarray]:
-    """``k`` chords of the box: a uniform point, a uniform direction, extended to the faces."""
-    d = box.lo.size
-    X = box.lo + (box.hi - box.lo) * rng.random((k, d))
-    U = rng.standard_normal((k, d))
-    U /= np.linalg.norm(U, axis=1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s1 = (box.lo - X) / U
-        s2 = (box.hi - X) / U
-    lo_s = np.where(U != 0, np.minimum(s1, s2), -np.inf).max(axis=1)
-    hi_s = np.where(U != 0, np.maximum(s1, s2), np.inf).min(axis=1)
-    P = np.clip(X + lo_s[:, None] * U, box.lo, box.hi)
-    Q = np.clip(X + hi_s[:, None] * U, box.lo, box.hi)
-    return P, Q
+def random_chords(box: Box | Polytope | Body, k: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` chords of the box (or polytope): a uniform point, a uniform direction, extended
+    to the boundary."""
+    return body_of(box).chords(rng, k)
 
 
 # ---------------------------------------------------------------------- boundary distances
@@ -233,9 +230,9 @@ def boundary_distances(net: Network, X: np.ndarray, batch: int | None = None) ->
     return out
 
 
-def face_distances(box: Box, X: np.ndarray) -> np.ndarray:
-    X = np.atleast_2d(X)
-    return np.minimum(X - box.lo, box.hi - X).min(axis=1)
+def face_distances(box: Box | Polytope | Body, X: np.ndarray) -> np.ndarray:
+    """Distance from each point to the box faces (a polytope's facet hyperplanes)."""
+    return body_of(box).face_distances(X)
 
 
 # ---------------------------------------------------------------------------- extrapolation
@@ -246,17 +243,14 @@ def kappa(k: int) -> float:
     return math.pi ** (k / 2) / math.gamma(k / 2 + 1)
 
 
-def intrinsic_volumes(sides) -> list[float]:
-    """V_0..V_d of a box: elementary symmetric polynomials of the side lengths."""
-    e = [1.0]
-    for a in sides:
-        e = [1.0] + [e[k] + a * e[k - 1] for k in range(1, len(e))] + [a * e[-1]]
-    return e
-
-
 def poisson_cells(lam: float, sides) -> float:
-    """E N(K) = sum_k (kappa_k / 2^k) lam^k V_k(K) for an isotropic Poisson hyperplane model."""
-    V = intrinsic_volumes(sides)
+    """E N(K) = sum_k (kappa_k / 2^k) lam^k V_k(K) for an isotropic Poisson hyperplane model
+    and K the box of these side lengths."""
+    return poisson_cells_of(lam, intrinsic_volumes(sides))
+
+
+def poisson_cells_of(lam: float, V: list[float]) -> float:
+    """E N(K) for a convex body K of intrinsic volumes ``V`` (V_0..V_d)."""
     with np.errstate(over="ignore"):
         try:
             return float(sum(kappa(k) / 2 ** k * lam ** k * V[k] for k in range(len(V))))
@@ -276,7 +270,7 @@ class LinesResult:
     lengths: list[float]
     mean_regions: float
     density: float                      # crossings per unit length (lambda from the lines)
-    estimate_from_lines: float
+    estimate_from_lines: float | None   # None: the body's intrinsic volumes are not known
     points: int
     mean_distance: float | None
     median_distance: float | None
@@ -290,6 +284,7 @@ class LinesResult:
     formula: str = field(default="isotropic Poisson hyperplane model: "
                                   "E N = sum_k kappa_k/2^k lambda^k V_k(box)")
     stopped: str | None = None          # "interrupted": fewer lines than asked for
+    body: str = "box"                   # what the chords cross: "box" or "polytope"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -306,22 +301,31 @@ class DistanceSample:
     points: int
     mean: float | None               # None: no boundary (the network is affine)
     median: float | None
-    mean_face: float                 # mean distance to the box faces
+    mean_face: float                 # mean distance to the box faces (a polytope's facets)
     inside_fraction: float           # points whose region boundary is nearer than the faces
     density: float | None            # crossings per unit length implied by the mean distance
-    estimate: float | None           # the Poisson-model box count (None: no boundary)
+    estimate: float | None           # the Poisson-model count (None: no boundary, or a body
+                                     # whose intrinsic volumes are not known)
 
 
-def distance_sample(net: Network, box: Box, points: int, rng) -> DistanceSample:
-    """``points`` uniform points of ``box`` drawn from ``rng``, their exact boundary distances,
-    the implied crossing density and the Poisson-model count of the box."""
+def extrapolate(lam: float, body: Body) -> float | None:
+    """The Poisson-model count of ``body`` at density ``lam`` (None where its intrinsic
+    volumes are not known)."""
+    V = body.volumes()
+    return None if V is None else poisson_cells_of(lam, V)
+
+
+def distance_sample(net: Network, box: Box | Polytope | Body, points: int,
+                    rng) -> DistanceSample:
+    """``points`` uniform points of ``box`` (or a polytope) drawn from ``rng``, their exact
+    boundary distances, the implied crossing density and the Poisson-model count."""
     if points < 1:
         raise InputError(f"points must be at least 1, got {points}")
-    sides = box.hi - box.lo
-    d = box.lo.size
-    X = box.lo + sides * rng.random((points, d))
+    body = body_of(box)
+    d = body.dim
+    X = body.uniform(rng, points)
     dist = boundary_distances(net, X)
-    faces = face_distances(box, X)
+    faces = body.face_distances(X)
     fin = dist[np.isfinite(dist)]
     mf = float(faces.mean())
     inside = float(np.mean(dist < faces))
@@ -330,12 +334,13 @@ def distance_sample(net: Network, box: Box, points: int, rng) -> DistanceSample:
     md = float(fin.mean())
     lam = lambda_from_distance(md, d)
     return DistanceSample(points, md, float(np.median(fin)), mf, inside, lam,
-                          poisson_cells(lam, sides))
+                          extrapolate(lam, body))
 
 
-def run_lines(net: Network, box: Box, lines: int, points: int = 0,
+def run_lines(net: Network, box: Box | Polytope | Body, lines: int, points: int = 0,
               seed: int | None = None, should_stop=None) -> LinesResult:
-    """``lines`` random chords of ``box`` counted exactly, and ``points`` boundary distances.
+    """``lines`` random chords of ``box`` (or of a polytope domain) counted exactly, and
+    ``points`` boundary distances.
     Once ``should_stop()`` says True (checked after every chord) it ends with the chords done
     (at least one) and no distances, ``stopped="interrupted"``."""
     if lines < 1:
@@ -344,7 +349,8 @@ def run_lines(net: Network, box: Box, lines: int, points: int = 0,
         raise InputError(f"points must be at least 0, got {points}")
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
-    P, Q = random_chords(box, lines, rng)
+    body = body_of(box)
+    P, Q = body.chords(rng, lines)
     distinct, runs, lengths = [], [], []
     stopped = None
     for p, q in zip(P, Q):
@@ -357,15 +363,16 @@ def run_lines(net: Network, box: Box, lines: int, points: int = 0,
             break
     total = sum(lengths)
     lam = sum(r - 1 for r in runs) / total if total > 0 else float("nan")
-    est_l = poisson_cells(lam, box.hi - box.lo)
-    ds = distance_sample(net, box, points, rng) if points else None
+    est_l = extrapolate(lam, body)
+    ds = distance_sample(net, body, points, rng) if points else None
     md, med, mf, inside, lam_d, est_d = ((ds.mean, ds.median, ds.mean_face, ds.inside_fraction,
                                           ds.density, ds.estimate) if ds is not None
                                          else (None,) * 6)
     return LinesResult(len(distinct), distinct, runs, lengths, float(np.mean(distinct)), lam,
                        est_l, points, md, med, mf, inside, lam_d, est_d,
                        time.perf_counter() - t0, seed,
-                       int(sum(a != b for a, b in zip(distinct, runs))), stopped=stopped)
+                       int(sum(a != b for a, b in zip(distinct, runs))), stopped=stopped,
+                       body=body.kind, formula=FORMULA.format(body.kind))
 
 
 def format_lines(r: LinesResult) -> list[str]:
@@ -375,7 +382,7 @@ def format_lines(r: LinesResult) -> list[str]:
         f"mean over {r.lines:,} random chords: {r.mean_regions:,.2f} regions per chord "
         f"(min {min(r.regions_per_line):,}, max {max(r.regions_per_line):,})",
         f"boundary crossings per unit length: {r.density:.4g}",
-        f"regions in the box, from the lines: {estimate_text(r.estimate_from_lines)} (estimate)",
+        f"regions in the {r.body}, from the lines: " + _estimate(r.estimate_from_lines),
     ]
     if r.mismatched_lines:
         lines.append(f"warning: on {r.mismatched_lines:,} chords the runs and distinct patterns "
@@ -386,15 +393,19 @@ def format_lines(r: LinesResult) -> list[str]:
         else:
             lines += [
                 f"{r.points:,} points: distance to the nearest region boundary mean "
-                f"{r.mean_distance:.4g}, median {r.median_distance:.4g}; to the box faces mean "
+                f"{r.mean_distance:.4g}, median {r.median_distance:.4g}; to the {r.body} faces mean "
                 f"{r.mean_face_distance:.4g}; boundary nearer than the faces for "
                 f"{r.inside_fraction:.1%}",
                 f"crossings per unit length from the distances: {r.density_from_distance:.4g}",
-                f"regions in the box, from the distances: "
-                f"{estimate_text(r.estimate_from_distance)} (estimate)",
+                f"regions in the {r.body}, from the distances: "
+                + _estimate(r.estimate_from_distance),
             ]
     lines.append(f"formula: {r.formula}")
     lines.append(f"seconds: {r.seconds:.3f} (seed {r.seed})")
     if r.stopped is not None:
         lines.append(f"interrupted after {r.lines:,} chords")
     return lines
+
+
+def _estimate(v: float | None) -> str:
+    return NO_VOLUMES if v is None else f"{estimate_text(v)} (estimate)"

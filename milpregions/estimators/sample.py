@@ -30,7 +30,10 @@ are tiny, which is what an exact count checks.
 Point distributions: ``uniform`` in the box, or ``gauss:STD``: independent normals around the
 box centre with standard deviation STD (input units, each coordinate), restricted to the box
 by *rejection* (points outside are redrawn; clipping would pile mass on the faces). If fewer
-than 0.1% of the draws land in the box the run stops with an error.
+than 0.1% of the draws land in the box the run stops with an error. A polytope domain
+(``ir.domain.Polytope``) is sampled by ``estimators.body``: the L1 ball exactly, others by
+rejection from their bounding box, ``gauss`` around the Chebyshev centre; the patterns are
+those of the network itself.
 """
 
 from __future__ import annotations
@@ -43,12 +46,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import InputError
-from ..ir.domain import Box
+from ..ir.domain import Box, Polytope
 from ..ir.network import Network
+from .body import Body, body_of
 from .text import estimate_text
 
 ELEMENT_BUDGET = 1 << 22        # float64 pre-activations per batch (32 MB): sets the default batch
-MIN_ACCEPT = 1e-3
 
 
 @dataclass
@@ -184,29 +187,18 @@ def default_batch(net: Network) -> int:
     return int(max(1, min(1 << 16, ELEMENT_BUDGET // max(1, sum(net.widths) + net.input_dim))))
 
 
-def _draw(rng, box: Box, n: int, kind: str, std: float) -> np.ndarray:
-    d = box.lo.size
+def _draw(rng, body: Body, n: int, kind: str, std: float) -> np.ndarray:
     if kind == "uniform":
-        return box.lo + (box.hi - box.lo) * rng.random((n, d))
-    parts, got, drawn = [], 0, 0
-    while got < n:
-        m = max(2 * (n - got), 64)
-        Y = box.center + std * rng.standard_normal((m, d))
-        Y = Y[np.all((Y >= box.lo) & (Y <= box.hi), axis=1)]
-        drawn += m
-        parts.append(Y[: n - got])
-        got += len(parts[-1])
-        if drawn > 10_000 and got < MIN_ACCEPT * drawn:
-            raise InputError(f"gauss:{std:g}: fewer than {MIN_ACCEPT:.1%} of the points fall in "
-                             "the box; use a smaller standard deviation")
-    return np.concatenate(parts)
+        return body.uniform(rng, n)
+    return body.gauss(rng, n, std)
 
 
-def sample_stream(net: Network, box: Box, checkpoints, *, dist: str = "uniform",
+def sample_stream(net: Network, box: Box | Polytope, checkpoints, *, dist: str = "uniform",
                   seed: int | None = None, batch: int | None = None,
                   progress=None, should_stop: Callable[[], bool] | None = None,
                   ) -> Iterator[SampleResult]:
-    """One stream of random points in ``box``, read at each of the increasing ``checkpoints``:
+    """One stream of random points in ``box`` (a Box, or a polytope domain: see
+    ``estimators.body``), read at each of the increasing ``checkpoints``:
     a SampleResult per checkpoint (the first n points of the stream; ``seconds`` cumulative).
     Once ``should_stop()`` says True (checked after every batch) the stream ends with a result
     for the points drawn so far, ``stopped="interrupted"``."""
@@ -219,6 +211,7 @@ def sample_stream(net: Network, box: Box, checkpoints, *, dist: str = "uniform",
         raise InputError(f"batch must be at least 1, got {batch}")
     kind, std = parse_dist(dist)
     batch = default_batch(net) if batch is None else int(batch)
+    body = body_of(box)
     rng = np.random.default_rng(seed)
     hasher = PatternHasher(net, seed)
     counter = FrequencyCounter()
@@ -229,7 +222,7 @@ def sample_stream(net: Network, box: Box, checkpoints, *, dist: str = "uniform",
     for cp in checkpoints:
         while done < cp:
             m = min(batch, cp - done)
-            counter.add(hasher(_draw(rng, box, m, kind, std)))
+            counter.add(hasher(_draw(rng, body, m, kind, std)))
             done += m
             if progress is not None:
                 progress(done, total)
@@ -248,7 +241,7 @@ def sample_stream(net: Network, box: Box, checkpoints, *, dist: str = "uniform",
             return
 
 
-def sample_patterns(net: Network, box: Box, points: int, *, dist: str = "uniform",
+def sample_patterns(net: Network, box: Box | Polytope, points: int, *, dist: str = "uniform",
                     seed: int | None = None, batch: int | None = None,
                     progress=None, should_stop: Callable[[], bool] | None = None,
                     ) -> SampleResult:

@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import InputError
 from .analysis import RegionAnalysis
 from .cells import polygon
+from .clip import clip_polygon, clip_segment, outline
 
 PLOT_HINT = "pip install 'milpregions[plot]' (or pip install matplotlib)"
 FORMATS = (".png", ".svg", ".pdf")
@@ -146,11 +147,29 @@ def _coloring(n: int, edges) -> np.ndarray:
     return np.array([c[i] for i in range(n)], dtype=np.int64)
 
 
-def _level_segments(a: RegionAnalysis, level: OutputLevel) -> list[np.ndarray]:
-    """Per region where the level set crosses it, the segment (2, 2) in parameter coords."""
+@dataclass(frozen=True)
+class Within:
+    """A polygon domain ``A x <= b`` (parameter coordinates) drawn inside the analysed box:
+    only the regions ``keep`` (those its exact count found), clipped to it, and its outline."""
+
+    A: np.ndarray
+    b: np.ndarray
+    keep: np.ndarray                 # bool per region of the analysis
+
+    def segments(self, segs: list[np.ndarray]) -> list[np.ndarray]:
+        out = [clip_segment(S, self.A, self.b) for S in segs]
+        return [S for S in out if S is not None]
+
+
+def _level_segments(a: RegionAnalysis, level: OutputLevel,
+                    keep: np.ndarray | None = None) -> list[np.ndarray]:
+    """Per region where the level set crosses it, the segment (2, 2) in parameter coords
+    (only the regions ``keep``, when given)."""
     box = a.problem.box
     out = []
-    for cell, M in zip(a.cells, a.maps.maps):
+    for i, (cell, M) in enumerate(zip(a.cells, a.maps.maps)):
+        if keep is not None and not keep[i]:
+            continue
         g = M[level.k] if level.j is None else M[level.k] - M[level.j]
         along = np.array([-g[1], g[0]])
         if not along.any():
@@ -200,9 +219,15 @@ def pyplot_for(path):
 
 
 def frame_axes(ax, plt, a: RegionAnalysis, lo: np.ndarray, hi: np.ndarray, equal: bool,
-               axis_labels: tuple[str, str]) -> None:
-    """The domain's frame, a slice's three points, limits, aspect and axis labels."""
-    ax.add_patch(plt.Rectangle(lo, *(hi - lo), fill=False, ec="0.1", lw=1.0))
+               axis_labels: tuple[str, str], frame: np.ndarray | None = None) -> None:
+    """The domain's frame (the box, or the polygon ``frame``), a slice's three points,
+    limits, aspect and axis labels."""
+    if frame is None:
+        ax.add_patch(plt.Rectangle(lo, *(hi - lo), fill=False, ec="0.1", lw=1.0))
+    else:
+        patch = plt.Polygon(frame, closed=True, fill=False, ec="0.1", lw=1.0)
+        patch.set_gid("domain")
+        ax.add_patch(patch)
     _mark_slice_points(ax, a, lo, hi)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
@@ -215,9 +240,10 @@ def frame_axes(ax, plt, a: RegionAnalysis, lo: np.ndarray, hi: np.ndarray, equal
 def plot_regions(a: RegionAnalysis, path, *, color: str = "activation",
                  levels: tuple[OutputLevel, ...] = (), title: str | None = None,
                  axis_labels: tuple[str, str] = ("$x_1$", "$x_2$"),
-                 style: PlotStyle = PlotStyle()) -> PlotSummary:
+                 style: PlotStyle = PlotStyle(), within: Within | None = None) -> PlotSummary:
     """Draw the regions of ``a`` (a 2-D analysis with its graph, and linear regions for
-    ``color="linear"``) to ``path`` (.png, .svg or .pdf), on the canvas of ``style``."""
+    ``color="linear"``) to ``path`` (.png, .svg or .pdf), on the canvas of ``style``;
+    ``within``: only the regions of a polygon domain, clipped to it (activation colours)."""
     plt = pyplot_for(path)
     from matplotlib import patheffects
     from matplotlib.collections import LineCollection, PolyCollection
@@ -239,6 +265,18 @@ def plot_regions(a: RegionAnalysis, path, *, color: str = "activation",
     faces = [palette[int(c) % len(palette)] for c in shade]
     box = a.problem.box
     lo, hi = box.lo, box.hi
+    frame, keep = None, None
+    if within is not None:
+        if color == "linear":
+            raise InputError("plot: a polygon domain is drawn by activation region only")
+        keep = within.keep
+        frame = outline(within.A, within.b, lo, hi)
+        clipped = [clip_polygon(P, within.A, within.b) for P in polys]
+        drawn = [i for i in range(n) if keep[i] and len(clipped[i]) >= 3]
+        polys = [clipped[i] for i in drawn]
+        faces = [faces[i] for i in drawn]
+        n = len(drawn)
+        edges = [(i, j) for i, j in edges if keep[i] and keep[j]]
     size, equal = canvas(lo, hi, style)
     fig, ax = plt.subplots(figsize=size)
     pc = PolyCollection(polys, facecolors=faces, edgecolors="none", linewidths=0)
@@ -253,12 +291,16 @@ def plot_regions(a: RegionAnalysis, path, *, color: str = "activation",
         ax.add_collection(LineCollection(_shared_edges(a, outer), colors="0.1",
                                          linewidths=0.8))
     else:
-        ax.add_collection(LineCollection(_shared_edges(a, edges), colors="0.15",
-                                         linewidths=0.6))
+        shared = _shared_edges(a, edges)
+        if within is not None:
+            shared = within.segments(shared)
+        ax.add_collection(LineCollection(shared, colors="0.15", linewidths=0.6))
     nseg, empty = 0, []
     halo = [patheffects.withStroke(linewidth=3.6, foreground="white")]
     for i, lv in enumerate(levels):
-        segs = _level_segments(a, lv)
+        segs = _level_segments(a, lv, keep)
+        if within is not None:
+            segs = within.segments(segs)
         nseg += len(segs)
         if not segs:
             empty.append(lv.label)      # nothing to draw: not in the legend either
@@ -267,7 +309,7 @@ def plot_regions(a: RegionAnalysis, path, *, color: str = "activation",
         lc = LineCollection(segs, colors=c, linewidths=1.8, linestyles=dash, label=lv.label)
         lc.set_path_effects(halo)
         ax.add_collection(lc)
-    frame_axes(ax, plt, a, lo, hi, equal, axis_labels)
+    frame_axes(ax, plt, a, lo, hi, equal, axis_labels, frame)
     legend: tuple[str, ...] = ()
     if len(empty) < len(levels):
         lg = ax.legend(loc="upper right", fontsize=9, framealpha=0.9)

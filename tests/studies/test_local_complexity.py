@@ -123,9 +123,8 @@ def test_the_l1_ball_of_a_2d_network_is_its_diamond():
     shifted = local_complexity(net, [[0.5, 0.5]], [0.6], norm="1")   # reaches x1 + x2 = 1.6
     assert shifted.counts.tolist() == [[6]]     # a diagonal, two corners cut, one across it
     with pytest.raises(InputError, match=r"^the L1 ball \(a cross-polytope, 2\^d facets\) is "
-                                         r"supported up to 2 inputs, where it is a "
-                                         r"parallelogram; the network has 3 inputs"):
-        local_complexity(he_mlp(3, [4], 0), [[0.0, 0.0, 0.0]], 0.1, norm="1")
+                                         r"counted up to 12 inputs; the network has 13 inputs"):
+        local_complexity(he_mlp(13, [4], 0), [np.zeros(13)], 0.1, norm="1")
     with pytest.raises(InputError, match=r"^unknown norm '2'; choose one of inf, 1$"):
         local_complexity(net, [[0.0, 0.0]], 0.1, norm="2")
 
@@ -190,3 +189,25 @@ def test_a_count_stopped_before_its_first_region_is_not_a_zero_in_the_statistics
     assert [row[0] for row in lc.stopped] == [None, "interrupted", "time-limit"]
     s = lc.summary[0]
     assert (s.counted, s.lower_bounds, s.min, s.mean) == (2, 1, 4, 5.5)
+
+
+@pytest.mark.parametrize("d", [3, 4])
+def test_the_l1_ball_in_three_and_four_dimensions_is_counted_as_its_polytope(d):
+    """From 3 inputs the L1 ball is the polytope of its 2^d facets: each count equals count's
+    ``norm=1`` on the same ball, and lies between the counts of the inscribed L-inf ball
+    (radius r / d, inside the L1 ball) and the L-inf ball of radius r (which holds it)."""
+    net = he_mlp(d, [6, 6], 1)
+    X = np.random.default_rng(d).uniform(-0.5, 0.5, (2, d))
+    radii = (0.3, 0.9)
+    one = local_complexity(net, X, radii, norm="1")
+    inf = local_complexity(net, X, radii)
+    inner = local_complexity(net, X, tuple(r / d for r in radii))
+    for i, x in enumerate(X):
+        for j, r in enumerate(radii):
+            want = count_regions(net, center=x, radius=r, norm=1).regions
+            assert one.counts[i, j] == want
+            assert inner.counts[i, j] <= want <= inf.counts[i, j]
+    assert one.complete and one.norm == "1"
+    with pytest.raises(InputError, match=r"^the L1 ball in 3 dimensions is a polytope domain, "
+                                         r"counted by the tree only: not with method milp$"):
+        local_complexity(he_mlp(3, [4], 0), [[0.0, 0.0, 0.0]], 0.1, norm="1", method="milp")
