@@ -10,7 +10,7 @@ import numpy as np
 
 from .enumerator import TreeCounter
 from .errors import InputError
-from .ir.domain import AllSpace, Polytope
+from .ir.domain import AllSpace, L1Ball, Polytope
 from .ir.result import CountResult, Region
 from .problem import Problem, prepare
 from .settings import DEFAULT_MARGIN, Settings
@@ -79,7 +79,7 @@ def _certify(problem: Problem, result: CountResult, found: list, deadline: float
 
 def _search(problem: Problem, callback, progress, should_stop, checkpoint) -> CountResult:
     s = problem.settings
-    if isinstance(problem.domain, Polytope):
+    if isinstance(problem.domain, (Polytope, L1Ball)):
         return _count_polytope(problem, callback, progress, should_stop, checkpoint)
     if isinstance(problem.domain, AllSpace):
         return _count_all_space(problem, callback, progress, should_stop, checkpoint)
@@ -126,10 +126,9 @@ def _count_polytope(problem: Problem, callback, progress, should_stop,
     [-1, 1]^d exactly like the network): the walk enters only the cell where every gate is on,
     one gate layer at a time (so a polytope of m rows costs m nodes to reach, not the cells of
     its rows' arrangement), and counts that cell's subtree. Regions are reported without the
-    gates' bits."""
+    gates' bits. A lifted L1 ball (``L1Ball``) is the simplex of its parameters, one gate."""
     from .bounds import compute_bounds
     from .enumerator.budget import Stop
-    from .ir.domain import normalize
 
     s, dom = problem.settings, problem.domain
     if s.method != "tree" or s.jobs is not None or s.executor != "local" \
@@ -140,7 +139,7 @@ def _count_polytope(problem: Problem, callback, progress, should_stop,
         raise InputError("a polytope domain needs a network with an activation layer")
     m = dom.gates
     t0 = time.perf_counter()
-    gated = normalize(dom.gate(problem.network), dom)
+    gated = dom.gated_unit_net(problem.network)
     lp = "none" if problem.dim <= s.vertex_dim or not s.tighten else "near-stable"
     bounds = compute_bounds(gated, lp, should_stop=should_stop)
     seconds = time.perf_counter() - t0

@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..ir.domain import AllSpace, Ball, Box, Polytope
+from ..ir.domain import AllSpace, Ball, Box, Polytope, domain_rows
 from ..ir.dyadic import Dyadic, add, dyadic, matmul
 from ..ir.network import MaxLayer, Network
 
@@ -50,29 +50,44 @@ def _dense(W) -> np.ndarray:
     return W if isinstance(W, np.ndarray) else W.toarray()
 
 
-def _input_forms(problem) -> np.ndarray:
-    """The inputs as float affine forms of u: exact, since only halving and adding floats of
-    the domain enter (checked by the caller through ``Fraction``)."""
-    dom, box = problem.domain, problem.box
+def _param_forms(problem) -> list[list[Fraction]]:
+    """The domain's parameters as exact affine forms of u: parameter k = lo + (hi - lo)(u_k +
+    1)/2 (only halving and adding floats of the box)."""
+    box = problem.box
     d = box.dim
     lo, hi = [Fraction(float(v)) for v in box.lo], [Fraction(float(v)) for v in box.hi]
     params = []
-    for k in range(d):                       # parameter k = lo + (hi - lo)(u_k + 1)/2
+    for k in range(d):
         f = [Fraction(0)] * (d + 1)
         f[k] = (hi[k] - lo[k]) / 2
         f[d] = (hi[k] + lo[k]) / 2
         params.append(f)
+    return params
+
+
+def _input_forms(problem, params: list[list[Fraction]]) -> list[list[Fraction]]:
+    """The inputs as exact affine forms of u: the parameters themselves, or sent through a
+    slice's, segment's or lifted ball's points (``P0 + sum_j (P_j - P0) p_j``) or its origin
+    and directions."""
+    dom = problem.domain
+    d = len(params)
     if isinstance(dom, (Box, Ball, Polytope, AllSpace)):
         return params
-    P = [[Fraction(float(v)) for v in p] for p in dom.points]
+    if dom.points:
+        P = [[Fraction(float(v)) for v in p] for p in dom.points]
+        P0 = P[0]
+        D = [[P[j + 1][i] - P0[i] for j in range(d)] for i in range(len(P0))]
+    else:
+        P0 = [Fraction(float(v)) for v in dom.origin]
+        D = [[Fraction(float(v)) for v in row] for row in dom.directions]
     forms = []
-    for i in range(len(P[0])):
+    for i in range(len(P0)):
         f = [Fraction(0)] * (d + 1)
-        f[d] = P[0][i]
+        f[d] = P0[i]
         for j in range(d):
-            dij = P[j + 1][i] - P[0][i]
-            for t in range(d + 1):
-                f[t] += dij * params[j][t]
+            if D[i][j]:
+                for t in range(d + 1):
+                    f[t] += D[i][j] * params[j][t]
         forms.append(f)
     return forms
 
@@ -99,20 +114,22 @@ def exact_network(problem) -> ExactNetwork:
     out = net.output
     output = ExactLayer({s: dyadic(_dense(w)) for s, w in out.W.items()}, dyadic(out.b),
                         None, None)
-    forms = _input_forms(problem)
-    return ExactNetwork(layers, _fraction_dyadic(forms), problem.dim, output,
-                        not isinstance(problem.domain, AllSpace),
-                        _polytope_rows(problem.domain, forms))
+    params = _param_forms(problem)
+    return ExactNetwork(layers, _fraction_dyadic(_input_forms(problem, params)), problem.dim,
+                        output, not isinstance(problem.domain, AllSpace),
+                        _polytope_rows(problem.domain, params))
 
 
 def _polytope_rows(dom, forms: list[list[Fraction]]) -> np.ndarray | None:
-    """A polytope domain's rows ``b_i - A_i x(u)`` as primitive integer forms of u (the
-    floats of A and b, and the input forms, exactly); None for other domains."""
-    if not isinstance(dom, Polytope):
+    """A polytope domain's rows ``b_i - A_i p(u)`` in its parameters p (``domain_rows``) as
+    primitive integer forms of u (the floats of A and b, and the parameter forms, exactly);
+    None for other domains."""
+    rows_of = domain_rows(dom)
+    if rows_of is None:
         return None
     d1 = len(forms[0])
     rows = []
-    for a, b in zip(dom.A, dom.b):
+    for a, b in zip(*rows_of):
         f = [Fraction(0)] * d1
         f[-1] = Fraction(float(b))
         for k, akf in enumerate(a):

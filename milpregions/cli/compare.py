@@ -92,7 +92,7 @@ def run(args, out, err) -> int:
         if not have_matplotlib():
             raise InputError(f"--plot needs matplotlib, which is not installed: {PLOT_HINT}")
     problem = problem_from_args(args, Settings(time_limit=args.time_limit,
-                                               tighten=not args.no_tighten))
+                                               tighten=not args.no_tighten), l1_lifted=False)
     silence_banner()
     with StopOnSignals() as stop:
         r = compare_estimators(problem, points=pts, lines=lns, distance_points=dps,

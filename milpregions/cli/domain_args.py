@@ -65,7 +65,8 @@ def add_domain_args(p: argparse.ArgumentParser, *, output_flags: tuple[str, ...]
     if polytopes:
         g.add_argument("--norm", choices=("inf", "1"), default="inf",
                        help="the norm of the --center ball: inf (a box, default) or 1 (the "
-                            "cross-polytope, its 2^d facets as rows; up to 12 inputs)")
+                            "cross-polytope: counted in any dimension, lifted to a simplex; "
+                            "sampled as its 2^d facets, up to 12 inputs)")
         g.add_argument("--polytope", metavar="F",
                        help='the polytope A x <= b: JSON {"A": [[...], ...], "b": [...]} or '
                             ".npz (arrays A, b); counted inside its bounding box")
@@ -171,8 +172,9 @@ def check_domain(args) -> None:
         raise InputError(f"--radius {args.radius:g}: the radius must be a positive number")
 
 
-def domain_from_args(args, dim: int) -> Domain:
-    """The Domain the options name, for a network with ``dim`` inputs (``check_domain`` first)."""
+def domain_from_args(args, dim: int, l1_lifted: bool = True) -> Domain:
+    """The Domain the options name, for a network with ``dim`` inputs (``check_domain`` first);
+    ``l1_lifted=False``: an L1 ball as its facets (the estimators draw from those)."""
     if getattr(args, "domain", None) == "all":
         return AllSpace.make(dim, *(parse_box_text(args.box) if args.box is not None
                                     else (-1.0, 1.0)))
@@ -184,7 +186,7 @@ def domain_from_args(args, dim: int) -> Domain:
         return Box.make(lo, hi, dim)
     if args.center is not None:
         if getattr(args, "norm", "inf") == "1":
-            return l1_ball_domain(args.center, args.radius, dim)
+            return l1_ball_domain(args.center, args.radius, dim, lifted=l1_lifted and dim > 2)
         return ball_domain(args.center, args.radius, dim)
     if getattr(args, "polytope", None) is not None:
         return polytope_domain(args.polytope, None, dim)
@@ -195,8 +197,10 @@ def domain_from_args(args, dim: int) -> Domain:
     return read_box_file(args.box_file, dim)
 
 
-def problem_from_args(args, settings: Settings | None = None) -> Problem:
-    """Check the domain options, load the model, and prepare its Problem."""
+def problem_from_args(args, settings: Settings | None = None, l1_lifted: bool = True
+                      ) -> Problem:
+    """Check the domain options, load the model, and prepare its Problem (``l1_lifted``: as
+    ``domain_from_args``)."""
     check_domain(args)
     net = network_from_args(args)
-    return prepare(net, domain_from_args(args, net.input_dim), settings)
+    return prepare(net, domain_from_args(args, net.input_dim, l1_lifted), settings)

@@ -120,7 +120,7 @@ def run(args, out, err) -> int:
         raise InputError(f"--margin {args.margin:g}: must be positive")
     settings = Settings(tighten=not args.no_tighten,
                         **({} if args.margin is None else {"margin": args.margin}))
-    problem = problem_from_args(args, settings)
+    problem = problem_from_args(args, settings, l1_lifted=False)
     silence_banner()
     display = None
     if not args.quiet and is_terminal(err):

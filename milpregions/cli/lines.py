@@ -34,7 +34,7 @@ def run(args, out, err) -> int:
         raise InputError(f"--lines must be at least 1, got {args.lines}")
     if args.distance_points < 0:
         raise InputError(f"--distance-points must be at least 0, got {args.distance_points}")
-    problem = problem_from_args(args)
+    problem = problem_from_args(args, l1_lifted=False)
     with StopOnSignals() as stop:
         r = run_lines(problem.restricted, body_of_problem(problem), args.lines,
                       args.distance_points, args.seed, should_stop=stop)

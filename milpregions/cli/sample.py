@@ -39,7 +39,7 @@ def run(args, out, err) -> int:
         parse_dist(args.dist)
     except InputError as e:                      # the library names its argument "dist"
         raise InputError(f"--{e}") from None
-    problem = problem_from_args(args)
+    problem = problem_from_args(args, l1_lifted=False)
     with StopOnSignals() as stop:
         r = sample_patterns(problem.restricted, body_of_problem(problem), args.points,
                             dist=args.dist, seed=args.seed, batch=args.batch, should_stop=stop)

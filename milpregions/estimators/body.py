@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from ..ir.domain import Box, Polytope
+from ..ir.domain import Box, L1Ball, Polytope
 
 MIN_ACCEPT = 1e-3           # the least share of draws that may land inside (uniform or gauss)
 PILOT = 10_000              # draws before the acceptance rate is judged
@@ -201,6 +201,9 @@ class PolytopeBody:
 
 Body = BoxBody | PolytopeBody
 
+L1_LIFTED_REFUSED = ("the L1 ball above 12 inputs is counted (count, local) but not sampled: "
+                     "sample, lines, hash and compare take it up to 12 inputs")
+
 
 def body_of(region: Box | Polytope | Body) -> Body:
     """The body of a box or a polytope domain (a body as it is)."""
@@ -214,7 +217,10 @@ def body_of(region: Box | Polytope | Body) -> Body:
 
 
 def body_of_problem(problem) -> Body:
-    """What a Problem's estimators draw from: its polytope, else its (parameter) box."""
+    """What a Problem's estimators draw from: its polytope, else its (parameter) box; a lifted
+    L1 ball (above ``inputs.L1_MAX_DIM`` inputs) is counted, not sampled."""
+    if isinstance(problem.domain, L1Ball):
+        raise InputError(L1_LIFTED_REFUSED)
     return body_of(problem.domain if isinstance(problem.domain, Polytope) else problem.box)
 
 

@@ -111,12 +111,12 @@ import numpy as np
 
 from ..bounds import Bounds
 from ..errors import InputError
-from ..ir.domain import Polytope
+from ..ir.domain import L1Ball, Polytope
 from ..ir.network import Network
 from ..milp.point import MARGIN, PointMILP, build_point_milp, region_rows
 from ..problem import Problem, prepare
 from ..settings import DEFAULT_MARGIN, Settings, check_time_limit
-from .body import PolytopeBody
+from .body import L1_LIFTED_REFUSED, PolytopeBody
 
 DEFAULT_TRIALS = 100
 DEFAULT_CONFIDENCE = 0.95
@@ -823,6 +823,8 @@ def hash_regions(model, box=None, *, xors=None, trials: int | None = None,
     problem = model if isinstance(model, Problem) else prepare(model, box, Settings(tighten=tighten))
     unit_net, bounds = problem.unit_net, problem.bounds
     rows, seeds = None, None
+    if isinstance(problem.domain, L1Ball):
+        raise InputError(L1_LIFTED_REFUSED)
     if isinstance(problem.domain, Polytope):
         body = PolytopeBody(problem.domain)
         rows = body.unit_rows()

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..api import count
 from ..errors import InputError
-from ..ir.domain import Polytope
+from ..ir.domain import L1Ball, Polytope
 from ..ir.result import DEFAULT_FIELDS, REGION_FIELDS, CountResult, Region
 from ..problem import Problem, prepare
 from ..settings import Settings
@@ -132,7 +132,7 @@ def analyze(problem: Problem, regions: list[Region], *, graph: bool = False,
     ``linear`` implies ``graph``. ``exact``: follow every facet in exact arithmetic (as
     ``--certify``); otherwise floats decide what they decide clearly and the rest is exact.
     """
-    if isinstance(problem.domain, Polytope):
+    if isinstance(problem.domain, (Polytope, L1Ball)):
         raise InputError("cells, the region graph and linear regions of a polytope domain are "
                          "not computed yet (count in its bounding box, or a box)")
     a = RegionAnalysis(problem, regions)

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..api import count
 from ..errors import InputError
-from ..ir.domain import Polytope
+from ..ir.domain import domain_rows
 from ..ir.pattern_index import PatternIndex
 from ..ir.region_file import (
     RegionLayout,
@@ -148,11 +148,12 @@ class RegionSet:
         hw, c = p.box.halfwidth, p.box.center
         A = R[:, :-1] / hw
         b = R[:, -1] - A @ c
-        if isinstance(p.domain, Polytope):          # the domain's own rows, b - A x > 0
-            G = -p.domain.A
+        cut = domain_rows(p.domain)
+        if cut is not None:                          # the domain's own rows, b - A x > 0
+            G = -cut[0]
             n = np.linalg.norm(G * hw, axis=1)       # unit norm in normalised coordinates
             A = np.vstack([A, G / n[:, None]])
-            b = np.concatenate([b, p.domain.b / n])
+            b = np.concatenate([b, cut[1] / n])
         return Inequalities(A, b)
 
     def affine_map(self, i: int) -> AffineMap:
@@ -191,8 +192,9 @@ class RegionSet:
         out = np.full(len(X), -1, dtype=np.int64)
         box = p.box
         ok = ((X >= box.lo) & (X <= box.hi)).all(axis=1)
-        if isinstance(p.domain, Polytope):
-            ok &= p.domain.contains(X)
+        cut = domain_rows(p.domain)
+        if cut is not None:                          # open: A x < b
+            ok &= (cut[1][None, :] - X @ cut[0].T > 0).all(axis=1)
         inside = np.flatnonzero(ok)
         if inside.size == 0 or len(self) == 0:
             return out

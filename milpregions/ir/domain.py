@@ -246,25 +246,35 @@ class Polytope(_OnParameterBox):
         the gates read the input, the network's layers read what they read (shifted by the
         gates), so the gated network's regions where every gate is on are the network's
         regions cut by the polytope."""
-        from .network import Affine, Layer, MaxLayer
+        return gate_network(net, self.A, self.b)
 
-        m = self.gates
-        layers = [Layer(Affine({0: -self.A[i:i + 1].copy()}, self.b[i:i + 1].copy()),
-                        np.zeros(1), f"gate{i}") for i in range(m)]
-
-        def shift(aff: Affine) -> Affine:
-            return Affine({(s + m if s else 0): W for s, W in aff.W.items()}, aff.b)
-
-        for layer in net.layers:
-            if isinstance(layer, MaxLayer):
-                layers.append(MaxLayer(shift(layer.affine), layer.groups, layer.name))
-            else:
-                layers.append(Layer(shift(layer.affine), layer.neg_slope, layer.name))
-        return Network(net.input_dim, tuple(layers), shift(net.output), dict(net.info))
+    def gated_unit_net(self, net: Network) -> Network:
+        """The gated network (``gate``) on [-1, 1]^dim, folded exactly (``normalize``)."""
+        return normalize(self.gate(net), self)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "lo": _floats(self.lo), "hi": _floats(self.hi),
                 "source": self.source, "A": [_floats(r) for r in self.A], "b": _floats(self.b)}
+
+
+def gate_network(net: Network, A: np.ndarray, b: np.ndarray) -> Network:
+    """``net`` after one single-unit ReLU layer ``relu(b_i - A_i x)`` per row, each reading
+    the input; the network's layers read what they read, their sources shifted by the gates."""
+    from .network import Affine, Layer, MaxLayer
+
+    m = int(b.size)
+    layers = [Layer(Affine({0: -A[i:i + 1].copy()}, b[i:i + 1].copy()), np.zeros(1), f"gate{i}")
+              for i in range(m)]
+
+    def shift(aff: Affine) -> Affine:
+        return Affine({(s + m if s else 0): W for s, W in aff.W.items()}, aff.b)
+
+    for layer in net.layers:
+        if isinstance(layer, MaxLayer):
+            layers.append(MaxLayer(shift(layer.affine), layer.groups, layer.name))
+        else:
+            layers.append(Layer(shift(layer.affine), layer.neg_slope, layer.name))
+    return Network(net.input_dim, tuple(layers), shift(net.output), dict(net.info))
 
 
 @dataclass(frozen=True)
@@ -339,6 +349,58 @@ class Segment(_Affine):
             raise InputError("line points coincide: P0 = P1 spans no line")
         return cls(P[0], d[:, None], param_box if param_box is not None else Box.make(0.0, 1.0, 1),
                    tuple(P))
+
+
+@dataclass(frozen=True)
+class L1Ball(_Affine):
+    """The L1 ball ``sum_k |x_k - c_k| <= r`` in any dimension, lifted: ``x = c + p - q`` with
+    (p, q) in the simplex ``p, q >= 0, sum(p) + sum(q) <= r`` of 2d parameters (its box
+    [0, r]^2d and one row). The map sends the simplex onto the ball, and the preimage of a
+    region is one convex cell, so the regions of the lifted network in the simplex are the
+    ball's, pattern for pattern (2d + 1 facets instead of the ball's 2^d)."""
+
+    center: np.ndarray = field(default=None, compare=False)
+    radius: float = 0.0
+    kind: ClassVar[str] = "polytope"
+    source: ClassVar[str] = "l1"
+    gates: ClassVar[int] = 1
+
+    @classmethod
+    def make(cls, center: np.ndarray, radius: float) -> L1Ball:
+        c = np.asarray(center, dtype=np.float64).ravel()
+        d = c.size
+        directions = np.hstack([np.eye(d), -np.eye(d)])
+        return cls(c, directions, Box.make(0.0, float(radius), 2 * d), (), c, float(radius))
+
+    def unit_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The simplex's row in normalised parameters, ``A u <= b``: p = r (1 + u) / 2, so
+        ``sum(p) + sum(q) <= r`` is ``sum(u) <= 2 - 2d`` (exact)."""
+        k = self.dim
+        return np.ones((1, k)), np.array([2.0 - k])
+
+    def gated_unit_net(self, net: Network) -> Network:
+        """The lifted network on [-1, 1]^2d (``normalize``) after the simplex's gate."""
+        return gate_network(normalize(net, self), *self.unit_rows())
+
+    def contains(self, X: np.ndarray) -> np.ndarray:
+        """Which input points are in the open ball."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        return np.abs(X - self.center).sum(axis=1) < self.radius
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "source": self.source, "center": _floats(self.center),
+                "radius": self.radius, "lo": _floats(self.center - self.radius),
+                "hi": _floats(self.center + self.radius), "lifted": True}
+
+
+def domain_rows(domain: Domain) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows ``A p <= b`` that cut a domain's parameter box p (a polytope: its own rows;
+    the lifted L1 ball: its simplex row), None for a domain that is its box or plane."""
+    if isinstance(domain, Polytope):
+        return domain.A, domain.b
+    if isinstance(domain, L1Ball):
+        return np.ones((1, domain.dim)), np.array([domain.radius])
+    return None
 
 
 def _half(a: Fraction, b: Fraction) -> Fraction:

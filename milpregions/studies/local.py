@@ -5,9 +5,9 @@ SplineCam's "number of regions in a ball"): for every point x and radius r, the 
 full-dimensional activation regions inside the L-inf ball ``{y : |y - x|_inf <= r}`` (the box
 x -+ r, ``ir.domain.Ball``), each an ordinary exact count (``count`` on the Problem of that
 ball). The L1 ball (a cross-polytope): in 1-D the interval, in 2-D the square through its
-four vertices (a ``Slice``, so every count method takes it), from 3 up to
-``inputs.L1_MAX_DIM`` = 12 inputs the polytope of its 2^d facets (``inputs.l1_ball_domain``,
-what ``count --center --radius --norm 1`` counts); above that an ``InputError``.
+four vertices (a ``Slice``, so every count method takes it), from 3 inputs on the ball lifted
+to the simplex of 2d parameters (``ir.domain.L1Ball``, one row, any dimension: what ``count
+--center --radius --norm 1`` counts).
 
 The counts run through ``many.count_each``: one problem per (point, radius), in this process
 or on worker processes; each is prepared when it is sent, so a large data set is not held as
@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..inputs import L1_MAX_DIM, l1_ball_domain
-from ..ir.domain import Ball, Domain, Polytope, Slice
+from ..inputs import l1_ball_domain
+from ..ir.domain import Ball, Domain, L1Ball, Polytope, Slice
 from ..ir.network import Network
 from ..ir.result import CountResult
 from ..problem import load_network, prepare
@@ -133,20 +133,16 @@ def check_radii(radius) -> tuple[float, ...]:
 def ball(center: np.ndarray, radius: float, norm: str = "inf") -> Domain:
     """The ball of ``radius`` around ``center`` in the L-inf norm (a ``Ball``) or the L1 norm:
     the interval; in 2-D the square with vertices center -+ r e_i as a ``Slice`` (P0 = c - r
-    e1, P1 = c - r e2, P2 = c + r e2, so P1 + P2 - P0 = c + r e1); from 3 to ``L1_MAX_DIM``
-    inputs the ``Polytope`` of its 2^d facets."""
+    e1, P1 = c - r e2, P2 = c + r e2, so P1 + P2 - P0 = c + r e1); from 3 inputs on the ball
+    lifted to a simplex (``ir.domain.L1Ball``), as ``count --norm 1`` counts it."""
     c = np.asarray(center, dtype=np.float64).ravel()
     d = c.size
     if norm not in NORMS:
         raise InputError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
     if norm == "inf" or d == 1:
         return Ball.make(c, radius, d)
-    if d > L1_MAX_DIM:
-        raise InputError(f"the L1 ball (a cross-polytope, 2^d facets) is counted up to "
-                         f"{L1_MAX_DIM} inputs; the network has {d} inputs (use the L-inf "
-                         "ball, --norm inf)")
     if d > 2:
-        return l1_ball_domain(c, radius, d)
+        return l1_ball_domain(c, radius, d, lifted=True)
     Ball.make(c, radius, d)                     # the same checks of centre and radius
     e1, e2 = np.array([radius, 0.0]), np.array([0.0, radius])
     return Slice.through(c - e1, c - e2, c + e2)
@@ -282,8 +278,8 @@ class LocalProblems(Sequence):
         self.net, self.points, self.radii, self.norm = net, points, radii, norm
         self.settings = settings
         first = ball(points[0], radii[0], norm)  # a norm the dimension cannot take: now
-        if isinstance(first, Polytope) and settings.method != "tree":
-            raise InputError(f"the L1 ball in {first.dim} dimensions is a polytope domain, "
+        if isinstance(first, (Polytope, L1Ball)) and settings.method != "tree":
+            raise InputError(f"the L1 ball in {first.input_dim} dimensions is a polytope domain, "
                              "counted by the tree only: not with method milp")
 
     def __len__(self) -> int:

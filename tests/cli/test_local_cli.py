@@ -169,7 +169,6 @@ def test_bad_options_are_one_line_errors(cli, points, args, message):
 
 def test_bad_points_are_one_line_errors_naming_the_file(cli, tmp_path):
     np.save(tmp_path / "x3.npy", np.zeros((4, 3)))
-    np.save(tmp_path / "x64.npy", np.zeros((2, 64)))
     missing = tmp_path / "missing.npy"
     cases = [
         (ZAS, tmp_path / "x3.npy", [], f"{tmp_path / 'x3.npy'}: points of shape (4, 3) have 3 "
@@ -178,9 +177,6 @@ def test_bad_points_are_one_line_errors_naming_the_file(cli, tmp_path):
         (MODELS / "digits_cnn.onnx", tmp_path / "x3.npy", [],
          f"{tmp_path / 'x3.npy'}: points of shape (4, 3) have 3 numbers each but the network "
          "has 64 inputs (input shape 1x8x8)"),
-        (MODELS / "digits_mlp.onnx", tmp_path / "x64.npy", ["--norm", "1"],
-         "the L1 ball (a cross-polytope, 2^d facets) is counted up to 12 inputs; the network "
-         "has 64 inputs (use the L-inf ball, --norm inf)"),
     ]
     for model, path, more, message in cases:
         code, out, err = cli("local", model, "--data", path, "--radius", "0.1", *more)
