@@ -256,3 +256,23 @@ def test_a_checkpoint_that_cannot_be_written_is_refused_and_says_why(model, tmp_
         ck.chmod(0o644)
     again = _count(model, ck)
     assert again.returncode == 0 and json.loads(again.stdout)["regions"] == REGIONS
+
+
+@pytest.mark.parametrize("where", ["a folder", "in a missing folder", "not a database"])
+def test_a_checkpoint_path_that_is_not_a_file_is_a_one_line_error(model, tmp_path, where):
+    """A folder, a path whose folder does not exist, a file that is not SQLite: exit 2 and
+    one line naming the path (a folder or a missing one was an internal error, exit 1)."""
+    if where == "a folder":
+        ck = tmp_path / "ck"
+        ck.mkdir()
+        why = "is a folder, not a checkpoint file"
+    elif where == "in a missing folder":
+        ck = tmp_path / "nowhere" / "c.sqlite"
+        why = "its folder does not exist"
+    else:
+        ck = tmp_path / "c.sqlite"
+        ck.write_text("some notes, not a checkpoint\n" * 100)
+        why = "not a usable checkpoint (file is not a database)"
+    _refused(_count(model, ck), f"{ck}: {why}")
+    if where == "not a database":
+        assert ck.read_text() == "some notes, not a checkpoint\n" * 100
