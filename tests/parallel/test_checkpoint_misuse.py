@@ -65,6 +65,33 @@ def test_another_output_tensor_is_refused(model, tmp_path):
     assert again.returncode == 0 and json.loads(again.stdout)["regions"] == CUT
 
 
+
+@pytest.mark.parametrize("change, named", [
+    ("model", "different model_sha256"),
+    ("margin", "different margin"),
+    ("no-tighten", "different tighten"),
+])
+def test_a_checkpoint_of_another_model_or_setting_is_refused(model, tmp_path, change, named):
+    """Each thing that changes the count is in the identity: another model at the same path
+    (weights changed), another margin, no LP tightening. The checkpoint is left as it was:
+    the original count resumes to its number."""
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.read_bytes())
+    ck = tmp_path / "c.sqlite"
+    first = _count(path, ck)
+    assert first.returncode == 0 and json.loads(first.stdout)["regions"] == REGIONS
+    extra: tuple[str, ...] = ()
+    if change == "model":
+        to_onnx(C.he_mlp(3, [10, 10, 8], 4), path)
+    else:
+        extra = {"margin": ("--margin", "1e-9"), "no-tighten": ("--no-tighten",)}[change]
+    _refused(_count(path, ck, *extra), f"{ck}: this checkpoint is of another count ({named})")
+    if change == "model":
+        path.write_bytes(model.read_bytes())
+    again = _count(path, ck)
+    assert again.returncode == 0 and json.loads(again.stdout)["regions"] == REGIONS
+
+
 def test_a_second_run_on_a_locked_checkpoint_is_refused(model, tmp_path):
     ck = tmp_path / "c.sqlite"
     holder = Checkpoint(ck, {"held": True})     # another run holds the lock
