@@ -38,7 +38,7 @@ def _as_point(p, what: str, dim: int | None) -> np.ndarray:
 def _read_array(p: Path, what: str) -> np.ndarray:
     try:
         if p.suffix == ".npy":
-            return np.load(p)
+            return np.load(p, allow_pickle=False)
         return np.asarray(json.loads(p.read_text()))
     except FileNotFoundError:
         raise InputError(f"{p}: no such file") from None
@@ -69,12 +69,12 @@ def read_box_file(path: str | os.PathLike, dim: int) -> Box:
                 raise InputError(f"{p}: box file must hold {{\"lo\": [...], \"hi\": [...]}}")
             lo, hi = data["lo"], data["hi"]
         elif p.suffix == ".npz":
-            with np.load(p) as z:
+            with np.load(p, allow_pickle=False) as z:
                 if "lo" not in z or "hi" not in z:
                     raise InputError(f"{p}: box file must hold arrays 'lo' and 'hi'")
                 lo, hi = z["lo"], z["hi"]
         elif p.suffix == ".npy":
-            arr = np.load(p)
+            arr = np.load(p, allow_pickle=False)
             if arr.ndim != 2 or arr.shape[0] != 2:
                 raise InputError(f"{p}: a .npy box must be a 2 x d array (lo row, hi row), "
                                  f"got shape {arr.shape}")
@@ -125,7 +125,7 @@ def read_polytope_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]
     p = Path(path)
     try:
         if p.suffix.lower() == ".npz":
-            with np.load(p) as z:
+            with np.load(p, allow_pickle=False) as z:
                 return np.asarray(z["A"], dtype=np.float64), np.asarray(z["b"], dtype=np.float64)
         d = json.loads(p.read_text())
         return np.asarray(d["A"], dtype=np.float64), np.asarray(d["b"], dtype=np.float64)

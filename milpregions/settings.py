@@ -16,13 +16,13 @@ METHODS = ("tree", "milp")
 EXECUTORS = ("local", "ray", "dask")
 
 
-def check_time_limit(time_limit: float | None) -> float | None:
-    """None, or a positive finite number of seconds."""
+def check_time_limit(time_limit: float | None, what: str = "time limit") -> float | None:
+    """None, or a positive finite number of seconds (``what`` names it in the error)."""
     if time_limit is None:
         return None
     if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) \
             or not (time_limit > 0 and math.isfinite(time_limit)):
-        raise InputError(f"time limit must be positive, got {time_limit}")
+        raise InputError(f"{what} must be positive, got {time_limit}")
     return float(time_limit)
 
 
@@ -70,7 +70,7 @@ class Settings:
             if self.method != "tree":
                 raise InputError("--jobs needs --method tree")
         if self.task_seconds is not None:
-            check_time_limit(self.task_seconds)
+            check_time_limit(self.task_seconds, "task seconds")
         if self.executor not in EXECUTORS:
             raise InputError(f"unknown executor {self.executor!r}; choose one of "
                              f"{', '.join(EXECUTORS)}")

@@ -46,5 +46,7 @@ def test_settings_are_validated_once_in_library_terms():
         Settings(max_regions=0)
     with pytest.raises(InputError, match="time limit must be positive, got 0"):
         Settings(time_limit=0)
+    with pytest.raises(InputError, match="task seconds must be positive, got 0"):
+        Settings(task_seconds=0)            # was named "time limit"
     with pytest.raises(InputError, match="unknown method 'x'; choose one of tree, milp"):
         Settings(method="x")

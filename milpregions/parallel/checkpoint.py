@@ -105,6 +105,11 @@ class Checkpoint:
         self.regions_path = None if regions is None else str(regions)
         self._end: int | None = None
         self._lock_fd: int | None = None
+        self.db: sqlite3.Connection | None = None
+        if self.path.is_dir():
+            raise InputError(f"{self.path}: is a folder, not a checkpoint file")
+        if not self.path.parent.is_dir():
+            raise InputError(f"{self.path}: its folder does not exist")
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None)
             self._lock()
@@ -308,7 +313,8 @@ class Checkpoint:
 
     def close(self) -> None:
         try:
-            self.db.close()
+            if self.db is not None:
+                self.db.close()
         finally:
             if self._lock_fd is not None:
                 os.close(self._lock_fd)         # releases the lock

@@ -12,11 +12,15 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from ..errors import InputError
 from ..problem import Problem
 from . import watchdog
 from .batch import WorkerLost, count_batch
+
+T = TypeVar("T")
 
 RETRIES = 3                     # a task whose worker died is run again this many times
 LOOPBACK = "127.0.0.1"          # where a local cluster started for one count listens
@@ -57,6 +61,41 @@ def check_reachable(engine: str, address: str, seconds: float = CONNECT_SECONDS)
                          f"within {seconds:g} s)") from None
 
 
+#: seconds a cluster at a reachable address has to accept the engine's client
+HANDSHAKE_SECONDS = 30.0
+
+
+def connect_within(engine: str, address: str, connect: Callable[[], T],
+                   seconds: float = HANDSHAKE_SECONDS) -> T:
+    """``connect()`` (the engine's client joining the cluster at ``address``), refused with an
+    ``InputError`` naming the address when it has not returned within ``seconds``: something
+    that accepts TCP connections but is not that cluster (another server, a firewall that
+    holds connections) kept Dask's client waiting for ever and Ray's for minutes, deaf to
+    SIGTERM. It runs on a daemon thread, which is left behind: it holds nothing of the count,
+    and the process exits without waiting for it."""
+    import threading
+
+    done: dict = {}
+
+    def run() -> None:
+        try:
+            done["value"] = connect()
+        except BaseException as e:      # re-raised in the caller's thread
+            done["error"] = e
+
+    thread = threading.Thread(target=run, name=f"connect-{engine}", daemon=True)
+    thread.start()
+    end = time.monotonic() + seconds
+    while thread.is_alive() and time.monotonic() < end:
+        thread.join(min(0.2, max(0.0, end - time.monotonic())))   # signals act in between
+    if thread.is_alive():
+        raise InputError(f"--address {address}: no {engine} cluster answered there within "
+                         f"{seconds:g} s (something accepts connections at that port)")
+    if "error" in done:
+        raise done["error"]
+    return done["value"]
+
+
 def _missing(engine: str, module: str) -> InputError:
     return InputError(f"--executor {engine} needs {module}: pip install 'milpregions[{engine}]'")
 
@@ -84,9 +123,15 @@ class RayEngine:
             # Ray's own servers listen on every interface whatever node address is given; a
             # local cluster takes token authentication (Ray's default from 2.59, the lowest
             # version the [ray] extra allows), so a client without this user's token is refused
-            ray.init(address=address, num_cpus=cpus if address is None else None,
-                     include_dashboard=False, log_to_driver=False,
-                     logging_level=logging.ERROR, **local)
+            def join() -> None:
+                ray.init(address=address, num_cpus=cpus if address is None else None,
+                         include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.ERROR, **local)
+
+            if address is None:
+                join()
+            else:
+                connect_within("ray", address, join)
             self.started = True
             if address is None:
                 # a driver killed with -9 leaves its local cluster running ~25 s: a watchdog
@@ -146,7 +191,8 @@ class DaskEngine:
         else:
             check_reachable("dask", address)
             try:
-                self.client = Client(address, timeout=CONNECT_SECONDS)
+                self.client = connect_within(
+                    "dask", address, lambda: Client(address, timeout=CONNECT_SECONDS))
             except OSError as e:
                 raise InputError(f"--address {address}: cannot reach the dask cluster "
                                  f"({e})") from None

@@ -24,6 +24,7 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
+import sys
 import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import wait
@@ -31,6 +32,7 @@ from multiprocessing.connection import wait
 from ..api import count
 from ..errors import CertificateError, InputError, SolverError
 from ..ir.result import CountResult
+from ..parallel.processes import EXIT_UNGUARDED, UNGUARDED
 from ..problem import Problem
 from ..solver.highs import silence_banner
 
@@ -159,6 +161,10 @@ class _Workers:
     """``n`` spawned worker processes, each holding at most one problem."""
 
     def __init__(self, n: int):
+        if getattr(mp.current_process(), "_inheriting", False):
+            # a worker being started whose import of the main script started these counts
+            # again (no main guard): leave quietly, the driver says why (``_lost``)
+            sys.exit(EXIT_UNGUARDED)
         ctx = mp.get_context("spawn")
         self.stop = ctx.Event()
         self.procs, self.conns = [], []
@@ -184,10 +190,12 @@ class _Workers:
     def idle(self) -> list[int]:
         return [w for w in range(len(self.procs)) if w not in self.held]
 
-    def _lost(self, w: int, name) -> WorkerError:
+    def _lost(self, w: int, name) -> WorkerError | InputError:
         p = self.procs[w]
         p.join(timeout=1)
         code = p.exitcode
+        if code == EXIT_UNGUARDED:
+            return InputError(UNGUARDED)
         i = self.held.get(w)
         what = f"{_label(name, i)}: the worker process counting it" if i is not None \
             else "a worker process holding no problem"

@@ -739,6 +739,25 @@ def test_the_thin_cells_note():
     assert format_notes(CountResult(40, True, "tree", 0.1, margin=1e-10)) == []
 
 
+def test_a_count_that_drops_a_thin_cell_says_so_with_exit_0(cli, tmp_path):
+    """End to end (issue 21, item 6): x = 0 and x = 2^-35 crossed by y = 0.1, in a box whose
+    centre is far from them (so it is not a question of resolution): 6 regions, 2 in a slab
+    2.9e-11 wide. The default count finds 4 and says, on its own line, that a cell thinner
+    than the margin was left out; --certify counts 6."""
+    from milpregions.ir.network import mlp
+    from milpregions.onnx.export import to_onnx
+
+    model = tmp_path / "slab.onnx"
+    W = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    to_onnx(mlp([W, np.ones((1, 3))], [np.array([0.0, -2.0 ** -35, 0.1]), np.zeros(1)]), model)
+    code, out, err = cli("count", model, "--box=-0.5,1.5")
+    lines = out.splitlines()
+    assert (code, err, len(lines), lines[0]) == (0, "", 2, "4 regions"), out
+    assert re.fullmatch(THIN_NOTE, lines[1]) and "2.91e-11" in lines[1], lines
+    code, out, _ = cli("count", model, "--box=-0.5,1.5", "--certify")
+    assert code == 0 and out.startswith("6 regions (certified exactly")
+
+
 def test_count_refuses_a_box_too_large_for_floats(cli, capsys, tmp_path):
     from milpregions.onnx.export import to_onnx
     from milpregions.testing.constructions import he_mlp

@@ -176,3 +176,67 @@ def test_external_data_of_a_constant_node_is_read_from_the_models_folder(tmp_pat
     with pytest.raises(InputError, match="cannot load external weight data"):
         load_onnx(path)
     os.remove(secret)
+
+
+def _external_constant_model(location: str) -> onnx.ModelProto:
+    """The 7-region net with W1 from a Constant node whose tensor is in file ``location``."""
+    W1 = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, -1.0]], dtype=np.float32)
+    model = _mlp(matmul_inputs=("x", "W1c"))
+    tensor = numpy_helper.from_array(W1, "W1c_value")
+    tensor.ClearField("raw_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    tensor.external_data.add(key="location", value=location)
+    model.graph.node.insert(0, helper.make_node("Constant", [], ["W1c"], value=tensor))
+    return model
+
+
+@pytest.mark.parametrize("how", ["symlinked folder", "symlinked file", "hard link"])
+def test_external_data_reached_through_links_is_refused(tmp_path, how):
+    """A file outside the model's folder reached through a symlinked folder inside it, a
+    symlinked file, or a hard link: refused, exit 2 and one line (onnx before 1.21 read the
+    first and the third: CVE-2026-27489, CVE-2026-34446)."""
+    W1 = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, -1.0]], dtype=np.float32)
+    folder, outside = tmp_path / "model", tmp_path / "outside"
+    folder.mkdir()
+    outside.mkdir()
+    secret = outside / "w1.bin"
+    secret.write_bytes(W1.tobytes())
+    if how == "symlinked folder":
+        (folder / "link").symlink_to(outside, target_is_directory=True)
+        location = "link/w1.bin"
+    elif how == "symlinked file":
+        (folder / "w1.bin").symlink_to(secret)
+        location = "w1.bin"
+    else:
+        os.link(secret, folder / "w1.bin")
+        location = "w1.bin"
+    path = folder / "ext.onnx"
+    onnx.save(_external_constant_model(location), path)
+    with pytest.raises(InputError, match="cannot load external weight data"):
+        load_onnx(path)
+    p = _cli(path)
+    assert p.returncode == 2 and p.stdout == "" and p.stderr.count("\n") == 1
+    assert p.stderr.startswith(f"milpregions: {path}: cannot load external weight data ("), \
+        p.stderr
+    (folder / "plain.bin").write_bytes(W1.tobytes())       # the same bytes, a plain file
+    onnx.save(_external_constant_model("plain.bin"), path)
+    assert count_regions(str(path), (-1.0, 1.0)).regions == 7
+
+
+def test_the_onnx_required_has_the_external_data_fixes():
+    """pyproject's lower bound on onnx, and the onnx installed, confine external data to the
+    model's folder through links too (1.21.0: CVE-2026-27489, -34446, -34447)."""
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    meta = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    req = [Requirement(r) for r in meta["project"]["dependencies"]
+           if Requirement(r).name == "onnx"]
+    assert len(req) == 1
+    floors = [Version(s.version) for s in req[0].specifier if s.operator in (">=", "==")]
+    assert floors and min(floors) >= Version("1.21.0"), req[0]
+    assert not req[0].specifier.contains("1.20.1")
+    assert Version(onnx.__version__) >= Version("1.21.0")

@@ -65,6 +65,33 @@ def test_another_output_tensor_is_refused(model, tmp_path):
     assert again.returncode == 0 and json.loads(again.stdout)["regions"] == CUT
 
 
+
+@pytest.mark.parametrize("change, named", [
+    ("model", "different model_sha256"),
+    ("margin", "different margin"),
+    ("no-tighten", "different tighten"),
+])
+def test_a_checkpoint_of_another_model_or_setting_is_refused(model, tmp_path, change, named):
+    """Each thing that changes the count is in the identity: another model at the same path
+    (weights changed), another margin, no LP tightening. The checkpoint is left as it was:
+    the original count resumes to its number."""
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.read_bytes())
+    ck = tmp_path / "c.sqlite"
+    first = _count(path, ck)
+    assert first.returncode == 0 and json.loads(first.stdout)["regions"] == REGIONS
+    extra: tuple[str, ...] = ()
+    if change == "model":
+        to_onnx(C.he_mlp(3, [10, 10, 8], 4), path)
+    else:
+        extra = {"margin": ("--margin", "1e-9"), "no-tighten": ("--no-tighten",)}[change]
+    _refused(_count(path, ck, *extra), f"{ck}: this checkpoint is of another count ({named})")
+    if change == "model":
+        path.write_bytes(model.read_bytes())
+    again = _count(path, ck)
+    assert again.returncode == 0 and json.loads(again.stdout)["regions"] == REGIONS
+
+
 def test_a_second_run_on_a_locked_checkpoint_is_refused(model, tmp_path):
     ck = tmp_path / "c.sqlite"
     holder = Checkpoint(ck, {"held": True})     # another run holds the lock
@@ -256,3 +283,23 @@ def test_a_checkpoint_that_cannot_be_written_is_refused_and_says_why(model, tmp_
         ck.chmod(0o644)
     again = _count(model, ck)
     assert again.returncode == 0 and json.loads(again.stdout)["regions"] == REGIONS
+
+
+@pytest.mark.parametrize("where", ["a folder", "in a missing folder", "not a database"])
+def test_a_checkpoint_path_that_is_not_a_file_is_a_one_line_error(model, tmp_path, where):
+    """A folder, a path whose folder does not exist, a file that is not SQLite: exit 2 and
+    one line naming the path (a folder or a missing one was an internal error, exit 1)."""
+    if where == "a folder":
+        ck = tmp_path / "ck"
+        ck.mkdir()
+        why = "is a folder, not a checkpoint file"
+    elif where == "in a missing folder":
+        ck = tmp_path / "nowhere" / "c.sqlite"
+        why = "its folder does not exist"
+    else:
+        ck = tmp_path / "c.sqlite"
+        ck.write_text("some notes, not a checkpoint\n" * 100)
+        why = "not a usable checkpoint (file is not a database)"
+    _refused(_count(model, ck), f"{ck}: {why}")
+    if where == "not a database":
+        assert ck.read_text() == "some notes, not a checkpoint\n" * 100

@@ -292,3 +292,46 @@ def test_an_unreachable_cluster_is_refused_promptly(engine, address, env, tmp_pa
     assert p.stderr.splitlines()[-1] == (f"milpregions: --address {named}: cannot reach the "
                                          f"{engine} cluster (Connection refused within 10 s)")
     assert time.monotonic() - start < 30
+
+
+@pytest.mark.parametrize("engine,address", [("ray", "127.0.0.1:{port}"),
+                                            ("dask", "tcp://127.0.0.1:{port}")])
+def test_an_address_that_is_not_a_cluster_is_refused_in_bounded_time(engine, address, tmp_path):
+    """A port that accepts TCP connections but never answers as a cluster (another server, a
+    firewall holding connections): exit 2 naming the address within the handshake time. Dask
+    waited for ever there (SIGTERM did not end it), Ray for minutes."""
+    import socket
+    import threading
+
+    from milpregions.parallel.engines import HANDSHAKE_SECONDS
+
+    server = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def accept() -> None:            # take every connection and say nothing
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        port = server.getsockname()[1]
+        model = tmp_path / "m.onnx"
+        to_onnx(C.he_mlp(3, [6, 6], 0), model)
+        named = address.format(port=port)
+        start = time.monotonic()
+        p = subprocess.run([sys.executable, "-m", "milpregions", "count", str(model), "--box",
+                            "-1,1", "--executor", engine, "--address", named],
+                           capture_output=True, text=True, timeout=HANDSHAKE_SECONDS + 90)
+        took = time.monotonic() - start
+    finally:
+        server.close()
+        for c in held:
+            c.close()
+    assert p.returncode == 2 and p.stdout == "", p.stderr
+    assert p.stderr.splitlines()[-1] == (
+        f"milpregions: --address {named}: no {engine} cluster answered there within "
+        f"{HANDSHAKE_SECONDS:g} s (something accepts connections at that port)")
+    assert took < HANDSHAKE_SECONDS + 30, took

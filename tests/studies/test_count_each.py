@@ -99,3 +99,41 @@ def test_bad_arguments_are_input_errors():
     own = prepare(he_mlp(2, [8, 8], 0), (-1.0, 1.0), Settings(jobs=2))
     with pytest.raises(InputError, match=r"^problem 0: its settings ask for workers of its own"):
         count_each([own], 2)
+
+
+UNGUARDED_SCRIPT = """\
+from milpregions import prepare
+from milpregions.studies.many import count_each
+from milpregions.testing.constructions import he_mlp
+
+problems = [prepare(he_mlp(2, [8, 8], s), (-1.0, 1.0)) for s in range(3)]
+{body}
+"""
+EACH = "print('regions', [r.regions for r in count_each(problems, jobs=2)])"
+
+
+def test_a_script_without_the_main_guard_gets_a_clear_error(tmp_path):
+    """Like ``count_regions(jobs=2)`` (tests/parallel/test_main_guard.py): spawned workers
+    import the script again; without the guard the count raises the InputError saying so,
+    and the workers leave without tracebacks (it was a WorkerError "died (exit code 1)"
+    after a traceback from each worker)."""
+    import subprocess
+    import sys
+
+    expected = [count_regions(he_mlp(2, [8, 8], s), (-1.0, 1.0)).regions for s in range(3)]
+
+    def run(body: str) -> subprocess.CompletedProcess:
+        path = tmp_path / "sweep.py"
+        path.write_text(UNGUARDED_SCRIPT.format(body=body))
+        return subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                              timeout=300, cwd=tmp_path)
+
+    guarded = run("if __name__ == '__main__':\n    " + EACH)
+    assert guarded.returncode == 0, guarded.stderr
+    assert guarded.stdout == f"regions {expected}\n"
+    bare = run(EACH)
+    assert bare.returncode == 1 and bare.stdout == ""
+    last = bare.stderr.strip().splitlines()[-1]
+    assert last.startswith("milpregions.errors.InputError: worker processes cannot start: the "
+                           "script counts with jobs > 1 outside `if __name__ == \"__main__\":`")
+    assert bare.stderr.count("Traceback") == 1          # the script's own, none from workers
