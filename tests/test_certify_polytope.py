@@ -15,6 +15,7 @@ from milpregions import count_regions
 from milpregions.inputs import hull_domain, l1_ball_domain, polytope_domain
 from milpregions.ir.network import mlp
 from milpregions.onnx import load_onnx
+from milpregions.testing.constructions import he_mlp
 
 from exact_oracles import regions_2d
 
@@ -77,7 +78,7 @@ def test_a_sliver_between_a_line_and_the_polytope_is_found_exactly(vertex_dim):
 def test_a_box_as_rows_is_certified_like_the_box_in_three_dimensions():
     # the same box given as six rows (counted in a bounding box 1e-6 wider): the certified
     # counts agree, so the rows bound the exact search exactly where the box faces do
-    m = ROOT / "models" / "he_3d_16x16.onnx"
+    m = he_mlp(3, [8, 8], 0)
     lo, hi = np.array([-0.5, -0.3, -0.4]), np.array([0.45, 0.5, 0.2])
     box = count_regions(m, (lo, hi), certify=True)
     A = np.vstack([np.eye(3), -np.eye(3)])
@@ -87,14 +88,15 @@ def test_a_box_as_rows_is_certified_like_the_box_in_three_dimensions():
 
 
 def test_an_l1_ball_in_three_dimensions_is_certified():
-    # the octahedron as its 8 rows and as the hull of its 6 corners: one exact count
-    m = ROOT / "models" / "he_3d_16x16.onnx"
+    # the octahedron lifted to the simplex of 6 parameters (count's norm=1) and as the hull of
+    # its 6 corners (its 8 rows): one exact count
+    m = he_mlp(3, [8, 8], 0)
     c, r = np.array([0.1, -0.05, 0.02]), 0.6
     ball = count_regions(m, center=c, radius=r, norm=1, certify=True)
     corners = c + r * np.array([s * e for e in np.eye(3) for s in (1.0, -1.0)])
     hull = count_regions(m, hull=corners, certify=True)
     assert ball.certified is True and hull.certified is True
-    assert ball.regions == hull.regions > 100
+    assert ball.regions == hull.regions > 300
 
 
 def test_cli_certifies_a_hull(cli, tmp_path):
