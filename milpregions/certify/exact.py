@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..ir.domain import AllSpace, Ball, Box, Polytope, domain_rows
+from ..ir.domain import AllSpace, Ball, Box, Polytope, domain_rows, exact_affine
 from ..ir.dyadic import Dyadic, add, dyadic, matmul
 from ..ir.network import MaxLayer, Network
 
@@ -73,13 +73,7 @@ def _input_forms(problem, params: list[list[Fraction]]) -> list[list[Fraction]]:
     d = len(params)
     if isinstance(dom, (Box, Ball, Polytope, AllSpace)):
         return params
-    if dom.points:
-        P = [[Fraction(float(v)) for v in p] for p in dom.points]
-        P0 = P[0]
-        D = [[P[j + 1][i] - P0[i] for j in range(d)] for i in range(len(P0))]
-    else:
-        P0 = [Fraction(float(v)) for v in dom.origin]
-        D = [[Fraction(float(v)) for v in row] for row in dom.directions]
+    P0, D = exact_affine(dom)
     forms = []
     for i in range(len(P0)):
         f = [Fraction(0)] * (d + 1)

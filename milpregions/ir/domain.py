@@ -403,6 +403,18 @@ def domain_rows(domain: Domain) -> tuple[np.ndarray, np.ndarray] | None:
     return None
 
 
+def exact_affine(domain: _Affine) -> tuple[list[Fraction], list[list[Fraction]]]:
+    """An affine domain's map ``P0 + D p`` exactly: from its points (the differences exact),
+    or its origin and directions."""
+    d = domain.dim
+    if domain.points:
+        P = [[Fraction(float(v)) for v in p] for p in domain.points]
+        P0 = P[0]
+        return P0, [[P[j + 1][i] - P0[i] for j in range(d)] for i in range(len(P0))]
+    return ([Fraction(float(v)) for v in domain.origin],
+            [[Fraction(float(v)) for v in row] for row in domain.directions])
+
+
 def _half(a: Fraction, b: Fraction) -> Fraction:
     return (a + b) / 2
 
@@ -422,13 +434,7 @@ def input_map(domain: Domain) -> ExactInputMap:
         return ExactInputMap(tuple(h), tuple(c), True)
     if not isinstance(domain, _Affine):
         raise TypeError(f"no exact input map for a {type(domain).__name__}")
-    if domain.points:
-        P = [[Fraction(float(v)) for v in p] for p in domain.points]
-        P0 = P[0]
-        D = [[P[j + 1][i] - P0[i] for j in range(d)] for i in range(len(P0))]
-    else:
-        P0 = [Fraction(float(v)) for v in domain.origin]
-        D = [[Fraction(float(v)) for v in row] for row in domain.directions]
+    P0, D = exact_affine(domain)
     G = tuple(tuple(D[i][j] * h[j] for j in range(d)) for i in range(len(P0)))
     o = tuple(P0[i] + sum((D[i][j] * c[j] for j in range(d)), Fraction(0))
               for i in range(len(P0)))
