@@ -233,7 +233,7 @@ class TreeCounter:
         self._kernel_name = ("vertex_kernel" if self._general_vertices else "kernel") \
             if self.use_vertices else "lp_kernel"
         self._kernel_ready = False
-        self._chain = None          # the compiled witness filter's arrays (() if not a chain)
+        self._witness_filter = None     # the compiled witness filter (``witness_filter``)
         self.handed_to_python = 0       # nodes of the compiled LP walk counted in Python
         self.trial_nodes: int | None = None
         # the share of the domain counted so far, for a display that shows it (``progress``)
@@ -820,16 +820,13 @@ class TreeCounter:
         # proven bounds, exact where they do not separate; with the compiled walk loaded, the
         # compiled float filter first (the same bound), numpy and exact for the rest
         if self._kernel_ready:
-            if self._chain is None:
-                from .witness_kernel import chain_arrays
+            if self._witness_filter is None:
+                from .witness_kernel import witness_filter
 
-                self._chain = chain_arrays(self.net) or ()
-            if self._chain:
-                from .witness_kernel import settled
-
-                rest = ~settled(*self._chain, np.ascontiguousarray(U, dtype=np.float64),
-                                np.ascontiguousarray(B, dtype=np.int16))
-                U, B = U[rest], B[rest]
-                if not len(U):
-                    return
+                self._witness_filter = witness_filter(self.net)
+            rest = ~self._witness_filter(np.ascontiguousarray(U, dtype=np.float64),
+                                         np.ascontiguousarray(B, dtype=np.int16))
+            U, B = U[rest], B[rest]
+            if not len(U):
+                return
         self.budget.stats.undecided += len(verify_patterns(self.net, U, B))

@@ -1,5 +1,7 @@
-"""The float half of ``ir.pattern.verify_patterns``, compiled, for chains of dense two-piece
-layers: which witnesses does a forward pass with the same proven rounding bound settle?
+"""The float half of ``ir.pattern.verify_patterns``, compiled: which witnesses does a forward
+pass with the same proven rounding bound settle? ``settled`` for chains of dense two-piece
+layers (a matrix product per layer), ``settled_general`` for any network of the importer (max
+groups, layers reading several sources, sparse weights as CSR), a point at a time.
 
 A point passes when every unit has the pattern's sign and clears both its proven bound and
 the tree's rounding level (the bound of ``verify_patterns``: ``2 (m + 4) 2^-53`` times the sum
@@ -15,8 +17,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ..ir.network import Layer, Network
-from ..ir.pattern import rounding_level
+from ..ir.network import Layer, MaxLayer, Network
+from ..ir.pattern import fan_in, rounding_level
 
 _U = 2.0 ** -53
 _TINY = 2.0 ** -1060
@@ -108,3 +110,227 @@ def settled(sizes, Wt, aWt, w_off, b, slope, rows, u_off, factor, tiny, level, U
                 err[i] = (smax * emax + 2 * _U * vmax) * (1 + 1e-6)
             vals = out
     return ok
+
+
+class GeneralArrays(NamedTuple):
+    """Any network as flat arrays for ``settled_general``. Layer k: ``kind[k]`` (0 two-piece
+    units, 1 max groups), pre-activations ``pre_off[k]:pre_off[k + 1]`` of ``b`` / ``slope``,
+    outputs at ``val_off[k + 1]`` of a point's value buffer (``val_off[0]``: the input) and at
+    ``pat_off[k]`` of its pattern; sources ``src[src_off[k]:src_off[k + 1]]``, each a CSR
+    weight (``indptr[ip_off[p]:]`` into ``indices`` / ``data`` / ``adata`` = |data|) with its
+    rows' |W| sums at ``rsum[pre_off[k]...]`` per source slot ``rs_off[p]``; groups
+    ``groups[g_off[k]:]`` ((n, ``g_width[k]``), -1 padded); the bound's factor, tiny term,
+    rounding level and largest |slope| per layer."""
+
+    kind: np.ndarray
+    pre_off: np.ndarray
+    val_off: np.ndarray
+    pat_off: np.ndarray
+    b: np.ndarray
+    slope: np.ndarray
+    src_off: np.ndarray
+    src: np.ndarray
+    ip_off: np.ndarray
+    indptr: np.ndarray
+    nz_off: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    adata: np.ndarray
+    rs_off: np.ndarray
+    rsum: np.ndarray
+    g_off: np.ndarray
+    g_width: np.ndarray
+    groups: np.ndarray
+    factor: np.ndarray
+    tiny: np.ndarray
+    level: np.ndarray
+    smax: np.ndarray
+
+
+def general_arrays(net: Network) -> GeneralArrays | None:
+    """The arrays of ``net`` for ``settled_general`` (None for a network without layers)."""
+    if not net.layers:
+        return None
+    from scipy.sparse import csr_matrix
+
+    kind, n_pre, n_out, bs, slopes, smax = [], [], [], [], [], []
+    src_n, srcs, indptr, indices, data, rsum, groups, g_width, factor, tiny = \
+        [], [], [], [], [], [], [], [], [], []
+    for layer in net.layers:
+        aff = layer.affine
+        n = int(aff.b.size)
+        n_pre.append(n)
+        bs.append(np.asarray(aff.b, dtype=np.float64))
+        m = fan_in(aff)
+        factor.append(2 * (m + 4) * _U)
+        tiny.append((m + 1) * _TINY)
+        src_n.append(len(aff.W))
+        for s, W in aff.W.items():
+            M = csr_matrix(W) if isinstance(W, np.ndarray) else W.tocsr()
+            M.sort_indices()
+            srcs.append(s)
+            indptr.append(M.indptr.astype(np.int64))
+            indices.append(M.indices.astype(np.int64))
+            data.append(M.data.astype(np.float64))
+            rsum.append(np.asarray(abs(M).sum(axis=1), dtype=np.float64).ravel())
+        if isinstance(layer, MaxLayer):
+            kind.append(1)
+            G = np.asarray(layer.groups, dtype=np.int64)
+            n_out.append(G.shape[0])
+            groups.append(G.ravel())
+            g_width.append(G.shape[1])
+            slopes.append(np.zeros(n))
+            smax.append(1.0)
+        else:
+            kind.append(0)
+            n_out.append(n)
+            groups.append(np.zeros(0, dtype=np.int64))
+            g_width.append(0)
+            ns = np.asarray(layer.neg_slope, dtype=np.float64)
+            slopes.append(ns)
+            smax.append(max(1.0, float(np.abs(ns).max(initial=0.0))))
+
+    def off(sizes) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(np.asarray(sizes, dtype=np.int64))]).astype(np.int64)
+
+    def cat(arrays, dtype) -> np.ndarray:
+        return np.ascontiguousarray(np.concatenate(arrays).astype(dtype)) if arrays else \
+            np.zeros(0, dtype=dtype)
+
+    return GeneralArrays(
+        np.array(kind, dtype=np.int64), off(n_pre), off([net.input_dim] + n_out), off(n_out),
+        cat(bs, np.float64), cat(slopes, np.float64), off(src_n), np.array(srcs, dtype=np.int64),
+        off([p.size for p in indptr]), cat(indptr, np.int64), off([i.size for i in indices]),
+        cat(indices, np.int64), cat(data, np.float64), np.abs(cat(data, np.float64)),
+        off([r.size for r in rsum]), cat(rsum, np.float64), off([g.size for g in groups]),
+        np.array(g_width, dtype=np.int64), cat(groups, np.int64), np.array(factor),
+        np.array(tiny), np.array(rounding_level(net)), np.array(smax))
+
+
+@njit(cache=True)
+def settled_general(kind, pre_off, val_off, pat_off, b, slope, src_off, src, ip_off, indptr,
+                    nz_off, indices, data, adata, rs_off, rsum, g_off, g_width, groups, factor,
+                    tiny, level, smax, U, P):
+    """Per point: True if floats with the proven bound settle its pattern P[i] (the checks of
+    ``verify_patterns``: a unit clears its bound and its rounding level on the pattern's side;
+    a max group's chosen piece clears every other piece by both their bounds and both their
+    rounding levels, except a later piece that is, like it, identically zero on the region:
+    zero bias and every weight reading an output identically zero there, as MaxPool over ReLUs
+    that are off; the first piece wins that tie)."""
+    N = U.shape[0]
+    d = U.shape[1]
+    L = kind.size
+    ok = np.ones(N, dtype=np.bool_)
+    vals = np.empty(val_off[L + 1])
+    err = np.zeros(L + 1)
+    n_max = 0
+    for k in range(L):
+        n_max = max(n_max, pre_off[k + 1] - pre_off[k])
+    z = np.empty(n_max)
+    za = np.empty(n_max)
+    E = np.empty(n_max)
+    zpre = np.empty(n_max, dtype=np.bool_)
+    zval = np.zeros(val_off[L + 1], dtype=np.bool_)     # outputs identically 0 on the region
+    for i in range(N):
+        vals[:d] = U[i]
+        err[0] = 0.0
+        good = True
+        for k in range(L):
+            p0 = pre_off[k]
+            n = pre_off[k + 1] - p0
+            for j in range(n):
+                z[j] = b[p0 + j]
+                za[j] = abs(b[p0 + j])
+                E[j] = tiny[k]
+                zpre[j] = b[p0 + j] == 0.0
+            for q in range(src_off[k], src_off[k + 1]):
+                s = src[q]
+                v0 = val_off[s]
+                ip = ip_off[q]
+                nz = nz_off[q]
+                r0 = rs_off[q]
+                for j in range(n):
+                    acc = 0.0
+                    aacc = 0.0
+                    for t in range(indptr[ip + j], indptr[ip + j + 1]):
+                        x = vals[v0 + indices[nz + t]]
+                        acc += data[nz + t] * x
+                        aacc += adata[nz + t] * abs(x)
+                        if not zval[v0 + indices[nz + t]] and data[nz + t] != 0.0:
+                            zpre[j] = False
+                    z[j] += acc
+                    za[j] += aacc
+                    if s > 0:
+                        E[j] += err[s] * rsum[r0 + j]
+            for j in range(n):
+                E[j] = (E[j] + za[j] * factor[k]) * (1 + 1e-6)
+            o = val_off[k + 1]
+            c0 = pat_off[k]
+            if kind[k] == 0:
+                emax = 0.0
+                vmax = 0.0
+                for j in range(n):
+                    on = P[i, c0 + j] > 0
+                    if abs(z[j]) <= max(E[j], level[k] * za[j]) or on != (z[j] > 0):
+                        good = False
+                        break
+                    v = z[j] if on else slope[p0 + j] * z[j]
+                    vals[o + j] = v
+                    zval[o + j] = not on and slope[p0 + j] == 0.0
+                    emax = max(emax, E[j])
+                    vmax = max(vmax, abs(v))
+                err[k + 1] = (smax[k] * emax + 2 * _U * vmax) * (1 + 1e-6)
+            else:
+                w = g_width[k]
+                ng = pat_off[k + 1] - c0
+                g0 = g_off[k]
+                cmax = 0.0
+                for g in range(ng):
+                    want = P[i, c0 + g]
+                    if want < 0 or want >= w or groups[g0 + g * w + want] < 0:
+                        good = False
+                        break
+                    c = groups[g0 + g * w + want]
+                    for m in range(w):
+                        pm = groups[g0 + g * w + m]
+                        if m == want or pm < 0:
+                            continue
+                        if m > want and zpre[c] and zpre[pm]:
+                            continue        # both identically 0: the first piece wins the tie
+                        diff = z[c] - z[pm]
+                        tol = (E[c] + E[pm]) * (1 + 1e-6) + 4 * _U * abs(diff)
+                        if diff <= max(tol, level[k] * (za[c] + za[pm])):
+                            good = False
+                            break
+                    if not good:
+                        break
+                    vals[o + g] = z[c]
+                    zval[o + g] = False
+                    cmax = max(cmax, E[c])
+                err[k + 1] = cmax
+            if not good:
+                break
+        ok[i] = good
+    return ok
+
+
+class WitnessFilter(NamedTuple):
+    """``settled`` on a chain's arrays, else ``settled_general`` on the general arrays (both
+    None for a network without layers, whose empty pattern ``verify_patterns`` settles)."""
+
+    chain: ChainArrays | None
+    general: GeneralArrays | None
+
+    def __call__(self, U: np.ndarray, P: np.ndarray) -> np.ndarray:
+        """Which points (rows of U, patterns P) floats settle."""
+        if self.chain is not None:
+            return settled(*self.chain, U, P)
+        if self.general is not None:
+            return settled_general(*self.general, U, P)
+        return np.zeros(U.shape[0], dtype=np.bool_)
+
+
+def witness_filter(net: Network) -> WitnessFilter:
+    """The compiled witness filter of ``net``."""
+    chain = chain_arrays(net)
+    return WitnessFilter(chain, None if chain is not None else general_arrays(net))

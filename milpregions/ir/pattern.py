@@ -68,7 +68,7 @@ def rounding_level(net: Network) -> list[float]:
     return levels
 
 
-def _fan_in(aff) -> int:
+def fan_in(aff) -> int:
     """Terms of one pre-activation's float sum: the weights, the bias, one add per source."""
     return sum(W.shape[1] for W in aff.W.values()) + 1 + len(aff.W)
 
@@ -117,11 +117,11 @@ def verify_patterns(net: Network, U: np.ndarray, pattern: np.ndarray) -> np.ndar
         za = np.broadcast_to(np.abs(aff.b), z.shape).copy()
         for s, W in aff.W.items():
             za += np.abs(values[s]) @ abs(W).T
-        E = za * (2 * (_fan_in(aff) + 4) * _U)
+        E = za * (2 * (fan_in(aff) + 4) * _U)
         for s, W in aff.W.items():
             if s:
                 E += err[s][:, None] * np.asarray(abs(W).sum(axis=1)).ravel()[None, :]
-        E += (_fan_in(aff) + 1) * _TINY
+        E += (fan_in(aff) + 1) * _TINY
         E *= 1 + 1e-6
         n = layer.size
         want = pattern[:, col:col + n]

@@ -6,7 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from milpregions.api import count_regions
-from milpregions.enumerator.witness_kernel import chain_arrays, settled
+from milpregions.enumerator.witness_kernel import (
+    chain_arrays,
+    general_arrays,
+    settled,
+    settled_general,
+)
 from milpregions.ir.domain import Box, normalize
 from milpregions.ir.network import Affine, Layer, MaxLayer, Network, mlp
 from milpregions.ir.pattern import verify_patterns
@@ -71,3 +76,65 @@ def test_compiled_and_python_counts_agree_on_undecided_regions():
             assert (a.regions, a.undecided) == want
     r = count_regions(C.he_mlp(2, [8, 8], 2), certify=True)
     assert r.certified and r.regions == a.regions and a.undecided == 0
+
+
+def _general(net: Network, U: np.ndarray, P: np.ndarray) -> np.ndarray:
+    return settled_general(*general_arrays(net), np.ascontiguousarray(U), P)
+
+
+def test_the_general_filter_answers_as_the_chain_filter_on_a_chain():
+    net = normalize(C.he_mlp(3, [16, 16, 8], 1), Box.make(-1.0, 1.0, 3))
+    U = np.random.default_rng(1).uniform(-1, 1, size=(2000, 3))
+    P = _patterns(net, U)
+    P[::7, 5] ^= 1
+    want = settled(*chain_arrays(net), U, P)
+    assert 0.5 < want.mean() < 1.0
+    assert np.array_equal(_general(net, U, P), want)
+
+
+def _group_patterns(net: Network, U: np.ndarray) -> np.ndarray:
+    return np.concatenate([p.astype(np.int64) for p in net.pattern(U)], axis=1).astype(np.int16)
+
+
+def test_max_groups_skips_and_sparse_weights_settle_their_forward_patterns():
+    from pathlib import Path
+
+    from milpregions.onnx import load_onnx
+
+    models = Path(__file__).resolve().parents[2] / "models"
+    img = np.load(models / "digits_test_image.npy").ravel()
+    cnn = load_onnx(models / "digits_cnn.onnx")
+    nets = [normalize(cnn, Box.make(img - 0.1, img + 0.1, 64)),
+            normalize(C.tseran_maxout(), Box.make(-3.0, 3.0, 2))]
+    L1 = Layer(Affine({0: np.array([[1.0, -0.5], [0.3, 1.0], [0.7, 0.2]])},
+                      np.array([0.1, -0.2, 0.05])), np.array([0.0, 0.01, 0.0]))
+    L2 = MaxLayer(Affine({0: np.array([[0.5, 1.0], [1.0, -1.0]]), 1: np.eye(2, 3)},
+                         np.array([0.0, 0.1])), np.array([[0, 1]]))
+    nets.append(Network(2, (L1, L2), Affine({2: np.ones((1, 1)), 0: np.ones((1, 2))},
+                                            np.zeros(1))))
+    for net in nets:
+        assert chain_arrays(net) is None
+        d = net.input_dim
+        U = np.random.default_rng(d).uniform(-1, 1, size=(1500, d))
+        P = _group_patterns(net, U)
+        ok = _general(net, U, P)
+        assert ok.mean() > 0.97
+        assert verify_patterns(net, U[~ok], P[~ok]).size == 0
+        cols = [0, P.shape[1] - 1]
+        for col in cols:                     # a unit's bit, or a group's piece, changed
+            bad = P.copy()
+            bad[:, col] = 1 - bad[:, col] if bad[:, col].max() <= 1 else (bad[:, col] + 1) % 2
+            got = _general(net, U, bad)
+            changed = bad[:, col] != P[:, col]
+            assert not got[changed & ok].any()
+
+
+def test_a_max_group_within_rounding_goes_to_the_exact_check():
+    # pieces x1 and x1 + 2^-56 x2: their difference is below the rounding level of the sum
+    mx = MaxLayer(Affine({0: np.array([[1.0, 0.0], [1.0, 2.0 ** -56]])}, np.zeros(2)),
+                  np.array([[0, 1]]))
+    net = Network(2, (mx,), Affine({1: np.ones((1, 1))}, np.zeros(1)))
+    U = np.array([[0.5, 0.5], [0.5, -0.5]])
+    P = np.array([[1], [0]], dtype=np.int16)
+    assert not _general(net, U, P).any()
+    assert verify_patterns(net, U, P).tolist() == [0, 1]
