@@ -3,7 +3,6 @@ its class's colour, activation boundaries thin, the pieces of the decision bound
 
 from __future__ import annotations
 
-from ..errors import InputError
 from .analysis import RegionAnalysis
 from .decision import Decision
 from .plot import (
@@ -14,6 +13,7 @@ from .plot import (
     canvas,
     frame_axes,
     pyplot_for,
+    save_figure,
 )
 
 
@@ -61,12 +61,6 @@ def plot_decision(a: RegionAnalysis, d: Decision, path, *, title: str | None = N
                  f"{d.decision_regions:,} decision regions, {d.boundary_pieces:,} boundary "
                  "pieces")
     ax.set_title(title, fontsize=12)
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=style.dpi)
-    except OSError as e:
-        raise InputError(f"{path}: cannot write ({e.strerror or e})") from None
-    finally:
-        plt.close(fig)
+    save_figure(plt, fig, path, style.dpi)
     return PlotSummary(len(polys), len(held), len(pieces),
                        tuple(t.get_text() for t in lg.get_texts()))

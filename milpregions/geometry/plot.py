@@ -218,6 +218,18 @@ def pyplot_for(path):
     return plt
 
 
+def save_figure(plt, fig, path, dpi: float) -> None:
+    """Lay out, write and close a picture (an ``InputError`` naming the path when it cannot
+    be written)."""
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=dpi)
+    except OSError as e:
+        raise InputError(f"{path}: cannot write ({e.strerror or e})") from None
+    finally:
+        plt.close(fig)
+
+
 def frame_axes(ax, plt, a: RegionAnalysis, lo: np.ndarray, hi: np.ndarray, equal: bool,
                axis_labels: tuple[str, str], frame: np.ndarray | None = None) -> None:
     """The domain's frame (the box, or the polygon ``frame``), a slice's three points,
@@ -315,13 +327,7 @@ def plot_regions(a: RegionAnalysis, path, *, color: str = "activation",
         lg = ax.legend(loc="upper right", fontsize=9, framealpha=0.9)
         legend = tuple(t.get_text() for t in lg.get_texts())
     ax.set_title(title if title is not None else _title(a, color), fontsize=12)
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=style.dpi)
-    except OSError as e:
-        raise InputError(f"{path}: cannot write ({e.strerror or e})") from None
-    finally:
-        plt.close(fig)
+    save_figure(plt, fig, path, style.dpi)
     return PlotSummary(n, k, nseg, legend, tuple(empty))
 
 
