@@ -22,6 +22,7 @@ import numpy as np
 
 from milpregions.enumerator import TreeCounter
 from milpregions.enumerator.kernel_pack import general_layers
+from milpregions.enumerator.walks import GeneralVertexWalk
 from milpregions.ir.network import Affine, Layer, MaxLayer, Network
 from milpregions.problem import prepare
 from milpregions.settings import Settings
@@ -80,8 +81,8 @@ def _count(p, mode: str, repeats: int):
         counter = TreeCounter(p.unit_net, p.tree_bounds, compiled=mode != "python",
                               on_region=None)
         if mode == "general":
-            counter.compiled = general_layers(counter.layers)
-            counter._general_vertices = True
+            counter.walk = GeneralVertexWalk(general_layers(counter.layers), counter.d,
+                                             counter.margin)
             counter._load_kernel(None)
         r = counter.run()
         if res is None or r.seconds < res.seconds:

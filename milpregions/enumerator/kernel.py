@@ -14,6 +14,8 @@ Only for networks whose layers are all two-piece, dense, each reading the layer 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 from numba.typed import List
@@ -32,6 +34,42 @@ def cache_is_warm() -> bool:
     from pathlib import Path
 
     return any(Path(cache_dir()).glob("kernel.walk-*.nbi"))
+
+
+class Entry(NamedTuple):
+    """A stack entry of the walk: layer k's node (vertices V, incidence bitsets, facet rows F,
+    whether it is simple: 1, not: 0, unknown: -1), its live units (indices into ``cl``), the
+    layer's bits so far, the pattern of the layers before it (``prefix``), the node's unit rows
+    (An, cn: normalised; cl: their units) and the layer's pre-activations (A, c)."""
+
+    k: int
+    V: np.ndarray
+    inc: np.ndarray
+    F: np.ndarray
+    simple: int
+    U: np.ndarray
+    bits: np.ndarray
+    prefix: np.ndarray
+    An: np.ndarray
+    cn: np.ndarray
+    cl: np.ndarray
+    A: np.ndarray
+    c: np.ndarray
+
+
+class CellRecord(NamedTuple):
+    """A cell of the layers before a depth (``walk(..., depth, cells)``): its polytope, the
+    pattern of those layers and the affine map (A, c) of their last outputs on it, with the
+    sizes that fed it (``scale``)."""
+
+    V: np.ndarray
+    inc: np.ndarray
+    F: np.ndarray
+    simple: int
+    pattern: np.ndarray
+    A: np.ndarray
+    c: np.ndarray
+    scale: float
 
 
 M1 = np.uint64(0x5555555555555555)
@@ -364,7 +402,7 @@ def layer_arrays(net, k, n_in):
 def _node(k, V, inc, F, simple, net, Ain, cin, scale, prefix):
     A, c, bits, cl, An, cn = unit_rows(*layer_arrays(net, k, Ain.shape[0]), Ain, cin, scale)
     U = np.arange(cl.size)
-    return (k, V, inc, F, simple, U, bits, prefix, An, cn, cl, A, c)
+    return Entry(k, V, inc, F, simple, U, bits, prefix, An, cn, cl, A, c)
 
 
 @njit(cache=True)
@@ -396,8 +434,9 @@ def new_cells(d):
     pattern, A, c, scale) of a cell of the layers before ``depth``, with the affine map (A, c)
     of layer depth - 1's outputs on it."""
     cells = List()
-    cells.append((np.zeros((1, d)), np.zeros((1, 1), dtype=np.uint64), np.zeros((1, d + 1)), 1,
-                  np.zeros(1, dtype=np.int16), np.zeros((1, d)), np.zeros(1), 1.0))
+    cells.append(CellRecord(np.zeros((1, d)), np.zeros((1, 1), dtype=np.uint64),
+                            np.zeros((1, d + 1)), np.int64(1), np.zeros(1, dtype=np.int16),
+                            np.zeros((1, d)), np.zeros(1), 1.0))
     cells.pop()
     return cells
 
@@ -408,7 +447,7 @@ def pack_cells(cells, idx):
     pickle: (V, V offsets, incidence words, their offsets, words per cell, F, F offsets,
     simple, patterns, A, c, scale)."""
     n = idx.size
-    d = cells[0][0].shape[1] if len(cells) else 1
+    d = cells[0].V.shape[1] if len(cells) else 1
     nv_off = np.zeros(n + 1, dtype=np.int64)
     w_off = np.zeros(n + 1, dtype=np.int64)
     f_off = np.zeros(n + 1, dtype=np.int64)
@@ -417,8 +456,8 @@ def pack_cells(cells, idx):
         nv_off[t + 1] = nv_off[t] + V.shape[0]
         w_off[t + 1] = w_off[t] + inc.size
         f_off[t + 1] = f_off[t] + F.shape[0]
-    p = cells[idx[0]][4].size if n else 0
-    a = cells[idx[0]][5].shape[0] if n else 0
+    p = cells[idx[0]].pattern.size if n else 0
+    a = cells[idx[0]].A.shape[0] if n else 0
     Vs = np.empty((nv_off[n], d))
     Ws = np.empty(w_off[n], dtype=np.uint64)
     nws = np.empty(n, dtype=np.int64)
@@ -463,7 +502,7 @@ def pack_stack(stack, idx):
     concatenated with its offsets (V, incidence, F, U, bits, prefix, unit rows An / cn / cl,
     layer map A / c)."""
     n = idx.size
-    d = stack[idx[0]][1].shape[1] if n else 1
+    d = stack[idx[0]].V.shape[1] if n else 1
     ks = np.empty(n, dtype=np.int64)
     simples = np.empty(n, dtype=np.int64)
     nws = np.empty(n, dtype=np.int64)
@@ -512,11 +551,11 @@ def stack_of_packed_stack(packed):
     for t in range(ks.size):
         V = Vs[o[0, t]:o[0, t + 1]].copy()
         inc = Ws[o[1, t]:o[1, t + 1]].copy().reshape((V.shape[0], nws[t]))
-        stack.append((ks[t], V, inc, Fs[o[2, t]:o[2, t + 1]].copy(), simples[t],
-                      Us[o[3, t]:o[3, t + 1]].copy(), Bs[o[4, t]:o[4, t + 1]].copy(),
-                      Ps[o[5, t]:o[5, t + 1]].copy(), ANs[o[6, t]:o[6, t + 1]].copy(),
-                      CNs[o[6, t]:o[6, t + 1]].copy(), CLs[o[6, t]:o[6, t + 1]].copy(),
-                      As[o[7, t]:o[7, t + 1]].copy(), Cs[o[7, t]:o[7, t + 1]].copy()))
+        stack.append(Entry(ks[t], V, inc, Fs[o[2, t]:o[2, t + 1]].copy(), simples[t],
+                           Us[o[3, t]:o[3, t + 1]].copy(), Bs[o[4, t]:o[4, t + 1]].copy(),
+                           Ps[o[5, t]:o[5, t + 1]].copy(), ANs[o[6, t]:o[6, t + 1]].copy(),
+                           CNs[o[6, t]:o[6, t + 1]].copy(), CLs[o[6, t]:o[6, t + 1]].copy(),
+                           As[o[7, t]:o[7, t + 1]].copy(), Cs[o[7, t]:o[7, t + 1]].copy()))
     return stack
 
 
@@ -582,6 +621,14 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats, de
     Returns (leaves written, whether the walk is done). ``stats``: [nodes, thin_dropped,
     thickest_dropped], updated in place. A cell of the layers before ``depth`` (> 0) goes to
     ``cells`` (``new_cells``) instead of being entered; ``depth = -1``: every cell is entered.
+
+    Invariants: an entry's node is a polytope (its vertices V, incidence bitsets and facet
+    rows F; ``simple`` 1 when every vertex is on exactly d facets, -1 when not known) with a
+    vertex beyond the margin from each cut that made it (a side without one is dropped as
+    thin); the layer's units outside ``U`` are decided on it (``bits``).
+    Only the top entry is read; a popped entry is never read again, so the plus child takes its
+    ``bits`` array and the minus child a copy (pushed first: the plus side is walked first, as
+    ``VertexPath.unit_cells`` yields it).
     """
     sizes, W_flat, W_off, b_flat, s_flat, fixed_flat, u_off, cand_flat, cand_off, wn_flat, rtols = net
     last = sizes.size - 1
@@ -619,12 +666,15 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats, de
                     b0 = bits.copy()
                     b0[cl[j]] = 0
                     if kind == 2:
-                        stack.append((k, Vm, incm, Fm, -1, rest, b0, prefix, An, cn, cl, A, c))
+                        stack.append(Entry(k, Vm, incm, Fm, np.int64(-1), rest, b0, prefix,
+                                           An, cn, cl, A, c))
                     else:
-                        stack.append((k, Vm, incm, Fm, sp, rest, b0, prefix, An, cn, cl, A, c))
+                        stack.append(Entry(k, Vm, incm, Fm, sp, rest, b0, prefix, An, cn, cl,
+                                           A, c))
                 if has_plus:
                     bits[cl[j]] = 1
-                    stack.append((k, Vp, incp, Fp, sp, rest, bits, prefix, An, cn, cl, A, c))
+                    stack.append(Entry(k, Vp, incp, Fp, sp, rest, bits, prefix, An, cn, cl, A,
+                                       c))
                 continue
         # a cell of layer k: a leaf, or a node of layer k + 1
         pat = np.empty(prefix.size + bits.size, dtype=np.int16)
@@ -650,7 +700,7 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats, de
             continue
         Aout, cout, scale = output_map(bits, A, c, s_flat[u_off[k]:u_off[k + 1]])
         if k + 1 == depth:
-            cells.append((V, inc, F, simple, pat, Aout, cout, scale))
+            cells.append(CellRecord(V, inc, F, simple, pat, Aout, cout, scale))
             continue
         stack.append(_node(k + 1, V, inc, F, simple, net, Aout, cout, scale, pat))
     stats[0] += nodes
@@ -756,8 +806,8 @@ def warm_up(parallel: bool = True) -> None:
     new_stack_at(0, C(box.V), C(box.inc), C(box.F), net, np.eye(1), np.zeros(1), 1.0,
                  np.zeros(0, dtype=np.int16))
     few = new_cells(1)
-    few.append((C(box.V), to_bits(C(box.inc)), C(box.F), 1, np.zeros(1, dtype=np.int16),
-                np.eye(1), np.zeros(1), 1.0))
+    few.append(CellRecord(C(box.V), to_bits(C(box.inc)), C(box.F), np.int64(1),
+                          np.zeros(1, dtype=np.int16), np.eye(1), np.zeros(1), 1.0))
     frontier = stack_of_packed(pack_cells(few, np.zeros(1, dtype=np.int64)), 0, net)
     stack_of_packed_stack(pack_stack(frontier, np.zeros(1, dtype=np.int64)))
 

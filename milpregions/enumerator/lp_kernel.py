@@ -948,6 +948,41 @@ def _cell_done(stack, e, F, pts, rad, bits, net, out_pat, out_u, out_r, n_out):
 
 
 @njit(cache=True)
+def _evidence_sides(pts, rad, row, margin):
+    """The evidence points on each side of ``row`` (a . u + c) beyond the margin, their radii
+    cut to their distance from it (a ball on one side stays inside that side), trimmed."""
+    d = pts.shape[1]
+    npts = rad.size
+    S = np.empty(npts)
+    nneg = 0
+    npos = 0
+    for p in range(npts):
+        S[p] = _dot(pts[p], row[:d]) + row[d]
+        if -S[p] > margin:
+            nneg += 1
+        if S[p] > margin:
+            npos += 1
+    Pm = np.empty((nneg, d))
+    Rm = np.empty(nneg)
+    Pp = np.empty((npos, d))
+    Rp = np.empty(npos)
+    a = 0
+    b = 0
+    for p in range(npts):
+        if -S[p] > margin:
+            Pm[a] = pts[p]
+            Rm[a] = min(rad[p], -S[p])
+            a += 1
+        if S[p] > margin:
+            Pp[b] = pts[p]
+            Rp[b] = min(rad[p], S[p])
+            b += 1
+    Pm, Rm = _trim(Pm, Rm)
+    Pp, Rp = _trim(Pp, Rp)
+    return Pm, Rm, Pp, Rp
+
+
+@njit(cache=True)
 def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
     """Advance the walk by up to ``node_budget`` nodes or until the output buffers are full.
 
@@ -955,6 +990,13 @@ def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
     proven. ``stats``: [nodes, thin_dropped, thickest_dropped, LPs, second starts, pivots],
     updated in place. A leaf's radius is its deepest evidence radius less -THIN (``LPPath.leaf``).
     A max layer without live groups is one cell and no node (as ``LPPath.group_cells``).
+
+    Invariants: an entry's node is its rows F inside the box; each evidence point lies in the
+    node with a ball of its radius proven inside (``rad``), and the layer's units outside ``U``
+    (groups outside ``U``) are decided on the node (``bits``). Only the top entry is read; a
+    popped entry is never read again, so the plus child takes its ``bits`` array and the minus
+    child a copy (pushed first, so the plus side is walked first, as ``LPPath.unit_cells``
+    yields it). An entry handed back (state 2) is back on top, unchanged.
     """
     d = out_u.shape[1]
     n_out = np.int64(0)
@@ -979,33 +1021,7 @@ def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
                 row = np.empty(d + 1)
                 row[:d] = e.An[j]
                 row[d] = e.cn[j]
-                npts = rad.size
-                S = np.empty(npts)
-                nneg = 0
-                npos = 0
-                for p in range(npts):
-                    S[p] = _dot(pts[p], e.An[j]) + e.cn[j]
-                    if -S[p] > margin:
-                        nneg += 1
-                    if S[p] > margin:
-                        npos += 1
-                Pm = np.empty((nneg, d))
-                Rm = np.empty(nneg)
-                Pp = np.empty((npos, d))
-                Rp = np.empty(npos)
-                a = 0
-                b = 0
-                for p in range(npts):
-                    if -S[p] > margin:
-                        Pm[a] = pts[p]
-                        Rm[a] = min(rad[p], -S[p])
-                        a += 1
-                    if S[p] > margin:
-                        Pp[b] = pts[p]
-                        Rp[b] = min(rad[p], S[p])
-                        b += 1
-                Pm, Rm = _trim(Pm, Rm)
-                Pp, Rp = _trim(Pp, Rp)
+                Pm, Rm, Pp, Rp = _evidence_sides(pts, rad, row, margin)
                 b0 = e.bits.copy()
                 b0[e.cl[j]] = 0
                 stack.append(_with(e, _with_row(F, -row), Pm, Rm, rest, b0))

@@ -42,6 +42,21 @@ def cache_is_warm() -> bool:
     return any(Path(str(walk._cache.cache_path)).glob("vertex_kernel.walk-*.nbi"))
 
 
+class CellRecord(NamedTuple):
+    """A cell of the layers before a depth (``walk(..., depth, cells)``): its polytope, the
+    pattern of those layers and the maps of the sources that later layers read."""
+
+    V: np.ndarray
+    inc: np.ndarray
+    F: np.ndarray
+    simple: int
+    pattern: np.ndarray
+    MA: np.ndarray
+    Mc: np.ndarray
+    moff: np.ndarray
+    mnorm: np.ndarray
+
+
 class Entry(NamedTuple):
     """A stack entry: layer k's node (V, incidence bits, F, simple: 1 yes, 0 no, -1 not known),
     its live units (indices into ``cl``) or live groups (indices into ``G``) in ``U``, the
@@ -136,9 +151,10 @@ def new_cells(d, ns):
     pattern, MA, Mc, moff, mnorm) of a cell of the layers before ``depth`` with the maps that
     layer depth and later ones read (``ns`` sources)."""
     cells = List()
-    cells.append((np.zeros((1, d)), np.zeros((1, 1), dtype=np.uint64), np.zeros((1, d + 1)), 1,
-                  np.zeros(1, dtype=np.int16), np.zeros((1, d)), np.zeros(1),
-                  np.zeros(ns, dtype=np.int64), np.zeros(ns)))
+    cells.append(CellRecord(np.zeros((1, d)), np.zeros((1, 1), dtype=np.uint64),
+                            np.zeros((1, d + 1)), np.int64(1), np.zeros(1, dtype=np.int16),
+                            np.zeros((1, d)), np.zeros(1), np.zeros(ns, dtype=np.int64),
+                            np.zeros(ns)))
     cells.pop()
     return cells
 
@@ -149,9 +165,9 @@ def pack_cells(cells, idx):
     words, F rows, map rows; (5, n + 1)), words per vertex, simple flags, V, incidence words,
     F, patterns, MA, Mc, moff, mnorm."""
     n = idx.size
-    d = cells[idx[0]][0].shape[1] if n else 1
-    ns = cells[idx[0]][7].size if n else 1
-    p = cells[idx[0]][4].size if n else 0
+    d = cells[idx[0]].V.shape[1] if n else 1
+    ns = cells[idx[0]].moff.size if n else 1
+    p = cells[idx[0]].pattern.size if n else 0
     o = np.zeros((4, n + 1), dtype=np.int64)
     for t in range(n):
         V, inc, F, simple, pat, MA, Mc, moff, mnorm = cells[idx[t]]
@@ -403,7 +419,7 @@ def _cell_done(stack, e, V, inc, F, simple, bits, net, vtol, out_pat, out_u, out
     Aout, cout, onorm = output_map(net, k, bits, e.A, e.c)
     MA, Mc, moff, mnorm = next_maps(net, k, e.MA, e.Mc, e.moff, e.mnorm, Aout, cout, onorm)
     if k + 1 == depth:
-        cells.append((V, inc, F, simple, pat, MA, Mc, moff, mnorm))
+        cells.append(CellRecord(V, inc, F, simple, pat, MA, Mc, moff, mnorm))
     else:
         stack.append(_node(k + 1, V, inc, F, simple, net, MA, Mc, moff, mnorm, pat))
     return n_out

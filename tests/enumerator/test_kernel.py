@@ -133,10 +133,9 @@ def test_the_compiled_witness_check_agrees_with_the_numpy_one():
     with pytest.raises(CertificateError):
         verify_patterns(net, U, bad)
     counter = TreeCounter(net, bounds, compiled=True)
-    counter._blocks.append((U, bad))
-    counter._buffered = U.shape[0]
+    assert counter.leaves.add_block(U, bad, np.ones(U.shape[0]))     # far from the margin
     with pytest.raises(CertificateError, match="witness"):
-        counter._flush()
+        counter.leaves.flush()
 
 
 # ---- the trial: the Python walk first, the compiled one only when the count outgrows it ----

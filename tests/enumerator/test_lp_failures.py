@@ -210,7 +210,7 @@ def test_weights_of_magnitudes_1e_minus_12_to_1e10(seed, widths, certify):
 @pytest.mark.parametrize("steps", [1, 4, 12])
 def test_a_node_handed_to_python_gives_the_regions_of_the_compiled_walk(steps):
     """The compiled LP walk is stopped after a few nodes and every entry left on its stack is
-    counted by the Python LP path (``TreeCounter._python_entry``, what an undecided LP does):
+    counted by the Python LP path (``TreeCounter._hand_back``, what an undecided LP does):
     the regions are those of the compiled walk alone."""
     net = pencil(6)
     res, full, _ = _patterns(net, vertex_dim=0, compiled=True)
@@ -219,17 +219,18 @@ def test_a_node_handed_to_python_gives_the_regions_of_the_compiled_walk(steps):
     c = TreeCounter(unit, compute_bounds(unit, "near-stable"), vertex_dim=0, compiled=True,
                     on_region=lambda p, u, r: found.append(tuple(np.concatenate(
                         [np.asarray(x, np.int64) for x in p]).tolist())))
-    stack = c._compiled_root()
+    stack = c.walk.root()
     width = sum(L.fixed.size for L in c.layers)
     out = (np.zeros((64, width), np.int16), np.zeros((64, 8)), np.zeros(64))
     stats = np.array([0, 0, 0, 0, 0, 0, c.margin], dtype=float)
     n, _ = lp_kernel.walk(stack, c.compiled, c.margin, steps, *out, stats)
     for i in range(n):
         pat = out[0][i].copy()
-        c._settle_leaf(out[1][i].copy(), float(out[2][i]), pat, lambda p=pat: c._pattern_rows(p))
+        c.leaves.settle(out[1][i].copy(), float(out[2][i]), pat,
+                        lambda p=pat: c.python.pattern_rows(p))
     left = len(stack)
     while len(stack):
-        c._python_entry(stack.pop(), stats)
+        c._hand_back(stack.pop(), stats)
     r = c.finish()
     assert left > 0 and c.handed_to_python == left
     assert r.regions == res.regions == 12 and sorted(found) == full

@@ -85,7 +85,7 @@ def _run(unit: Network, bounds, compiled: bool):
     counter = TreeCounter(unit, bounds, compiled=compiled, on_region=keep)
     assert counter.use_vertices
     if compiled:                            # the general walk, not the chain's fast path
-        assert counter._general_vertices and counter.compiled is not None
+        assert counter.walk.name == "vertex_kernel"
     return counter.run(), found, np.array(wit)
 
 
@@ -196,7 +196,7 @@ def test_split_tasks_of_a_maxout_net_count_the_regions_of_one_walk():
     counter = TreeCounter(p.unit_net, p.tree_bounds, compiled=True)
     split = counter.split()
     nodes = counter.finish().nodes
-    assert split.compiled and split.general and len(split) > 1
+    assert split.compiled and counter.walk.name == "vertex_kernel" and len(split) > 1
     py_cells = TreeCounter(p.unit_net, p.tree_bounds, compiled=False).cells(1)
     assert sorted(map(tuple, split.patterns())) == sorted(tuple(c.pattern) for c in py_cells)
     queue, got, tasks = [split.batch(np.arange(len(split)))], [], 0
@@ -306,7 +306,7 @@ def test_a_trial_on_a_maxout_net_reports_every_region_once(trial_nodes):
     py = TreeCounter(unit, bounds, compiled=False).run()
     found: list = []
     counter = TreeCounter(unit, bounds, on_region=lambda q, u, r: found.append(_key(q)))
-    assert counter._general_vertices and counter.compiled is not None
+    assert counter.walk.name == "vertex_kernel"
     counter.trial_nodes = trial_nodes
     res = counter.run()
     assert res.exact and res.regions == py.regions == 203 and res.nodes == py.nodes == 487
