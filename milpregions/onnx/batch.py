@@ -99,15 +99,15 @@ def _reach(W, owner: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
     """Per row of W, the least and greatest block its nonzero entries read (into lo, hi)."""
     if sp.issparse(W):
         csr = sp.csr_array(W)
-        csr.eliminate_zeros()
         if csr.nnz == 0:
             return
-        lengths = np.diff(csr.indptr)
-        rows = np.flatnonzero(lengths)
+        nz = csr.data != 0                   # stored zeros read nothing
+        blocks = owner[csr.indices]
+        rows = np.flatnonzero(np.diff(csr.indptr))
         starts = csr.indptr[:-1][rows]
-        cols = owner[csr.indices]
-        lo[rows] = np.minimum(lo[rows], np.minimum.reduceat(cols, starts))
-        hi[rows] = np.maximum(hi[rows], np.maximum.reduceat(cols, starts))
+        far = np.iinfo(np.int64).max
+        lo[rows] = np.minimum(lo[rows], np.minimum.reduceat(np.where(nz, blocks, far), starts))
+        hi[rows] = np.maximum(hi[rows], np.maximum.reduceat(np.where(nz, blocks, -1), starts))
         return
     W = np.asarray(W)
     step = max(1, _CHUNK // max(1, W.shape[1]))
