@@ -292,3 +292,47 @@ def test_copies_that_differ_anywhere_are_not_reduced(change):
         out = Affine(out.W, b)
     assert reduce_batch(Network(6, tuple(layers), out), 3) is None
     assert reduce_batch(many, 3) is not None
+
+
+def _sparse(net: Network, stored_zero: tuple[int, int] | None = None) -> Network:
+    """``net`` with every weight a ``csr_array``; ``stored_zero``: an explicit 0 stored at
+    (row, column) of the first layer's input weight."""
+    import scipy.sparse as sp
+
+    def csr(aff: Affine, first: bool) -> Affine:
+        W = {}
+        for s, w in aff.W.items():
+            m = sp.csr_array(w)
+            if first and s == 0 and stored_zero is not None:
+                coo = m.tocoo()
+                m = sp.csr_array((np.append(coo.data, 0.0), (np.append(coo.row, stored_zero[0]),
+                                                            np.append(coo.col, stored_zero[1]))),
+                                 shape=m.shape)
+                assert m.nnz == coo.nnz + 1          # the zero is stored
+            W[s] = m
+        return Affine(W, aff.b)
+
+    layers = tuple(MaxLayer(csr(la.affine, k == 0), la.groups, la.name) if isinstance(la, MaxLayer)
+                   else Layer(csr(la.affine, k == 0), la.neg_slope, la.name)
+                   for k, la in enumerate(net.layers))
+    return Network(net.input_dim, layers, csr(net.output, False))
+
+
+def test_sparse_copies_reduce_and_a_stored_zero_reads_nothing():
+    one = _sample()
+    many = _sparse(_copies(one, 3, "contiguous"), stored_zero=(4, 0))   # copy 1 "reads" row 0
+    got = reduce_batch(many, 3)
+    assert got is not None and got.widths == one.widths
+    for mine, theirs in zip([la.affine for la in got.layers] + [got.output],
+                            [la.affine for la in one.layers] + [one.output]):
+        assert mine.W.keys() == theirs.W.keys()
+        for s in mine.W:                             # sample 0's weights, exactly
+            np.testing.assert_array_equal(mine.W[s].toarray(), theirs.W[s])
+        np.testing.assert_array_equal(mine.b, theirs.b)
+    X = sample_inputs(2, 64)
+    np.testing.assert_allclose(got.forward(X), one.forward(X), rtol=1e-13, atol=1e-13)
+    assert reduce_batch(_sparse(_copies(_without_constant(one), 3, "interleaved")), 3) is not None
+    W = many.layers[0].affine.W[0].tolil()
+    W[4, 0] = 1e-300                                 # now it does
+    crossed = Layer(Affine({0: W.tocsr()}, many.layers[0].affine.b), many.layers[0].neg_slope)
+    assert reduce_batch(Network(6, (crossed, *many.layers[1:]), many.output), 3) is None
