@@ -97,3 +97,17 @@ def assert_matches_ort(net: Network, model: onnx.ModelProto, input_shape, n: int
     got = net.forward(X)
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def assert_batch_matches_ort(net: Network, model: onnx.ModelProto, input_shape, n: int = 8,
+                             seed: int = 0) -> None:
+    """``net`` is one sample of ``model``'s fixed batch (``input_shape[0]`` samples): on every
+    sample of a batch, the IR forward pass equals onnxruntime's output for that sample."""
+    batch = input_shape[0]
+    X = sample_inputs(net.input_dim * batch, n, seed)
+    expected = ort_forward(model, X, input_shape)                  # (n, batch * m), per sample
+    m = net.output_dim
+    assert expected.shape == (n, batch * m)
+    for i in range(batch):
+        got = net.forward(X[:, i * net.input_dim:(i + 1) * net.input_dim])
+        np.testing.assert_allclose(got, expected[:, i * m:(i + 1) * m], rtol=1e-4, atol=1e-5)

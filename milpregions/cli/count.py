@@ -10,6 +10,7 @@ from contextlib import ExitStack
 from ..api import count
 from ..errors import InputError
 from ..estimators.theory import architecture_bounds, format_bounds
+from ..ir.file_lock import FileLock
 from ..ir.region_file import is_region_file
 from ..ir.result import DEFAULT_FIELDS, REGION_FIELDS
 from ..settings import DEFAULT_MARGIN, Settings
@@ -34,6 +35,10 @@ from .decision import add_decision_arg
 from .domain_args import add_all_space_arg, add_domain_args, problem_from_args
 
 log = logging.getLogger("milpregions.cli")
+
+#: why a second count on one ``--regions`` file is refused (after the file's name)
+REGIONS_BUSY = ("another count is writing this regions file; wait for it to end (or stop it), "
+                "or write another file")
 
 
 def add_parser(subs) -> None:
@@ -407,6 +412,8 @@ def run(args, out, err) -> int:
         if args.checkpoint is not None:
             ck = open_checkpoint(args, problem, fields)
             stack.callback(ck.close)
+        if args.regions is not None:        # one count writes a regions file at a time
+            stack.enter_context(FileLock(args.regions, REGIONS_BUSY, create=True))
         on_region = None
         if compact:
             from ..geometry.regionset import region_writer

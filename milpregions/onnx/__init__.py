@@ -23,6 +23,8 @@ layers they feed (``Affine.W[s]`` is then a ``scipy.sparse.csr_array``); small o
 Shapes keep the ONNX layout. A batch axis (axis 0 of an input of rank >= 2 that is symbolic or
 1) is kept as a dimension of size 1: the network describes one sample, and ``Shape`` of an
 input-dependent tensor folds to its shape with batch size 1. A rank-1 input is a feature vector.
+A fixed axis 0 of N > 1 is imported as declared; if its N samples turn out to be independent
+copies of one network, that network is kept (:mod:`milpregions.onnx.batch`).
 
 Handlers live in :data:`HANDLERS` (``op_type -> function``); :func:`register` adds one. A handler
 is called only when at least one input is an :class:`AffineTensor` and returns the node's outputs.

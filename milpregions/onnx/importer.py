@@ -30,6 +30,7 @@ from ..ir.network import Affine, Layer, MaxLayer, Network
 from . import validate
 from .affine_tensor import AffineTensor, Value, _identity, _stack, _weights
 from .algebra import _f64
+from .batch import reduce_batch
 from .context import FLOAT_TYPES, _one_line, _type_name
 from .heads import check_output_name, cut_notice, find_cut, op_key, outer_names
 from .ops import HANDLERS, Handler, register  # noqa: F401  (importing ops registers every handler)
@@ -166,7 +167,25 @@ class _Importer:
             "producer": f"{self.model.producer_name} {self.model.producer_version}".strip(),
             "notices": list(self.notices),
         }
-        return Network(n0, tuple(self.layers), output, info)
+        net = Network(n0, tuple(self.layers), output, info)
+        return self._one_sample(net, input_name, input_shape)
+
+    def _one_sample(self, net: Network, input_name: str, dims: list) -> Network:
+        """A fixed batch of N > 1 whose samples are independent copies of one network: that
+        network (with a notice); anything else as it is (axis 0 is a feature axis)."""
+        batch = dims[0] if len(dims) >= 2 and dims[0] is not None else 1
+        if batch < 2:
+            return net
+        one = reduce_batch(net, batch)
+        if one is None:
+            return net
+        msg = (f"{self.source}: input '{input_name}' has a fixed batch of {batch}; its {batch} "
+               f"samples are independent copies of one network, counted once (the regions of "
+               f"one sample)")
+        self.notice(msg)
+        one.info["notices"].append(msg)
+        one.info["batch"] = batch
+        return one
 
     def _choose_outputs(self, input_name: str) -> None:
         """The tensors counted on: the one asked for, or the graph outputs less their
@@ -210,11 +229,6 @@ class _Importer:
             if v is None and not (i == 0 and len(dims) >= 2):
                 raise self.error(f"input '{inp.name}' has shape {text}: dimension {i} is "
                                  f"symbolic; only the batch axis 0 may be")
-        if len(dims) >= 2 and dims[0] is not None and dims[0] > 1:
-            self.notice(f"{self.source}: input '{inp.name}' has shape {text}: axis 0 is not a "
-                        f"batch of 1, so {dims[0]} copies of the network side by side are "
-                        "counted (every combination of their regions); export with batch 1 "
-                        "or a dynamic batch axis to count one")
         full = tuple(1 if v is None else v for v in dims)
         validate.check_input_size(inp.name, text, prod(full), self.source)
         return inp.name, dims, full

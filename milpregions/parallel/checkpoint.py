@@ -34,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
+from ..ir.file_lock import FileLock
 from ..ir.result import CountResult
 from . import task_codec
 
@@ -104,7 +105,7 @@ class Checkpoint:
         self.sync_regions = sync_regions
         self.regions_path = None if regions is None else str(regions)
         self._end: int | None = None
-        self._lock_fd: int | None = None
+        self._file_lock: FileLock | None = None
         self.db: sqlite3.Connection | None = None
         if self.path.is_dir():
             raise InputError(f"{self.path}: is a folder, not a checkpoint file")
@@ -125,19 +126,8 @@ class Checkpoint:
             raise
 
     def _lock(self) -> None:
-        import fcntl
-
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except OSError as e:
-            raise InputError(f"{self.path}: cannot open ({e.strerror or e})") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise InputError(f"{self.path}: another run is using this checkpoint; wait for it "
-                             "to end (or stop it), then resume") from None
-        self._lock_fd = fd
+        self._file_lock = FileLock(self.path, "another run is using this checkpoint; wait for "
+                                   "it to end (or stop it), then resume")
 
     def _meta(self, name: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
@@ -316,9 +306,9 @@ class Checkpoint:
             if self.db is not None:
                 self.db.close()
         finally:
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)         # releases the lock
-                self._lock_fd = None
+            if self._file_lock is not None:
+                self._file_lock.release()
+                self._file_lock = None
 
 
 def _regions_name(regions) -> str | None:

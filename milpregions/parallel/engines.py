@@ -129,14 +129,21 @@ class RayEngine:
                          logging_level=logging.ERROR, **local)
 
             if address is None:
-                join()
+                # a driver killed with -9 leaves its local cluster running ~25 s: a watchdog,
+                # ready before the cluster starts, ends what carries this count's token
+                token = watchdog.new_token()
+                self.watchdog = watchdog.start(os.getpid(), token)
+                try:
+                    with watchdog.marked(token):
+                        join()
+                except BaseException:
+                    watchdog.stop(self.watchdog)
+                    self.watchdog = None
+                    raise
+                watchdog.started(self.watchdog)
             else:
                 connect_within("ray", address, join)
             self.started = True
-            if address is None:
-                # a driver killed with -9 leaves its local cluster running ~25 s: a watchdog
-                # ends it at once
-                self.watchdog = watchdog.start(os.getpid())
         self.remote = ray.remote(num_cpus=1, max_retries=RETRIES)(_count_remote)
         self.problem = ray.put(problem)
 

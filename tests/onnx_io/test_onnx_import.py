@@ -189,10 +189,14 @@ def test_prelu_per_channel():
 
 @pytest.mark.parametrize("axis", [0, 1, 2, -1])
 def test_flatten_axis(axis):
-    shape = (2, 3, 2)  # fixed, no batch axis
-    model = make_model([node("Flatten", ["x"], ["t"], axis=axis), node("Relu", ["t"], ["y"])],
-                       opset=13, input_shape=shape)
-    check(model, shape, layers=1)
+    shape = (2, 3, 2)  # fixed, no batch axis: an offset per element makes the rows differ (two
+    # equal rows would be a batch of 2 identical samples, counted as one: onnx/batch.py)
+    offset = rng(12).uniform(-1, 1, shape)
+    model = make_model([node("Add", ["x", "c"], ["a"]), node("Flatten", ["a"], ["t"], axis=axis),
+                        node("Relu", ["t"], ["y"])], [const("c", offset)], opset=13,
+                       input_shape=shape)
+    net = check(model, shape, layers=1)
+    assert net.input_dim == 12
 
 
 @pytest.mark.parametrize("target", [[0, -1], [-1, 6], [0, 3, 2], [1, -1]])

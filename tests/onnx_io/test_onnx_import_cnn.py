@@ -14,7 +14,7 @@ from milpregions.errors import InputError
 from milpregions.ir.network import Layer, MaxLayer
 from milpregions.onnx import import_model
 
-from onnx_builders import assert_matches_ort, const, make_model, weights
+from onnx_builders import assert_batch_matches_ort, assert_matches_ort, const, make_model, weights
 
 node = helper.make_node
 log = logging.getLogger(__name__)
@@ -564,8 +564,10 @@ def test_fixed_batch_of_two():
     inits = [const("W1", weights(r, 4, 3, 3, 3)), const("B1", weights(r, 4)),
              const("W2", weights(r, 4, 2, 2, 2))]
     model = make_model(nodes, inits, opset=17, input_shape=(2, 3, 5, 6))
-    net = check(model, (2, 3, 5, 6), layers=2)
-    assert net.widths == [2 * 4 * 5 * 6, 2 * 2 * 4 * 6]
+    net = import_model(model, source="m.onnx")       # two identical samples: one is counted
+    assert net.input_dim == 3 * 5 * 6 and net.info["batch"] == 2
+    assert len(net.layers) == 2 and net.widths == [4 * 5 * 6, 2 * 4 * 6]
+    assert_batch_matches_ort(net, model, (2, 3, 5, 6))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -84,15 +84,17 @@ def test_models_onnxruntime_refuses_are_refused(model, message, tmp_path):
     assert p.stderr == f"milpregions: {path}: {message}\n"
 
 
-def test_a_fixed_batch_is_counted_with_a_notice(tmp_path):
-    """A batch of 2 of the 7-region net: two copies side by side, 7^2 regions, and a notice."""
+def test_a_fixed_batch_is_counted_once_with_a_notice(tmp_path):
+    """A batch of 2 of the 7-region net: two independent copies, so one sample's 7 regions
+    (not 7^2), and a one-line notice."""
     path = tmp_path / "batch2.onnx"
     onnx.save(_mlp(shape=(2, 2)), path)
     p = _cli(path)
     assert p.returncode == 0, p.stderr
-    assert p.stdout.startswith("49 regions")
-    assert (f"{path}: input 'x' has shape [2, 2]: axis 0 is not a batch of 1, so 2 copies of "
-            "the network side by side are counted") in p.stderr
+    assert p.stdout.startswith("7 regions")
+    assert p.stderr == (f"milpregions: {path}: input 'x' has a fixed batch of 2; its 2 samples "
+                        "are independent copies of one network, counted once (the regions of "
+                        "one sample)\n")
 
 
 def test_a_huge_declared_input_is_refused_at_once(tmp_path):

@@ -82,3 +82,71 @@ def test_a_local_ray_cluster_ends_with_its_killed_driver(tmp_path):
     for p in alive:
         p.kill()
     assert not alive, f"outlived their driver by 10 s: {names}"
+
+
+def _running(p: psutil.Process) -> bool:
+    """Not ended (a zombie has ended; its new parent reaps it)."""
+    try:
+        return p.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_a_driver_killed_while_its_ray_cluster_starts_leaves_nothing(tmp_path):
+    """Killed 0.25 s after the raylet's first agent appears, in the middle of ``ray.init``:
+    the gcs_server and raylet die with the driver, and the agents, orphaned, used to outlive it
+    by more than 30 s (the watchdog started only after ``ray.init``). Now what the driver had
+    started, and every process carrying the count's cluster token, ends within 10 s."""
+    from milpregions.parallel.watchdog import TOKEN_ENV
+
+    model = tmp_path / "he.onnx"
+    to_onnx(he_mlp(6, [16, 16], 0), model)
+    proc = subprocess.Popen([sys.executable, "-m", "milpregions", "count", str(model),
+                             "--box", "-1,1", "--executor", "ray", "--jobs", "2", "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 180
+    agent = None
+    while agent is None and time.monotonic() < deadline and proc.poll() is None:
+        agent = next((c for c in driver.children(recursive=True)
+                      if " ".join(c.cmdline()).startswith("ray::")), None)
+        time.sleep(0.005)
+    assert agent is not None, "the raylet started its agents"
+    time.sleep(0.25)
+    started = driver.children(recursive=True)
+    tokens = set()
+    for p in started:
+        try:
+            tokens.add(p.environ().get(TOKEN_ENV))
+        except psutil.Error:
+            continue
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    tokens.discard(None)
+    assert len(tokens) == 1, "the cluster carries the count's token"
+    (token,) = tokens
+
+    def marked() -> list[psutil.Process]:
+        out = []
+        for p in psutil.process_iter():
+            try:
+                if p.environ().get(TOKEN_ENV) == token:
+                    out.append(p)
+            except psutil.Error:
+                continue
+        return out
+
+    end = time.monotonic() + 10
+    left = started
+    while time.monotonic() < end:
+        left = [p for p in set(started) | set(marked()) if _running(p)]
+        if not left:
+            break
+        time.sleep(0.25)
+    names = [" ".join(p.cmdline())[:60] for p in left if _running(p)]
+    for p in left:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    assert not names, f"outlived their driver by 10 s: {names}"
