@@ -52,6 +52,13 @@ def test_a_second_count_on_a_regions_file_being_written_is_refused(model, tmp_pa
         assert second.stderr == (f"milpregions: {regions}: another count is writing this "
                                  "regions file; wait for it to end (or stop it), or write "
                                  "another file\n")
+        # stop the first count only once it has written regions (under load it may still
+        # be starting, or in its trial, which holds its regions back, when the second ends)
+        size, start = regions.stat().st_size, time.monotonic()
+        while regions.stat().st_size == size:
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() - start < 90
+            time.sleep(0.05)
     finally:
         first.send_signal(signal.SIGTERM)                   # stops with a lower bound
         out, err = first.communicate(timeout=120)
