@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..ir.network import Affine, Layer, MaxLayer, Network
 
@@ -97,6 +96,9 @@ def _split(aff: Affine, sources: list[_Blocks], batch: int) -> _Blocks | None:
 
 def _reach(W, owner: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
     """Per row of W, the least and greatest block its nonzero entries read (into lo, hi)."""
+    # imported here, not at the top: only a fixed batch needs it, not every count's start-up
+    import scipy.sparse as sp
+
     if sp.issparse(W):
         csr = sp.csr_array(W)
         if csr.nnz == 0:
@@ -122,6 +124,8 @@ def _reach(W, owner: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
 
 def _diagonal(W, rows: np.ndarray, cols: np.ndarray):
     """The block of W on ``rows`` x ``cols``."""
+    import scipy.sparse as sp
+
     if sp.issparse(W):
         return sp.csr_array(W)[rows][:, cols]
     return np.asarray(W)[np.ix_(rows, cols)]
@@ -130,6 +134,8 @@ def _diagonal(W, rows: np.ndarray, cols: np.ndarray):
 def _same_affine(aff: Affine, rows: _Blocks, sources: list[_Blocks]) -> bool:
     """Every block of ``aff`` equals block 0 exactly. (No weight crosses blocks: a row's
     block is the one its nonzero weights read, and a row of a constant reads none.)"""
+    import scipy.sparse as sp
+
     b = aff.b[rows.index]
     if not (b == b[0]).all():
         return False
@@ -148,6 +154,8 @@ def _same_affine(aff: Affine, rows: _Blocks, sources: list[_Blocks]) -> bool:
 
 def _block_affine(aff: Affine, rows: _Blocks, sources: list[_Blocks]) -> Affine:
     """Block 0 of ``aff``: its rows read block 0 of each source."""
+    import scipy.sparse as sp
+
     W = {}
     for s, w in aff.W.items():
         d = _diagonal(w, rows.index[0], sources[s].index[0])
