@@ -9,6 +9,7 @@ from fractions import Fraction
 import numpy as np
 
 from .enumerator import TreeCounter
+from .enumerator.tree import TRIAL_SECONDS
 from .errors import InputError
 from .ir.domain import AllSpace, L1Ball, Polytope
 from .ir.result import CountResult, Region
@@ -152,6 +153,8 @@ def _count_polytope(problem: Problem, callback, progress, should_stop,
                               time_limit=left, max_regions=s.max_regions, on_region=on_region,
                               progress=progress, should_stop=should_stop, compiled=compiled)
         counter.budget.node_limit = node_limit
+        if node_limit is not None:
+            counter.budget.trial_until = time.perf_counter() + TRIAL_SECONDS
         stopped = None
         try:
             for cell in counter.cells(m, np.ones(m, dtype=np.int16)):

@@ -62,7 +62,9 @@ class Budget:
         self.max_regions = max_regions
         self.progress = progress
         self.stats = Stats()
-        self.node_limit: int | None = None     # a trial run (``TreeCounter``): Stop("trial")
+        # a trial run (``TreeCounter``): Stop("trial") past this many nodes or this moment
+        self.node_limit: int | None = None
+        self.trial_until: float = float("inf")     # time.perf_counter()
 
     def solve(self, ids, F: np.ndarray, extra: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
         """A Chebyshev LP; the time limit is checked here too (a node may need many LPs)."""
@@ -73,15 +75,18 @@ class Budget:
         return self.lp.solve(ids, F, extra=extra)
 
     def tick(self) -> None:
-        """One node of the tree; every 256 nodes: the time limit and the progress callback."""
+        """One node of the tree; every 256 nodes: the time limit and the progress callback (a
+    trial's limits every 16)."""
         st = self.stats
         st.nodes += 1
+        # a trial looks every 16 nodes: a Python node of the digits CNN costs ~5 ms
+        if self.node_limit is not None and st.nodes & 15 == 0 and (
+                st.nodes > self.node_limit or time.perf_counter() > self.trial_until):
+            raise Stop("trial")
         if st.nodes & 255 == 0:
             elapsed = time.perf_counter() - st.start
             if self.time_limit is not None and elapsed > self.time_limit:
                 raise Stop("time-limit")
-            if self.node_limit is not None and st.nodes > self.node_limit:
-                raise Stop("trial")
             if self.should_stop is not None and self.should_stop():
                 raise Stop("interrupted")
             if self.progress is not None:

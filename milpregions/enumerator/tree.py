@@ -121,6 +121,12 @@ TASK_MIN_NODES = 64
 TRIAL_NODES = 8192
 #: the same for the LP path, whose Python nodes cost about 0.5 ms each (their LPs included)
 TRIAL_NODES_LP = 2048
+#: and a trial ends after this long whatever its nodes: a Python LP node of the digits CNN
+#: costs ~5 ms, so 2,048 of them took 10 s before the compiled walk started over. About what
+#: loading the compiled walk costs (the ski-rental rule: a count never pays more than twice
+#: the better of the two choices); digits CNN r = 0.06 (1,440 regions): 7.9 s -> 3.1 s whole
+#: process, r = 0.05 (144 regions, 1.5 s of trial): 2.3 s -> 2.6-3.2 s
+TRIAL_SECONDS = 1.0
 #: distinct patterns among ``size_guess.SAMPLE_POINTS`` (512) spread points from which a count
 #: loads the compiled walk at once: a trial would not finish (he_3d_16x16, 3,524 regions in 7,639
 #: nodes, shows 237 and finishes inside the trial)
@@ -169,6 +175,7 @@ class TreeCounter:
             self.layers, self.d, self.margin, self.use_vertices, self._hand_back)
         self.handed_to_python = 0       # nodes of the compiled LP walk counted in Python
         self.trial_nodes: int | None = None
+        self.trial_dropped = False      # the trial outgrew its nodes or seconds
         # the share of the domain counted so far, for a display that shows it (``progress``)
         progress, cover = watch_cover(progress, net) if box else (progress, None)
         lp = ChebyshevLP(self.d, box=box)
@@ -251,14 +258,16 @@ class TreeCounter:
         if real is not None:
             leaves.on_region = lambda *region: held.append(region)
         self.budget.node_limit = self.trial_nodes
+        self.budget.trial_until = time.perf_counter() + TRIAL_SECONDS
         try:
             self.python.run()
         except Stop as stop:
             if stop.why != "trial":
                 self._deliver(real, held)
                 raise
+            self.trial_dropped = True
             leaves.on_region = real
-            self.budget.node_limit = None
+            self.budget.node_limit, self.budget.trial_until = None, float("inf")
             self.budget.stats = Stats(start=self.budget.stats.start)   # the time stays
             self.budget.lp.solves = 0
             leaves.drop_buffers()
@@ -268,7 +277,7 @@ class TreeCounter:
 
     def _deliver(self, real, held: list) -> None:
         self.leaves.on_region = real
-        self.budget.node_limit = None
+        self.budget.node_limit, self.budget.trial_until = None, float("inf")
         for region in held:
             real(*region)
 

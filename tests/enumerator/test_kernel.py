@@ -163,6 +163,30 @@ def test_a_trial_that_stops_or_finishes_reports_every_region_once(trial_nodes):
     assert len(found) == len(set(found)) == 3524
 
 
+def test_a_trial_ends_on_its_seconds_whatever_its_nodes(monkeypatch):
+    """A trial ends after ``TRIAL_SECONDS`` even with nodes to spare (a Python LP node of the
+    digits CNN costs ~5 ms: 2,048 of them were 10 s): with 0 s it is dropped at once and the
+    compiled walk counts the same regions, each reported once; a tiny count still finishes
+    inside the default trial."""
+    from milpregions.enumerator import tree
+
+    unit = normalize(C.he_mlp(3, [16, 16], 0), Box.make(-1.0, 1.0, 3))
+    bounds = compute_bounds(unit, "none")
+    monkeypatch.setattr(tree, "TRIAL_SECONDS", 0.0)
+    found: list = []
+    counter = TreeCounter(unit, bounds, on_region=lambda p, u, r: found.append(
+        tuple(np.concatenate([np.asarray(x, np.int64) for x in p]).tolist())))
+    counter.trial_nodes = 10**6
+    res = counter.run()
+    assert counter.trial_dropped and res.regions == 3524 and res.nodes == 7639
+    assert len(found) == len(set(found)) == 3524
+    monkeypatch.undo()
+    small = normalize(C.he_mlp(2, [8, 8], 0), Box.make(-1.0, 1.0, 2))
+    counter = TreeCounter(small, compute_bounds(small, "none"))
+    counter.trial_nodes = 10**6
+    assert counter.run().regions == 102 and not counter.trial_dropped
+
+
 def test_a_limit_inside_the_trial_is_the_count_s_limit():
     unit = normalize(C.he_mlp(3, [16, 16], 0), Box.make(-1.0, 1.0, 3))
     bounds = compute_bounds(unit, "none")
