@@ -294,16 +294,18 @@ def test_an_unreachable_cluster_is_refused_promptly(engine, address, env, tmp_pa
     assert time.monotonic() - start < 30
 
 
+#: the --connect-timeout the tests of a silent address give (the default is 30 s)
+SILENT_TIMEOUT = 3.0
+
+
 @pytest.mark.parametrize("engine,address", [("ray", "127.0.0.1:{port}"),
                                             ("dask", "tcp://127.0.0.1:{port}")])
 def test_an_address_that_is_not_a_cluster_is_refused_in_bounded_time(engine, address, tmp_path):
     """A port that accepts TCP connections but never answers as a cluster (another server, a
-    firewall holding connections): exit 2 naming the address within the handshake time. Dask
-    waited for ever there (SIGTERM did not end it), Ray for minutes."""
+    firewall holding connections): exit 2 naming the address within ``--connect-timeout``.
+    Dask waited for ever there (SIGTERM did not end it), Ray for minutes."""
     import socket
     import threading
-
-    from milpregions.parallel.engines import HANDSHAKE_SECONDS
 
     server = socket.create_server(("127.0.0.1", 0))
     held = []
@@ -323,8 +325,9 @@ def test_an_address_that_is_not_a_cluster_is_refused_in_bounded_time(engine, add
         named = address.format(port=port)
         start = time.monotonic()
         p = subprocess.run([sys.executable, "-m", "milpregions", "count", str(model), "--box",
-                            "-1,1", "--executor", engine, "--address", named],
-                           capture_output=True, text=True, timeout=HANDSHAKE_SECONDS + 90)
+                            "-1,1", "--executor", engine, "--address", named,
+                            "--connect-timeout", f"{SILENT_TIMEOUT:g}"],
+                           capture_output=True, text=True, timeout=SILENT_TIMEOUT + 90)
         took = time.monotonic() - start
     finally:
         server.close()
@@ -333,5 +336,55 @@ def test_an_address_that_is_not_a_cluster_is_refused_in_bounded_time(engine, add
     assert p.returncode == 2 and p.stdout == "", p.stderr
     assert p.stderr.splitlines()[-1] == (
         f"milpregions: --address {named}: no {engine} cluster answered there within "
-        f"{HANDSHAKE_SECONDS:g} s (something accepts connections at that port)")
-    assert took < HANDSHAKE_SECONDS + 30, took
+        f"{SILENT_TIMEOUT:g} s (something accepts connections at that port)")
+    # the process starts and imports the engine (seconds) before the handshake it waits on
+    assert took < SILENT_TIMEOUT + 25, took
+
+
+def test_the_handshake_waits_the_connect_timeout_and_30_s_by_default():
+    """``connect_within`` gives up after the seconds it is given (the engines pass the
+    count's ``connect_timeout``; 30 s unless told), and returns what a prompt connect returns."""
+    import threading
+
+    from milpregions.parallel.engines import HANDSHAKE_SECONDS, connect_within
+    from milpregions.settings import Settings
+
+    assert HANDSHAKE_SECONDS == Settings().connect_timeout == 30.0
+    hold = threading.Event()
+    start = time.monotonic()
+    with pytest.raises(InputError, match=r"^--address h:1: no ray cluster answered there "
+                                         r"within 0.5 s \(something accepts"):
+        connect_within("ray", "h:1", hold.wait, 0.5)
+    assert 0.5 <= time.monotonic() - start < 5
+    hold.set()
+    assert connect_within("dask", "h:1", lambda: "client", 0.5) == "client"
+    with pytest.raises(OSError, match="refused"):             # the connect's own error
+        connect_within("dask", "h:1", lambda: (_ for _ in ()).throw(OSError("refused")), 0.5)
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "nan", "inf"])
+def test_connect_timeout_must_be_a_positive_number(value, cli, models_dir):
+    code, out, err = cli("count", models_dir / "zaslavsky_2d_8.onnx", "--box", "-1,1",
+                         "--executor", "dask", "--address", "tcp://127.0.0.1:1",
+                         "--connect-timeout", value)
+    assert (code, out) == (2, "")
+    assert err == f"milpregions: connect timeout must be positive, got {float(value)}\n"
+
+
+def test_connect_timeout_that_is_not_a_number_is_refused(cli, models_dir):
+    code, out, err = cli("count", models_dir / "zaslavsky_2d_8.onnx", "--box", "-1,1",
+                         "--connect-timeout", "soon")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == ["milpregions: count: argument --connect-timeout: invalid float "
+                                "value: 'soon' (see 'milpregions count --help')"]
+
+
+def test_connect_timeout_bounds_the_tcp_check_too(cli, models_dir):
+    """Below 10 s, the timeout also bounds the wait for the port (the error names it)."""
+    port = _closed_port()
+    code, out, err = cli("count", models_dir / "he_2d_8x8.onnx", "--box", "-1,1",
+                         "--executor", "dask", "--address", f"tcp://127.0.0.1:{port}",
+                         "--connect-timeout", "2")
+    assert (code, out) == (2, "")
+    assert err == (f"milpregions: --address tcp://127.0.0.1:{port}: cannot reach the dask "
+                   "cluster (Connection refused within 2 s)\n")
