@@ -116,6 +116,15 @@ class PackedStack:
     lp: bool = False            # entries of the LP walk (``lp_kernel``), else the vertex walk
 
 
+def _writable(arrays: tuple) -> tuple:
+    """Packed arrays with the read-only ones copied: a cluster's object store hands arrays
+    back read-only, and numba would compile (and cache) another specialisation of the
+    compiled entry for them, in every worker process of a cold cache."""
+    return tuple(_writable(a) if isinstance(a, tuple)
+                 else a.copy() if isinstance(a, np.ndarray) and not a.flags.writeable else a
+                 for a in arrays)
+
+
 class Split:
     """The cells of layer 0 from ``TreeCounter.split``, handed out in batches by index."""
 
@@ -646,14 +655,15 @@ class TreeCounter:
                 self._load_kernel(None)
             from . import kernel, lp_kernel, vertex_kernel
 
+            arrays = _writable(cells.arrays)
             if isinstance(cells, PackedCells):
-                stack = self._vertex_module().stack_of_packed(cells.arrays, 1, self.compiled)
+                stack = self._vertex_module().stack_of_packed(arrays, 1, self.compiled)
             elif cells.lp:
-                stack = lp_kernel.stack_of_packed_stack(cells.arrays, self.compiled)
+                stack = lp_kernel.stack_of_packed_stack(arrays, self.compiled)
             elif self._general_vertices:
-                stack = vertex_kernel.stack_of_packed_stack(cells.arrays, self.compiled)
+                stack = vertex_kernel.stack_of_packed_stack(arrays, self.compiled)
             else:
-                stack = kernel.stack_of_packed_stack(cells.arrays)
+                stack = kernel.stack_of_packed_stack(arrays)
             return self._frontier(self._run_compiled(stack, seconds), pieces)
         until = None if seconds is None else time.perf_counter() + seconds
         for i, cell in enumerate(cells):

@@ -117,6 +117,9 @@ def _cli(*args, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
+# ~53 s (935,763 regions, counted on two local clusters): under -m slow; the twin below
+# resumes a Dask checkpoint with Ray on a count of thousands
+@pytest.mark.slow
 def test_the_cli_starts_a_local_dask_cluster_and_ray_resumes_its_checkpoint(tmp_path):
     """A dask run interrupted once its checkpoint holds a finished batch; a local Ray cluster
     counts the rest: the count of one process."""
@@ -146,6 +149,45 @@ def test_the_cli_starts_a_local_dask_cluster_and_ray_resumes_its_checkpoint(tmp_
     assert second.returncode == 0, second.stderr
     whole = json.loads(second.stdout)
     assert whole["exact"] and whole["regions"] == 935_763
+
+
+def test_ray_resumes_a_checkpoint_of_a_dask_cluster_with_batches_missing(tmp_path, ray_cluster,
+                                                                         dask_address):
+    """The fast twin of the test above, on the module's clusters: a count on Dask with a
+    checkpoint; every other recorded batch is taken out (what an interrupted run leaves: a
+    batch is recorded whole or not at all); Ray counts the missing ones: the count of one
+    process, every batch recorded once. (The CLI starting a local Dask cluster, and Ctrl-C
+    on it, are ``test_ctrl_c_on_a_dask_run_prints_a_lower_bound``.)"""
+    import sqlite3
+    from contextlib import closing
+
+    from milpregions.api import count
+    from milpregions.parallel import Checkpoint
+    from milpregions.problem import prepare
+    from milpregions.settings import Settings
+
+    net = C.he_mlp(4, [12, 12], 0)
+    want = count_regions(net, (-1.0, 1.0)).regions
+    ck = tmp_path / "run.sqlite"
+
+    def run(**where):
+        book = Checkpoint(ck, {"model": "he_mlp(4, [12, 12], 0)", "box": [-1, 1]})
+        try:
+            return count(prepare(net, (-1.0, 1.0), Settings(**where)), checkpoint=book)
+        finally:
+            book.close()
+
+    first = run(executor="dask", address=dask_address)
+    assert first.exact and first.regions == want > 1000
+    with closing(sqlite3.connect(ck)) as db, db:
+        assert db.execute("SELECT COUNT(*) FROM task").fetchone()[0] == 0   # none handed back
+        ids = [row[0] for row in db.execute("SELECT id FROM batch ORDER BY id")]
+        assert len(ids) >= 4
+        db.executemany("DELETE FROM batch WHERE id = ?", [(i,) for i in ids[::2]])
+    second = run(executor="ray")
+    assert second.exact and second.regions == want
+    with closing(sqlite3.connect(ck)) as db:
+        assert [row[0] for row in db.execute("SELECT id FROM batch ORDER BY id")] == ids
 
 
 def test_ctrl_c_on_a_dask_run_prints_a_lower_bound(tmp_path):
