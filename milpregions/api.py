@@ -227,7 +227,8 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
                   slice=None, line=None, center=None, radius: float | None = None,
                   certify: bool = False, jobs: int | None = None, executor: str = "local",
                   address: str | None = None,
-                  task_seconds: float | None = Settings.task_seconds, input_shape=None,
+                  task_seconds: float | None = Settings.task_seconds,
+                  connect_timeout: float = Settings.connect_timeout, input_shape=None,
                   output: str | None = None, norm: str | float = "inf", polytope=None,
                   hull=None, domain: str | None = None) -> CountResult:
     """Count the full-dimensional activation regions of a network inside a domain.
@@ -251,6 +252,8 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
     ``executor="ray"`` / ``"dask"``: count on that engine's cluster at ``address`` (None: a
     local cluster of ``jobs`` CPUs, all cores when None); the count is the same.
     ``task_seconds``: with those, a task that counts longer hands the rest back as new tasks.
+    ``connect_timeout``: the seconds a running cluster at ``address`` has to answer before the
+    count is refused (``InputError``).
     ``domain="all"``: count over all of R^n instead (``box``, if given, is then only the unit
     of length, ``AllSpace``; the margin is relative to it); the result also holds
     ``bounded`` / ``unbounded`` regions. Equivalently ``box="all"``.
@@ -260,7 +263,7 @@ def count_regions(model, box=None, *, method: str = "tree", margin: float = DEFA
     settings = Settings(method=method, margin=margin, time_limit=time_limit,
                         max_regions=max_regions, tighten=tighten, vertex_dim=vertex_dim,
                         certify=certify, jobs=jobs, executor=executor, address=address,
-                        task_seconds=task_seconds)
+                        task_seconds=task_seconds, connect_timeout=connect_timeout)
     if domain is not None:
         if domain != "all":
             raise InputError(f"domain {domain!r}: the only named domain is 'all' (R^n)")

@@ -14,6 +14,8 @@ from .errors import InputError
 DEFAULT_MARGIN = 1e-10
 METHODS = ("tree", "milp")
 EXECUTORS = ("local", "ray", "dask")
+#: seconds a cluster at ``--address`` has to answer (its TCP port, then its client handshake)
+CONNECT_TIMEOUT = 30.0
 
 
 def check_time_limit(time_limit: float | None, what: str = "time limit") -> float | None:
@@ -36,7 +38,8 @@ class Settings:
     ``jobs``: count the tree on this many worker processes (0: one per core; None: in this
     process), the subtrees of layer 1's cells as tasks (``milpregions.parallel``);
     ``executor`` "ray" or "dask": those tasks on a cluster at ``address`` (None: a local one
-    of ``jobs`` CPUs)."""
+    of ``jobs`` CPUs); ``connect_timeout``: the seconds a cluster at ``address`` has to answer
+    before the count is refused."""
 
     method: str = "tree"
     margin: float = DEFAULT_MARGIN
@@ -49,6 +52,7 @@ class Settings:
     executor: str = "local"        # or "ray", "dask": batches of subtrees as cluster tasks
     address: str | None = None     # of a running Ray / Dask cluster (else a local one)
     task_seconds: float | None = 20.0   # a task's budget before it hands back its rest
+    connect_timeout: float = CONNECT_TIMEOUT   # for a cluster at ``address`` to answer
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -71,6 +75,9 @@ class Settings:
                 raise InputError("--jobs needs --method tree")
         if self.task_seconds is not None:
             check_time_limit(self.task_seconds, "task seconds")
+        if self.connect_timeout is None:
+            raise InputError("connect timeout must be positive, got None")
+        check_time_limit(self.connect_timeout, "connect timeout")
         if self.executor not in EXECUTORS:
             raise InputError(f"unknown executor {self.executor!r}; choose one of "
                              f"{', '.join(EXECUTORS)}")

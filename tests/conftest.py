@@ -12,26 +12,26 @@ from pathlib import Path
 import pytest
 
 from milpregions.cli.main import main
+from milpregions.enumerator.progress import KERNELS
 
 ROOT = Path(__file__).resolve().parents[1]
-
-#: the compiled walks, each compiled (or loaded from numba's cache) by one process
-KERNELS = ("kernel", "vertex_kernel", "lp_kernel")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
-    """Compile the compiled walks once, side by side, before the workers of ``-n 2`` start: each
-    worker would otherwise compile them itself in its first test that needs one (the cache is
-    shared on disk, the compilation is not), and that test would wait minutes on a clean
-    checkout. The tests that time the start-up of a count do their own."""
+    """Compile the compiled kernels (``milpregions warm-up``'s: the walks, their packing and
+    region clipping, the witness check) once, side by side, before the workers of ``-n 2``
+    start: each worker would otherwise compile them itself in its first test that needs one
+    (the cache is shared on disk, the compilation is not), and that test would wait minutes
+    on a clean checkout. The tests that time the start-up of a count do their own."""
     if hasattr(session.config, "workerinput"):          # an xdist worker: the controller did it
         return
     # a walk already in numba's cache costs each test process a load, not a compilation: only
     # the cold ones are compiled here, and one process asks which (three processes loading
     # warm walks cost ~10 s of CPU; this one, without numba in the tests' own process, ~2 s)
-    ask = ("from milpregions.enumerator import " + ", ".join(KERNELS) + "; "
-           f"print(*[k for k in {KERNELS!r} if not globals()[k].cache_is_warm()])")
+    names = tuple(KERNELS)
+    ask = ("from milpregions.enumerator import " + ", ".join(names) + "; "
+           f"print(*[k for k in {names!r} if not globals()[k].cache_is_warm()])")
     cold = subprocess.run([sys.executable, "-c", ask], env=dict(os.environ), check=True,
                           capture_output=True, text=True).stdout.split()
     procs = [subprocess.Popen([sys.executable, "-c", f"from milpregions.enumerator import {k}; "

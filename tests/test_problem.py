@@ -48,5 +48,9 @@ def test_settings_are_validated_once_in_library_terms():
         Settings(time_limit=0)
     with pytest.raises(InputError, match="task seconds must be positive, got 0"):
         Settings(task_seconds=0)            # was named "time limit"
+    for bad in (0, -1.0, float("nan"), float("inf"), None):
+        with pytest.raises(InputError, match=f"connect timeout must be positive, got {bad}"):
+            Settings(connect_timeout=bad)
+    assert Settings().connect_timeout == 30.0
     with pytest.raises(InputError, match="unknown method 'x'; choose one of tree, milp"):
         Settings(method="x")

@@ -97,6 +97,10 @@ def add_parser(subs) -> None:
     c.add_argument("--address", metavar="ADDR",
                    help="a running cluster: Ray's address (auto, ray://HOST:10001) or a Dask "
                         "scheduler's (tcp://HOST:8786)")
+    c.add_argument("--connect-timeout", type=float, default=Settings.connect_timeout,
+                   metavar="SECONDS",
+                   help="with --address: refuse the count when the cluster there has not "
+                        f"answered within SECONDS (default {Settings.connect_timeout:g})")
     c.add_argument("--task-seconds", type=float, default=Settings.task_seconds, metavar="S",
                    help="with --jobs/--executor/--checkpoint: a task that counts longer hands "
                         f"the rest of its subtrees back as new tasks (default "
@@ -383,7 +387,8 @@ def run(args, out, err) -> int:
     settings = Settings(method=args.method, margin=args.margin, time_limit=args.time_limit,
                         max_regions=args.max_regions, tighten=not args.no_tighten,
                         certify=args.certify, jobs=args.jobs, executor=args.executor,
-                        address=args.address, task_seconds=args.task_seconds)
+                        address=args.address, task_seconds=args.task_seconds,
+                        connect_timeout=args.connect_timeout)
     problem = problem_from_args(args, settings)
     if args.method == "milp":
         silence_banner()                # Pyomo's Highs: the tree's own are silent already

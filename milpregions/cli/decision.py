@@ -89,7 +89,8 @@ def run_decision(args, out, err, text: CountText) -> int:
     settings = Settings(method=args.method, margin=args.margin, time_limit=args.time_limit,
                         max_regions=args.max_regions, tighten=not args.no_tighten,
                         certify=args.certify, jobs=args.jobs, executor=args.executor,
-                        address=args.address, task_seconds=args.task_seconds)
+                        address=args.address, task_seconds=args.task_seconds,
+                        connect_timeout=args.connect_timeout)
     check_domain(args)
     net = network_from_args(args)
     problem = prepare_decision(net, domain_from_args(args, net.input_dim), settings)

@@ -96,7 +96,8 @@ def run_series(args, out, err) -> int:
         check_plot_path(args.plot)
     settings = Settings(method=args.method, margin=args.margin, time_limit=args.time_limit,
                         max_regions=args.max_regions, tighten=not args.no_tighten,
-                        certify=args.certify, task_seconds=args.task_seconds)
+                        certify=args.certify, task_seconds=args.task_seconds,
+                        connect_timeout=args.connect_timeout)
     width = max(len("MODEL"), *(len(m) for m in models))
     steps = [checkpoint_step(m) for m in models]
     results: dict[int, object] = {}

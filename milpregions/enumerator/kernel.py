@@ -785,7 +785,8 @@ def warm_up(parallel: bool = True) -> None:
     """Compile (first run after install) or load (from the cache) the walk on a one-unit net,
     so that a count's clock starts after it. ``parallel=False``: only what a serial count
     calls (the cell splitting and packing of parallel counts, and the typed-list methods
-    called from Python, which numba compiles anew in every process, cost ~0.5 s more)."""
+    called from Python, which numba compiles anew in every process, cost ~0.5 s more; and the
+    clipping of a region's cell, ``clip_cell``)."""
     from .polytope import VPoly
 
     sizes = np.array([1], dtype=np.int64)
@@ -810,6 +811,8 @@ def warm_up(parallel: bool = True) -> None:
                           np.zeros(1, dtype=np.int16), np.eye(1), np.zeros(1), 1.0))
     frontier = stack_of_packed(pack_cells(few, np.zeros(1, dtype=np.int64)), 0, net)
     stack_of_packed_stack(pack_stack(frontier, np.zeros(1, dtype=np.int64)))
+    # the region geometry of --region-fields, --linear and --graph (``geometry.cells``)
+    clip_cell(C(box.V), to_bits(C(box.inc)), C(box.F), np.array([[1.0, 2.0]]), 1e-10)
 
 
 # before any compiled function of this folder is loaded: an edit to any compiled module drops

@@ -159,6 +159,8 @@ KERNELS = {
     "kernel": ("the counting kernel of plain MLPs (vertex walk)", 55.0),
     "vertex_kernel": ("the vertex counting kernel", 128.0),
     "lp_kernel": ("the LP counting kernel", 123.0),
+    # the float check of witnesses that a count with a compiled walk runs (a loaded machine)
+    "witness_kernel": ("the compiled witness check", 7.0),
 }
 
 

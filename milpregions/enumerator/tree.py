@@ -75,6 +75,15 @@ class PackedStack:
     lp: bool = False            # entries of the LP walk (``lp_kernel``), else the vertex walk
 
 
+def _writable_packed(arrays: tuple) -> tuple:
+    """Packed arrays with the read-only ones copied: a cluster's object store hands arrays
+    back read-only, and numba would compile (and cache) another specialisation of the
+    compiled entry for them, in every worker process of a cold cache."""
+    return tuple(_writable_packed(a) if isinstance(a, tuple)
+                 else a.copy() if isinstance(a, np.ndarray) and not a.flags.writeable else a
+                 for a in arrays)
+
+
 class Split:
     """The cells of layer 0 from ``TreeCounter.split``, handed out in batches by index."""
 
@@ -399,10 +408,11 @@ class TreeCounter:
         if isinstance(cells, (PackedCells, PackedStack)):
             if not self._kernel_ready:
                 self._load_kernel(None)
+            arrays = _writable_packed(cells.arrays)
             if isinstance(cells, PackedCells):
-                stack = self.walk.stack_of_packed(cells.arrays)
+                stack = self.walk.stack_of_packed(arrays)
             else:
-                stack = self.walk.stack_of_packed_stack(cells.arrays)
+                stack = self.walk.stack_of_packed_stack(arrays)
             return self._frontier(self._run_compiled(stack, seconds), pieces)
         until = None if seconds is None else time.perf_counter() + seconds
         for i, cell in enumerate(cells):

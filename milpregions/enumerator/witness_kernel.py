@@ -334,3 +334,31 @@ def witness_filter(net: Network) -> WitnessFilter:
     """The compiled witness filter of ``net``."""
     chain = chain_arrays(net)
     return WitnessFilter(chain, None if chain is not None else general_arrays(net))
+
+
+#: the compiled filters, as numba names their cache entries
+FILTERS = ("settled", "settled_general")
+
+
+def cache_is_warm() -> bool:
+    """Whether both filters are in numba's cache (else the first count that checks witnesses
+    after loading a compiled walk compiles them)."""
+    from pathlib import Path
+
+    cache = Path(str(settled._cache.cache_path))
+    return all(any(cache.glob(f"witness_kernel.{name}-*.nbi")) for name in FILTERS)
+
+
+def warm_up(parallel: bool = True) -> None:
+    """Compile (first run after install) or load (from the cache) both filters, on a one-unit
+    chain (``settled``) and a one-group max layer (``settled_general``), with the array types
+    a count passes. ``parallel`` is there for the walks' signature: every count calls both."""
+    from ..ir.network import Affine
+    from . import kernel  # noqa: F401  (its import drops stale cache entries first)
+
+    one, zero = np.ones((1, 1)), np.zeros(1)
+    head = Affine({1: one}, zero)
+    U, P = np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int16)
+    for layer in (Layer(Affine({0: one}, zero), zero),
+                  MaxLayer(Affine({0: one}, zero), np.zeros((1, 1), dtype=np.int64))):
+        witness_filter(Network(1, (layer,), head))(U, P)

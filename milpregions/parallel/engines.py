@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from ..errors import InputError
 from ..problem import Problem
+from ..settings import CONNECT_TIMEOUT
 from . import watchdog
 from .batch import WorkerLost, count_batch
 
@@ -31,7 +32,8 @@ def _count_remote(problem: Problem, batch, deadline: float | None):
     return count_batch(problem, batch, deadline, None)
 
 
-#: seconds to wait for a cluster's address to answer before the count is refused
+#: seconds to wait for a cluster's address to accept a TCP connection (at most the connect
+#: timeout) before the count is refused
 CONNECT_SECONDS = 10.0
 
 
@@ -61,8 +63,9 @@ def check_reachable(engine: str, address: str, seconds: float = CONNECT_SECONDS)
                          f"within {seconds:g} s)") from None
 
 
-#: seconds a cluster at a reachable address has to accept the engine's client
-HANDSHAKE_SECONDS = 30.0
+#: seconds a cluster at a reachable address has to accept the engine's client, unless the
+#: count's ``connect_timeout`` (``--connect-timeout``) says otherwise
+HANDSHAKE_SECONDS = CONNECT_TIMEOUT
 
 
 def connect_within(engine: str, address: str, connect: Callable[[], T],
@@ -102,9 +105,11 @@ def _missing(engine: str, module: str) -> InputError:
 
 class RayEngine:
     """Tasks on Ray: ``address`` a running cluster ("auto", "ray://host:10001", ...), or None
-    for a local one of ``cpus`` CPUs (all cores when None), shut down by ``close``."""
+    for a local one of ``cpus`` CPUs (all cores when None), shut down by ``close``;
+    ``connect_timeout``: the seconds a running cluster has to answer."""
 
-    def __init__(self, problem: Problem, address: str | None, cpus: int | None):
+    def __init__(self, problem: Problem, address: str | None, cpus: int | None,
+                 connect_timeout: float = HANDSHAKE_SECONDS):
         try:
             import ray
         except ImportError:
@@ -117,7 +122,7 @@ class RayEngine:
             logging.getLogger(__name__).info("using the Ray cluster at %s (RAY_ADDRESS)",
                                              address)
         if address is not None:
-            check_reachable("ray", address)
+            check_reachable("ray", address, min(CONNECT_SECONDS, connect_timeout))
         if not ray.is_initialized():
             local = {} if address is not None else {"_node_ip_address": LOOPBACK}
             # Ray's own servers listen on every interface whatever node address is given; a
@@ -142,7 +147,7 @@ class RayEngine:
                     raise
                 watchdog.started(self.watchdog)
             else:
-                connect_within("ray", address, join)
+                connect_within("ray", address, join, connect_timeout)
             self.started = True
         self.remote = ray.remote(num_cpus=1, max_retries=RETRIES)(_count_remote)
         self.problem = ray.put(problem)
@@ -180,9 +185,11 @@ class RayEngine:
 class DaskEngine:
     """Tasks on Dask: ``address`` a running scheduler ("tcp://host:8786", e.g. one that
     dask-jobqueue started on SLURM), or None for a ``LocalCluster`` of ``cpus`` single-threaded
-    worker processes (all cores when None), closed by ``close``."""
+    worker processes (all cores when None), closed by ``close``; ``connect_timeout``: the
+    seconds a running scheduler has to answer."""
 
-    def __init__(self, problem: Problem, address: str | None, cpus: int | None):
+    def __init__(self, problem: Problem, address: str | None, cpus: int | None,
+                 connect_timeout: float = HANDSHAKE_SECONDS):
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -196,10 +203,11 @@ class DaskEngine:
                                         silence_logs=logging.ERROR)
             self.client = Client(self.cluster)
         else:
-            check_reachable("dask", address)
+            reach = min(CONNECT_SECONDS, connect_timeout)
+            check_reachable("dask", address, reach)
             try:
                 self.client = connect_within(
-                    "dask", address, lambda: Client(address, timeout=CONNECT_SECONDS))
+                    "dask", address, lambda: Client(address, timeout=reach), connect_timeout)
             except OSError as e:
                 raise InputError(f"--address {address}: cannot reach the dask cluster "
                                  f"({e})") from None
@@ -238,10 +246,12 @@ class DaskEngine:
             self.cluster.close()
 
 
-def open_engine(name: str, problem: Problem, address: str | None, cpus: int | None):
-    """The engine ``name`` ("ray" or "dask") for ``problem``."""
+def open_engine(name: str, problem: Problem, address: str | None, cpus: int | None,
+                connect_timeout: float = HANDSHAKE_SECONDS):
+    """The engine ``name`` ("ray" or "dask") for ``problem`` (``connect_timeout``: the seconds
+    a running cluster at ``address`` has to answer)."""
     if name == "ray":
-        return RayEngine(problem, address, cpus)
+        return RayEngine(problem, address, cpus, connect_timeout)
     if name == "dask":
-        return DaskEngine(problem, address, cpus)
+        return DaskEngine(problem, address, cpus, connect_timeout)
     raise ValueError(f"no engine {name!r}")

@@ -117,7 +117,7 @@ def count_parallel(problem: Problem, jobs: int | None, *,
     template = splitter.finish()
     engine = None
     if executor != "local":
-        engine = open_engine(executor, problem, address, jobs or None)
+        engine = open_engine(executor, problem, address, jobs or None, s.connect_timeout)
         jobs = engine.workers()
     n_batches = max(1, min(len(cells), (jobs or 1) * BATCHES_PER_WORKER))
     done: dict[int, CountResult] = {}

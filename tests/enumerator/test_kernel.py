@@ -210,3 +210,18 @@ print(small, loaded, large.regions, large.nodes, "numba" in sys.modules)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["102", "False", "25009", "52126", "True"]
+
+
+def test_warm_up_compiles_the_region_clip_with_the_types_geometry_passes():
+    """``kernel.warm_up`` (the test session's start, ``milpregions warm-up``) also compiles
+    ``clip_cell``, and the geometry of a region (``geometry.cells.region_cell``) then calls it
+    with no new specialisation to compile."""
+    from milpregions.enumerator import kernel
+    from milpregions.geometry.cells import box_arrays, region_cell
+
+    kernel.warm_up()
+    assert len(kernel.clip_cell.signatures) == 1
+    cell = region_cell(np.array([[1.0, 0.0, 0.5], [0.0, -1.0, 0.25]]), box_arrays(2))
+    assert sorted(map(tuple, cell.vertices.round(12).tolist())) == \
+        [(-0.5, -1.0), (-0.5, 0.25), (1.0, -1.0), (1.0, 0.25)]     # x >= -1/2, y <= 1/4
+    assert len(kernel.clip_cell.signatures) == 1

@@ -43,3 +43,24 @@ def test_depth_must_leave_a_layer():
     counter = TreeCounter(p.unit_net, p.tree_bounds)
     with pytest.raises(ValueError, match="depth must be in 1..1"):
         counter.cells(2)
+
+
+def test_read_only_packed_cells_count_the_same_with_no_new_specialisation():
+    """Cells a cluster hands back are read-only (Ray's object store: pickle's out-of-band
+    buffers); they count the same, and the compiled entry is not specialised for read-only
+    arrays (which a cold cache compiled in every cluster worker)."""
+    import pickle
+
+    from milpregions.enumerator import kernel
+
+    p = prepare(C.he_mlp(2, [16, 16], 0), (-1.0, 1.0))
+    split = TreeCounter(p.unit_net, p.tree_bounds, compiled=True).split()
+    buffers: list = []
+    data = pickle.dumps(split.batch(np.arange(len(split))), protocol=5,
+                        buffer_callback=buffers.append)
+    frozen = pickle.loads(data, buffers=[bytes(b.raw()) for b in buffers])
+    assert not any(a.flags.writeable for a in frozen.arrays)
+    counter = TreeCounter(p.unit_net, p.tree_bounds, compiled=True)
+    assert counter.count_split_cells(frozen) == []
+    assert counter.finish().regions == 412
+    assert all(t.mutable for sig in kernel.stack_of_packed.signatures for t in sig[0].types)

@@ -138,3 +138,19 @@ def test_a_max_group_within_rounding_goes_to_the_exact_check():
     P = np.array([[1], [0]], dtype=np.int16)
     assert not _general(net, U, P).any()
     assert verify_patterns(net, U, P).tolist() == [0, 1]
+
+
+def test_warm_up_compiles_the_filters_with_the_types_a_count_passes():
+    """``warm_up`` (the test session's start, ``milpregions warm-up``) compiles or loads both
+    filters, and counts with the compiled walk of a chain (``settled``) and of a maxout net
+    (``settled_general``) then call them with no new specialisation to compile."""
+    from milpregions.bounds import compute_bounds
+    from milpregions.enumerator import TreeCounter, witness_kernel
+
+    witness_kernel.warm_up()
+    assert witness_kernel.cache_is_warm()
+    assert [len(f.signatures) for f in (settled, settled_general)] == [1, 1]
+    for net, half, want in ((C.he_mlp(2, [8, 8], 2), 1.0, 164), (C.tseran_maxout(), 3.0, 216)):
+        unit = normalize(net, Box.make(-half, half, 2))
+        assert TreeCounter(unit, compute_bounds(unit, "none"), compiled=True).run().regions == want
+    assert [len(f.signatures) for f in (settled, settled_general)] == [1, 1]
