@@ -131,10 +131,11 @@ TRIAL_NODES = 8192
 #: the same for the LP path, whose Python nodes cost about 0.5 ms each (their LPs included)
 TRIAL_NODES_LP = 2048
 #: and a trial ends after this long whatever its nodes: a Python LP node of the digits CNN
-#: costs ~5 ms, so 2,048 of them took 10 s before the compiled walk started over. About what
-#: loading the compiled walk costs (the ski-rental rule: a count never pays more than twice
-#: the better of the two choices); digits CNN r = 0.06 (1,440 regions): 7.9 s -> 3.1 s whole
-#: process, r = 0.05 (144 regions, 1.5 s of trial): 2.3 s -> 2.6-3.2 s
+#: costs ~1 ms on a quiet machine and ~5 ms on a loaded one, where 2,048 of them took 8 s
+#: before the compiled walk started over. About what loading the compiled walk costs (the
+#: ski-rental rule: a count never pays more than about twice the better of the two choices).
+#: Digits CNN r = 0.06 (1,440 regions), whole process: loaded 7.9 s -> 3.1 s, quiet 2.3-2.6 s
+#: -> 2.3-2.4 s; r = 0.05 (144 regions, finishes inside the trial): quiet 0.75-0.95 -> 0.66-0.74 s
 TRIAL_SECONDS = 1.0
 #: distinct patterns among ``size_guess.SAMPLE_POINTS`` (512) spread points from which a count
 #: loads the compiled walk at once: a trial would not finish (he_3d_16x16, 3,524 regions in 7,639
