@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from ..api import count
 from ..errors import InputError
 from ..estimators.theory import architecture_bounds, format_bounds
-from ..ir.file_lock import FileLock
+from ..ir.file_lock import REGIONS_BUSY, FileLock
 from ..ir.region_file import is_region_file
 from ..ir.result import DEFAULT_FIELDS, REGION_FIELDS
 from ..settings import DEFAULT_MARGIN, Settings
@@ -35,10 +35,6 @@ from .decision import add_decision_arg
 from .domain_args import add_all_space_arg, add_domain_args, problem_from_args
 
 log = logging.getLogger("milpregions.cli")
-
-#: why a second count on one ``--regions`` file is refused (after the file's name)
-REGIONS_BUSY = ("another count is writing this regions file; wait for it to end (or stop it), "
-                "or write another file")
 
 
 def add_parser(subs) -> None:

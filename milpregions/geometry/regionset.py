@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import NamedTuple
 
 import numpy as np
@@ -26,6 +27,7 @@ import numpy as np
 from ..api import count
 from ..errors import InputError
 from ..ir.domain import domain_rows
+from ..ir.file_lock import REGIONS_BUSY, FileLock
 from ..ir.pattern_index import PatternIndex
 from ..ir.region_file import (
     RegionLayout,
@@ -271,8 +273,12 @@ def collect_regions(model, box=None, *, path: str | os.PathLike | None = None,
         problem = prepare(model, box, settings, **domain)
     if path is not None and not is_region_file(path):
         raise InputError(f"{path}: a regions file for a region set ends in .mpr")
-    with region_writer(problem, path, model) as w:
-        result = count(problem, on_region=lambda r: w.add(r.pattern, r.witness, r.radius))
+    with ExitStack() as held:
+        if path is not None:
+            # a second count writing the same file is refused, as ``count --regions`` is
+            held.enter_context(FileLock(path, REGIONS_BUSY, create=True))
+        with region_writer(problem, path, model) as w:
+            result = count(problem, on_region=lambda r: w.add(r.pattern, r.witness, r.radius))
     if path is not None:
         rs = RegionSet.read(path, problem)
     else:

@@ -16,6 +16,10 @@ from pathlib import Path
 
 from ..errors import InputError
 
+#: why a second count on one regions file is refused (after the file's name)
+REGIONS_BUSY = ("another count is writing this regions file; wait for it to end (or stop it), "
+                "or write another file")
+
 
 class FileLock:
     """An exclusive lock on ``path``, taken at once or refused (``InputError``: ``path``, then

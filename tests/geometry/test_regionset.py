@@ -230,3 +230,21 @@ def test_collect_regions_refuses_what_it_cannot_do(models_dir, tmp_path):
     lines = (tmp_path / "z.jsonl").read_text().splitlines()
     assert lines == [r.to_json() for r in rs]
     assert Settings().margin == rs.result.margin
+
+
+def test_collect_regions_refuses_a_file_another_count_is_writing(models_dir, tmp_path):
+    """``collect_regions(path=)`` takes the lock ``count --regions`` takes: while another count
+    holds the file it is refused in one line and the file is left as it was; once the lock is
+    gone it writes the set."""
+    from milpregions.ir.file_lock import REGIONS_BUSY, FileLock
+
+    z = models_dir / "zaslavsky_2d_8.onnx"
+    path = tmp_path / "z.mpr"
+    path.write_bytes(b"the other count's bytes")
+    with FileLock(path, REGIONS_BUSY, create=True):      # another count writing it
+        with pytest.raises(InputError) as refused:
+            collect_regions(z, (-1.0, 1.0), path=path)
+        assert str(refused.value) == f"{path}: {REGIONS_BUSY}"
+        assert path.read_bytes() == b"the other count's bytes"
+    rs = collect_regions(z, (-1.0, 1.0), path=path)
+    assert rs.result.exact and len(rs) == rs.result.regions == len(RegionSet.read(path))
