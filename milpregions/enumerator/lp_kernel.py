@@ -11,9 +11,12 @@ geometry, the maps of the sources still read; the algebra is ``net_kernel``). Th
 after a node budget or when its output buffers are full and resumes from its stack, so the
 Python driver checks time limits, progress and the region limit between calls.
 
-The node LPs are small and dense (d + 1 columns, a few dozen rows), so they are solved here by
-a primal active-set method (the simplex method on the inequality form, Bland's rule against
-cycling) in microseconds instead of a solver call. Every answer is checked: its point is
+The node LPs are small and dense (d + 1 columns, a few dozen rows), so they are solved here
+instead of by a solver call: warm, by the dual simplex method from the optimal basis of the
+node's LP (``Basis``, carried down the stack: a child only adds rows, so an ancestor's basis
+stays dual feasible), and cold, where that answer is not proven, by a primal active-set method
+(the simplex method on the inequality form, Bland's rule against cycling) from the deepest
+evidence point. Every answer is checked: its point is
 evaluated on every row (the radius used is never more than the point has), and a dual bound
 (weak duality on the final multipliers) must come within ``GAP`` and its float error of it,
 so an LP that did not converge is solved again from another start, and if it still does not
@@ -377,6 +380,160 @@ def chebyshev(F, X, u0, stats):
     return r, u, 1
 
 
+class Basis(NamedTuple):
+    """An optimal basis of a node's Chebyshev LP (the warm start of its children's LPs): the
+    d + 1 rows of ``_constraints`` held at equality (``W``), the inverse of their matrix
+    (``B``) and their vertex ``x``. Below a node rows are only added (box faces first, then
+    F in order), so an ancestor's basis stays dual feasible for every descendant's LP."""
+
+    x: np.ndarray
+    W: np.ndarray
+    B: np.ndarray
+
+
+@njit(cache=True)
+def root_basis(d):
+    """The box's basis: the faces u_k - r >= -1 and r <= 1 at the centre (r = 1)."""
+    n = d + 1
+    W = np.empty(n, dtype=np.int64)
+    B = np.zeros((n, n))
+    for k in range(d):
+        W[k] = 2 * k
+        B[k, k] = 1.0
+        B[k, d] = -1.0
+    W[d] = 2 * d
+    B[d, d] = -1.0
+    x = np.zeros(n)
+    x[d] = 1.0
+    return Basis(x, W, B)
+
+
+@njit(cache=True, inline="always")
+def _slack(G, h, t, x, d):
+    """Row t's slack at x; a box face (rows < 2d + 1) in O(1)."""
+    if t < 2 * d:
+        k = t // 2
+        return (x[k] if t % 2 == 0 else -x[k]) - x[d] + 1.0
+    if t == 2 * d:
+        return 1.0 - x[d]
+    return _dot(G[t], x) - h[t]
+
+
+@njit(cache=True)
+def _dual(G, h, basis, cap):
+    """max x_d s.t. G x >= h by the dual simplex method from a dual feasible basis (rows only
+    added since it was optimal): (x, W, B, multipliers, code, pivots); code 0 optimal, 1 no
+    row can leave (numerical), 2 the basis numerically singular, 3 out of pivots. The most
+    violated row enters (the first violated one, Bland's rule, after ``2 n`` pivots); the
+    leaving row keeps the multipliers nonnegative (ties: the smallest row index)."""
+    M, n = G.shape
+    d = n - 1
+    W = basis.W.copy()
+    B = basis.B.copy()
+    x = basis.x.copy()
+    inW = np.zeros(M, dtype=np.bool_)
+    for j in range(n):
+        if W[j] >= M:
+            return x, W, B, np.zeros(n), 2, 0
+        inW[W[j]] = True
+    lam = np.empty(n)
+    for j in range(n):
+        lam[j] = -B[d, j]
+    w = np.empty(n)
+    updates = 0
+    for it in range(cap):
+        tv = -1
+        worst = -1e-12
+        bland = it >= 2 * n
+        for t in range(M):
+            if inW[t]:
+                continue
+            s = _slack(G, h, t, x, d)
+            if s < worst:
+                worst = s
+                tv = t
+                if bland:
+                    break
+        if tv < 0:
+            return x, W, B, lam, 0, it
+        w[:] = 0.0
+        for i in range(n):
+            gi = G[tv, i]
+            if gi != 0.0:
+                for q in range(n):
+                    w[q] += gi * B[i, q]
+        wmax = 0.0
+        for j in range(n):
+            wmax = max(wmax, abs(w[j]))
+        jl = -1
+        best = np.inf
+        for j in range(n):
+            if w[j] > PIVOT_TOL * max(wmax, 1.0):
+                ratio = max(lam[j], 0.0) / w[j]
+                if ratio < best or (ratio == best and W[j] < W[jl]):
+                    best = ratio
+                    jl = j
+        if jl < 0:
+            return x, W, B, lam, 1, it
+        p = B[:, jl].copy()
+        wj = w[jl]
+        x += (-worst / wj) * p
+        w[jl] -= 1.0
+        for i in range(n):
+            f = p[i] / wj
+            if f != 0.0:
+                for q in range(n):
+                    B[i, q] -= f * w[q]
+        inW[W[jl]] = False
+        W[jl] = tv
+        inW[tv] = True
+        updates += 1
+        if updates >= 32:
+            GW = np.empty((n, n))
+            hW = np.empty(n)
+            for j in range(n):
+                GW[j] = G[W[j]]
+                hW[j] = h[W[j]]
+            B, invertible = _inverse(GW)
+            if not invertible:
+                return x, W, B, lam, 2, it + 1
+            x = B @ hW
+            x += B @ (hW - GW @ x)
+            updates = 0
+        for j in range(n):
+            lam[j] = -B[d, j]
+    return x, W, B, lam, 3, cap
+
+
+@njit(cache=True)
+def warm_chebyshev(F, X, u0, basis, stats):
+    """``chebyshev`` started from ``basis`` (an ancestor's or the node's; dual simplex), the
+    cold start if that answer is not proven: (r, u, status, the LP's basis when the warm
+    answer is proven optimal, else ``basis``). The same checks decide on the answer."""
+    d = u0.size
+    G, h = _constraints(F, X, d)
+    M = G.shape[0]
+    x, W, B, lam, code, pivots = _dual(G, h, basis, 4 * (M + d + 1))
+    stats[5] += pivots
+    if code == 0:
+        stats[3] += 1
+        u = x[:d].copy()
+        r = x[d]
+        for t in range(M):
+            s = _dot(G[t, :d], u) - h[t]
+            if s < r:
+                r = s
+        bound, err = _dual_bound(G, h, W, lam, d + 1, r)
+        if bound - r <= GAP + err:
+            return r, u, 0, Basis(x, W, B)
+        margin = stats[STAT_MARGIN] if stats.size > STAT_MARGIN else np.inf
+        if r > margin or bound + err <= THIN:
+            return r, u, 0, basis
+        stats[3] -= 1
+    r, u, status = chebyshev(F, X, u0, stats)
+    return r, u, status, basis
+
+
 @njit(cache=True)
 def _trim(pts, rad):
     if rad.size > MAX_POINTS:
@@ -429,9 +586,9 @@ def _probe(F, pts, rad, row):
 
 
 @njit(cache=True)
-def _add_row(F, pts, rad, row, margin, stats):
+def _add_row(F, pts, rad, row, basis, margin, stats):
     """``LPPath._add_rows`` for one row: (ok, F, pts, rad); not ok when no ball of radius >
-    margin is left (status 2: an LP that was not proven)."""
+    margin is left (status 2: an LP that was not proven). ``basis``: the LP's warm start."""
     d = pts.shape[1]
     F2 = _with_row(F, row)
     np_ = rad.size
@@ -443,7 +600,8 @@ def _add_row(F, pts, rad, row, margin, stats):
         if x > margin:
             nk += 1
     if nk == 0:
-        r, u, status = chebyshev(F2, np.empty((0, d + 1)), _deepest(pts, rad, d), stats)
+        r, u, status, _ = warm_chebyshev(F2, np.empty((0, d + 1)), _deepest(pts, rad, d),
+                                         basis, stats)
         if status:
             return 2, F2, pts, rad
         if r <= margin:
@@ -465,14 +623,34 @@ def _add_row(F, pts, rad, row, margin, stats):
 
 
 @njit(cache=True)
-def _settle(F, pts, rad, U, An, cn, cl, bits, margin, stats):
-    """``LPPath._settle_units``: (status, F, pts, rad, U left); status 0: no ball of radius >
-    margin in the node; 1: settled (U left are proven splitters, the first one splits); 2: an
-    LP was not proven (the walk stops)."""
+def _node_basis(F, basis, stats):
+    """The optimal basis of the node's own LP (rows F), from an ancestor's by the dual
+    simplex method; the ancestor's when that is not proven."""
+    d = F.shape[1] - 1
+    G, h = _constraints(F, np.empty((0, d + 1)), d)
+    x, W, B, lam, code, pivots = _dual(G, h, basis, 4 * (G.shape[0] + d + 1))
+    stats[5] += pivots
+    if code != 0:
+        return basis
+    stats[3] += 1
+    r = x[d]
+    for t in range(G.shape[0]):
+        r = min(r, _dot(G[t, :d], x[:d]) - h[t])
+    bound, err = _dual_bound(G, h, W, lam, d + 1, r)
+    return Basis(x, W, B) if bound - r <= GAP + err else basis
+
+
+@njit(cache=True)
+def _settle(F, pts, rad, U, An, cn, cl, bits, basis, margin, stats):
+    """``LPPath._settle_units``: (status, F, pts, rad, U left, basis); status 0: no ball of
+    radius > margin in the node; 1: settled (U left are proven splitters, the first one
+    splits); 2: an LP was not proven (the walk stops). ``basis``: an ancestor's LP basis,
+    returned as the node's own once an LP needed it (the warm start of the node's LPs)."""
     d = pts.shape[1]
     nu = U.size
     if nu == 0:
-        return 1, F, pts, rad, U
+        return 1, F, pts, rad, U, basis
+    fresh = False
     settled = np.zeros(nu, dtype=np.bool_)
     restart = True
     while restart:
@@ -504,9 +682,13 @@ def _settle(F, pts, rad, U, An, cn, cl, bits, margin, stats):
                 if r <= margin:
                     X = np.empty((1, d + 1))
                     X[0] = srow
-                    r_lp, u_lp, status = chebyshev(F, X, _deepest(pts, rad, d), stats)
+                    if not fresh:
+                        basis = _node_basis(F, basis, stats)
+                        fresh = True
+                    r_lp, u_lp, status, _ = warm_chebyshev(F, X, _deepest(pts, rad, d), basis,
+                                                           stats)
                     if status:
-                        return 2, F, pts, rad, U
+                        return 2, F, pts, rad, U, basis
                     have = False
                     r = r_lp
                     if r_lp > margin:
@@ -520,11 +702,15 @@ def _settle(F, pts, rad, U, An, cn, cl, bits, margin, stats):
                         # no evidence for the other side either: look for it
                         X = np.empty((1, d + 1))
                         X[0] = keep * row
-                        r2, u2, status = chebyshev(F, X, _deepest(pts, rad, d), stats)
+                        if not fresh:
+                            basis = _node_basis(F, basis, stats)
+                            fresh = True
+                        r2, u2, status, _ = warm_chebyshev(F, X, _deepest(pts, rad, d), basis,
+                                                           stats)
                         if status:
-                            return 2, F, pts, rad, U
+                            return 2, F, pts, rad, U, basis
                         if r2 <= margin:
-                            return 0, F, pts, rad, U
+                            return 0, F, pts, rad, U, basis
                         pts, rad = _with_point(pts, rad, u2, r2)
                     if keep > 0:
                         bits[cl[j]] = 1
@@ -534,9 +720,11 @@ def _settle(F, pts, rad, U, An, cn, cl, bits, margin, stats):
                         if r > 0.0:
                             stats[1] += 1
                             stats[2] = max(stats[2], r)
-                        ok, F, pts, rad = _add_row(F, pts, rad, keep * row, margin, stats)
+                        ok, F, pts, rad = _add_row(F, pts, rad, keep * row, basis, margin,
+                                                   stats)
+                        fresh = False
                         if ok != 1:
-                            return 0 if ok == 0 else 2, F, pts, rad, U
+                            return 0 if ok == 0 else 2, F, pts, rad, U, basis
                         restart = True
                         break
                     continue
@@ -559,11 +747,11 @@ def _settle(F, pts, rad, U, An, cn, cl, bits, margin, stats):
             t += 1
     if nl == 0:
         pts, rad = _trim(pts, rad)
-    return 1, F, pts, rad, U2
+    return 1, F, pts, rad, U2, basis
 
 
 @njit(cache=True)
-def _add_rows(F, pts, rad, rows, margin, stats):
+def _add_rows(F, pts, rad, rows, basis, margin, stats):
     """``LPPath._add_rows``: (ok, F, pts, rad) as ``_add_row``, for several rows at once."""
     d = pts.shape[1]
     F2 = np.empty((F.shape[0] + rows.shape[0], d + 1))
@@ -580,7 +768,8 @@ def _add_rows(F, pts, rad, rows, margin, stats):
         if x > margin:
             nk += 1
     if nk == 0:
-        r, u, status = chebyshev(F2, np.empty((0, d + 1)), _deepest(pts, rad, d), stats)
+        r, u, status, _ = warm_chebyshev(F2, np.empty((0, d + 1)), _deepest(pts, rad, d),
+                                         basis, stats)
         if status:
             return 2, F2, pts, rad
         if r <= margin:
@@ -684,15 +873,17 @@ def _beaten_on_a_row(F, A, c, G, active, inv, g, i, margin):
 
 
 @njit(cache=True)
-def _settle_groups(F, pts, rad, U, live, A, c, G, possible, active, inv, choice, margin,
-                   stats):
+def _settle_groups(F, pts, rad, U, live, A, c, G, possible, active, inv, choice, basis,
+                   margin, stats):
     """``LPPath.group_cells``, the loop of one popped entry: groups with a single cell on the
     node are settled in place (``choice`` written), slivers of the other pieces cut off.
-    Returns (status, F, pts, rad, U left, alive pieces of U[0]); status 0: no ball of radius
-    > margin in the node; 1: done (U left empty: a cell of the layer; else U[0] splits into
-    the cells of ``alive``); 2: an LP was not proven (the walk stops)."""
+    Returns (status, F, pts, rad, U left, alive pieces of U[0], basis); status 0: no ball of
+    radius > margin in the node; 1: done (U left empty: a cell of the layer; else U[0] splits
+    into the cells of ``alive``); 2: an LP was not proven (the walk stops). ``basis`` as in
+    ``_settle``."""
     d = pts.shape[1]
     w = G.shape[1]
+    fresh = False
     alive = np.empty(0, dtype=np.int64)
     start = 0
     while start < U.size:
@@ -714,9 +905,12 @@ def _settle_groups(F, pts, rad, U, live, A, c, G, possible, active, inv, choice,
                         cert[i] = True
                         pts, rad = _with_point(pts, rad, q, r)
                         continue
-                r, u, status = chebyshev(F, rows, _deepest(pts, rad, d), stats)
+                if not fresh:
+                    basis = _node_basis(F, basis, stats)
+                    fresh = True
+                r, u, status, _ = warm_chebyshev(F, rows, _deepest(pts, rad, d), basis, stats)
                 if status:
-                    return 2, F, pts, rad, U[start:], alive
+                    return 2, F, pts, rad, U[start:], alive, basis
                 rstar[i] = r
                 tried[i] = True
                 if r > margin:
@@ -754,13 +948,14 @@ def _settle_groups(F, pts, rad, U, live, A, c, G, possible, active, inv, choice,
                         thin[t] = rows_i[q]
                         t += 1
                     q += 1
-            ok, F, pts, rad = _add_rows(F, pts, rad, thin, margin, stats)
+            ok, F, pts, rad = _add_rows(F, pts, rad, thin, basis, margin, stats)
+            fresh = False
             if ok != 1:
-                return 0 if ok == 0 else 2, F, pts, rad, U[start:], alive
+                return 0 if ok == 0 else 2, F, pts, rad, U[start:], alive, basis
         start += 1
     if start < U.size and alive.size == 0:
-        return 0, F, pts, rad, U[start:], alive
-    return 1, F, pts, rad, U[start:].copy(), alive
+        return 0, F, pts, rad, U[start:], alive, basis
+    return 1, F, pts, rad, U[start:].copy(), alive, basis
 
 
 class Entry(NamedTuple):
@@ -791,10 +986,11 @@ class Entry(NamedTuple):
     Mc: np.ndarray
     moff: np.ndarray
     mnorm: np.ndarray
+    basis: Basis
 
 
 @njit(cache=True)
-def _node(k, F, pts, rad, net, MA, Mc, moff, mnorm, prefix):
+def _node(k, F, pts, rad, net, MA, Mc, moff, mnorm, prefix, basis):
     """The entry of layer k on a cell of the layers before it (maps MA, Mc, moff, mnorm)."""
     d = MA.shape[1]
     A, c, scale = layer_pre(net, k, MA, Mc, moff, mnorm)
@@ -803,19 +999,20 @@ def _node(k, F, pts, rad, net, MA, Mc, moff, mnorm, prefix):
         return Entry(k, F, pts, rad, np.arange(cl.size), bits, prefix, An, cn, cl,
                      np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1), dtype=np.bool_),
                      np.zeros((0, 1, 1), dtype=np.bool_), np.zeros((0, 1, 1)), A, c,
-                     MA, Mc, moff, mnorm)
+                     MA, Mc, moff, mnorm, basis)
     bits = net.fixed[net.pat_off[k]:net.pat_off[k + 1]].copy()
     G, possible, active, inv = group_geometry(net, k, A, c, scale, MA, Mc, moff)
     return Entry(k, F, pts, rad, np.arange(G.shape[0]), bits, prefix, np.empty((0, d)),
                  np.empty(0), np.empty(0, dtype=np.int64), G, possible, active, inv, A, c,
-                 MA, Mc, moff, mnorm)
+                 MA, Mc, moff, mnorm, basis)
 
 
 @njit(cache=True)
-def _with(e, F, pts, rad, U, bits):
-    """The entry e with a new node, live set and pattern (the layer's algebra shared)."""
+def _with(e, F, pts, rad, U, bits, basis):
+    """The entry e with a new node, live set, pattern and LP basis (the layer's algebra
+    shared)."""
     return Entry(e.k, F, pts, rad, U, bits, e.prefix, e.An, e.cn, e.cl, e.G, e.possible,
-                 e.active, e.inv, e.A, e.c, e.MA, e.Mc, e.moff, e.mnorm)
+                 e.active, e.inv, e.A, e.c, e.MA, e.Mc, e.moff, e.mnorm, basis)
 
 
 @njit(cache=True)
@@ -829,7 +1026,7 @@ def new_stack(d, net):
     mnorm[0] = np.sqrt(float(d))
     stack = List()
     stack.append(_node(np.int64(0), np.empty((0, d + 1)), np.zeros((1, d)), np.ones(1), net, np.eye(d),
-                       np.zeros(d), moff, mnorm, np.zeros(0, dtype=np.int16)))
+                       np.zeros(d), moff, mnorm, np.zeros(0, dtype=np.int16), root_basis(d)))
     return stack
 
 
@@ -839,7 +1036,8 @@ def new_stack_at(k, F, pts, rad, net, MA, Mc, moff, mnorm, prefix):
     evidence), the maps of the sources read from k on (``kernel_pack.pack_maps``) and the
     pattern ``prefix`` of those layers."""
     stack = List()
-    stack.append(_node(k, F, pts, rad, net, MA, Mc, moff, mnorm, prefix))
+    stack.append(_node(k, F, pts, rad, net, MA, Mc, moff, mnorm, prefix,
+                       root_basis(F.shape[1] - 1)))
     return stack
 
 
@@ -895,9 +1093,9 @@ def stack_of_packed_stack(packed, net):
         e = _node(ks[t], Fs[o[0, t]:o[0, t + 1]].copy(), Ps[o[1, t]:o[1, t + 1]].copy(),
                   Rs[o[1, t]:o[1, t + 1]].copy(), net, MAs[o[5, t]:o[5, t + 1]].copy(),
                   Mcs[o[5, t]:o[5, t + 1]].copy(), Mo[t].copy(), Mn[t].copy(),
-                  Xs[o[4, t]:o[4, t + 1]].copy())
+                  Xs[o[4, t]:o[4, t + 1]].copy(), root_basis(Fs.shape[1] - 1))
         stack.append(_with(e, e.F, e.pts, e.rad, Us[o[2, t]:o[2, t + 1]].copy(),
-                           Bs[o[3, t]:o[3, t + 1]].copy()))
+                           Bs[o[3, t]:o[3, t + 1]].copy(), e.basis))
     return stack
 
 
@@ -928,7 +1126,7 @@ def _split_points(pts, rad, rows, margin):
 
 
 @njit(cache=True)
-def _cell_done(stack, e, F, pts, rad, bits, net, out_pat, out_u, out_r, n_out):
+def _cell_done(stack, e, F, pts, rad, bits, basis, net, out_pat, out_u, out_r, n_out):
     """A cell of layer e.k: a leaf (written to the outputs), or the entry of layer k + 1
     pushed; the new number of leaves written."""
     k = e.k
@@ -943,7 +1141,7 @@ def _cell_done(stack, e, F, pts, rad, bits, net, out_pat, out_u, out_r, n_out):
         return n_out + 1
     Aout, cout, onorm = output_map(net, k, bits, e.A, e.c)
     MA, Mc, moff, mnorm = next_maps(net, k, e.MA, e.Mc, e.moff, e.mnorm, Aout, cout, onorm)
-    stack.append(_node(k + 1, F, pts, rad, net, MA, Mc, moff, mnorm, pat))
+    stack.append(_node(k + 1, F, pts, rad, net, MA, Mc, moff, mnorm, pat, basis))
     return n_out
 
 
@@ -1007,8 +1205,8 @@ def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
         k = e.k
         if net.kind[k] == 0:
             nodes += 1
-            status, F, pts, rad, U = _settle(e.F, e.pts, e.rad, e.U, e.An, e.cn, e.cl, e.bits,
-                                             margin, stats)
+            status, F, pts, rad, U, basis = _settle(e.F, e.pts, e.rad, e.U, e.An, e.cn, e.cl,
+                                                    e.bits, e.basis, margin, stats)
             if status == 2:
                 stack.append(e)
                 stats[0] += nodes
@@ -1024,19 +1222,20 @@ def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
                 Pm, Rm, Pp, Rp = _evidence_sides(pts, rad, row, margin)
                 b0 = e.bits.copy()
                 b0[e.cl[j]] = 0
-                stack.append(_with(e, _with_row(F, -row), Pm, Rm, rest, b0))
+                stack.append(_with(e, _with_row(F, -row), Pm, Rm, rest, b0, basis))
                 bits = e.bits
                 bits[e.cl[j]] = 1
-                stack.append(_with(e, _with_row(F, row), Pp, Rp, rest, bits))
+                stack.append(_with(e, _with_row(F, row), Pp, Rp, rest, bits, basis))
                 continue
-            n_out = _cell_done(stack, e, F, pts, rad, e.bits, net, out_pat, out_u, out_r, n_out)
+            n_out = _cell_done(stack, e, F, pts, rad, e.bits, basis, net, out_pat, out_u,
+                               out_r, n_out)
             continue
         live = net.live[net.live_off[k]:net.live_off[k + 1]]
         if live.size:
             nodes += 1
-        status, F, pts, rad, U, alive = _settle_groups(
+        status, F, pts, rad, U, alive, basis = _settle_groups(
             e.F, e.pts, e.rad, e.U, live, e.A, e.c, e.G, e.possible, e.active, e.inv, e.bits,
-            margin, stats)
+            e.basis, margin, stats)
         if status == 2:
             stack.append(e)
             stats[0] += nodes
@@ -1044,7 +1243,8 @@ def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
         if status == 0:
             continue
         if U.size == 0:
-            n_out = _cell_done(stack, e, F, pts, rad, e.bits, net, out_pat, out_u, out_r, n_out)
+            n_out = _cell_done(stack, e, F, pts, rad, e.bits, basis, net, out_pat, out_u,
+                               out_r, n_out)
             continue
         g = U[0]
         rest = U[1:].copy()
@@ -1057,7 +1257,7 @@ def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
             Fc[F.shape[0]:] = rows
             ch = e.bits.copy()
             ch[live[g]] = i
-            stack.append(_with(e, Fc, P, R, rest, ch))
+            stack.append(_with(e, Fc, P, R, rest, ch, basis))
     stats[0] += nodes
     return n_out, 1 if len(stack) == 0 else 0
 

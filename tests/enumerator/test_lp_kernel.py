@@ -64,6 +64,61 @@ def test_the_compiled_lp_finds_the_inradius_highs_finds(seed, d, m, kind, extra)
     assert r <= 1 - np.abs(u).max() + 1e-15
 
 
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), d=st.integers(1, 12), m=st.integers(0, 30),
+       kind=st.sampled_from(KINDS), extra=st.integers(0, 2), parent=st.integers(0, 30))
+def test_the_warm_started_lp_finds_the_inradius_highs_finds(seed, d, m, kind, extra, parent):
+    """The dual simplex from the box's basis, or from a parent's (the first ``parent`` rows):
+    the optimum HiGHS finds, a basis whose vertex is that optimum, and a point with that
+    radius; the warm answer decides (no cold start) wherever the node holds a ball."""
+    rows = _polytope(np.random.default_rng(seed), d, m, kind)
+    m = rows.shape[0]
+    extra, parent = min(extra, m), min(parent, m - min(extra, m))
+    r_h, _ = ChebyshevLP(d).solve(tuple(range(m)), rows)
+    none = np.zeros((0, d + 1))
+    stats = np.zeros(6)
+    basis = lp_kernel.root_basis(d)
+    if parent:
+        _, _, status, basis = lp_kernel.warm_chebyshev(rows[:parent], none, np.zeros(d), basis,
+                                                       stats)
+        assert status == 0
+    stats = np.zeros(6)
+    r, u, status, opt = lp_kernel.warm_chebyshev(rows[:m - extra], rows[m - extra:],
+                                                 np.zeros(d), basis, stats)
+    assert status == 0 and stats[3] == 1
+    if max(r, r_h) > -1e-6:
+        assert abs(r - r_h) <= 1e-9
+    else:
+        assert r >= r_h - 1e-9
+    if r_h > 1e-6:                                  # decided warm: the basis is the optimum's
+        assert stats[4] == 0 and abs(opt.x[-1] - r_h) <= 1e-9
+        G = np.vstack([rows[:, :-1], np.eye(d), -np.eye(d)])
+        assert np.allclose(np.sort(opt.W), np.sort(np.unique(opt.W)))
+        assert G.shape[0] and opt.B.shape == (d + 1, d + 1)
+    if m:
+        assert r <= (rows[:, :-1] @ u + rows[:, -1]).min() + 1e-15
+    assert r <= 1 - np.abs(u).max() + 1e-15
+
+
+def test_the_warm_started_lp_of_a_64_input_node_takes_few_pivots():
+    """A child's LP is its parent's plus one row: from the parent's basis the dual simplex
+    needs a fraction of the pivots the cold start climbs through (issue 20, item 3)."""
+    rng = np.random.default_rng(1)
+    d = 64
+    rows = _polytope(rng, d, 41, "generic")
+    rows[:, -1] = np.abs(rows[:, -1]) + 0.05
+    rows[-1, -1] = 0.0                                  # the child's row through the centre
+    none = np.zeros((0, d + 1))
+    _, _, _, parent = lp_kernel.warm_chebyshev(rows[:40], none, np.zeros(d),
+                                               lp_kernel.root_basis(d), np.zeros(6))
+    warm, cold = np.zeros(6), np.zeros(6)
+    r_w, _, s_w, _ = lp_kernel.warm_chebyshev(rows[:40], rows[40:], np.zeros(d), parent, warm)
+    r_c, _, s_c = lp_kernel.chebyshev(rows[:40], rows[40:], np.zeros(d), cold)
+    r_h, _ = ChebyshevLP(d).solve(tuple(range(41)), rows)
+    assert s_w == s_c == 0 and abs(r_w - r_h) <= 1e-9 and r_c <= r_h + 1e-9
+    assert warm[4] == 0 and 0 < warm[5] and cold[5] >= 3 * warm[5]     # 19 against 64
+
+
 def test_the_compiled_lp_on_a_64_input_node_of_the_digits_mlp():
     """The widest LPs of the suite: 65 columns, ~150 rows, from any start in the box."""
     rng = np.random.default_rng(0)
