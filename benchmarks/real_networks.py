@@ -7,7 +7,8 @@ the importer reads).
     python benchmarks/real_networks.py --prev /work/bench-prev --only cnn_r0.05 --limit 30
 
 Rows: the digits CNN (conv 256 units + MaxPool 64 groups of 4) in the L-inf balls of radius
-0.05 / 0.1 / 0.2 around ``models/digits_test_image.npy``, a residual CNN (torch: conv, ReLU,
+0.05 / 0.1 / 0.2 around ``models/digits_test_image.npy`` (and the digits MLP in balls of
+radius 0.5 and 1 around it), a residual CNN (torch: conv, ReLU,
 conv plus the input, ReLU, MaxPool; 16 inputs) in a ball of radius 0.1 around a random
 point, the digits MLP in its pixel box [0, 16]^64, and 2-D slices of the digits CNN and MLP
 (the plane through the first three test images of ``models/digits_test_images.npy``: ``count
@@ -31,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 ROWS = {"cnn_r0.05": ("cnn", 0.05), "cnn_r0.1": ("cnn", 0.1), "cnn_r0.2": ("cnn", 0.2),
         "rescnn_r0.1": ("rescnn", 0.1), "mlp_box": ("mlp", None),
+        "mlp_r0.5": ("mlp_ball", 0.5), "mlp_r1": ("mlp_ball", 1.0),
         "cnn_slice": ("cnn_slice", None), "mlp_slice": ("mlp_slice", None)}
 
 CHILD = """
@@ -66,6 +68,9 @@ elif kind == "rescnn":                # tests/enumerator/test_lp_kernel_general.
     net = from_torch(ResCNN().eval(), (1, 4, 4))
     centre = np.random.default_rng(3).uniform(-1, 1, 16)
     r = count_regions(net, ball_domain(centre, radius, 16), time_limit=limit)
+elif kind == "mlp_ball":             # pixel units: the MLP reads pixels in [0, 16]
+    r = count_regions("{models}/digits_mlp.onnx",
+                      ball_domain("{models}/digits_test_image.npy", radius, 64), time_limit=limit)
 elif kind.endswith("_slice"):         # the plane through the first three test images
     import numpy as np
     P = list(np.load("{models}/digits_test_images.npy")[:3])
