@@ -52,6 +52,9 @@ GAP = 1e-9               # an LP answer's dual bound may exceed its point's radi
 LAMBDA_TOL = 1e-13       # a multiplier above -LAMBDA_TOL is taken as nonnegative
 PIVOT_TOL = 1e-12        # a row blocks a step only if it decreases along it faster than this
 STAT_MARGIN = 6          # ``stats[6]``, when the driver gives it: the walk's margin
+DUAL_PIVOTS = 2          # x (d + 1): a warm start's pivots before the cold start takes over
+#                          (from a far basis, e.g. the box's below a task's 60 rows, the dual
+#                          simplex can take thousands of small steps)
 EARLY_RADIUS = 1e-6      # an LP stops once its point has a ball this deep (and EARLY_MARGINS
 EARLY_MARGINS = 100.0    # margins): it then only proves a side nonempty (issue 20: ~1.3x the
 #                          CNN's and ~1.7x the 64-D MLP's regions/s, fewer pivots a region)
@@ -513,7 +516,7 @@ def warm_chebyshev(F, X, u0, basis, stats):
     d = u0.size
     G, h = _constraints(F, X, d)
     M = G.shape[0]
-    x, W, B, lam, code, pivots = _dual(G, h, basis, 4 * (M + d + 1))
+    x, W, B, lam, code, pivots = _dual(G, h, basis, DUAL_PIVOTS * (d + 1))
     stats[5] += pivots
     if code == 0:
         stats[3] += 1
@@ -623,20 +626,89 @@ def _add_row(F, pts, rad, row, basis, margin, stats):
 
 
 @njit(cache=True)
-def _node_basis(F, basis, stats):
-    """The optimal basis of the node's own LP (rows F), from an ancestor's by the dual
-    simplex method; the ancestor's when that is not proven."""
+def _vertex_basis(G, h, u0, stats):
+    """An optimal basis of the LP from the cold start (when no ancestor's basis leads to one
+    in ``DUAL_PIVOTS``): the primal method to the optimum, then along the optimal face (the
+    objective is constant on the null space of the active rows there) to a vertex; ok False
+    where that fails."""
+    M, n = G.shape
+    x, W, lam, nw, code, pivots = _solve(G, h, u0, 20 * (M + n), np.inf)
+    stats[5] += pivots
+    W = W.copy()
+    if code != 0:
+        return x, W, np.zeros((n, n)), False
+    inW = np.zeros(M, dtype=np.bool_)
+    for j in range(nw):
+        inW[W[j]] = True
+    Q, rank = _orthonormal(G, W, nw, n)
+    k = 0
+    while nw < n and k < n:
+        p = np.zeros(n)
+        p[k] = 1.0
+        k += 1
+        _orthogonalise(Q, rank, p)
+        pn = np.sqrt(_dot(p, p))
+        if pn <= 1e-6:
+            continue
+        p /= pn
+        for sign in (1.0, -1.0):
+            alpha = np.inf
+            tb = -1
+            for t in range(M):
+                if inW[t]:
+                    continue
+                gp = sign * _dot(G[t], p)
+                if gp < -PIVOT_TOL:
+                    a = max(_dot(G[t], x) - h[t], 0.0) / (-gp)
+                    if a < alpha:
+                        alpha = a
+                        tb = t
+            if tb >= 0:
+                x += sign * alpha * p
+                W[nw] = tb
+                nw += 1
+                inW[tb] = True
+                rank = _extend(Q, rank, G[tb])
+                k = 0
+                break
+    if nw < n:
+        return x, W, np.zeros((n, n)), False
+    GW = np.empty((n, n))
+    hW = np.empty(n)
+    for j in range(n):
+        GW[j] = G[W[j]]
+        hW[j] = h[W[j]]
+    B, ok = _inverse(GW)
+    if not ok:
+        return x, W, B, False
+    x = B @ hW
+    x += B @ (hW - GW @ x)
+    return x, W, B, True
+
+
+@njit(cache=True)
+def _node_basis(F, u0, basis, stats):
+    """The optimal basis of the node's own LP (rows F): from an ancestor's by the dual
+    simplex method, else from the cold start (``_vertex_basis``); the ancestor's when
+    neither is proven."""
     d = F.shape[1] - 1
-    G, h = _constraints(F, np.empty((0, d + 1)), d)
-    x, W, B, lam, code, pivots = _dual(G, h, basis, 4 * (G.shape[0] + d + 1))
+    n = d + 1
+    G, h = _constraints(F, np.empty((0, n)), d)
+    x, W, B, lam, code, pivots = _dual(G, h, basis, DUAL_PIVOTS * n)
     stats[5] += pivots
     if code != 0:
-        return basis
+        x, W, B, ok = _vertex_basis(G, h, u0, stats)
+        if not ok:
+            return basis
+        for j in range(n):
+            lam[j] = -B[d, j]
+            if lam[j] < -LAMBDA_TOL:
+                return basis
     stats[3] += 1
     r = x[d]
     for t in range(G.shape[0]):
         r = min(r, _dot(G[t, :d], x[:d]) - h[t])
-    bound, err = _dual_bound(G, h, W, lam, d + 1, r)
+    bound, err = _dual_bound(G, h, W, lam, n, r)
     return Basis(x, W, B) if bound - r <= GAP + err else basis
 
 
@@ -683,7 +755,7 @@ def _settle(F, pts, rad, U, An, cn, cl, bits, basis, margin, stats):
                     X = np.empty((1, d + 1))
                     X[0] = srow
                     if not fresh:
-                        basis = _node_basis(F, basis, stats)
+                        basis = _node_basis(F, _deepest(pts, rad, d), basis, stats)
                         fresh = True
                     r_lp, u_lp, status, _ = warm_chebyshev(F, X, _deepest(pts, rad, d), basis,
                                                            stats)
@@ -703,7 +775,7 @@ def _settle(F, pts, rad, U, An, cn, cl, bits, basis, margin, stats):
                         X = np.empty((1, d + 1))
                         X[0] = keep * row
                         if not fresh:
-                            basis = _node_basis(F, basis, stats)
+                            basis = _node_basis(F, _deepest(pts, rad, d), basis, stats)
                             fresh = True
                         r2, u2, status, _ = warm_chebyshev(F, X, _deepest(pts, rad, d), basis,
                                                            stats)
@@ -906,7 +978,7 @@ def _settle_groups(F, pts, rad, U, live, A, c, G, possible, active, inv, choice,
                         pts, rad = _with_point(pts, rad, q, r)
                         continue
                 if not fresh:
-                    basis = _node_basis(F, basis, stats)
+                    basis = _node_basis(F, _deepest(pts, rad, d), basis, stats)
                     fresh = True
                 r, u, status, _ = warm_chebyshev(F, rows, _deepest(pts, rad, d), basis, stats)
                 if status:
