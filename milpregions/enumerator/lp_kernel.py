@@ -343,6 +343,19 @@ def _dual_bound(G, h, W, lam, nw, r_low):
 
 
 @njit(cache=True)
+def _radius_of(G, h, x):
+    """An LP answer's point u and its radius, evaluated on every row (never more than x_d)."""
+    d = x.size - 1
+    u = x[:d].copy()
+    r = x[d]
+    for t in range(G.shape[0]):
+        s = _dot(G[t, :d], u) - h[t]
+        if s < r:
+            r = s
+    return u, r
+
+
+@njit(cache=True)
 def chebyshev(F, X, u0, stats):
     """The largest ball in {u in [-1,1]^d : a.u + b >= 0 for the rows of F and X} (unit a):
     (r, u, status). r is the radius evaluated at u on every row and face; status 0: r may be
@@ -366,12 +379,7 @@ def chebyshev(F, X, u0, stats):
     for _ in range(2):
         x, W, lam, nw, code, pivots = _solve(G, h, start, cap, stop_at)
         stats[5] += pivots
-        u = x[:d].copy()
-        r = x[d]
-        for t in range(M):
-            s = _dot(G[t, :d], u) - h[t]
-            if s < r:
-                r = s
+        u, r = _radius_of(G, h, x)
         if r > margin:
             return r, u, 0
         if code == 0:
@@ -420,6 +428,22 @@ def _slack(G, h, t, x, d):
     if t == 2 * d:
         return 1.0 - x[d]
     return _dot(G[t], x) - h[t]
+
+
+@njit(cache=True)
+def _factor(G, h, W):
+    """The basis W's inverse from scratch and its vertex (one step of refinement): (x, B,
+    invertible)."""
+    n = W.size
+    GW = np.empty((n, n))
+    hW = np.empty(n)
+    for j in range(n):
+        GW[j] = G[W[j]]
+        hW[j] = h[W[j]]
+    B, invertible = _inverse(GW)
+    x = B @ hW
+    x += B @ (hW - GW @ x)
+    return x, B, invertible
 
 
 @njit(cache=True)
@@ -492,16 +516,9 @@ def _dual(G, h, basis, cap):
         inW[tv] = True
         updates += 1
         if updates >= 32:
-            GW = np.empty((n, n))
-            hW = np.empty(n)
-            for j in range(n):
-                GW[j] = G[W[j]]
-                hW[j] = h[W[j]]
-            B, invertible = _inverse(GW)
+            x, B, invertible = _factor(G, h, W)
             if not invertible:
                 return x, W, B, lam, 2, it + 1
-            x = B @ hW
-            x += B @ (hW - GW @ x)
             updates = 0
         for j in range(n):
             lam[j] = -B[d, j]
@@ -515,17 +532,11 @@ def warm_chebyshev(F, X, u0, basis, stats):
     answer is proven optimal, else ``basis``). The same checks decide on the answer."""
     d = u0.size
     G, h = _constraints(F, X, d)
-    M = G.shape[0]
     x, W, B, lam, code, pivots = _dual(G, h, basis, DUAL_PIVOTS * (d + 1))
     stats[5] += pivots
     if code == 0:
         stats[3] += 1
-        u = x[:d].copy()
-        r = x[d]
-        for t in range(M):
-            s = _dot(G[t, :d], u) - h[t]
-            if s < r:
-                r = s
+        u, r = _radius_of(G, h, x)
         bound, err = _dual_bound(G, h, W, lam, d + 1, r)
         if bound - r <= GAP + err:
             return r, u, 0, Basis(x, W, B)
@@ -673,17 +684,8 @@ def _vertex_basis(G, h, u0, stats):
                 break
     if nw < n:
         return x, W, np.zeros((n, n)), False
-    GW = np.empty((n, n))
-    hW = np.empty(n)
-    for j in range(n):
-        GW[j] = G[W[j]]
-        hW[j] = h[W[j]]
-    B, ok = _inverse(GW)
-    if not ok:
-        return x, W, B, False
-    x = B @ hW
-    x += B @ (hW - GW @ x)
-    return x, W, B, True
+    x, B, ok = _factor(G, h, W)
+    return x, W, B, ok
 
 
 @njit(cache=True)
@@ -705,9 +707,7 @@ def _node_basis(F, u0, basis, stats):
             if lam[j] < -LAMBDA_TOL:
                 return basis
     stats[3] += 1
-    r = x[d]
-    for t in range(G.shape[0]):
-        r = min(r, _dot(G[t, :d], x[:d]) - h[t])
+    _, r = _radius_of(G, h, x)
     bound, err = _dual_bound(G, h, W, lam, n, r)
     return Basis(x, W, B) if bound - r <= GAP + err else basis
 
@@ -1103,6 +1103,14 @@ def new_stack(d, net):
 
 
 @njit(cache=True)
+def new_cells(d, net):
+    """An empty list of stack entries (the cells of ``walk``'s ``split_k``)."""
+    cells = new_stack(d, net)
+    cells.pop()
+    return cells
+
+
+@njit(cache=True)
 def new_stack_at(k, F, pts, rad, net, MA, Mc, moff, mnorm, prefix):
     """The walk's stack with one cell of the layers before k (an ``LPNode``'s rows and
     evidence), the maps of the sources read from k on (``kernel_pack.pack_maps``) and the
@@ -1198,9 +1206,11 @@ def _split_points(pts, rad, rows, margin):
 
 
 @njit(cache=True)
-def _cell_done(stack, e, F, pts, rad, bits, basis, net, out_pat, out_u, out_r, n_out):
+def _cell_done(stack, e, F, pts, rad, bits, basis, net, out_pat, out_u, out_r, n_out,
+               split_k, cells):
     """A cell of layer e.k: a leaf (written to the outputs), or the entry of layer k + 1
-    pushed; the new number of leaves written."""
+    pushed (onto ``cells`` instead when k + 1 is ``split_k``); the new number of leaves
+    written."""
     k = e.k
     pat = np.empty(e.prefix.size + bits.size, dtype=np.int16)
     pat[:e.prefix.size] = e.prefix
@@ -1213,7 +1223,11 @@ def _cell_done(stack, e, F, pts, rad, bits, basis, net, out_pat, out_u, out_r, n
         return n_out + 1
     Aout, cout, onorm = output_map(net, k, bits, e.A, e.c)
     MA, Mc, moff, mnorm = next_maps(net, k, e.MA, e.Mc, e.moff, e.mnorm, Aout, cout, onorm)
-    stack.append(_node(k + 1, F, pts, rad, net, MA, Mc, moff, mnorm, pat, basis))
+    entry = _node(k + 1, F, pts, rad, net, MA, Mc, moff, mnorm, pat, basis)
+    if k + 1 == split_k:
+        cells.append(entry)
+    else:
+        stack.append(entry)
     return n_out
 
 
@@ -1253,8 +1267,10 @@ def _evidence_sides(pts, rad, row, margin):
 
 
 @njit(cache=True)
-def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
+def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats, split_k, cells):
     """Advance the walk by up to ``node_budget`` nodes or until the output buffers are full.
+    With ``split_k`` >= 1 the entries of layer ``split_k`` go to ``cells`` instead (the
+    cells of the layers before it, each the root of a subtree: ``TreeCounter.split``).
 
     Returns (leaves written, state): 0 more to do, 1 done, 2 stopped at an LP that was not
     proven. ``stats``: [nodes, thin_dropped, thickest_dropped, LPs, second starts, pivots],
@@ -1300,7 +1316,7 @@ def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
                 stack.append(_with(e, _with_row(F, row), Pp, Rp, rest, bits, basis))
                 continue
             n_out = _cell_done(stack, e, F, pts, rad, e.bits, basis, net, out_pat, out_u,
-                               out_r, n_out)
+                               out_r, n_out, split_k, cells)
             continue
         live = net.live[net.live_off[k]:net.live_off[k + 1]]
         if live.size:
@@ -1316,7 +1332,7 @@ def walk(stack, net, margin, node_budget, out_pat, out_u, out_r, stats):
             continue
         if U.size == 0:
             n_out = _cell_done(stack, e, F, pts, rad, e.bits, basis, net, out_pat, out_u,
-                               out_r, n_out)
+                               out_r, n_out, split_k, cells)
             continue
         g = U[0]
         rest = U[1:].copy()
@@ -1359,7 +1375,7 @@ def warm_up(parallel: bool = True) -> None:
     net = general_layers([units, groups])
     stack = new_stack(1, net)
     walk(stack, net, 1e-10, 16, np.zeros((4, 2), dtype=np.int16), np.zeros((4, 1)),
-         np.zeros(4), np.zeros(7))
+         np.zeros(4), np.zeros(7), np.int64(-1), new_cells(1, net))
     chain = compiled_layers([units])
     verify(chain, np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int16))
     if not parallel:

@@ -54,7 +54,7 @@ from .progress import compiling, watch_cover
 from .python_walk import Cell, CellPath, PythonWalk
 from .size_guess import distinct_patterns
 from .vertex_path import VertexPath
-from .walks import ChainVertexWalk, CompiledWalk, LeafBuffers, choose_walk
+from .walks import ChainVertexWalk, CompiledWalk, LeafBuffers, UndecidedSplit, choose_walk
 
 __all__ = ["Cell", "PackedCells", "PackedStack", "RegionCallback", "Split", "TreeCounter"]
 
@@ -107,13 +107,18 @@ class Split:
     def vertices(self) -> list[np.ndarray] | None:
         """The vertices of every cell, in order (None on the LP path, whose cells have none)."""
         if self._walk is not None:
+            if self._walk.lp:
+                return None
             return [self._walk.cell_vertices(cell) for cell in self._cells]
         if self._cells and not isinstance(self._cells[0].node, VPoly):
             return None
         return [cell.node.V for cell in self._cells]
 
-    def batch(self, idx) -> PackedCells | list[Cell]:
+    def batch(self, idx) -> PackedCells | PackedStack | list[Cell]:
         """The cells ``idx`` (indices into the split), ready for ``count_split_cells``."""
+        if self._walk is not None and self._walk.lp:       # stack entries of the LP walk
+            idx = np.ascontiguousarray(idx, dtype=np.int64)
+            return PackedStack(self._walk.pack_stack(self._cells, idx), lp=True)
         if self._walk is not None:
             return PackedCells(self._walk.pack_cells(self._cells, idx))
         return [self._cells[i] for i in idx]
@@ -121,6 +126,9 @@ class Split:
 
 #: a compiled walk's call longer than this halves the node budget of the next one
 BLOCK_SECONDS = 0.5
+#: the LP walk's split (``TreeCounter.split``) ends after this long: layer 1 of a 64-input
+#: MLP has 2^16 cells, a CNN's conv layer most of the count's regions
+SPLIT_SECONDS = 1.0
 #: a task hands its stack back once its seconds are over and it walked this many nodes (or
 #: BLOCK_SECONDS passed)
 TASK_MIN_NODES = 64
@@ -376,9 +384,10 @@ class TreeCounter:
 
     def split(self) -> Split:
         """The cells of layer 0, each the root of a subtree to count elsewhere
-        (``Split.batch``, then ``count_split_cells``): by the compiled vertex walk where the
-        network allows (its own nodes, kept in numba's list), else ``cells(1)``. Limits raise
-        ``Stop``."""
+        (``Split.batch``, then ``count_split_cells``): by the compiled walk where the
+        network allows (its own nodes, kept in numba's list), else ``cells(1)``. The LP walk
+        stops after ``SPLIT_SECONDS`` and hands out the entries of its stack as well. Limits
+        raise ``Stop``."""
         if len(self.layers) < 2:
             raise ValueError("a network of one layer has no subtrees to split off")
         walk = self.walk
@@ -392,9 +401,20 @@ class TreeCounter:
                               st.thickest_dropped)
         nodes0, thin0 = st.nodes, st.thin_dropped
         done = False
+        until = time.perf_counter() + SPLIT_SECONDS
         while not done:
             self.budget.check(st.nodes)
-            n, done = walk.step(stack, 1 << 14, out, 1, cells)
+            if walk.lp and time.perf_counter() > until:
+                # layer 1 has too many cells to walk to here (a CNN's conv layer): the
+                # entries still on the stack are subtrees too
+                while len(stack):
+                    cells.append(stack.pop())
+                break
+            try:
+                n, done = walk.step(stack, 1 << 12 if walk.lp else 1 << 14, out, 1, cells)
+            except UndecidedSplit:
+                st.nodes = nodes0
+                return Split(self.cells(1))
             st.nodes = nodes0 + int(out.stats[0])
         st.thin_dropped, st.thickest_dropped = thin0 + int(out.stats[1]), float(out.stats[2])
         return Split(cells, walk)

@@ -169,8 +169,9 @@ class LPWalk:
     hand_back: HandBack | None = None
     name: str = "lp_kernel"
     lp: bool = True
-    splits: bool = False
+    splits: bool = True
     _handed: bool = field(default=False, repr=False)
+    _no_cells: object = field(default=None, repr=False)
 
     def module(self):
         from . import lp_kernel
@@ -186,13 +187,24 @@ class LPWalk:
                                           _writable(node.rad), self.pack, *packed,
                                           _writable(pattern, np.int16))
 
-    def step(self, stack, node_budget: int, out: LeafBuffers) -> tuple[int, bool]:
+    def new_cells(self):
+        """An empty list for the cells of the layers before a depth (``split``)."""
+        return self.module().new_cells(self.d, self.pack)
+
+    def step(self, stack, node_budget: int, out: LeafBuffers, depth: int = -1,
+             cells=None) -> tuple[int, bool]:
         if self._handed:
             self._handed = False
             self.hand_back(stack.pop(), out.stats)
+        if cells is None:
+            if self._no_cells is None:
+                self._no_cells = self.new_cells()
+            cells = self._no_cells
         n, state = self.module().walk(stack, self.pack, self.margin, node_budget, out.pat,
-                                      out.u, out.r, out.stats)
+                                      out.u, out.r, out.stats, np.int64(depth), cells)
         if state == 2:
+            if depth >= 0:
+                raise UndecidedSplit
             if self.hand_back is None:
                 raise RuntimeError("the LP walk stopped at an undecided LP with no hand-back")
             self._handed = True
@@ -204,6 +216,17 @@ class LPWalk:
 
     def pack_stack(self, stack, idx: np.ndarray) -> tuple:
         return self.module().pack_stack(stack, idx)
+
+    def cell_pattern(self, cell) -> np.ndarray:
+        return np.asarray(cell.prefix)
+
+    def cell_vertices(self, cell) -> None:
+        return None                     # the LP walk's cells are rows and evidence
+
+
+class UndecidedSplit(Exception):
+    """The LP walk met an LP it cannot decide while splitting: the split is left to the
+    Python walk (a hand-back would count a subtree in the splitter)."""
 
 
 def choose_walk(layers: list[TreeLayer], d: int, margin: float, use_vertices: bool,

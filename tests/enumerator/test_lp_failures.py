@@ -223,7 +223,8 @@ def test_a_node_handed_to_python_gives_the_regions_of_the_compiled_walk(steps):
     width = sum(L.fixed.size for L in c.layers)
     out = (np.zeros((64, width), np.int16), np.zeros((64, 8)), np.zeros(64))
     stats = np.array([0, 0, 0, 0, 0, 0, c.margin], dtype=float)
-    n, _ = lp_kernel.walk(stack, c.compiled, c.margin, steps, *out, stats)
+    n, _ = lp_kernel.walk(stack, c.compiled, c.margin, steps, *out, stats, np.int64(-1),
+                          lp_kernel.new_cells(8, c.compiled))
     for i in range(n):
         pat = out[0][i].copy()
         c.leaves.settle(out[1][i].copy(), float(out[2][i]), pat,

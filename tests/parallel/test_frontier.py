@@ -158,3 +158,43 @@ def test_kill_9_with_handed_back_tasks_then_resume(tmp_path):
     lines = regions.read_text().splitlines()
     assert len(lines) == len({json.dumps(json.loads(x)["pattern"]) for x in lines}) == 25_009
     assert pending_seen > 0
+
+
+@pytest.mark.parametrize("net", [C.he_mlp(8, [6, 6], 1), _maxout_net()],
+                         ids=["relu_8d", "maxout"])
+def test_the_lp_walk_splits_compiled_into_the_cells_of_the_python_walk(net):
+    """The LP path's split at layer 1 is the compiled LP walk's (before, the Python walk's:
+    a 64-input MLP's 2^16 layer-1 cells took minutes of HiGHS LPs, so ``--jobs 2`` stopped
+    at its time limit with 0 regions); the same cells, and their subtrees as packed stacks
+    count the regions of one process."""
+    p = prepare(net, (-1.0, 1.0), Settings())
+    compiled = TreeCounter(p.unit_net, p.tree_bounds, compiled=True, vertex_dim=0).split()
+    python = TreeCounter(p.unit_net, p.tree_bounds, compiled=False, vertex_dim=0).split()
+    assert compiled.compiled and not python.compiled and compiled.vertices() is None
+    key = [tuple(np.asarray(x, np.int64).tolist()) for x in compiled.patterns()]
+    assert sorted(key) == sorted(tuple(np.asarray(x, np.int64).tolist())
+                                 for x in python.patterns())
+    whole = TreeCounter(p.unit_net, p.tree_bounds, compiled=True, vertex_dim=0).run().regions
+    regions = 0
+    for i in range(len(compiled)):
+        counter = TreeCounter(p.unit_net, p.tree_bounds, compiled=True, vertex_dim=0)
+        task = compiled.batch(np.array([i]))
+        assert isinstance(task, PackedStack) and task.lp
+        assert counter.count_split_cells(task) == []
+        regions += counter.finish().regions
+    assert regions == whole and len(compiled) > 3
+
+
+def test_an_lp_split_that_runs_out_of_time_hands_out_its_stack(monkeypatch):
+    """With no time to reach layer 1, the LP walk's split hands out its stack's entries as
+    the subtrees: they count the regions of one process."""
+    from milpregions.enumerator import tree
+
+    monkeypatch.setattr(tree, "SPLIT_SECONDS", 0.0)
+    p = prepare(C.he_mlp(8, [6, 6], 1), (-1.0, 1.0), Settings())
+    split = TreeCounter(p.unit_net, p.tree_bounds, compiled=True, vertex_dim=0).split()
+    whole = TreeCounter(p.unit_net, p.tree_bounds, compiled=True, vertex_dim=0).run().regions
+    assert len(split) == 1 and len(split.patterns()[0]) == 0      # the root, not walked
+    counter = TreeCounter(p.unit_net, p.tree_bounds, compiled=True, vertex_dim=0)
+    assert counter.count_split_cells(split.batch(np.array([0]))) == []
+    assert counter.finish().regions == whole
