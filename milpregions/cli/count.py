@@ -295,6 +295,7 @@ def open_checkpoint(args, problem, fields):
     the settings that change the count and the regions file with its fields."""
     import hashlib
 
+    from ..enumerator.tree import SPLIT_NODES
     from ..parallel import Checkpoint
     from ..parallel.checkpoint import network_digest
 
@@ -313,6 +314,10 @@ def open_checkpoint(args, problem, fields):
                 "output": getattr(args, "tensor", None), "domain": problem.domain.to_dict(),
                 "margin": s.margin, "vertex_dim": s.vertex_dim, "tighten": s.tighten,
                 "region_fields": list(fields) if args.regions is not None else None}
+    if problem.unit_net.input_dim > s.vertex_dim:
+        # the LP path's subtrees are the compiled LP walk's split (since 2026-12-06): a
+        # checkpoint of the Python walk's split numbers other batches
+        identity["split"] = f"lp_kernel, {SPLIT_NODES} nodes"
     ck = Checkpoint(args.checkpoint, identity, regions=args.regions)
     try:
         done = ck.finished()            # every record, stored task and region checked first

@@ -126,9 +126,10 @@ class Split:
 
 #: a compiled walk's call longer than this halves the node budget of the next one
 BLOCK_SECONDS = 0.5
-#: the LP walk's split (``TreeCounter.split``) ends after this long: layer 1 of a 64-input
-#: MLP has 2^16 cells, a CNN's conv layer most of the count's regions
-SPLIT_SECONDS = 1.0
+#: the LP walk's split (``TreeCounter.split``) ends after this many nodes (~1 s at 64
+#: inputs): layer 1 of a 64-input MLP has 2^16 cells, a CNN's conv layer most of the count's
+#: regions. Nodes, not seconds: a resumed checkpoint must find the same cells
+SPLIT_NODES = 1 << 14
 #: a task hands its stack back once its seconds are over and it walked this many nodes (or
 #: BLOCK_SECONDS passed)
 TASK_MIN_NODES = 64
@@ -386,7 +387,7 @@ class TreeCounter:
         """The cells of layer 0, each the root of a subtree to count elsewhere
         (``Split.batch``, then ``count_split_cells``): by the compiled walk where the
         network allows (its own nodes, kept in numba's list), else ``cells(1)``. The LP walk
-        stops after ``SPLIT_SECONDS`` and hands out the entries of its stack as well. Limits
+        stops after ``SPLIT_NODES`` and hands out the entries of its stack as well. Limits
         raise ``Stop``."""
         if len(self.layers) < 2:
             raise ValueError("a network of one layer has no subtrees to split off")
@@ -401,17 +402,17 @@ class TreeCounter:
                               st.thickest_dropped)
         nodes0, thin0 = st.nodes, st.thin_dropped
         done = False
-        until = time.perf_counter() + SPLIT_SECONDS
         while not done:
             self.budget.check(st.nodes)
-            if walk.lp and time.perf_counter() > until:
+            if walk.lp and st.nodes - nodes0 >= SPLIT_NODES:
                 # layer 1 has too many cells to walk to here (a CNN's conv layer): the
                 # entries still on the stack are subtrees too
                 while len(stack):
                     cells.append(stack.pop())
                 break
             try:
-                n, done = walk.step(stack, 1 << 12 if walk.lp else 1 << 14, out, 1, cells)
+                budget = min(1 << 12, SPLIT_NODES - (st.nodes - nodes0)) if walk.lp else 1 << 14
+                n, done = walk.step(stack, budget, out, 1, cells)
             except UndecidedSplit:
                 st.nodes = nodes0
                 return Split(self.cells(1))

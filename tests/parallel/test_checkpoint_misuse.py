@@ -92,6 +92,38 @@ def test_a_checkpoint_of_another_model_or_setting_is_refused(model, tmp_path, ch
     assert again.returncode == 0 and json.loads(again.stdout)["regions"] == REGIONS
 
 
+def test_a_checkpoint_of_the_python_split_of_the_lp_path_is_refused(tmp_path):
+    """The LP path's subtrees are now the compiled LP walk's split, numbered otherwise than
+    the Python walk's: a checkpoint from before (its identity without ``split``) is refused,
+    and a vertex-path checkpoint does not carry the key (it still resumes)."""
+    path, ck = tmp_path / "he_8d.onnx", tmp_path / "c.sqlite"
+    to_onnx(C.he_mlp(8, [6, 6], 1), path)
+    first = _count(path, ck)
+    assert first.returncode == 0, first.stderr
+    db = sqlite3.connect(ck)
+    identity = json.loads(db.execute("SELECT value FROM meta WHERE name = 'identity'").fetchone()[0])
+    assert identity["split"] == "lp_kernel, 16384 nodes"
+    del identity["split"]                       # what a checkpoint of 12314a4 holds
+    key = json.dumps(identity, sort_keys=True)
+    db.execute("UPDATE meta SET value = ? WHERE name = 'identity'", (key,))
+    db.execute("UPDATE meta SET value = ? WHERE name = 'identity_sha256'", (_digest(key),))
+    db.commit()
+    db.close()
+    _refused(_count(path, ck), f"{ck}: this checkpoint is of another count (different split)")
+    low = tmp_path / "low.sqlite"
+    assert _count(_low_dim_model(tmp_path), low).returncode == 0
+    db = sqlite3.connect(low)
+    identity = json.loads(db.execute("SELECT value FROM meta WHERE name = 'identity'").fetchone()[0])
+    db.close()
+    assert "split" not in identity
+
+
+def _low_dim_model(tmp_path):
+    path = tmp_path / "he_3d.onnx"
+    to_onnx(C.he_mlp(3, [6, 6], 0), path)
+    return path
+
+
 def test_a_second_run_on_a_locked_checkpoint_is_refused(model, tmp_path):
     ck = tmp_path / "c.sqlite"
     holder = Checkpoint(ck, {"held": True})     # another run holds the lock

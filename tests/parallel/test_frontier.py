@@ -185,16 +185,27 @@ def test_the_lp_walk_splits_compiled_into_the_cells_of_the_python_walk(net):
     assert regions == whole and len(compiled) > 3
 
 
-def test_an_lp_split_that_runs_out_of_time_hands_out_its_stack(monkeypatch):
-    """With no time to reach layer 1, the LP walk's split hands out its stack's entries as
-    the subtrees: they count the regions of one process."""
+@pytest.mark.parametrize("nodes", [0, 40])
+def test_an_lp_split_that_runs_out_of_nodes_hands_out_its_stack(monkeypatch, nodes):
+    """With no nodes left before layer 1, the LP walk's split hands out its stack's entries
+    as subtrees: they count the regions of one process, and a second split (a resumed
+    checkpoint's) finds the same cells in the same order."""
     from milpregions.enumerator import tree
 
-    monkeypatch.setattr(tree, "SPLIT_SECONDS", 0.0)
+    monkeypatch.setattr(tree, "SPLIT_NODES", nodes)
     p = prepare(C.he_mlp(8, [6, 6], 1), (-1.0, 1.0), Settings())
     split = TreeCounter(p.unit_net, p.tree_bounds, compiled=True, vertex_dim=0).split()
+    again = TreeCounter(p.unit_net, p.tree_bounds, compiled=True, vertex_dim=0).split()
     whole = TreeCounter(p.unit_net, p.tree_bounds, compiled=True, vertex_dim=0).run().regions
-    assert len(split) == 1 and len(split.patterns()[0]) == 0      # the root, not walked
-    counter = TreeCounter(p.unit_net, p.tree_bounds, compiled=True, vertex_dim=0)
-    assert counter.count_split_cells(split.batch(np.array([0]))) == []
-    assert counter.finish().regions == whole
+    patterns = [np.asarray(x).tolist() for x in split.patterns()]
+    assert patterns == [np.asarray(x).tolist() for x in again.patterns()]
+    if nodes == 0:
+        assert patterns == [[]]                                   # the root, not walked
+    else:                                   # stack entries of layer 0 beside cells of layer 1
+        assert [] in patterns and any(len(x) == 6 for x in patterns)
+    regions = 0
+    for i in range(len(split)):
+        counter = TreeCounter(p.unit_net, p.tree_bounds, compiled=True, vertex_dim=0)
+        assert counter.count_split_cells(split.batch(np.array([i]))) == []
+        regions += counter.finish().regions
+    assert regions == whole
