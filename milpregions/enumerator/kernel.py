@@ -315,8 +315,13 @@ def unit_rows(W, b, fixed, cand, wnorm, rtol, Ain, cin, scale):
     """``layers.layer_affine`` + ``layers.unit_rows`` for one chain layer on a node: the
     layer's pre-activations (A, c), its bits so far, and the live units with their
     unit-normal rows."""
-    A = np.dot(W, Ain)
-    c = np.dot(W, cin) + b
+    return _rows_of(np.dot(W, Ain), np.dot(W, cin) + b, W, b, fixed, cand, wnorm, rtol, Ain,
+                    cin, scale)
+
+
+@njit(cache=True)
+def _rows_of(A, c, W, b, fixed, cand, wnorm, rtol, Ain, cin, scale):
+    """``unit_rows`` from the layer's pre-activations ``A u + c`` (= W (Ain u + cin) + b)."""
     bits = fixed.copy()
     n = cand.size
     d = Ain.shape[1]
@@ -401,6 +406,70 @@ def layer_arrays(net, k, n_in):
 @njit(cache=True)
 def _node(k, V, inc, F, simple, net, Ain, cin, scale, prefix):
     A, c, bits, cl, An, cn = unit_rows(*layer_arrays(net, k, Ain.shape[0]), Ain, cin, scale)
+    U = np.arange(cl.size)
+    return Entry(k, V, inc, F, simple, U, bits, prefix, An, cn, cl, A, c)
+
+
+#: a layer's pre-activation map is updated from the previous cell's while fewer than this share
+#: of the units below it changed side, and recomputed whole after ``REFRESH`` updates in a row
+UPDATE_SHARE = 8
+REFRESH = 16
+
+
+@njit(cache=True)
+def _next_map(net, k, bits, A, c, Aout, cout, keys, memo_f, memo_A, memo_c, memo_n):
+    """Layer k + 1's pre-activations ``W (Aout u + cout) + b`` on a cell of layer k (its
+    outputs ``Aout = diag(f) A``, f: 1 on, the slope off, from ``bits``).
+
+    The cells of one layer-k node leave the walk one after another and differ in a few bits,
+    so the map is the previous cell's (``memo_*`` at layer k + 1, kept while ``keys[k + 1]``
+    is this node's A: one node's cells share that array) plus a rank-one term per unit that
+    changed side: O(changed x n_(k+1) x d) instead of O(n_k x n_(k+1) x d). It is computed
+    whole (bit for bit ``unit_rows``' product) for a new node, when more than 1 /
+    ``UPDATE_SHARE`` of the units changed, and after ``REFRESH`` updates, so the sums stay
+    within a few units in the last place of the direct product."""
+    sizes, W_flat, W_off, b_flat, s_flat, fixed_flat, u_off, cand_flat, cand_off, wn_flat, rtols = net
+    n_in = sizes[k]
+    n = sizes[k + 1]
+    d = A.shape[1]
+    W = W_flat[W_off[k + 1]:W_off[k + 2]].reshape((n, n_in))
+    sl = s_flat[u_off[k]:u_off[k + 1]]
+    fm = memo_f[u_off[k]:u_off[k + 1]]
+    Am = memo_A[u_off[k + 1] * d:u_off[k + 2] * d].reshape((n, d))
+    cm = memo_c[u_off[k + 1]:u_off[k + 2]]
+    same = keys[k + 1].ctypes.data == A.ctypes.data and 0 <= memo_n[k + 1] < REFRESH
+    changed = 0
+    if same:
+        for i in range(n_in):
+            if (1.0 if bits[i] > 0 else sl[i]) != fm[i]:
+                changed += 1
+    if not same or changed * UPDATE_SHARE > n_in:
+        Am[:, :] = np.dot(W, Aout)
+        cm[:] = np.dot(W, cout) + b_flat[u_off[k + 1]:u_off[k + 2]]
+        keys[k + 1] = A
+        memo_n[k + 1] = 0
+        for i in range(n_in):
+            fm[i] = 1.0 if bits[i] > 0 else sl[i]
+    elif changed:
+        for i in range(n_in):
+            f = 1.0 if bits[i] > 0 else sl[i]
+            if f != fm[i]:
+                step = f - fm[i]
+                for r in range(n):
+                    w = W[r, i] * step
+                    for q in range(d):
+                        Am[r, q] += w * A[i, q]
+                    cm[r] += w * c[i]
+                fm[i] = f
+        memo_n[k + 1] += 1
+    return Am.copy(), cm.copy()
+
+
+@njit(cache=True)
+def _node_mapped(k, V, inc, F, simple, net, A, c, Ain, cin, scale, prefix):
+    """``_node`` with the layer's pre-activations (A, c) already made (``_next_map``)."""
+    W, b, fixed, cand, wnorm, rtol = layer_arrays(net, k, Ain.shape[0])
+    A, c, bits, cl, An, cn = _rows_of(A, c, W, b, fixed, cand, wnorm, rtol, Ain, cin, scale)
     U = np.arange(cl.size)
     return Entry(k, V, inc, F, simple, U, bits, prefix, An, cn, cl, A, c)
 
@@ -636,6 +705,14 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats, de
     n_out = 0
     cap = out_u.shape[0]
     nodes = 0
+    # the last map made per layer (``_next_map``), valid for the cells of one node
+    keys = List()
+    for _ in range(last + 1):
+        keys.append(np.empty((0, d)))
+    memo_f = np.empty(u_off[-1])
+    memo_A = np.empty(u_off[-1] * d)
+    memo_c = np.empty(u_off[-1])
+    memo_n = np.full(last + 1, -1, dtype=np.int64)
     while len(stack) > 0 and nodes < node_budget and n_out < cap:
         k, V, inc, F, simple, U, bits, prefix, An, cn, cl, A, c = stack.pop()
         nodes += 1
@@ -702,7 +779,10 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats, de
         if k + 1 == depth:
             cells.append(CellRecord(V, inc, F, simple, pat, Aout, cout, scale))
             continue
-        stack.append(_node(k + 1, V, inc, F, simple, net, Aout, cout, scale, pat))
+        A1, c1 = _next_map(net, k, bits, A, c, Aout, cout, keys, memo_f, memo_A, memo_c,
+                           memo_n)
+        stack.append(_node_mapped(k + 1, V, inc, F, simple, net, A1, c1, Aout, cout, scale,
+                                  pat))
     stats[0] += nodes
     return n_out, len(stack) == 0
 

@@ -225,3 +225,54 @@ def test_warm_up_compiles_the_region_clip_with_the_types_geometry_passes():
     assert sorted(map(tuple, cell.vertices.round(12).tolist())) == \
         [(-0.5, -1.0), (-0.5, 0.25), (1.0, -1.0), (1.0, 0.25)]     # x >= -1/2, y <= 1/4
     assert len(kernel.clip_cell.signatures) == 1
+
+
+def test_the_next_layer_map_is_updated_from_the_last_cell_within_rounding():
+    """``kernel._next_map``: the map of layer k + 1 on a sequence of layer-k cells of one node
+    (a few bits flipped each time, LeakyReLU slopes) equals the direct product ``W diag(f) A``
+    to ~1e-15 of its terms' size; a new node, a cell with many flips and every ``REFRESH``-th
+    update give the direct product bit for bit."""
+    from milpregions.enumerator import kernel
+
+    rng = np.random.default_rng(7)
+    d, n0, n1 = 2, 40, 30
+    net = mlp([rng.normal(size=(n0, d)), rng.normal(size=(n1, n0)), rng.normal(size=(1, n1))],
+              [rng.normal(size=n0), rng.normal(size=n1), rng.normal(size=1)], neg_slope=0.1)
+    unit = normalize(net, Box.make(-1.0, 1.0, d))
+    layers = build_layers(unit, compute_bounds(unit, "none"))
+    pack = compiled_layers(layers)
+    sizes, W_flat, W_off, b_flat, s_flat = pack[:5]
+    W1 = W_flat[W_off[1]:W_off[2]].reshape(n1, n0)
+    b1 = b_flat[n0:n0 + n1]
+    keys = kernel.List()
+    for _ in range(2):
+        keys.append(np.empty((0, d)))
+    memo_f, memo_A, memo_c = np.empty(n0 + n1), np.empty((n0 + n1) * d), np.empty(n0 + n1)
+    memo_n = np.full(2, -1, dtype=np.int64)
+
+    def direct(bits, A, c):
+        f = np.where(bits > 0, 1.0, 0.1)
+        Aout, cout = f[:, None] * A, f * c
+        return Aout, cout, W1 @ Aout, W1 @ cout + b1
+
+    A, c = rng.normal(size=(n0, d)), rng.normal(size=n0)
+    bits = (rng.random(n0) < 0.5).astype(np.int16)
+    updates = 0
+    for step in range(60):
+        if step == 30:                              # another node of layer 0
+            A, c = rng.normal(size=(n0, d)), rng.normal(size=n0)
+        flips = 20 if step == 45 else int(rng.integers(1, 4))
+        bits[rng.choice(n0, flips, replace=False)] ^= 1
+        Aout, cout, A1, c1 = direct(bits, A, c)
+        got_A, got_c = kernel._next_map(pack, 0, bits, A, c, Aout, cout, keys, memo_f, memo_A,
+                                        memo_c, memo_n)
+        size = np.abs(W1) @ np.abs(Aout)
+        assert np.all(np.abs(got_A - A1) <= 1e-15 * 8 * size)
+        assert np.all(np.abs(got_c - c1) <= 1e-15 * 8 * (np.abs(W1) @ np.abs(cout) + abs(b1)))
+        if step in (0, 30, 45):
+            assert memo_n[1] == 0
+        if memo_n[1] == 0:                          # computed whole
+            assert np.array_equal(got_A, A1) and np.array_equal(got_c, c1)
+        else:
+            updates += 1
+    assert updates >= 40 and memo_n.max() < kernel.REFRESH
