@@ -77,6 +77,9 @@ M2 = np.uint64(0x3333333333333333)
 M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
 H01 = np.uint64(0x0101010101010101)
 ONE = np.uint64(1)
+#: the simple flag of a polygon (d = 2) in cyclic form: vertices in order around it, F[i] the
+#: row of the edge from vertex i to i + 1 (``_cut_polygon``; every vertex on two edges)
+POLYGON = 2
 
 
 @njit(cache=True, inline="always")
@@ -179,9 +182,143 @@ def _part(V, inc, keep, zero, Vnew, inc_new, F, row, sign):
 
 
 @njit(cache=True)
+def _ring_bits(n):
+    """Incidence of a polygon in cyclic form: vertex i on the rows of edges i - 1 and i."""
+    nw = max(1, (n + 63) // 64)
+    inc = np.zeros((n, nw), dtype=np.uint64)
+    for i in range(n):
+        h = (i + n - 1) % n
+        inc[i, i >> 6] |= ONE << np.uint64(i & 63)
+        inc[i, h >> 6] |= ONE << np.uint64(h & 63)
+    return inc
+
+
+@njit(cache=True)
+def _cyclic(V, inc, F, s):
+    """A polygon (d = 2) in cyclic form (``POLYGON``): vertices in order around it, ``F[i]``
+    the row of the edge from vertex i to vertex i + 1, and ``s`` in that order. ``ok`` is
+    False when two neighbours share no row (a degenerate polygon: the general cut takes it)."""
+    n = V.shape[0]
+    cx = 0.0
+    cy = 0.0
+    for v in range(n):
+        cx += V[v, 0]
+        cy += V[v, 1]
+    cx /= n
+    cy /= n
+    ang = np.empty(n)
+    for v in range(n):
+        ang[v] = np.arctan2(V[v, 1] - cy, V[v, 0] - cx)
+    order = np.argsort(ang)
+    m = F.shape[0]
+    F2 = np.empty((n, 3))
+    for t in range(n):
+        a = order[t]
+        b = order[(t + 1) % n]
+        r = -1
+        for q in range(inc.shape[1]):
+            w = inc[a, q] & inc[b, q]
+            if w:
+                for z in range(64):
+                    if (w >> np.uint64(z)) & ONE:
+                        r = q * 64 + z
+                        break
+                break
+        if r < 0 or r >= m:
+            return False, V, inc, F, s
+        F2[t] = F[r]
+    return True, V[order], _ring_bits(n), F2, s[order]
+
+
+@njit(cache=True)
+def _side(V, F, s, X, tol, sign, row):
+    """One side of a polygon in cyclic form cut by ``row`` (values ``s`` at its vertices): the
+    vertices with ``sign * s >= -tol``, in order, and the crossing points ``X`` (per edge, the
+    one ``cut`` makes), with the edge rows; the chord's row is ``sign * row``."""
+    n = V.shape[0]
+    cnt = 0
+    for i in range(n):
+        j = (i + 1) % n
+        si = sign * s[i]
+        sj = sign * s[j]
+        if si >= -tol:
+            cnt += 1
+            if sj < -tol and si > tol:
+                cnt += 1
+        elif sj > tol:
+            cnt += 1
+    V2 = np.empty((cnt, 2))
+    F2 = np.empty((cnt, 3))
+    t = 0
+    for i in range(n):
+        j = (i + 1) % n
+        si = sign * s[i]
+        sj = sign * s[j]
+        if si >= -tol:
+            V2[t] = V[i]
+            if sj < -tol:
+                if si > tol:
+                    F2[t] = F[i]
+                    t += 1
+                    V2[t] = X[i]
+                F2[t, 0] = sign * row[0]
+                F2[t, 1] = sign * row[1]
+                F2[t, 2] = sign * row[2]
+            else:
+                F2[t] = F[i]
+            t += 1
+        elif sj > tol:
+            V2[t] = X[i]
+            F2[t] = F[i]
+            t += 1
+    return V2, _ring_bits(cnt), F2
+
+
+@njit(cache=True)
+def _cut_polygon(V, inc, F, simple, row, s, tol):
+    """``cut`` of a polygon (d = 2): the same two parts, the same new vertices (a crossing
+    edge's point from its plus vertex, as ``cut`` makes it), in cyclic form: O(vertices),
+    no pairwise incidence test and no tidying. ``ok`` False: not a single run of each sign
+    around the polygon, or not convertible (``_cyclic``): ``cut`` takes it."""
+    if simple != POLYGON:
+        ok, V, inc, F, s = _cyclic(V, inc, F, s)
+        if not ok:
+            return False, V, inc, F, V, inc, F
+    n = V.shape[0]
+    runs = 0
+    for i in range(n):
+        if (s[i] >= -tol) != (s[(i + 1) % n] >= -tol):
+            runs += 1
+    if runs != 2:
+        return False, V, inc, F, V, inc, F
+    runs = 0
+    for i in range(n):
+        if (s[i] <= tol) != (s[(i + 1) % n] <= tol):
+            runs += 1
+    if runs != 2:
+        return False, V, inc, F, V, inc, F
+    X = np.empty((n, 2))
+    for i in range(n):
+        j = (i + 1) % n
+        if s[i] > tol and s[j] < -tol:
+            u, w = i, j
+        elif s[j] > tol and s[i] < -tol:
+            u, w = j, i
+        else:
+            continue
+        f = s[u] / (s[u] - s[w])
+        for k in range(2):
+            X[i, k] = V[u, k] + f * (V[w, k] - V[u, k])
+    Vp, incp, Fp = _side(V, F, s, X, tol, 1.0, row)
+    Vm, incm, Fm = _side(V, F, s, X, tol, -1.0, row)
+    return True, Vp, incp, Fp, Vm, incm, Fm
+
+
+@njit(cache=True)
 def cut(V, inc, F, simple, row, s, tol):
     """``VPoly.cut``: (kind, plus, minus); kind 0: plus is P, no minus; 1: no plus, minus is P;
-    2: both new (the polytopes as (V, incidence bitsets, F))."""
+    2: both new (the polytopes as (V, incidence bitsets, F)), with the simple flag of both
+    (-1: not known; ``POLYGON``: polygons in cyclic form, ``_cut_polygon``)."""
     nv, d = V.shape
     npos = 0
     nneg = 0
@@ -194,6 +331,10 @@ def cut(V, inc, F, simple, row, s, tol):
         return 0, V, inc, F, simple, V, inc, F
     if npos == 0:
         return 1, V, inc, F, simple, V, inc, F
+    if d == 2 and nv >= 3:
+        ok, Vp, incp, Fp, Vm, incm, Fm = _cut_polygon(V, inc, F, simple, row, s, tol)
+        if ok:
+            return 2, Vp, incp, Fp, np.int64(POLYGON), Vm, incm, Fm
     if simple < 0:
         inc, F, simple = _tidy(V, inc, F)
     m = F.shape[0]
@@ -263,7 +404,7 @@ def cut(V, inc, F, simple, row, s, tol):
     zero = ~(pos | neg)
     Vp, incp, Fp = _part(V, inc, pos | zero, zero, Vnew, inc_new, F, row, 1.0)
     Vm, incm, Fm = _part(V, inc, neg | zero, zero, Vnew, inc_new, F, row, -1.0)
-    return 2, Vp, incp, Fp, -1, Vm, incm, Fm
+    return 2, Vp, incp, Fp, np.int64(-1), Vm, incm, Fm
 
 
 @njit(cache=True)
@@ -320,25 +461,12 @@ def unit_rows(W, b, fixed, cand, wnorm, rtol, Ain, cin, scale):
 
 
 @njit(cache=True)
-def _rows_of(A, c, W, b, fixed, cand, wnorm, rtol, Ain, cin, scale):
-    """``unit_rows`` from the layer's pre-activations ``A u + c`` (= W (Ain u + cin) + b)."""
-    bits = fixed.copy()
-    n = cand.size
-    d = Ain.shape[1]
-    if n == 0:
-        return A, c, bits, cand, np.empty((0, d)), np.empty(0)
-    nrm = np.empty(n)
-    for i in range(n):
-        j = cand[i]
-        t = 0.0
-        for k in range(d):
-            t += A[j, k] * A[j, k]
-        nrm[i] = np.sqrt(t)
-    live = np.ones(n, dtype=np.bool_)
-    lim = max(CONST_TOL, rtol) * scale
+def _constant_units(A, c, W, b, cand, wnorm, rtol, Ain, cin, nrm, lim, live, bits):
+    """The candidates whose gradient is zero up to rounding (``layers.unit_rows``' test): not
+    live, their bit set by the sign of the constant."""
     absAin = np.abs(Ain)
     absc = np.abs(cin)
-    for i in range(n):
+    for i in range(cand.size):
         if nrm[i] <= lim * wnorm[i]:
             j = cand[i]
             wr = np.abs(W[j])
@@ -347,6 +475,29 @@ def _rows_of(A, c, W, b, fixed, cand, wnorm, rtol, Ain, cin, scale):
                 live[i] = False
                 gc = abs(b[j]) + np.dot(wr, absc)
                 bits[j] = 1 if c[j] > rtol * gc else 0
+
+
+@njit(cache=True)
+def _rows_of(A, c, W, b, fixed, cand, wnorm, rtol, Ain, cin, scale):
+    """``unit_rows`` from the layer's pre-activations ``A u + c`` (= W (Ain u + cin) + b)."""
+    bits = fixed.copy()
+    n = cand.size
+    d = Ain.shape[1]
+    if n == 0:
+        return A, c, bits, cand, np.empty((0, d)), np.empty(0)
+    nrm = np.empty(n)
+    lim = max(CONST_TOL, rtol) * scale
+    small = False
+    for i in range(n):
+        j = cand[i]
+        t = 0.0
+        for k in range(d):
+            t += A[j, k] * A[j, k]
+        nrm[i] = np.sqrt(t)
+        small |= nrm[i] <= lim * wnorm[i]
+    live = np.ones(n, dtype=np.bool_)
+    if small:                                   # rare: a gradient that may be zero
+        _constant_units(A, c, W, b, cand, wnorm, rtol, Ain, cin, nrm, lim, live, bits)
     nl = 0
     for i in range(n):
         if live[i]:
@@ -355,27 +506,21 @@ def _rows_of(A, c, W, b, fixed, cand, wnorm, rtol, Ain, cin, scale):
     cn = np.empty(nl)
     cl = np.empty(nl, dtype=np.int64)
     t = 0
-    for i in range(n):
-        if live[i]:
-            j = cand[i]
-            An[t] = A[j] / nrm[i]
-            cn[t] = c[j] / nrm[i]
+    for i in range(n):                          # the unit-normal rows of the units that
+        if not live[i]:                         # can cross the box, in order
+            continue
+        j = cand[i]
+        reach = 0.0
+        for q in range(d):                      # loops: a row expression allocates
+            An[t, q] = A[j, q] / nrm[i]
+            reach += abs(An[t, q])
+        cn[t] = c[j] / nrm[i]
+        if cn[t] - reach > VERTEX_TOL:
+            bits[j] = 1
+        elif not cn[t] + reach < -VERTEX_TOL:
             cl[t] = j
             t += 1
-    keep = np.ones(nl, dtype=np.bool_)
-    nk = 0
-    for t in range(nl):
-        reach = 0.0
-        for k in range(d):
-            reach += abs(An[t, k])
-        if cn[t] - reach > VERTEX_TOL:
-            bits[cl[t]] = 1
-            keep[t] = False
-        elif cn[t] + reach < -VERTEX_TOL:
-            keep[t] = False
-        else:
-            nk += 1
-    return A, c, bits, cl[keep], An[keep].copy(), cn[keep].copy()
+    return A, c, bits, cl[:t].copy(), An[:t].copy(), cn[:t].copy()
 
 
 @njit(cache=True)
@@ -387,9 +532,14 @@ def output_map(bits, A, c, slopes):
     cout = np.empty(n)
     for i in range(n):
         f = 1.0 if bits[i] > 0 else slopes[i]
-        Aout[i] = f * A[i]
+        for q in range(d):                      # a loop: a row expression allocates
+            Aout[i, q] = f * A[i, q]
         cout[i] = f * c[i]
-    return Aout, cout, np.sqrt(np.sum(Aout * Aout))
+    size = 0.0                                  # np.sum's order, without the temporary
+    for i in range(n):
+        for q in range(d):
+            size += Aout[i, q] * Aout[i, q]
+    return Aout, cout, np.sqrt(size)
 
 
 @njit(cache=True)
@@ -742,12 +892,8 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats, de
                 if has_minus:
                     b0 = bits.copy()
                     b0[cl[j]] = 0
-                    if kind == 2:
-                        stack.append(Entry(k, Vm, incm, Fm, np.int64(-1), rest, b0, prefix,
-                                           An, cn, cl, A, c))
-                    else:
-                        stack.append(Entry(k, Vm, incm, Fm, sp, rest, b0, prefix, An, cn, cl,
-                                           A, c))
+                    stack.append(Entry(k, Vm, incm, Fm, sp, rest, b0, prefix, An, cn, cl,
+                                       A, c))
                 if has_plus:
                     bits[cl[j]] = 1
                     stack.append(Entry(k, Vp, incp, Fp, sp, rest, bits, prefix, An, cn, cl, A,

@@ -165,10 +165,14 @@ def _inverse(A):
             tmp = M[col].copy()
             M[col] = M[piv]
             M[piv] = tmp
-        M[col] /= M[col, col]
+        p = M[col, col]
+        for q in range(2 * n):                  # loops: a row expression allocates
+            M[col, q] /= p
         for i in range(n):
-            if i != col and M[i, col] != 0.0:
-                M[i] -= M[i, col] * M[col]
+            m = M[i, col]
+            if i != col and m != 0.0:
+                for q in range(2 * n):
+                    M[i, q] -= m * M[col, q]
     return M[:, n:].copy(), True
 
 
@@ -329,10 +333,10 @@ def _dual_bound(G, h, W, lam, nw, r_low):
         if y <= 0.0:
             continue
         t = W[j]
-        rho += y * G[t]
         yh += y * h[t]
         ymag += abs(y * h[t])
         for q in range(n):
+            rho[q] += y * G[t, q]
             mag += abs(y * G[t, q])
     reach = 1.0 - r_low
     bound = -yh + max(rho[d], rho[d] * r_low)

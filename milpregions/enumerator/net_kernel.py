@@ -133,7 +133,8 @@ def unit_rows(net, k, A, c, scale, MA, Mc, moff):
     for i in range(n):
         if live[i]:
             j = cand[i]
-            An[t] = A[j] / nrm[i]
+            for q in range(d):                  # a loop: a row expression allocates
+                An[t, q] = A[j, q] / nrm[i]
             cn[t] = c[j] / nrm[i]
             cl[t] = j
             t += 1
@@ -275,15 +276,21 @@ def output_map(net, k, choice, A, c):
         sl = net.slope[net.pre_off[k]:net.pre_off[k + 1]]
         for i in range(n):
             f = 1.0 if choice[i] > 0 else sl[i]
-            Aout[i] = f * A[i]
+            for q in range(d):                  # a loop: a row expression allocates
+                Aout[i, q] = f * A[i, q]
             cout[i] = f * c[i]
     else:
         G, _ = group_table(net, k)
         for i in range(n):
             j = G[i, choice[i]]
-            Aout[i] = A[j]
+            for q in range(d):
+                Aout[i, q] = A[j, q]
             cout[i] = c[j]
-    return Aout, cout, np.sqrt(np.sum(Aout * Aout))
+    size = 0.0                                  # np.sum's order, without the temporary
+    for i in range(n):
+        for q in range(d):
+            size += Aout[i, q] * Aout[i, q]
+    return Aout, cout, np.sqrt(size)
 
 
 @njit(cache=True)

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 from numba.typed import List
 
-from .kernel import _part, _pop, _tidy, cut, settle_units, to_bits
+from .kernel import POLYGON, _cut_polygon, _part, _pop, _tidy, cut, settle_units, to_bits
 from .net_kernel import (
     cell_rows,
     group_geometry_all,
@@ -298,6 +298,13 @@ def cut_both(V, inc, F, simple, row, s, tol):
         return 0, V, inc, F, simple, V, inc, F, simple
     if npos == 0:
         return 1, V, inc, F, simple, V, inc, F, simple
+    if d == 2 and nv >= 3:                  # kernel.cut's polygon path, both ways
+        ok, V1, inc1, F1, _, _, _ = _cut_polygon(V, inc, F, simple, row, s, tol)
+        if ok:
+            ok, V0, inc0, F0, _, _, _ = _cut_polygon(V, inc, F, simple, -row, -s, tol)
+            if ok:
+                return (2, V1, inc1, F1, np.int64(POLYGON), V0, inc0, F0,
+                        np.int64(POLYGON))
     if simple < 0:
         inc, F, simple = _tidy(V, inc, F)
     m = F.shape[0]
@@ -465,7 +472,7 @@ def _unit_step(stack, e, margin, vtol, stats):
     if has_minus:
         b0 = bits.copy()
         b0[cl[j]] = 0
-        stack.append(_with(e, Vm, incm, Fm, -1 if kind == 2 else sp, rest, b0))
+        stack.append(_with(e, Vm, incm, Fm, sp, rest, b0))
     if has_plus:
         bits[cl[j]] = 1
         stack.append(_with(e, Vp, incp, Fp, sp, rest, bits))
@@ -668,9 +675,8 @@ def _group_step(stack, e, live, margin, vtol, stats):
                     ok = False
                     break
                 if kind == 2:
-                    QV, Qinc, QF, Qs = Vp, incp, Fp, np.int64(-1)
-                else:
-                    Qs = sp
+                    QV, Qinc, QF = Vp, incp, Fp
+                Qs = sp
             r += 1
         if ok:
             ch = choice.copy()
