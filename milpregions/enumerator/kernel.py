@@ -230,6 +230,18 @@ def _cyclic(V, inc, F, s):
     return True, V[order], _ring_bits(n), F2, s[order]
 
 
+@njit(cache=True, inline="always")
+def _walk_code(si, sj, tol):
+    """What edge i -> j (values ``si``, ``sj`` on the kept side's sign) adds to that side:
+    0 nothing; 1 vertex i and its edge; 2 vertex i, then the chord (i on the cut); 3 vertex i
+    and its edge, then the crossing point and the chord; 4 the crossing point and edge i."""
+    if si >= -tol:
+        if sj < -tol:
+            return 3 if si > tol else 2
+        return 1
+    return 4 if sj > tol else 0
+
+
 @njit(cache=True)
 def _side(V, F, s, X, tol, sign, row):
     """One side of a polygon in cyclic form cut by ``row`` (values ``s`` at its vertices): the
@@ -238,39 +250,26 @@ def _side(V, F, s, X, tol, sign, row):
     n = V.shape[0]
     cnt = 0
     for i in range(n):
-        j = (i + 1) % n
-        si = sign * s[i]
-        sj = sign * s[j]
-        if si >= -tol:
-            cnt += 1
-            if sj < -tol and si > tol:
-                cnt += 1
-        elif sj > tol:
-            cnt += 1
+        code = _walk_code(sign * s[i], sign * s[(i + 1) % n], tol)
+        cnt += 2 if code == 3 else 1 if code else 0
     V2 = np.empty((cnt, 2))
     F2 = np.empty((cnt, 3))
     t = 0
     for i in range(n):
-        j = (i + 1) % n
-        si = sign * s[i]
-        sj = sign * s[j]
-        if si >= -tol:
-            V2[t] = V[i]
-            if sj < -tol:
-                if si > tol:
-                    F2[t] = F[i]
-                    t += 1
-                    V2[t] = X[i]
-                F2[t, 0] = sign * row[0]
-                F2[t, 1] = sign * row[1]
-                F2[t, 2] = sign * row[2]
-            else:
-                F2[t] = F[i]
-            t += 1
-        elif sj > tol:
-            V2[t] = X[i]
+        code = _walk_code(sign * s[i], sign * s[(i + 1) % n], tol)
+        if code == 0:
+            continue
+        V2[t] = X[i] if code == 4 else V[i]
+        if code == 3:
             F2[t] = F[i]
             t += 1
+            V2[t] = X[i]
+        if code == 2 or code == 3:
+            for q in range(3):
+                F2[t, q] = sign * row[q]
+        else:
+            F2[t] = F[i]
+        t += 1
     return V2, _ring_bits(cnt), F2
 
 
@@ -564,20 +563,30 @@ def _node(k, V, inc, F, simple, net, Ain, cin, scale, prefix):
 #: of the units below it changed side, and recomputed whole after ``REFRESH`` updates in a row
 UPDATE_SHARE = 8
 REFRESH = 16
+#: an updated row is kept while its updates' rounding (``ULP`` times the bound ``_next_map``
+#: keeps) stays below this share of its size
+DRIFT = 1e-12
+ULP = 2.3e-16
 
 
 @njit(cache=True)
-def _next_map(net, k, bits, A, c, Aout, cout, keys, memo_f, memo_A, memo_c, memo_n):
+def _next_map(net, k, bits, A, c, Aout, cout, keys, memo_f, memo_A, memo_c, memo_e, memo_n):
     """Layer k + 1's pre-activations ``W (Aout u + cout) + b`` on a cell of layer k (its
     outputs ``Aout = diag(f) A``, f: 1 on, the slope off, from ``bits``).
 
     The cells of one layer-k node leave the walk one after another and differ in a few bits,
     so the map is the previous cell's (``memo_*`` at layer k + 1, kept while ``keys[k + 1]``
     is this node's A: one node's cells share that array) plus a rank-one term per unit that
-    changed side: O(changed x n_(k+1) x d) instead of O(n_k x n_(k+1) x d). It is computed
-    whole (bit for bit ``unit_rows``' product) for a new node, when more than 1 /
-    ``UPDATE_SHARE`` of the units changed, and after ``REFRESH`` updates, so the sums stay
-    within a few units in the last place of the direct product."""
+    changed side: O(changed x n_(k+1) x d) instead of O(n_k x n_(k+1) x d).
+
+    It is computed whole (bit for bit ``unit_rows``' product) for a new node, when more than
+    1 / ``UPDATE_SHARE`` of the units changed, after ``REFRESH`` updates, and whenever the
+    rounding of the updates (a bound per row, ``memo_e``) is not below ``DRIFT`` of the row's
+    size. The last keeps every decision the direct product's: the updates' rounding is
+    relative to terms that may have left the sum (a cell whose units are all off has the map
+    0 exactly, where the updates would leave a residue that the zero-gradient test cannot
+    see), so a row is trusted only while it is far larger than what its updates may have
+    added."""
     sizes, W_flat, W_off, b_flat, s_flat, fixed_flat, u_off, cand_flat, cand_off, wn_flat, rtols = net
     n_in = sizes[k]
     n = sizes[k + 1]
@@ -587,20 +596,15 @@ def _next_map(net, k, bits, A, c, Aout, cout, keys, memo_f, memo_A, memo_c, memo
     fm = memo_f[u_off[k]:u_off[k + 1]]
     Am = memo_A[u_off[k + 1] * d:u_off[k + 2] * d].reshape((n, d))
     cm = memo_c[u_off[k + 1]:u_off[k + 2]]
+    em = memo_e[u_off[k + 1]:u_off[k + 2]]
     same = keys[k + 1].ctypes.data == A.ctypes.data and 0 <= memo_n[k + 1] < REFRESH
     changed = 0
     if same:
         for i in range(n_in):
             if (1.0 if bits[i] > 0 else sl[i]) != fm[i]:
                 changed += 1
-    if not same or changed * UPDATE_SHARE > n_in:
-        Am[:, :] = np.dot(W, Aout)
-        cm[:] = np.dot(W, cout) + b_flat[u_off[k + 1]:u_off[k + 2]]
-        keys[k + 1] = A
-        memo_n[k + 1] = 0
-        for i in range(n_in):
-            fm[i] = 1.0 if bits[i] > 0 else sl[i]
-    elif changed:
+    whole = not same or changed * UPDATE_SHARE > n_in
+    if not whole and changed:
         for i in range(n_in):
             f = 1.0 if bits[i] > 0 else sl[i]
             if f != fm[i]:
@@ -608,10 +612,29 @@ def _next_map(net, k, bits, A, c, Aout, cout, keys, memo_f, memo_A, memo_c, memo
                 for r in range(n):
                     w = W[r, i] * step
                     for q in range(d):
-                        Am[r, q] += w * A[i, q]
-                    cm[r] += w * c[i]
+                        t = w * A[i, q]
+                        em[r] += abs(Am[r, q]) + 2.0 * abs(t)
+                        Am[r, q] += t
+                    t = w * c[i]
+                    em[r] += abs(cm[r]) + 2.0 * abs(t)
+                    cm[r] += t
                 fm[i] = f
         memo_n[k + 1] += 1
+        for r in range(n):
+            size = 0.0
+            for q in range(d):
+                size += Am[r, q] * Am[r, q]
+            if ULP * em[r] > DRIFT * np.sqrt(size):
+                whole = True
+                break
+    if whole:
+        Am[:, :] = np.dot(W, Aout)
+        cm[:] = np.dot(W, cout) + b_flat[u_off[k + 1]:u_off[k + 2]]
+        em[:] = 0.0
+        keys[k + 1] = A
+        memo_n[k + 1] = 0
+        for i in range(n_in):
+            fm[i] = 1.0 if bits[i] > 0 else sl[i]
     return Am.copy(), cm.copy()
 
 
@@ -862,6 +885,7 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats, de
     memo_f = np.empty(u_off[-1])
     memo_A = np.empty(u_off[-1] * d)
     memo_c = np.empty(u_off[-1])
+    memo_e = np.zeros(u_off[-1])
     memo_n = np.full(last + 1, -1, dtype=np.int64)
     while len(stack) > 0 and nodes < node_budget and n_out < cap:
         k, V, inc, F, simple, U, bits, prefix, An, cn, cl, A, c = stack.pop()
@@ -926,7 +950,7 @@ def walk(stack, net, margin, vtol, node_budget, out_pat, out_u, out_r, stats, de
             cells.append(CellRecord(V, inc, F, simple, pat, Aout, cout, scale))
             continue
         A1, c1 = _next_map(net, k, bits, A, c, Aout, cout, keys, memo_f, memo_A, memo_c,
-                           memo_n)
+                           memo_e, memo_n)
         stack.append(_node_mapped(k + 1, V, inc, F, simple, net, A1, c1, Aout, cout, scale,
                                   pat))
     stats[0] += nodes

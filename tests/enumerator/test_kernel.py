@@ -248,7 +248,7 @@ def test_the_next_layer_map_is_updated_from_the_last_cell_within_rounding():
     for _ in range(2):
         keys.append(np.empty((0, d)))
     memo_f, memo_A, memo_c = np.empty(n0 + n1), np.empty((n0 + n1) * d), np.empty(n0 + n1)
-    memo_n = np.full(2, -1, dtype=np.int64)
+    memo_e, memo_n = np.zeros(n0 + n1), np.full(2, -1, dtype=np.int64)
 
     def direct(bits, A, c):
         f = np.where(bits > 0, 1.0, 0.1)
@@ -265,7 +265,7 @@ def test_the_next_layer_map_is_updated_from_the_last_cell_within_rounding():
         bits[rng.choice(n0, flips, replace=False)] ^= 1
         Aout, cout, A1, c1 = direct(bits, A, c)
         got_A, got_c = kernel._next_map(pack, 0, bits, A, c, Aout, cout, keys, memo_f, memo_A,
-                                        memo_c, memo_n)
+                                        memo_c, memo_e, memo_n)
         size = np.abs(W1) @ np.abs(Aout)
         assert np.all(np.abs(got_A - A1) <= 1e-15 * 8 * size)
         assert np.all(np.abs(got_c - c1) <= 1e-15 * 8 * (np.abs(W1) @ np.abs(cout) + abs(b1)))
@@ -276,3 +276,35 @@ def test_the_next_layer_map_is_updated_from_the_last_cell_within_rounding():
         else:
             updates += 1
     assert updates >= 40 and memo_n.max() < kernel.REFRESH
+
+
+def test_a_cell_with_every_unit_off_gets_the_map_zero_exactly():
+    """ReLU: after cells with a few units on, a cell with every unit of the layer off has the
+    next layer's map 0 (and the biases) exactly, as the direct product gives it. An update
+    would leave a rounding residue there, which the zero-gradient test (relative to the
+    cell's outputs, all 0) takes for a unit that splits: on a net whose units all vanish at
+    one point, a cone counted twice (tests/ir/test_exact_map.py, the 1e-9 box)."""
+    from milpregions.enumerator import kernel
+
+    rng = np.random.default_rng(3)
+    d, n0, n1 = 2, 12, 6
+    net = mlp([rng.normal(size=(n0, d)), rng.normal(size=(n1, n0)), rng.normal(size=(1, n1))],
+              [rng.normal(size=n0), rng.normal(size=n1), rng.normal(size=1)])
+    unit = normalize(net, Box.make(-1.0, 1.0, d))
+    pack = compiled_layers(build_layers(unit, compute_bounds(unit, "none")))
+    W1 = pack[1][pack[2][1]:pack[2][2]].reshape(n1, n0)
+    b1 = pack[3][n0:n0 + n1]
+    keys = kernel.List()
+    for _ in range(2):
+        keys.append(np.empty((0, d)))
+    memo = (np.empty(n0 + n1), np.empty((n0 + n1) * d), np.empty(n0 + n1), np.zeros(n0 + n1),
+            np.full(2, -1, dtype=np.int64))
+    A, c = rng.normal(size=(n0, d)), rng.normal(size=n0)
+    bits = np.zeros(n0, dtype=np.int16)
+    for on in ([3, 5, 9], [3, 5], [5], []):
+        bits[:] = 0
+        bits[on] = 1
+        Aout, cout = bits[:, None] * A, bits * c
+        got_A, got_c = kernel._next_map(pack, 0, bits, A, c, Aout, cout, keys, *memo)
+        assert np.allclose(got_A, W1 @ Aout, rtol=0, atol=1e-14)
+    assert np.array_equal(got_A, np.zeros((n1, d))) and np.array_equal(got_c, b1)
