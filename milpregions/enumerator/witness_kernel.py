@@ -87,7 +87,6 @@ def settled(sizes, Wt, aWt, w_off, b, slope, rows, u_off, factor, tiny, level, U
             W = Wt[w_off[k]:w_off[k + 1]].reshape((n_in, n))
             aW = aWt[w_off[k]:w_off[k + 1]].reshape((n_in, n))
             z = np.dot(vals, W)
-            za = np.dot(np.abs(vals), aW)
             o = u_off[k]
             out = np.empty_like(z)
             smax = 1.0
@@ -96,11 +95,22 @@ def settled(sizes, Wt, aWt, w_off, b, slope, rows, u_off, factor, tiny, level, U
             for i in range(stop - start):
                 emax = 0.0
                 vmax = 0.0
+                vin = 0.0                   # the largest input: sum |w| |v| <= rows * vin
+                for q in range(n_in):
+                    vin = max(vin, abs(vals[i, q]))
                 for j in range(n):
                     x = z[i, j] + b[o + j]
-                    a = za[i, j] + abs(b[o + j])
-                    E = (a * factor[k] + rows[o + j] * err[i] + tiny[k]) * (1 + 1e-6)
                     on = P[start + i, o + j] > 0
+                    # the bound from an upper bound of the terms' magnitude first (O(1)); the
+                    # magnitude itself (O(n_in)) only where that does not settle the unit
+                    a = rows[o + j] * vin * (1 + 1e-12) + abs(b[o + j])
+                    E = (a * factor[k] + rows[o + j] * err[i] + tiny[k]) * (1 + 1e-6)
+                    if on == (x > 0) and abs(x) <= max(E, level[k] * a):
+                        t = 0.0
+                        for q in range(n_in):
+                            t += aW[q, j] * abs(vals[i, q])
+                        a = t + abs(b[o + j])
+                        E = (a * factor[k] + rows[o + j] * err[i] + tiny[k]) * (1 + 1e-6)
                     if abs(x) <= max(E, level[k] * a) or on != (x > 0):
                         ok[start + i] = False
                     v = x if on else slope[o + j] * x

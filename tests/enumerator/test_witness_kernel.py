@@ -154,3 +154,16 @@ def test_warm_up_compiles_the_filters_with_the_types_a_count_passes():
         unit = normalize(net, Box.make(-half, half, 2))
         assert TreeCounter(unit, compute_bounds(unit, "none"), compiled=True).run().regions == want
     assert [len(f.signatures) for f in (settled, settled_general)] == [1, 1]
+
+
+def test_a_unit_that_reads_only_small_inputs_is_settled_by_its_own_magnitude():
+    """The filter first bounds a unit's terms by (sum |w|) x (largest input); where that is too
+    coarse to settle it (an input of 1e15 the unit does not read, its value 1) it takes the
+    terms' own magnitude, as before; a value within rounding of them is still left alone."""
+    for w, b, want in (([0.0, 1.0], 0.0, True), ([0.0, 1.0], -1.0 + 2.0 ** -52, False)):
+        layer = Layer(Affine({0: np.array([w])}, np.array([b])), np.zeros(1))
+        net = Network(2, (layer,), Affine({1: np.ones((1, 1))}, np.zeros(1)))
+        U = np.array([[1e15, 1.0]])
+        P = np.array([[1]], dtype=np.int16)
+        assert settled(*chain_arrays(net), U, P).tolist() == [want]
+        assert verify_patterns(net, U, P).tolist() == ([] if want else [0])
