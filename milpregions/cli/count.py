@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from contextlib import ExitStack
 
 from ..api import count
@@ -171,6 +172,9 @@ def format_notes(result) -> list[str]:
 
 
 #: what can be counted where a stopped count found no region, by the kind of domain
+#: a --regions file (JSON lines) is flushed at least this often, whatever the count's pace
+FLUSH_SECONDS = 1.0
+
 SMALLER_DOMAIN = {
     "box": "a ball around a data point (--center X.npy --radius R) or a 2-D slice "
            "(--slice P0 P1 P2)",
@@ -449,7 +453,12 @@ def run(args, out, err) -> int:
             def write_region(region):
                 if stream:
                     fh.write(region.to_json(fields) + "\n")
+                    now = time.monotonic()
+                    if now - flushed[0] >= FLUSH_SECONDS:   # `tail -f` sees a slow count too
+                        fh.flush()
+                        flushed[0] = now
                 found[0] += 1
+            flushed = [time.monotonic()]
             on_region = write_region
         if analysis_wanted:
             write = on_region

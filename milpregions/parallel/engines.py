@@ -20,6 +20,7 @@ from ..problem import Problem
 from ..settings import CONNECT_TIMEOUT
 from . import watchdog
 from .batch import WorkerLost, count_batch
+from .processes import sigint_ignored_by_new_processes
 
 T = TypeVar("T")
 
@@ -197,10 +198,15 @@ class DaskEngine:
         self.cluster = None
         if address is None:
             # scheduler, dashboard, nannies and workers on the loopback interface only
-            self.cluster = LocalCluster(n_workers=cpus or os.cpu_count() or 1,
-                                        threads_per_worker=1, processes=True,
-                                        host=LOOPBACK, dashboard_address=None,
-                                        silence_logs=logging.ERROR)
+            with sigint_ignored_by_new_processes():   # a Ctrl-C meanwhile is lost
+                self.cluster = LocalCluster(n_workers=cpus or os.cpu_count() or 1,
+                                            threads_per_worker=1, processes=True,
+                                            host=LOOPBACK, silence_logs=logging.ERROR,
+                                            # no dashboard; the scheduler's HTTP routes on
+                                            # a free port (its default 8787 taken by another
+                                            # cluster printed a warning)
+                                            dashboard_address=f"{LOOPBACK}:0",
+                                            scheduler_kwargs={"dashboard": False})
             self.client = Client(self.cluster)
         else:
             reach = min(CONNECT_SECONDS, connect_timeout)

@@ -15,6 +15,9 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import wait
 
 from ..errors import InputError
@@ -29,6 +32,25 @@ UNGUARDED = ("worker processes cannot start: the script counts with jobs > 1 out
              "again; put the count under that guard (or count with jobs=1)")
 #: seconds a worker may take to start (import the package, unpickle the problem)
 START_SECONDS = 300.0
+
+
+@contextmanager
+def sigint_ignored_by_new_processes() -> Iterator[None]:
+    """SIGINT ignored while the block spawns worker processes, which keep it ignored from
+    their first instruction (an ignored signal stays so across exec, and Python leaves it so).
+    A Ctrl-C at a terminal goes to the whole process group: only the driver should hear it,
+    stop the count and close its workers. (Dask's workers killed by it lost the problem
+    scattered to them, and the count ended in an internal error instead of its lower bound.)
+    A Ctrl-C while the block runs is not heard."""
+    old = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or old is None:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _serve(conn, problem: Problem, stop, deadline: float | None) -> None:
@@ -67,7 +89,8 @@ class Workers:
             parent, child = ctx.Pipe()
             p = ctx.Process(target=_serve, args=(child, problem, self.stop, deadline),
                             daemon=True)
-            p.start()
+            with sigint_ignored_by_new_processes():
+                p.start()
             child.close()           # the worker holds the only other end: EOF if it dies
             self.procs.append(p)
             self.conns.append(parent)

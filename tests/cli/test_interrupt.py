@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,21 +18,13 @@ from milpregions.ir.result import CountResult
 from milpregions.onnx.export import to_onnx
 from milpregions.testing.constructions import he_mlp
 
+from child_processes import wait_for_cpu, wait_for_lines
+
 
 def _start(args: list[str]) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "milpregions", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
-
-
-def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float = 120.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if path.exists() and len(path.read_text().splitlines()) >= n:
-            return
-        assert proc.poll() is None, proc.stderr.read()
-        time.sleep(0.05)
-    raise AssertionError(f"fewer than {n} regions written after {timeout} s")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +39,7 @@ def big_model(tmp_path_factory) -> Path:
 def test_a_signal_stops_the_tree_count_with_a_lower_bound(big_model, tmp_path, sig):
     regions = tmp_path / "regions.jsonl"
     proc = _start(["count", str(big_model), "--box", "-1,1", "--json", "--regions", str(regions)])
-    _wait_for_lines(regions, 1000, proc)
+    wait_for_lines(regions, 1000, proc)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
@@ -65,8 +56,7 @@ def test_ctrl_c_stops_the_milp_count_with_a_lower_bound(tmp_path):
     regions = tmp_path / "regions.jsonl"
     proc = _start(["count", str(model), "--box", "-1,1", "--method", "milp",
                    "--regions", str(regions)])
-    time.sleep(8.0)                               # inside the solve loop by then
-    assert proc.poll() is None
+    wait_for_lines(regions, 1, proc)              # inside the solve loop
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
@@ -82,8 +72,7 @@ def test_ctrl_c_stops_hash_with_the_finished_xor_counts(tmp_path):
     to_onnx(he_mlp(2, [16, 16], 0), model)
     proc = _start(["hash", str(model), "--box", "-1,1", "--xors", "1,2,3", "--trials", "100000",
                    "--json"])
-    time.sleep(8.0)                               # inside the XOR trials by then
-    assert proc.poll() is None
+    wait_for_cpu(proc, 2.0)                       # inside the XOR trials by then
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
@@ -100,8 +89,7 @@ def test_ctrl_c_stops_sample_and_lines_with_what_they_saw(tmp_path, command, ask
     model = tmp_path / "he_2d_16x16.onnx"
     to_onnx(he_mlp(2, [16, 16], 0), model)
     proc = _start([command[0], str(model), "--box", "-1,1", *command[1:], "--json"])
-    time.sleep(5.0)
-    assert proc.poll() is None
+    wait_for_cpu(proc, 1.5)                       # inside the sampling by then
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
@@ -111,8 +99,7 @@ def test_ctrl_c_stops_sample_and_lines_with_what_they_saw(tmp_path, command, ask
 
 def test_ctrl_c_stops_compare_and_skips_the_rest(big_model):
     proc = _start(["compare", str(big_model), "--box", "-1,1", "--json"])
-    time.sleep(6.0)                               # inside the exact count by then
-    assert proc.poll() is None
+    wait_for_cpu(proc, 2.0)                       # inside the exact count by then
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err

@@ -248,7 +248,7 @@ def test_tasks_round_trip_as_plain_arrays(net, d):
     queue, regions, kinds = [task_codec.decode(task_codec.encode(first))], 0, set()
     while queue:
         counter = TreeCounter(p.unit_net, p.tree_bounds, compiled=True)
-        for task in counter.count_split_cells(queue.pop(), seconds=1e-3, pieces=3):
+        for task in counter.count_split_cells(queue.pop(), seconds=1e-6, pieces=3):
             kinds.add(type(task).__name__)
             queue.append(task_codec.decode(task_codec.encode(task)))
         regions += counter.finish().regions

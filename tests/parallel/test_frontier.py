@@ -50,7 +50,7 @@ def test_a_frontier_handed_back_is_counted_once():
     queue, regions, tasks = [split.batch(np.arange(len(split)))], 0, 0
     while queue:
         counter = TreeCounter(p.unit_net, p.tree_bounds, compiled=True)
-        queue += counter.count_split_cells(queue.pop(), seconds=1e-3, pieces=3)
+        queue += counter.count_split_cells(queue.pop(), seconds=1e-6, pieces=3)
         regions += counter.finish().regions
         tasks += 1
     assert tasks > 10 and regions == whole.regions == 2724
@@ -61,7 +61,7 @@ def test_tiny_task_budgets_give_the_count_and_regions_of_one_process(jobs):
     net = C.he_mlp(3, [12, 12, 8], 0)
     one, found1 = _patterns(net)
     display = _Display()
-    res, found = _patterns(net, jobs=jobs, task_seconds=1e-3, progress=display)
+    res, found = _patterns(net, jobs=jobs, task_seconds=1e-6, progress=display)
     assert res.exact and res.regions == one.regions and found == found1
     assert res.nodes == one.nodes               # every stack entry is popped once, anywhere
     last = display.seen[-1]
@@ -73,7 +73,7 @@ def test_lp_path_tasks_hand_back_their_rest_too():
     net = C.he_mlp(8, [6, 6], 1)
     one, found1 = _patterns(net)
     display = _Display()
-    res, found = _patterns(net, jobs=2, task_seconds=1e-3, progress=display)
+    res, found = _patterns(net, jobs=2, task_seconds=1e-6, progress=display)
     assert res.exact and res.regions == one.regions and found == found1
     assert display.seen[-1].total > 2 * 16
 

@@ -5,10 +5,10 @@ path; every region reaches ``on_region`` once; limits and interrupts give lower 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -18,6 +18,8 @@ from milpregions.errors import InputError
 from milpregions.ir.network import Affine, Layer, MaxLayer, Network
 from milpregions.onnx.export import to_onnx
 from milpregions.testing import constructions as C
+
+from child_processes import wait_for_lines
 
 
 def _maxout_net() -> Network:
@@ -70,14 +72,12 @@ def test_ctrl_c_stops_the_workers_with_a_lower_bound(tmp_path):
     regions = tmp_path / "regions.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "milpregions", "count", str(model), "--box",
                              "-1,1", "--jobs", "2", "--json", "--regions", str(regions)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    end = time.monotonic() + 120
-    while not (regions.exists() and regions.stat().st_size > 0):     # a first batch is in
-        assert proc.poll() is None and time.monotonic() < end, proc.stderr.read()
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    wait_for_lines(regions, 1, proc)                # a first batch is in
+    os.killpg(proc.pid, signal.SIGINT)              # Ctrl-C at a terminal: the whole group
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 3, err
+    assert proc.returncode == 3 and err == "", err
     d = json.loads(out)
     assert d["stopped"] == "interrupted" and d["lower_bound"] is True
     lines = regions.read_text().splitlines()

@@ -1,0 +1,46 @@
+"""Helpers for tests that signal a running ``milpregions`` process: wait until it is busy by
+what it has done (its CPU time, lines it wrote), not by a fixed sleep sized for a loaded
+machine, which costs a quiet one seconds of a core per test."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+
+
+def _alive(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        raise AssertionError(f"the process ended ({proc.returncode}): {proc.stderr.read()}")
+
+
+def wait_for_cpu(proc: subprocess.Popen, seconds: float, timeout: float = 120.0) -> None:
+    """Until ``proc`` and its children have used ``seconds`` of CPU: past its imports (~0.4 s
+    of CPU) and busy with its work, on a quiet or a loaded machine alike."""
+    watched = psutil.Process(proc.pid)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        _alive(proc)
+        try:
+            cpu = sum(watched.cpu_times())       # with its children that ended
+            for child in watched.children(recursive=True):
+                cpu += child.cpu_times().user + child.cpu_times().system
+        except psutil.NoSuchProcess:
+            cpu = 0.0
+        if cpu >= seconds:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the process used less than {seconds} s of CPU in {timeout} s")
+
+
+def wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Until the file ``path`` holds ``n`` lines (a count's ``--regions``)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if path.exists() and len(path.read_text().splitlines()) >= n:
+            return
+        _alive(proc)
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {n} lines written to {path} after {timeout} s")
