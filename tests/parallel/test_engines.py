@@ -24,6 +24,8 @@ from child_processes import wait_for_lines
 
 ray = pytest.importorskip("ray")
 distributed = pytest.importorskip("distributed")
+# one worker of -n 2 runs the module: one Ray and one Dask cluster for the suite, not two
+pytestmark = pytest.mark.xdist_group("clusters")
 
 NETS = [
     ("compiled walk", lambda: C.he_mlp(3, [12, 12, 8], 0)),
@@ -88,30 +90,40 @@ def test_the_list_holds_every_committed_model(models_dir):
     assert sorted(m for m, _, _ in COMMITTED) == sorted(p.stem for p in models_dir.glob("*.onnx"))
 
 
-# digits_mlp_bn in its ball of radius 0.5 (2,303 regions) costs ~40 s of CPU a count, four
-# counts here: it runs under -m slow, and the default suite counts it at r = 0.3 (177 regions)
-# on every executor
+# digits_mlp_bn in its ball of radius 0.5 (2,303 regions) costs ~40 s of CPU a count: it runs
+# under -m slow, and the default suite counts it at r = 0.3 (177 regions)
 SMALLER = {"digits_mlp_bn": (0.3, 177)}
-CASES = [pytest.param(m, d, n, id=m, marks=[pytest.mark.slow] if m in SMALLER else [])
-         for m, d, n in COMMITTED] + [pytest.param(m, *SMALLER[m], id=f"{m}-smaller")
-                                      for m in SMALLER]
+EXECUTORS = ("local", "ray", "dask")
+# every model on every executor under -m slow; by default each model on one of them in turn
+# (each executor still counts seven models of every kind: chains, max groups, CNNs, balls):
+# the two others cost ~2 s of CPU each per model
+CASES = [pytest.param(m, d, n, ex, id=f"{m}-{ex}",
+                      marks=[pytest.mark.slow] if m in SMALLER or k != i % 3 else [])
+         for i, (m, d, n) in enumerate(COMMITTED) for k, ex in enumerate(EXECUTORS)]
+CASES += [pytest.param(m, *SMALLER[m], ex, id=f"{m}-smaller-{ex}") for m in SMALLER
+          for ex in EXECUTORS]
 
 
-# one test per model, so that the suite's workers share them out
-@pytest.mark.parametrize("model,domain,regions", CASES)
+# one test per model and executor, so that the suite's workers share them out
+@pytest.mark.parametrize("model,domain,regions,executor", CASES)
 def test_every_committed_model_counts_the_same_on_every_executor(model, domain, regions,
-                                                                  models_dir, ray_cluster,
-                                                                  dask_address):
+                                                                  executor, models_dir,
+                                                                  request):
     path = models_dir / f"{model}.onnx"
     if isinstance(domain, tuple):
         where = {"box": domain}
     else:
         where = {"center": models_dir / "digits_test_image.npy", "radius": domain}
-    assert count_regions(path, **where).regions == regions, model
-    for kw in ({"jobs": 2}, {"executor": "ray"},
-               {"executor": "dask", "address": dask_address}):
-        res = count_regions(path, **where, **kw)
-        assert res.exact and res.regions == regions, (model, kw)
+    if executor == "local":
+        kw = {"jobs": 2}
+    elif executor == "ray":
+        request.getfixturevalue("ray_cluster")
+        kw = {"executor": "ray"}
+    else:
+        kw = {"executor": "dask", "address": request.getfixturevalue("dask_address")}
+    assert count_regions(path, **where).regions == regions, model       # one process
+    res = count_regions(path, **where, **kw)
+    assert res.exact and res.regions == regions, (model, kw)
 
 
 def _cli(*args, timeout=300):
