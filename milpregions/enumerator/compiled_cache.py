@@ -5,15 +5,19 @@ inline functions of other modules (``lp_kernel.walk`` calls ``kernel.unit_rows``
 edit to one module a cached walk of another would run the old code. ``refresh`` closes that
 gap: it hashes the sources of every module beside the given compiled function that imports
 numba, and when the digest differs from the one stamped in the cache folder, it deletes that
-folder's cached entries of those modules before any of them is loaded.
+folder's cached entries of those modules before any of them is loaded. ``alone`` lets one
+process at a time compile a module: the others wait for it and load what it cached.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 STAMP = "milpregions-compiled.sha256"
@@ -62,3 +66,26 @@ def refresh(dispatcher) -> bool:
     except OSError:
         return dropped
     return dropped
+
+
+@contextmanager
+def alone(dispatcher, name: str) -> Iterator[None]:
+    """Held while this process compiles or loads the compiled module ``name`` (``dispatcher``
+    one of its functions): a process that does the same meanwhile (the first counts after an
+    install, started together; a test suite's workers beside its compile) waits, then loads
+    what this one cached instead of spending the same minutes of CPU again. An exclusive
+    ``flock`` on a file in the cache folder, dropped by the kernel when a process ends; where
+    the folder cannot be written, no lock."""
+    cache = Path(str(dispatcher._cache.cache_path))
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        fd = os.open(cache / f"milpregions-{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                     0o666)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -152,9 +152,11 @@ class Leaves:
         # compiled float filter first (the same bound), numpy and exact for the rest
         if self.compiled_filter:
             if self._witness_filter is None:
-                from .witness_kernel import witness_filter
+                from . import witness_kernel
 
-                self._witness_filter = witness_filter(self.net)
+                if not witness_kernel.cache_is_warm():      # compiled by one process at a time
+                    witness_kernel.warm_up()
+                self._witness_filter = witness_kernel.witness_filter(self.net)
             rest = ~self._witness_filter(np.ascontiguousarray(U, dtype=np.float64),
                                          np.ascontiguousarray(B, dtype=np.int16))
             U, B = U[rest], B[rest]

@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit
 from numba.typed import List
 
+from . import compiled_cache
 from .kernel import verify
 from .layers import THIN
 from .net_kernel import (
@@ -1361,6 +1362,12 @@ def is_loaded() -> bool:
 
 
 def warm_up(parallel: bool = True) -> None:
+    """``_warm_up`` with this module's compile lock: one process at a time compiles it."""
+    with compiled_cache.alone(walk, "lp_kernel"):
+        _warm_up(parallel)
+
+
+def _warm_up(parallel: bool = True) -> None:
     """Compile (first run after install) or load (from the cache) the LP walk on a tiny net
     (a unit layer reading the input, then a max layer reading both it and the input, one
     weight dense and one sparse: every specialisation a count uses). ``parallel=False``: only

@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 from numba.typed import List
 
+from . import compiled_cache
 from .kernel import POLYGON, _cut_polygon, _part, _pop, _tidy, cut, settle_units, to_bits
 from .net_kernel import (
     cell_rows,
@@ -722,6 +723,12 @@ def is_loaded() -> bool:
 
 
 def warm_up(parallel: bool = True) -> None:
+    """``_warm_up`` with this module's compile lock: one process at a time compiles it."""
+    with compiled_cache.alone(walk, "vertex_kernel"):
+        _warm_up(parallel)
+
+
+def _warm_up(parallel: bool = True) -> None:
     """Compile (first run after install) or load (from the cache) the walk on a tiny net (a
     unit layer reading the input, then a max layer reading both it and the input, one weight
     dense and one sparse: every specialisation a count uses). ``parallel=False``: only what

@@ -19,6 +19,7 @@ from numba import njit
 
 from ..ir.network import Layer, MaxLayer, Network
 from ..ir.pattern import fan_in, rounding_level
+from . import compiled_cache
 
 _U = 2.0 ** -53
 _TINY = 2.0 ** -1060
@@ -360,6 +361,12 @@ def cache_is_warm() -> bool:
 
 
 def warm_up(parallel: bool = True) -> None:
+    """``_warm_up`` with this module's compile lock: one process at a time compiles it."""
+    with compiled_cache.alone(settled, "witness_kernel"):
+        _warm_up(parallel)
+
+
+def _warm_up(parallel: bool = True) -> None:
     """Compile (first run after install) or load (from the cache) both filters, on a one-unit
     chain (``settled``) and a one-group max layer (``settled_general``), with the array types
     a count passes. ``parallel`` is there for the walks' signature: every count calls both."""

@@ -95,3 +95,46 @@ def test_stamp_written_and_unchanged_sources_keep_the_cache(tmp_path):
     assert sorted(p.name for p in stamps[0].parent.glob("*.nbi")) == entries
     assert textwrap.dedent(stamps[0].read_text()) == compiled_cache.sources_digest(
         compiled_cache.compiled_sources(tmp_path / "pkg"))
+
+
+COMPILER = """\
+import sys
+import time
+
+from numba import njit
+
+from milpregions.enumerator import compiled_cache
+
+
+@njit(cache=True)
+def twice(x):
+    return 2 * x
+
+
+with compiled_cache.alone(twice, "twice"):
+    start = time.time()
+    twice(1)                    # compiled, or loaded from what the other process cached
+    time.sleep(1.0)             # still holding the lock
+    print(start, time.time(), twice.stats.cache_hits.get((twice.signatures[0]), 0),
+          flush=True)
+"""
+
+
+def test_one_process_at_a_time_compiles_a_module(tmp_path):
+    """Two processes that need the same cold module at once (two first counts, a test worker
+    beside the suite's compile): one compiles it while the other waits on the lock, then loads
+    what was cached, never compiling it a second time."""
+    script = tmp_path / "compiler.py"
+    script.write_text(COMPILER)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    procs = [subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    runs = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        start, end, hits = out.split()
+        runs.append((float(start), float(end), int(hits)))
+    first, second = sorted(runs)
+    assert first[1] <= second[0]                    # one after the other
+    assert (first[2], second[2]) == (0, 1)          # compiled once, then loaded
