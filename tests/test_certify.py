@@ -256,9 +256,7 @@ def mixed_nets_4d(draw):
     return nets
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mixed_nets_4d())
-def test_property_certified_4d_counts_equal_the_product_of_exact_2d_counts(nets):
+def _certified_block_product(nets):
     a, b = nets
     want = count_2d(a, [-1, -1], [1, 1]) * count_2d(b, [-1, -1], [1, 1])
     net = block_product(a, b)
@@ -268,3 +266,17 @@ def test_property_certified_4d_counts_equal_the_product_of_exact_2d_counts(nets)
     # and the exact adjacency search alone, seeded with nothing
     c = certify(prepare(net, (-1, 1), Settings()), [])
     assert c.certified and c.regions == want
+
+
+# ~0.7 s of CPU an example: 5 in the default suite, 30 under -m slow
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mixed_nets_4d())
+def test_property_certified_4d_counts_equal_the_product_of_exact_2d_counts(nets):
+    _certified_block_product(nets)
+
+
+@pytest.mark.slow
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mixed_nets_4d())
+def test_property_certified_4d_counts_equal_the_product_of_exact_2d_counts_many(nets):
+    _certified_block_product(nets)
