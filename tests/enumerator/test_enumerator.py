@@ -576,14 +576,17 @@ def test_1d_degenerate_vs_oracle(vertex_dim):
 # 4. tree == milp (and == oracle in 2-D) on random small networks
 # ============================================================================================
 
-def random_cases(count: int = 24):
+def random_cases(count: int = 24, default: int = 12):
+    """``count`` random small nets; past the first ``default`` under -m slow (the MILP count
+    costs ~0.15 s of CPU a net: the default suite checks 12 nets, the slow run 24)."""
     rng = np.random.default_rng(2024)
     out = []
     for i in range(count):
         n0 = int(rng.integers(1, 4))
         depth = int(rng.integers(1, 3))
         widths = [int(w) for w in rng.integers(2, 6, depth)]
-        out.append(pytest.param(n0, widths, 100 + i, id=f"n0={n0}-{widths}-s{100 + i}"))
+        out.append(pytest.param(n0, widths, 100 + i, id=f"n0={n0}-{widths}-s{100 + i}",
+                                marks=[pytest.mark.slow] if i >= default else []))
     return out
 
 
