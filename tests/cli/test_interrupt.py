@@ -4,6 +4,7 @@ counted region in ``--regions`` exactly once."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -57,6 +58,10 @@ def test_ctrl_c_stops_the_milp_count_with_a_lower_bound(tmp_path):
     proc = _start(["count", str(model), "--box", "-1,1", "--method", "milp",
                    "--regions", str(regions)])
     wait_for_lines(regions, 1, proc)              # inside the solve loop
+    # flushed at least every second (count.FLUSH_SECONDS), not when 8 KB of lines filled
+    # Python's buffer: a slow count's file shows its first regions while it runs
+    first = regions.read_text().splitlines()
+    assert len(first) <= 8 < io.DEFAULT_BUFFER_SIZE // len(first[0]), len(first)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err

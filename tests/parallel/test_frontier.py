@@ -43,7 +43,8 @@ def _patterns(net, **kw):
 
 
 def test_a_frontier_handed_back_is_counted_once():
-    """A task budget of 1 ms: every task hands back its stack after its first block."""
+    """A task budget of 1 us: every task hands back its stack after its first block of at least
+    TASK_MIN_NODES nodes (1 ms let a fast machine finish some tasks within it)."""
     p = prepare(C.he_mlp(3, [12, 12, 8], 0), (-1.0, 1.0), Settings())
     whole = TreeCounter(p.unit_net, p.tree_bounds, compiled=True).run()
     split = TreeCounter(p.unit_net, p.tree_bounds, compiled=True).split()
