@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -224,8 +225,12 @@ class DaskEngine:
         return max(1, sum(w.get("nthreads", 1) for w in info.values()))
 
     def submit(self, batch, deadline: float | None):
-        return self.client.submit(_count_remote, self.problem, batch, deadline, pure=False,
-                                  retries=RETRIES)
+        with warnings.catch_warnings():
+            # a batch of many cells is a large argument (a one-worker cluster's first task:
+            # 18 MB): Dask's advice to load data through Dask went to the count's stderr
+            warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+            return self.client.submit(_count_remote, self.problem, batch, deadline, pure=False,
+                                      retries=RETRIES)
 
     def ready(self, handles: list, timeout: float) -> list:
         end = time.monotonic() + timeout

@@ -212,7 +212,7 @@ def test_ctrl_c_on_a_dask_run_prints_a_lower_bound(tmp_path):
     to_onnx(C.he_mlp(6, [20, 20], 0), model)
     regions = tmp_path / "regions.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "milpregions", "count", str(model), "--box",
-                             "-1,1", "--executor", "dask", "--jobs", "2", "--json",
+                             "-1,1", "--executor", "dask", "--jobs", "1", "--json",
                              "--regions", str(regions), "--task-seconds", "0.5"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -361,7 +361,7 @@ def test_an_unreachable_cluster_is_refused_promptly(engine, address, env, tmp_pa
 
 
 #: the --connect-timeout the tests of a silent address give (the default is 30 s)
-SILENT_TIMEOUT = 3.0
+SILENT_TIMEOUT = 1.0
 
 
 @pytest.mark.parametrize("engine,address", [("ray", "127.0.0.1:{port}"),

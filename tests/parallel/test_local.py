@@ -55,7 +55,7 @@ def test_two_workers_count_what_one_process_counts(name, make, box, models_dir):
 
 def test_a_time_limit_with_workers_is_a_lower_bound():
     net = C.he_mlp(6, [16, 16], 0)
-    res = count_regions(net, (-1.0, 1.0), jobs=2, time_limit=4.0)
+    res = count_regions(net, (-1.0, 1.0), jobs=2, time_limit=2.0)
     assert not res.exact and res.stopped == "time-limit" and 0 <= res.regions < 935_763
 
 
