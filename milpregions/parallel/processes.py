@@ -162,8 +162,11 @@ class Workers:
     def close(self, lost: bool) -> None:
         """Let the workers go (after a loss: terminate them)."""
         self.stop.value = 1
-        for w, (p, conn) in enumerate(zip(self.procs, self.conns)):
-            if not lost and w not in self.busy and p.exitcode is None:
+        # every live worker is told to leave: an idle one at once, a busy one once it has sent
+        # the batch it stops (else it waited on its pipe until the join's 5 s ran out: a Ctrl-C
+        # or a lost worker ended a count 5 s late)
+        for p, conn in zip(self.procs, self.conns):
+            if p.exitcode is None:
                 try:
                     conn.send(None)
                 except OSError:
