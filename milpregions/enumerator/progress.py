@@ -156,11 +156,11 @@ def watch_cover(progress: ProgressCallback | None,
 #: machine (a fresh cache, one process per kernel; README, "Quick start"): the wall time on an
 #: idle core, longer when the cores are shared
 KERNELS = {
-    "kernel": ("the counting kernel of plain MLPs (vertex walk)", 55.0),
-    "vertex_kernel": ("the vertex counting kernel", 128.0),
-    "lp_kernel": ("the LP counting kernel", 123.0),
-    # the float check of witnesses that a count with a compiled walk runs (a loaded machine)
-    "witness_kernel": ("the compiled witness check", 7.0),
+    "kernel": ("the counting kernel of plain MLPs (vertex walk)", 31.0),
+    "vertex_kernel": ("the vertex counting kernel", 54.0),
+    "lp_kernel": ("the LP counting kernel", 65.0),
+    # the float check of witnesses that a count with a compiled walk runs
+    "witness_kernel": ("the compiled witness check", 4.0),
 }
 
 
