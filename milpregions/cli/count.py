@@ -171,10 +171,10 @@ def format_notes(result) -> list[str]:
     return out
 
 
-#: what can be counted where a stopped count found no region, by the kind of domain
 #: a --regions file (JSON lines) is flushed at least this often, whatever the count's pace
 FLUSH_SECONDS = 1.0
 
+#: what can be counted where a stopped count found no region, by the kind of domain
 SMALLER_DOMAIN = {
     "box": "a ball around a data point (--center X.npy --radius R) or a 2-D slice "
            "(--slice P0 P1 P2)",

@@ -12,15 +12,18 @@ process at a time compile a module: the others wait for it and load what it cach
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ParamSpec
 
 STAMP = "milpregions-compiled.sha256"
+P = ParamSpec("P")
 _NUMBA_IMPORT = re.compile(rb"^\s*(from numba\b|import numba\b)", re.MULTILINE)
 
 
@@ -69,13 +72,14 @@ def refresh(dispatcher) -> bool:
 
 
 @contextmanager
-def alone(dispatcher, name: str) -> Iterator[None]:
-    """Held while this process compiles or loads the compiled module ``name`` (``dispatcher``
-    one of its functions): a process that does the same meanwhile (the first counts after an
+def alone(dispatcher) -> Iterator[None]:
+    """Held while this process compiles or loads the compiled module of ``dispatcher`` (one
+    of its functions): a process that does the same meanwhile (the first counts after an
     install, started together; a test suite's workers beside its compile) waits, then loads
     what this one cached instead of spending the same minutes of CPU again. An exclusive
     ``flock`` on a file in the cache folder, dropped by the kernel when a process ends; where
     the folder cannot be written, no lock."""
+    name = dispatcher.py_func.__module__.rsplit(".", 1)[-1]
     cache = Path(str(dispatcher._cache.cache_path))
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -89,3 +93,14 @@ def alone(dispatcher, name: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def one_at_a_time(dispatcher) -> Callable[[Callable[P, None]], Callable[P, None]]:
+    """A module's ``warm_up``, run under ``alone(dispatcher)``."""
+    def wrap(warm_up: Callable[P, None]) -> Callable[P, None]:
+        @functools.wraps(warm_up)
+        def locked(*args: P.args, **kwargs: P.kwargs) -> None:
+            with alone(dispatcher):
+                warm_up(*args, **kwargs)
+        return locked
+    return wrap

@@ -1031,13 +1031,8 @@ def is_loaded() -> bool:
     return all(bool(f.overloads) for f in (walk, verify, new_stack, new_cells))
 
 
+@compiled_cache.one_at_a_time(walk)           # other processes wait, then load it
 def warm_up(parallel: bool = True) -> None:
-    """``_warm_up`` with this module's compile lock: one process at a time compiles it."""
-    with compiled_cache.alone(walk, "kernel"):
-        _warm_up(parallel)
-
-
-def _warm_up(parallel: bool = True) -> None:
     """Compile (first run after install) or load (from the cache) the walk on a one-unit net,
     so that a count's clock starts after it. ``parallel=False``: only what a serial count
     calls (the cell splitting and packing of parallel counts, and the typed-list methods

@@ -1361,13 +1361,8 @@ def is_loaded() -> bool:
     return all(bool(f.overloads) for f in (walk, new_stack, verify))
 
 
+@compiled_cache.one_at_a_time(walk)           # other processes wait, then load it
 def warm_up(parallel: bool = True) -> None:
-    """``_warm_up`` with this module's compile lock: one process at a time compiles it."""
-    with compiled_cache.alone(walk, "lp_kernel"):
-        _warm_up(parallel)
-
-
-def _warm_up(parallel: bool = True) -> None:
     """Compile (first run after install) or load (from the cache) the LP walk on a tiny net
     (a unit layer reading the input, then a max layer reading both it and the input, one
     weight dense and one sparse: every specialisation a count uses). ``parallel=False``: only

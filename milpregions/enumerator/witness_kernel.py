@@ -360,13 +360,8 @@ def cache_is_warm() -> bool:
     return all(any(cache.glob(f"witness_kernel.{name}-*.nbi")) for name in FILTERS)
 
 
+@compiled_cache.one_at_a_time(settled)           # other processes wait, then load it
 def warm_up(parallel: bool = True) -> None:
-    """``_warm_up`` with this module's compile lock: one process at a time compiles it."""
-    with compiled_cache.alone(settled, "witness_kernel"):
-        _warm_up(parallel)
-
-
-def _warm_up(parallel: bool = True) -> None:
     """Compile (first run after install) or load (from the cache) both filters, on a one-unit
     chain (``settled``) and a one-group max layer (``settled_general``), with the array types
     a count passes. ``parallel`` is there for the walks' signature: every count calls both."""

@@ -198,7 +198,7 @@ class DaskEngine:
             raise _missing("dask", "Dask's distributed") from None
         self.cluster = None
         if address is None:
-            # scheduler, dashboard, nannies and workers on the loopback interface only
+            # scheduler, its HTTP routes, nannies and workers on the loopback interface only
             with sigint_ignored_by_new_processes():   # a Ctrl-C meanwhile is lost
                 self.cluster = LocalCluster(n_workers=cpus or os.cpu_count() or 1,
                                             threads_per_worker=1, processes=True,

@@ -160,7 +160,8 @@ class Workers:
         return out
 
     def close(self, lost: bool) -> None:
-        """Let the workers go (after a loss: terminate them)."""
+        """Let the workers go: each is told to leave; after a loss, or with batches still
+        running, one that has not left within 5 s is terminated."""
         self.stop.value = 1
         # every live worker is told to leave: an idle one at once, a busy one once it has sent
         # the batch it stops (else it waited on its pipe until the join's 5 s ran out: a Ctrl-C

@@ -11,7 +11,7 @@ itself, not on a solver's tolerance.
 from __future__ import annotations
 
 from fractions import Fraction
-from math import gcd
+from math import lcm
 from typing import NamedTuple
 
 import numpy as np
@@ -34,9 +34,7 @@ def maximise(T: list[list[Fraction]], obj: list[Fraction]) -> dict[int, Fraction
     scale = 1
     for row in [*T, obj]:
         for v in row:
-            q = Fraction(v).denominator
-            if q != 1:
-                scale = scale * q // gcd(scale, q)
+            scale = lcm(scale, Fraction(v).denominator)
     M = [[int(Fraction(v) * scale) for v in row] for row in T]
     c = [int(Fraction(v) * scale) for v in obj]
     D = 1                           # the tableau is M / D, D > 0

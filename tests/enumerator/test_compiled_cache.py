@@ -111,7 +111,7 @@ def twice(x):
     return 2 * x
 
 
-with compiled_cache.alone(twice, "twice"):
+with compiled_cache.alone(twice):
     start = time.time()
     twice(1)                    # compiled, or loaded from what the other process cached
     time.sleep(1.0)             # still holding the lock
