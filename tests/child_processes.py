@@ -13,7 +13,8 @@ import psutil
 
 def _alive(proc: subprocess.Popen) -> None:
     if proc.poll() is not None:
-        raise AssertionError(f"the process ended ({proc.returncode}): {proc.stderr.read()}")
+        said = proc.stderr.read() if proc.stderr else ""
+        raise AssertionError(f"the process ended ({proc.returncode}): {said}")
 
 
 def wait_for_cpu(proc: subprocess.Popen, seconds: float, timeout: float = 120.0) -> None:
@@ -35,11 +36,19 @@ def wait_for_cpu(proc: subprocess.Popen, seconds: float, timeout: float = 120.0)
     raise AssertionError(f"the process used less than {seconds} s of CPU in {timeout} s")
 
 
+def lines_in(path: Path) -> int:
+    """The finished lines of ``path`` (0 before it exists)."""
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
 def wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float = 120.0) -> None:
     """Until the file ``path`` holds ``n`` lines (a count's ``--regions``)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if path.exists() and len(path.read_text().splitlines()) >= n:
+        if lines_in(path) >= n:
             return
         _alive(proc)
         time.sleep(0.05)

@@ -94,9 +94,9 @@ def test_a_block_product_in_four_dimensions_is_certified(models_dir):
     net = block_product(a, b)
     want = count_2d(a, [-1, -1], [1, 1]) * count_2d(b, [-1, -1], [1, 1])
     assert want == 102 * 7
-    for vertex_dim in (6, 0):
-        res = count_regions(net, (-1, 1), certify=True, vertex_dim=vertex_dim)
-        assert res.certified is True and res.regions == want
+    # on the LP path (the vertex path's 4-D block products are the property test's below)
+    res = count_regions(net, (-1, 1), certify=True, vertex_dim=0)
+    assert res.certified is True and res.regions == want
 
 
 @pytest.mark.parametrize("vertex_dim", [6, 0], ids=["vertex", "lp"])
@@ -193,9 +193,9 @@ def test_cli_certify_exit_status_and_json(cli, models_dir):
 
 
 def test_cli_certify_time_limit_is_exit_4(cli, models_dir):
-    # the float count takes about a second, the certification about thirty
+    # the float count takes ~0.2 s, the certification about thirty
     code, out, _ = cli("count", models_dir / "he_3d_16x16.onnx", "--box", "-1,1", "--certify",
-                       "--time-limit", "4")
+                       "--time-limit", "2")
     assert code == 4
     assert out == ("3,524 regions (not certified: the certification was stopped by the time "
                    "limit)\n")

@@ -43,7 +43,10 @@ def model(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+# SIGTERM (3 s of CPU) under -m slow: its twins are SIGINT here, the same stop request
+# between HiGHS's slices, and SIGTERM during the walk (test_interrupt.py)
+@pytest.mark.parametrize("sig", [signal.SIGINT,
+                                 pytest.param(signal.SIGTERM, marks=pytest.mark.slow)])
 def test_a_signal_ends_the_bound_tightening_at_once(model, sig):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "milpregions", "count", str(model), "--box",

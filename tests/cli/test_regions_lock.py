@@ -35,7 +35,8 @@ def _patterns(path) -> list[str]:
 
 
 @pytest.mark.parametrize("suffix", ["jsonl", "mpr"])
-def test_a_second_count_on_a_regions_file_being_written_is_refused(model, tmp_path, suffix):
+def test_a_second_count_on_a_regions_file_being_written_is_refused(model, tmp_path, suffix,
+                                                                   cli):
     regions = tmp_path / f"r.{suffix}"
     first = subprocess.Popen(_cmd(model, regions, "--time-limit", "120"), text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -45,13 +46,12 @@ def test_a_second_count_on_a_regions_file_being_written_is_refused(model, tmp_pa
             assert first.poll() is None, first.communicate()
             assert time.monotonic() - start < 60
             time.sleep(0.05)
-        second = subprocess.run(_cmd(model, regions, "--time-limit", "20"),
-                                capture_output=True, text=True, timeout=120)
+        # the second count in this process (the lock is the other process's all the same)
+        code, out, err = cli(*_cmd(model, regions, "--time-limit", "20")[3:])
         assert first.poll() is None                         # still counting
-        assert second.returncode == 2 and second.stdout == ""
-        assert second.stderr == (f"milpregions: {regions}: another count is writing this "
-                                 "regions file; wait for it to end (or stop it), or write "
-                                 "another file\n")
+        assert (code, out) == (2, "")
+        assert err == (f"milpregions: {regions}: another count is writing this regions file; "
+                       "wait for it to end (or stop it), or write another file\n")
         # stop the first count only once it has written regions (under load it may still
         # be starting, or in its trial, which holds its regions back, when the second ends)
         size, start = regions.stat().st_size, time.monotonic()
@@ -73,8 +73,7 @@ def test_a_second_count_on_a_regions_file_being_written_is_refused(model, tmp_pa
 
         assert len(RegionSet.read(regions)) == found
     # the lock went with the count that held it
-    again = subprocess.run(_cmd(model, regions, "--max-regions", "40"), capture_output=True,
-                           text=True, timeout=120)
-    assert again.returncode == 3 and again.stdout.startswith("at least 40 regions"), again.stderr
+    code, out, err = cli(*_cmd(model, regions, "--max-regions", "40")[3:])
+    assert code == 3 and out.startswith("at least 40 regions"), err
     if suffix == "jsonl":
         assert len(set(_patterns(regions))) == 40

@@ -54,7 +54,7 @@ def test_json_of_a_dask_count_is_alone_on_stdout(tmp_path):
     path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, PYTHONPATH=path, NOISE_PARENT=str(os.getpid()))
     p = subprocess.run([sys.executable, "-m", "milpregions", "count", str(model), "--box",
-                        "-1,1", "--executor", "dask", "--jobs", "2", "--json"],
+                        "-1,1", "--executor", "dask", "--jobs", "1", "--json"],
                        capture_output=True, text=True, timeout=300, env=env)
     assert p.returncode == 0, p.stderr
     record = json.loads(p.stdout)                   # the record, and nothing else

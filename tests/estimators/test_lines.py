@@ -82,8 +82,9 @@ def test_max_groups_along_a_line_match_dense_sampling():
         breaks, keys = segment_regions(net, p, q)
         t = np.linspace(0, 1, 200001)[1:-1]
         pats = np.concatenate([np.asarray(a, np.int64) for a in net.pattern(p + t[:, None] * (q - p))], 1)
-        runs = 1 + int(np.count_nonzero(np.any(pats[1:] != pats[:-1], axis=1)))
-        distinct = len(np.unique(pats, axis=0))
+        starts = np.r_[0, 1 + np.flatnonzero(np.any(pats[1:] != pats[:-1], axis=1))]
+        runs = len(starts)
+        distinct = len(np.unique(pats[starts], axis=0))     # each run's pattern: all of them
         assert (len(set(keys)), len(keys)) == (distinct, runs), trial
         # every piece's key is the pattern at its midpoint
         mids = (breaks[:-1] + breaks[1:]) / 2
@@ -91,10 +92,12 @@ def test_max_groups_along_a_line_match_dense_sampling():
         assert [g.tobytes() for g in got] == keys
 
 
-def _brute_distance(net, x, ndir=720, rmax=3.0, steps=3000):
+def _brute_distance(net, x, ndir=720, rmax=3.0, steps=3000, chunk=100):
     """The distance from x to its region's boundary by brute force: along each of ``ndir``
     directions, the first of ``steps`` points with another pattern, then 40 bisections (all
-    directions at once)."""
+    directions at once). The points are scanned ``chunk`` radii at a time, outwards: the first
+    chunk in which some direction leaves the region holds the nearest boundary (a direction
+    that leaves it later is farther), so the scan stops there."""
     def flat(X):
         return np.concatenate([np.asarray(a, float).reshape(len(X), -1) for a in net.pattern(X)], 1)
 
@@ -102,12 +105,16 @@ def _brute_distance(net, x, ndir=720, rmax=3.0, steps=3000):
     ts = np.linspace(0, rmax, steps)[1:]
     th = np.linspace(0, 2 * np.pi, ndir, endpoint=False)
     U = np.stack([np.cos(th), np.sin(th)], axis=1)
-    points = (x + ts[None, :, None] * U[:, None, :]).reshape(-1, 2)
-    diff = np.any(flat(points) != pat0, axis=1).reshape(ndir, len(ts))
-    hit = diff.any(axis=1)
-    if not hit.any():
+    for start in range(0, len(ts), chunk):
+        t = ts[start:start + chunk]
+        points = (x + t[None, :, None] * U[:, None, :]).reshape(-1, 2)
+        diff = np.any(flat(points) != pat0, axis=1).reshape(ndir, len(t))
+        hit = diff.any(axis=1)
+        if hit.any():
+            break
+    else:
         return np.inf
-    U, k = U[hit], np.argmax(diff[hit], axis=1)
+    U, k = U[hit], start + np.argmax(diff[hit], axis=1)
     lo, hi = np.where(k > 0, ts[np.maximum(k - 1, 0)], 0.0), ts[k]
     for _ in range(40):
         m = (lo + hi) / 2

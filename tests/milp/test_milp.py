@@ -113,12 +113,20 @@ def test_identically_zero_preactivation_does_not_hide_a_region():
         assert r == pytest.approx(DELTA)   # the simplex inradius, delta / n0 with n0 = 1
 
 
+def row_counts(P: np.ndarray) -> np.ndarray:
+    """How often each distinct row of P occurs (``np.unique(P, axis=0)``'s counts; the rows
+    compared as bytes, ten times faster on grids of 10^5 points and more)."""
+    P = np.ascontiguousarray(P)
+    return np.unique(P.view(np.dtype((np.void, P.dtype.itemsize * P.shape[1]))).ravel(),
+                     return_counts=True)[1]
+
+
 def grid_count_1d(net, n=200001):
     X = np.linspace(-1, 1, n)[:, None]
     P = np.hstack(net.pattern(X))
     change = np.flatnonzero(np.any(P[1:] != P[:-1], axis=1))
     runs = np.diff(np.concatenate([[0], change + 1, [n]]))
-    return len(np.unique(P, axis=0)), runs.min() * 2 / (n - 1)
+    return len(row_counts(P[np.r_[0, change + 1]])), runs.min() * 2 / (n - 1)
 
 
 def test_two_layer_1d_against_grid():
@@ -146,7 +154,7 @@ def test_two_layer_2d_small():
               [rng.normal(size=4) * 0.3, rng.normal(size=3) * 0.3, np.zeros(1)])
     g = np.linspace(-1, 1, 801)
     X = np.array(np.meshgrid(g, g)).reshape(2, -1).T
-    grid = len(np.unique(np.hstack(net.pattern(X)), axis=0))
+    grid = len(row_counts(np.hstack(net.pattern(X))))
     assert count(net).regions == grid
 
 
@@ -258,7 +266,7 @@ def grid_patterns(net, n=401):
     g = np.linspace(-1, 1, n)
     X = np.array(np.meshgrid(g, g)).reshape(2, -1).T
     P = np.hstack([np.asarray(p, dtype=np.int64) for p in net.pattern(X)])
-    _, counts = np.unique(P, axis=0, return_counts=True)
+    counts = row_counts(P)
     return len(counts), int(counts.min())
 
 

@@ -91,10 +91,14 @@ def test_import_matches_onnxruntime(name):
 # digits_mlp_dynamic holds digits_mlp's weights (test_dynamic_flatten_equals_plain_mlp: the
 # same outputs and the same tree count), so its MILP count (30 s) would check nothing new.
 # digits_mlp's MILP count at radius 0.2 (4 regions) takes 22 s of CPU: under -m slow, and the
-# default suite compares the two counts at radius 0.1 (2 regions, 8.5 s)
+# default suite compares the two counts at radius 0.1 (2 regions, 8.5 s). digits_cnn's MILP
+# (65 copies of the network for the 64-input witness simplex, ~69,000 rows) takes 6 s: under
+# -m slow, its twins are the three 64-input MLPs here and the CNN on a plane through the image
+# (``test_tree_count_equals_milp_count_on_a_plane_through_the_image``)
 SMALLER_MILP = {"digits_mlp": _ball(0.1)}
+SLOW_MILP = set(SMALLER_MILP) | {"digits_cnn"}
 MILP_CASES = [pytest.param(n, SMALL_BOXES[n], id=n,
-                           marks=[pytest.mark.slow] if n in SMALLER_MILP else [])
+                           marks=[pytest.mark.slow] if n in SLOW_MILP else [])
               for n in sorted(set(SHAPES) - {"digits_mlp_dynamic"})] + \
     [pytest.param(n, box, id=f"{n}-smaller") for n, box in SMALLER_MILP.items()]
 
@@ -107,6 +111,19 @@ def test_tree_count_equals_milp_count(name, box):
     assert tree.exact and milp.exact
     assert 1 <= tree.regions <= 40
     assert tree.regions == milp.regions
+
+
+def test_tree_count_equals_milp_count_on_a_plane_through_the_image():
+    """The CNN's convolutions and MaxPool groups in the MILP, on a plane through the test
+    image (3 copies of the network for the plane's witness simplex, not 65): 13 regions."""
+    rng = np.random.default_rng(0)
+    u, v = rng.normal(size=(2, 64))
+    plane = (IMAGE, IMAGE + 0.2 * u / np.abs(u).max(), IMAGE + 0.2 * v / np.abs(v).max())
+    net = load_onnx(_path("digits_cnn"))
+    tree = count_regions(net, slice=plane)
+    milp = count_regions(net, slice=plane, method="milp")
+    assert tree.exact and milp.exact
+    assert tree.regions == milp.regions == 13
 
 
 def test_dynamic_flatten_equals_plain_mlp():

@@ -9,12 +9,13 @@ import random
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from milpregions.onnx.export import to_onnx
 from milpregions.testing.constructions import he_mlp
+
+from child_processes import lines_in, wait_for_cpu, wait_for_lines
 
 REGIONS = 25_009            # he_mlp(4, [16, 16], seed=0) in [-1, 1]^4
 
@@ -33,15 +34,25 @@ def _count(model, ck, regions, *extra) -> list[str]:
 
 @pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow)])
 def test_kill_9_at_random_moments_then_resume_counts_every_region_once(model, tmp_path, seed):
+    """Three runs killed inside the count: the first at a random moment of its start (its
+    imports, bounds and first batches: a random amount of CPU), the next two once a random
+    share of what was left is recorded; one process and two workers in turn. (A fixed random
+    sleep of 0.5-4 s let the runs end before their kill once counts got faster.)"""
     rng = random.Random(seed)
     ck, regions = tmp_path / "run.sqlite", tmp_path / "regions.jsonl"
     for attempt in range(3):
         extra = ["--jobs", "2"] if attempt % 2 == seed % 2 else []
         proc = subprocess.Popen(_count(model, ck, regions, *extra), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.5, 4.0))
+        if attempt == 0:
+            wait_for_cpu(proc, rng.uniform(0.3, 1.2))
+        else:
+            have = lines_in(regions)
+            wait_for_lines(regions, have + rng.randint(1, (REGIONS - have) // 2), proc)
+        assert proc.poll() is None, "killed inside the count"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
+    assert 0 < lines_in(regions) < REGIONS
     done = subprocess.run(_count(model, ck, regions), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     d = json.loads(done.stdout)
@@ -84,10 +95,7 @@ def test_kill_9_of_a_worker_ends_with_a_lower_bound_and_resumes(tmp_path, dims, 
     to_onnx(he_mlp(*dims, 0), big)
     proc = subprocess.Popen(_count(big, ck, regions, "--jobs", "2"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    end = time.monotonic() + 120
-    while not (regions.exists() and regions.stat().st_size > 0):   # a batch is finished
-        assert proc.poll() is None and time.monotonic() < end, proc.stderr.read()
-        time.sleep(0.1)
+    wait_for_lines(regions, 1, proc)                # a batch is finished
     workers = _workers(proc.pid)
     assert workers
     subprocess.run(["kill", "-9", str(workers[0])], check=True)
@@ -95,8 +103,10 @@ def test_kill_9_of_a_worker_ends_with_a_lower_bound_and_resumes(tmp_path, dims, 
     assert proc.returncode == 3, err
     d = json.loads(out)
     assert d["stopped"] == "worker-lost" and d["lower_bound"] is True and d["regions"] > 0
-    done = subprocess.run(_count(big, ck, regions, "--jobs", "2"), capture_output=True,
-                          text=True, timeout=600)
+    # resumed in one process (the workers' start costs two cores a second each; a resume
+    # with workers is the random-moments test's)
+    done = subprocess.run(_count(big, ck, regions), capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["regions"] == regions_want
     lines = regions.read_text().splitlines()

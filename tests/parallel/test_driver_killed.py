@@ -13,10 +13,12 @@ import psutil
 from milpregions.onnx.export import to_onnx
 from milpregions.testing.constructions import he_mlp
 
+from child_processes import wait_for_cpu
+
 
 def test_workers_of_a_killed_driver_end_quietly(tmp_path):
     model = tmp_path / "he.onnx"
-    to_onnx(he_mlp(4, [16, 16], 0), model)          # 25,009 regions: several seconds
+    to_onnx(he_mlp(6, [16, 16], 0), model)          # 935,763 regions: far longer than this
     err = tmp_path / "stderr.txt"
     with open(err, "w") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "milpregions", "count", str(model),
@@ -30,7 +32,9 @@ def test_workers_of_a_killed_driver_end_quietly(tmp_path):
                        if "spawn_main" in " ".join(c.cmdline())]
             time.sleep(0.2)
         assert len(workers) >= 2, "the workers started"
-        time.sleep(2.0)                             # counting by now
+        # counting by now: the driver and two workers use ~3 s of CPU to start (imports, the
+        # compiled walk loaded)
+        wait_for_cpu(proc, 4.0)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         gone, alive = psutil.wait_procs(workers, timeout=15)

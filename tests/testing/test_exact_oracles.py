@@ -147,8 +147,9 @@ def test_count_line_matches_count_1d():
 def _grid_count_1d(net, lo, hi, n):
     x = np.linspace(lo, hi, n)[1:-1, None]
     pre = np.concatenate(net.preactivations(x), axis=1)
-    keep = np.all(np.abs(pre) > 1e-9, axis=1)
-    return {tuple(r) for r in (pre[keep] > 0)}
+    bits = pre[np.all(np.abs(pre) > 1e-9, axis=1)] > 0
+    starts = np.r_[0, 1 + np.flatnonzero(np.any(bits[1:] != bits[:-1], axis=1))]
+    return {tuple(r) for r in bits[starts]}        # the points in order: each run's pattern
 
 
 @pytest.mark.parametrize("seed", range(4))
