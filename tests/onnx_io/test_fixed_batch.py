@@ -40,6 +40,7 @@ def _seven() -> Network:
 # Real exporters
 
 
+@pytest.mark.xdist_group("torch")      # beside test_torch_export.py: one first dynamo export
 @pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
 def test_a_torch_export_with_a_fixed_batch_of_3_counts_one_sample(tmp_path, dynamo, caplog):
     torch = pytest.importorskip("torch")

@@ -20,7 +20,9 @@ from milpregions.errors import InputError  # noqa: E402
 from milpregions.ir.network import Affine, MaxLayer, Network, mlp  # noqa: E402
 from milpregions.onnx.torch_module import module_to_onnx  # noqa: E402
 
-pytestmark = pytest.mark.xdist_group("torch")   # one worker pays torch's import
+# one worker runs the exports: the first dynamo export of a process costs ~2 s of CPU, the
+# next ones ~0.4 s
+pytestmark = pytest.mark.xdist_group("torch")
 
 
 def _points(n0: int, n: int = 200, seed: int = 0, shape=None) -> np.ndarray:

@@ -62,20 +62,19 @@ def test_kill_9_at_random_moments_then_resume_counts_every_region_once(model, tm
     assert len(lines) == len(patterns) == REGIONS
 
 
-def test_a_checkpoint_of_another_count_is_refused(model, tmp_path):
+def test_a_checkpoint_of_another_count_is_refused(model, tmp_path, cli):
     ck, regions = tmp_path / "run.sqlite", tmp_path / "regions.jsonl"
-    first = subprocess.run(_count(model, ck, regions), capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0 and json.loads(first.stdout)["regions"] == REGIONS
-    again = subprocess.run(_count(model, ck, regions), capture_output=True, text=True,
-                           timeout=300)
-    assert json.loads(again.stdout)["regions"] == REGIONS       # all recorded: nothing to do
+    argv = _count(model, ck, regions)[3:]                         # in this process
+    code, out, err = cli(*argv)
+    assert code == 0 and json.loads(out)["regions"] == REGIONS, err
+    code, out, err = cli(*argv)
+    assert json.loads(out)["regions"] == REGIONS                  # all recorded: nothing to do
     assert len(regions.read_text().splitlines()) == REGIONS
-    cmd = _count(model, ck, regions)
-    cmd[cmd.index("-1,1")] = "0,1"                                # another domain
-    other = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert other.returncode == 2 and other.stdout == ""
-    assert other.stderr == (f"milpregions: {ck}: this checkpoint is of another count "
-                            "(different domain); remove it or name another file\n")
+    argv[argv.index("-1,1")] = "0,1"                              # another domain
+    code, out, err = cli(*argv)
+    assert (code, out) == (2, "")
+    assert err == (f"milpregions: {ck}: this checkpoint is of another count (different "
+                   "domain); remove it or name another file\n")
 
 
 def _workers(pid: int) -> list[int]:
