@@ -13,6 +13,7 @@ import pytest
 
 from milpregions.cli.main import main
 from milpregions.enumerator.progress import KERNELS
+from milpregions.parallel.processes import ONE_THREAD
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,6 +38,11 @@ def pytest_sessionstart(session):
     itself. The tests that time the start-up of a count do their own."""
     if hasattr(session.config, "workerinput"):          # an xdist worker: the controller did it
         return
+    # two workers on two cores: each one's BLAS and OpenMP pools (and those of the processes
+    # it starts) in one thread, as the count's own workers have them; their threads spinning
+    # on small matrices beside the other worker cost the suite ~30 s of CPU
+    for name in ONE_THREAD:
+        os.environ.setdefault(name, "1")
     # a walk already in numba's cache costs each test process a load, not a compilation: only
     # the cold ones are compiled here, and one process asks which (three processes loading
     # warm walks cost ~10 s of CPU; this one, without numba in the tests' own process, ~2 s)

@@ -32,7 +32,7 @@ from multiprocessing.connection import wait
 from ..api import count
 from ..errors import CertificateError, InputError, SolverError
 from ..ir.result import CountResult
-from ..parallel.processes import EXIT_UNGUARDED, UNGUARDED
+from ..parallel.processes import EXIT_UNGUARDED, UNGUARDED, one_library_thread_in_new_processes
 from ..problem import Problem
 from ..solver.highs import silence_banner
 
@@ -178,7 +178,8 @@ class _Workers:
                 p = ctx.Process(target=_serve, args=(child, self.stop, os.getpid()),
                                 daemon=True)
                 self.conns.append(parent)
-                p.start()
+                with one_library_thread_in_new_processes():
+                    p.start()
                 child.close()       # the worker holds the only other end: EOF if it dies
                 self.procs.append(p)
         except BaseException:

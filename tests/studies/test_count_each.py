@@ -137,3 +137,21 @@ def test_a_script_without_the_main_guard_gets_a_clear_error(tmp_path):
     assert last.startswith("milpregions.errors.InputError: worker processes cannot start: the "
                            "script counts with jobs > 1 outside `if __name__ == \"__main__\":`")
     assert bare.stderr.count("Traceback") == 1          # the script's own, none from workers
+
+
+def test_the_workers_of_many_counts_run_blas_in_one_thread(monkeypatch):
+    """As ``count --jobs``'s workers (tests/parallel/test_processes.py): one BLAS thread each."""
+    import psutil
+
+    from milpregions.parallel.processes import ONE_THREAD
+    from milpregions.studies.many import _Workers
+
+    for name in ONE_THREAD:
+        monkeypatch.delenv(name, raising=False)
+    pool = _Workers(2)
+    try:
+        seen = [psutil.Process(p.pid).environ() for p in pool.procs]
+    finally:
+        pool.close(True)
+    assert [[env.get(name) for name in ONE_THREAD] for env in seen] == [["1"] * 3] * 2
+    assert all(name not in os.environ for name in ONE_THREAD)
