@@ -150,8 +150,18 @@ def test_the_workers_of_many_counts_run_blas_in_one_thread(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     pool = _Workers(2)
     try:
-        seen = [psutil.Process(p.pid).environ() for p in pool.procs]
+        seen = [_environment_after_exec(psutil.Process(p.pid)) for p in pool.procs]
     finally:
         pool.close(True)
     assert [[env.get(name) for name in ONE_THREAD] for env in seen] == [["1"] * 3] * 2
     assert all(name not in os.environ for name in ONE_THREAD)
+
+
+def _environment_after_exec(proc) -> dict[str, str]:
+    """The environment ``proc`` was started with, once it runs Python (a process just forked,
+    not yet exec'd, shows none)."""
+    end = time.monotonic() + 60
+    while "spawn_main" not in " ".join(proc.cmdline()):
+        assert time.monotonic() < end, "the worker did not start"
+        time.sleep(0.01)
+    return proc.environ()
