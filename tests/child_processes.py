@@ -17,7 +17,7 @@ def _alive(proc: subprocess.Popen) -> None:
         raise AssertionError(f"the process ended ({proc.returncode}): {said}")
 
 
-def wait_for_cpu(proc: subprocess.Popen, seconds: float, timeout: float = 120.0) -> None:
+def wait_for_cpu(proc: subprocess.Popen, seconds: float, timeout: float = 300.0) -> None:
     """Until ``proc`` and its children have used ``seconds`` of CPU: past its imports (~0.4 s
     of CPU) and busy with its work, on a quiet or a loaded machine alike."""
     watched = psutil.Process(proc.pid)
@@ -25,7 +25,8 @@ def wait_for_cpu(proc: subprocess.Popen, seconds: float, timeout: float = 120.0)
     while time.monotonic() < end:
         _alive(proc)
         try:
-            cpu = sum(watched.cpu_times())       # with its children that ended
+            t = watched.cpu_times()               # with its children that ended (not iowait)
+            cpu = t.user + t.system + t.children_user + t.children_system
             for child in watched.children(recursive=True):
                 cpu += child.cpu_times().user + child.cpu_times().system
         except psutil.NoSuchProcess:
@@ -44,7 +45,7 @@ def lines_in(path: Path) -> int:
         return 0
 
 
-def wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+def wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float = 300.0) -> None:
     """Until the file ``path`` holds ``n`` lines (a count's ``--regions``)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:

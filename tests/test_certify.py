@@ -86,7 +86,11 @@ def test_three_dimensional_models_are_certified(models_dir):
     assert res.certified is True and res.regions == zaslavsky_count(4, 7)
 
 
-def test_a_block_product_in_four_dimensions_is_certified(models_dir):
+# the vertex path (~2 s) under -m slow: its twin is the property test's 4-D block products,
+# certified on the vertex path
+@pytest.mark.parametrize("vertex_dim", [0, pytest.param(6, marks=pytest.mark.slow)],
+                         ids=["lp", "vertex"])
+def test_a_block_product_in_four_dimensions_is_certified(models_dir, vertex_dim):
     a = load_onnx(models_dir / "he_2d_8x8.onnx")
     b = general_position_layer(2, 3, seed=1)
     b = mlp([b.layers[0].affine.W[0], np.eye(3), b.output.W[1]],
@@ -94,8 +98,7 @@ def test_a_block_product_in_four_dimensions_is_certified(models_dir):
     net = block_product(a, b)
     want = count_2d(a, [-1, -1], [1, 1]) * count_2d(b, [-1, -1], [1, 1])
     assert want == 102 * 7
-    # on the LP path (the vertex path's 4-D block products are the property test's below)
-    res = count_regions(net, (-1, 1), certify=True, vertex_dim=0)
+    res = count_regions(net, (-1, 1), certify=True, vertex_dim=vertex_dim)
     assert res.certified is True and res.regions == want
 
 
@@ -193,9 +196,10 @@ def test_cli_certify_exit_status_and_json(cli, models_dir):
 
 
 def test_cli_certify_time_limit_is_exit_4(cli, models_dir):
-    # the float count takes ~0.2 s, the certification about thirty
+    # the float count takes ~0.2 s (its clock starts before the compiled walk is loaded),
+    # the certification about thirty
     code, out, _ = cli("count", models_dir / "he_3d_16x16.onnx", "--box", "-1,1", "--certify",
-                       "--time-limit", "2")
+                       "--time-limit", "4")
     assert code == 4
     assert out == ("3,524 regions (not certified: the certification was stopped by the time "
                    "limit)\n")

@@ -58,20 +58,27 @@ def sigint_ignored_by_new_processes() -> Iterator[None]:
 #: threads spinning beside the others cost a count of 2 million regions on two workers 5% of
 #: its time (Dask's nannies and Ray set the same for their workers)
 ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: held while the environment carries ``ONE_THREAD`` for a spawn: two pools started by two
+#: threads at once take turns, so neither removes what the other still needs
+_ONE_THREAD_ENVIRON = threading.Lock()
 
 
 @contextmanager
 def one_library_thread_in_new_processes() -> Iterator[None]:
     """``ONE_THREAD`` set to 1 in the environment that processes started in the block
-    inherit, unless already set; the environment restored after."""
-    added = [name for name in ONE_THREAD if name not in os.environ]
-    for name in added:
-        os.environ[name] = "1"
-    try:
-        yield
-    finally:
+    inherit, unless already set; the environment restored after (a name left as it was if
+    someone changed it meanwhile). The environment is the process's: another thread that
+    starts a process during the block passes the setting on too."""
+    with _ONE_THREAD_ENVIRON:
+        added = [name for name in ONE_THREAD if name not in os.environ]
         for name in added:
-            os.environ.pop(name, None)
+            os.environ[name] = "1"
+        try:
+            yield
+        finally:
+            for name in added:
+                if os.environ.get(name) == "1":
+                    del os.environ[name]
 
 
 def _serve(conn, problem: Problem, stop, deadline: float | None) -> None:

@@ -102,8 +102,9 @@ def test_kill_9_of_a_worker_ends_with_a_lower_bound_and_resumes(tmp_path, dims, 
     assert proc.returncode == 3, err
     d = json.loads(out)
     assert d["stopped"] == "worker-lost" and d["lower_bound"] is True and d["regions"] > 0
-    # resumed in one process (the workers' start costs two cores a second each; a resume
-    # with workers is the random-moments test's)
+    # resumed in one process (the workers' start costs two cores a second each; a resume on
+    # workers that runs to the end is test_frontier.py's, after kills that left handed-back
+    # tasks)
     done = subprocess.run(_count(big, ck, regions), capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr

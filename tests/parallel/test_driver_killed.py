@@ -13,17 +13,17 @@ import psutil
 from milpregions.onnx.export import to_onnx
 from milpregions.testing.constructions import he_mlp
 
-from child_processes import wait_for_cpu
+from child_processes import wait_for_lines
 
 
 def test_workers_of_a_killed_driver_end_quietly(tmp_path):
     model = tmp_path / "he.onnx"
-    to_onnx(he_mlp(6, [16, 16], 0), model)          # 935,763 regions: far longer than this
-    err = tmp_path / "stderr.txt"
+    to_onnx(he_mlp(5, [16, 16], 0), model)          # 118,561 regions in 32 batches
+    err, regions = tmp_path / "stderr.txt", tmp_path / "regions.jsonl"
     with open(err, "w") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "milpregions", "count", str(model),
-                                 "--box", "-1,1", "--jobs", "2", "--quiet"],
-                                stdout=subprocess.DEVNULL, stderr=fh)
+                                 "--box", "-1,1", "--jobs", "2", "--quiet", "--regions",
+                                 str(regions)], stdout=subprocess.DEVNULL, stderr=fh)
         driver = psutil.Process(proc.pid)
         deadline = time.monotonic() + 60
         workers = []
@@ -32,9 +32,8 @@ def test_workers_of_a_killed_driver_end_quietly(tmp_path):
                        if "spawn_main" in " ".join(c.cmdline())]
             time.sleep(0.2)
         assert len(workers) >= 2, "the workers started"
-        # counting by now: the driver and two workers use ~3 s of CPU to start (imports, the
-        # compiled walk loaded)
-        wait_for_cpu(proc, 4.0)
+        wait_for_lines(regions, 1, proc)            # a first batch is in: counting the next
+        assert proc.poll() is None, "killed inside the count"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         gone, alive = psutil.wait_procs(workers, timeout=15)

@@ -94,23 +94,22 @@ def test_the_list_holds_every_committed_model(models_dir):
 # under -m slow, and the default suite counts it at r = 0.3 (177 regions)
 SMALLER = {"digits_mlp_bn": (0.3, 177)}
 EXECUTORS = ("local", "ray", "dask")
-# every model on every executor under -m slow; by default each model on one of them: the
-# local workers (two spawned processes a count, ~2 s of CPU) take the CNN, and the 64-input
-# ball below, which test_local.py does not count (it counts chains, max groups and the LP path
-# on them); Ray and Dask take the other models in turn (nine each, of every kind)
-LOCAL = {"digits_cnn"}
-CLUSTERS = [m for m, _, _ in COMMITTED if m not in LOCAL and m not in SMALLER]
+# every model on every executor under -m slow. By default the CNN on all three, like the
+# 64-input ball below; the local workers (two spawned processes a count, ~2 s of CPU) count
+# only those two (test_local.py counts chains, max groups and the LP path on them), and Ray and
+# Dask take the other models in turn (nine each, of every other kind)
+EVERYWHERE = {"digits_cnn"}
+CLUSTERS = [m for m, _, _ in COMMITTED if m not in EVERYWHERE and m not in SMALLER]
 
 
-def _default_executor(model: str) -> str:
-    if model in LOCAL or model in SMALLER:
-        return "local"
-    return ("ray", "dask")[CLUSTERS.index(model) % 2]
+def _by_default(model: str, executor: str) -> bool:
+    if model in EVERYWHERE:
+        return True
+    return model in CLUSTERS and executor == ("ray", "dask")[CLUSTERS.index(model) % 2]
 
 
 CASES = [pytest.param(m, d, n, ex, id=f"{m}-{ex}",
-                      marks=[pytest.mark.slow] if m in SMALLER or ex != _default_executor(m)
-                      else [])
+                      marks=[] if _by_default(m, ex) else [pytest.mark.slow])
          for m, d, n in COMMITTED for ex in EXECUTORS]
 CASES += [pytest.param(m, *SMALLER[m], ex, id=f"{m}-smaller-{ex}") for m in SMALLER
           for ex in EXECUTORS]
