@@ -6,6 +6,7 @@ Usage (from the repository root)::
     python benchmarks/scale.py                 # 6d_16x16, 3 rounds; JSON to results/scale.json
     python benchmarks/scale.py --rounds 5
     python benchmarks/scale.py --big           # the 10^7-region run (results/scale-big.json)
+    python benchmarks/scale.py --blas          # workers' BLAS threads (results/scale-blas.json)
 
 The net is ``constructions.he_mlp(6, [16, 16], seed=0)`` in [-1, 1]^6 (935,763 regions). The
 compiled walk is loaded in the driver first; each worker loads it itself (that is part of its
@@ -15,6 +16,11 @@ the problem and the tasks, and the shut-down. Rounds alternate the settings, so 
 machine's drift (it is a shared VM) hits all of them alike; the table gives the median and the
 minimum wall time of the whole ``count_regions`` call, and the speed-up of the medians over
 one process.
+
+``--blas``: ``jobs=2`` with the workers' BLAS and OpenMP at one thread (the default,
+``parallel.processes.ONE_THREAD``) against two threads (``OPENBLAS_NUM_THREADS`` and the others
+set to 2, as a user may: the workers keep it), rounds alternating: he_6d_16x16 whole, and the
+digits CNN at radius 0.1 for 20 s (regions per second); wall time and the workers' CPU.
 
 ``--big``: ``milpregions count`` of ``he_mlp(6, [24, 28], 0)`` (an ONNX file) with ``--jobs 2
 --checkpoint``, killed with SIGKILL after ``--kill-after`` seconds, then the same command again
@@ -116,17 +122,72 @@ def big(args) -> None:
                                      "checkpoint_bytes_killed": ck_killed}, indent=1) + "\n")
 
 
+def blas(args) -> None:
+    """jobs=2 with one BLAS thread per worker (the default) against two."""
+    import numpy as np
+
+    from milpregions.enumerator import kernel, lp_kernel
+    from milpregions.parallel.processes import ONE_THREAD
+
+    kernel.warm_up()
+    lp_kernel.warm_up()
+    image = np.load(REPO / "models" / "digits_test_image.npy")
+    cases = [("he_6d_16x16", he_mlp(6, [16, 16], seed=0), {"box": (-1.0, 1.0)}),
+             ("digits_cnn r=0.1, 20 s", REPO / "models" / "digits_cnn.onnx",
+              {"center": image, "radius": 0.1, "time_limit": 20.0})]
+    settings = [("1 thread (default)", None), ("2 threads (user-set)", "2")]
+    rows: dict[tuple[str, str], list[dict]] = {}
+    for _ in range(args.rounds):
+        for case, model, where in cases:
+            for name, threads in settings:
+                for var in ONE_THREAD:
+                    os.environ.pop(var, None)
+                    if threads is not None:
+                        os.environ[var] = threads
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                t = time.perf_counter()
+                r = count_regions(model, jobs=2, **where)
+                wall = time.perf_counter() - t
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+                rows.setdefault((case, name), []).append(
+                    {"regions": r.regions, "exact": r.exact, "seconds": wall,
+                     "workers_cpu": cpu, "rate": r.regions / wall})
+                print(f"{case}, {name}: {r.regions:,} regions in {wall:.1f} s, workers "
+                      f"{cpu:.1f} s of CPU", flush=True)
+    for var in ONE_THREAD:
+        os.environ.pop(var, None)
+    print("| count | workers' BLAS | regions | median s | median regions/s | workers' CPU s |")
+    print("|---|---|---|---|---|---|")
+    out = []
+    for (case, name), runs in rows.items():
+        med = statistics.median(x["seconds"] for x in runs)
+        rate = statistics.median(x["rate"] for x in runs)
+        cpu = statistics.median(x["workers_cpu"] for x in runs)
+        print(f"| {case} | {name} | {runs[-1]['regions']:,} | {med:.1f} | {rate:,.0f} | "
+              f"{cpu:.1f} |")
+        out.append({"count": case, "blas": name, "runs": runs})
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(out, indent=1) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--big", action="store_true", help="the 10^7-region run instead")
+    ap.add_argument("--blas", action="store_true",
+                    help="jobs=2 with one BLAS thread per worker against two instead")
     ap.add_argument("--kill-after", type=float, default=90.0)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     if args.json is None:
-        args.json = REPO / "benchmarks" / "results" / ("scale-big.json" if args.big else "scale.json")
+        name = "scale-big.json" if args.big else "scale-blas.json" if args.blas else "scale.json"
+        args.json = REPO / "benchmarks" / "results" / name
     if args.big:
         big(args)
+        return
+    if args.blas:
+        blas(args)
         return
     from milpregions.enumerator import kernel
 

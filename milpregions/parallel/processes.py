@@ -54,9 +54,10 @@ def sigint_ignored_by_new_processes() -> Iterator[None]:
 
 
 #: the thread pools of BLAS and OpenMP, one thread each in a worker process (where the user has
-#: not set them): one worker per core already keeps the cores busy, and a worker's BLAS
-#: threads spinning beside the others cost a count of 2 million regions on two workers 5% of
-#: its time (Dask's nannies and Ray set the same for their workers)
+#: not set them): one worker per core already keeps the cores busy, and N workers with N BLAS
+#: threads each would put N^2 threads on N cores (Dask's nannies and Ray set the same for
+#: their workers; on 2 cores the count's speed is the same within noise, benchmarks/scale.py
+#: --blas, and the workers use 1-3% less CPU)
 ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 #: held while the environment carries ``ONE_THREAD`` for a spawn: two pools started by two
 #: threads at once take turns, so neither removes what the other still needs
